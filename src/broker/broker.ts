@@ -1,0 +1,300 @@
+/**
+ * A broker: wires the registry, the log manager, the replica manager, the controller and the
+ * per-API handlers behind its listeners. The registry is the source of truth; on every change
+ * the broker re-reads it and reconciles (level-triggered), so missed or duplicated events are harmless.
+ */
+import { hostname } from 'node:os';
+import { ErrorCode } from '../protocol/errors.js';
+import { uuidFromString, ZERO_UUID } from '../protocol/primitives.js';
+import type { Registry } from '../registry/registry.js';
+import { isRegistryError } from '../registry/registry.js';
+import {
+  brokerIdPath,
+  brokerIdsPath,
+  controllerPath,
+  decodeBrokerRegistration,
+  decodeController,
+  decodePartitionState,
+  decodeTopicAssignment,
+  decodeTopicConfig,
+  encodeBrokerRegistration,
+  ensureBasePaths,
+  getOrCreateClusterId,
+  partitionStatePath,
+  topicConfigPath,
+  topicPath,
+  topicsPath,
+} from '../registry/paths.js';
+import { LogManager } from '../log/log-manager.js';
+import type { LogConfig } from '../log/log-config.js';
+import { MetadataCache, type PartitionInfo, type TopicInfo } from '../cluster/metadata-cache.js';
+import { Controller } from '../cluster/controller.js';
+import { isInternalTopic } from '../cluster/topic-names.js';
+import { ReplicaManager } from '../replication/replica-manager.js';
+import { partitionKey } from '../replication/fetch-purgatory.js';
+import { SocketServer } from '../server/socket-server.js';
+import type { ApiHandler } from '../server/request.js';
+import { createLogger, type Logger } from '../server/logger.js';
+import type { BrokerServices, BrokerSettings } from './handlers/context.js';
+import { apiVersionsHandler, unsupportedApiVersionsBody } from './handlers/api-versions.js';
+import { metadataHandler } from './handlers/metadata.js';
+import { produceHandler } from './handlers/produce.js';
+import { fetchHandler } from './handlers/fetch.js';
+import { listOffsetsHandler } from './handlers/list-offsets.js';
+import { createTopicsHandler } from './handlers/create-topics.js';
+import { deleteTopicsHandler } from './handlers/delete-topics.js';
+
+export interface ListenerConfig {
+  name: string;
+  host: string;
+  port: number;
+  securityProtocol: string;
+}
+
+export interface BrokerOptions {
+  brokerId: number;
+  listeners: ListenerConfig[];
+  /** Defaults to listeners (with an empty host replaced by this machine's host name). */
+  advertisedListeners?: ListenerConfig[];
+  logDirs: string[];
+  registry: Registry;
+  rack?: string | null;
+  numPartitions: number;
+  defaultReplicationFactor: number;
+  autoCreateTopicsEnable: boolean;
+  deleteTopicEnable: boolean;
+  socketRequestMaxBytes: number;
+  /** Broker-level defaults for every log (topic overrides win). */
+  logDefaults: Partial<LogConfig>;
+  /** Maps a topic's config overrides onto log settings (on top of logDefaults). */
+  topicLogConfig?: (overrides: Record<string, string>) => Partial<LogConfig>;
+  /** Validates topic config overrides at creation; returns an error message or null. */
+  validateTopicConfig?: (configs: Record<string, string>) => string | null;
+  logger?: Logger;
+}
+
+export class Broker implements BrokerServices {
+  readonly settings: BrokerSettings;
+  readonly metadata = new MetadataCache();
+  /** Created in start(), once the log dirs are loaded. */
+  replicaManager!: ReplicaManager;
+  logManager!: LogManager;
+  readonly controller: Controller;
+  readonly logger: Logger;
+  private readonly handlers = new Map<number, ApiHandler>();
+  private servers: SocketServer[] = [];
+  private reconciling: Promise<void> | null = null;
+  private reconcileAgain = false;
+  private stopped = false;
+  private advertised: ListenerConfig[] = [];
+
+  constructor(readonly options: BrokerOptions) {
+    this.logger = options.logger ?? createLogger('info');
+    this.settings = {
+      brokerId: options.brokerId,
+      autoCreateTopicsEnable: options.autoCreateTopicsEnable,
+      numPartitions: options.numPartitions,
+      defaultReplicationFactor: options.defaultReplicationFactor,
+      deleteTopicEnable: options.deleteTopicEnable,
+    };
+    this.controller = new Controller({
+      registry: options.registry,
+      brokerId: options.brokerId,
+      metadata: this.metadata,
+      validateTopicConfig: options.validateTopicConfig ?? (() => null),
+      reconcile: () => this.reconcile(),
+    });
+    for (const h of [
+      apiVersionsHandler(() => this.handlers.values()),
+      metadataHandler(this),
+      produceHandler(this),
+      fetchHandler(this),
+      listOffsetsHandler(this),
+      createTopicsHandler(this),
+      deleteTopicsHandler(this),
+    ]) {
+      this.handlers.set(h.apiKey, h);
+    }
+  }
+
+  /** The handlers by API key; ApiVersions advertises exactly these ranges. */
+  get apiHandlers(): ReadonlyMap<number, ApiHandler> {
+    return this.handlers;
+  }
+
+  /** Bound listeners as advertised (ports resolved when a listener asked for port 0). */
+  get endpoints(): ListenerConfig[] {
+    return this.advertised;
+  }
+
+  async start(): Promise<void> {
+    const { registry } = this.options;
+    await ensureBasePaths(registry);
+    const clusterId = await getOrCreateClusterId(registry);
+    this.metadata.clusterId = clusterId;
+    this.logManager = await LogManager.open({
+      logDirs: this.options.logDirs,
+      brokerId: this.options.brokerId,
+      clusterId,
+      defaultConfig: this.options.logDefaults,
+      onAppend: (log) => this.replicaManager.purgatory.notify(partitionKey(log.topic, log.partition)),
+    });
+    this.replicaManager = new ReplicaManager(this.logManager);
+
+    for (const l of this.options.listeners) {
+      const server = new SocketServer(
+        { name: l.name, host: l.host, port: l.port },
+        {
+          maxRequestBytes: this.options.socketRequestMaxBytes,
+          handlers: this.handlers,
+          logger: this.logger,
+          unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(() => this.handlers.values()) as Record<string, unknown>,
+        },
+      );
+      await server.start();
+      this.servers.push(server);
+    }
+    this.advertised = this.resolveAdvertisedListeners();
+
+    await registry.create(
+      brokerIdPath(this.options.brokerId),
+      encodeBrokerRegistration({
+        id: this.options.brokerId,
+        endpoints: this.advertised.map((l) => ({ listenerName: l.name, host: l.host, port: l.port, securityProtocol: l.securityProtocol })),
+        rack: this.options.rack ?? null,
+        timestamp: Date.now(),
+        jmxPort: -1,
+        features: {},
+      }),
+      'ephemeral',
+    ).catch((err) => {
+      if (isRegistryError(err, 'NODE_EXISTS')) {
+        throw new Error(`broker.id ${this.options.brokerId} is already registered by another live broker`);
+      }
+      throw err;
+    });
+    await this.controller.elect();
+    await this.reconcile();
+  }
+
+  private resolveAdvertisedListeners(): ListenerConfig[] {
+    const bound = new Map(this.options.listeners.map((l, i) => [l.name, this.servers[i]!.boundPort]));
+    const source = this.options.advertisedListeners ?? this.options.listeners;
+    return source.map((l) => ({
+      ...l,
+      host: l.host === '' || l.host === '0.0.0.0' || l.host === '::' ? hostname() : l.host,
+      port: l.port === 0 ? (bound.get(l.name) ?? 0) : l.port,
+    }));
+  }
+
+  /**
+   * Re-reads the registry and makes this broker match it: metadata cache, partitions led here
+   * opened, partitions gone from the registry stopped and their logs deleted. Calls made while a
+   * reconciliation runs are folded into one more pass.
+   */
+  reconcile(): Promise<void> {
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return this.reconciling;
+    }
+    this.reconciling = (async () => {
+      try {
+        do {
+          this.reconcileAgain = false;
+          await this.reconcileOnce();
+        } while (this.reconcileAgain && !this.stopped);
+      } finally {
+        this.reconciling = null;
+      }
+    })();
+    return this.reconciling;
+  }
+
+  private watch = (): void => {
+    if (!this.stopped) void this.reconcile().catch((err) => this.logger.error(`reconciliation failed: ${(err as Error).stack}`));
+  };
+
+  private async reconcileOnce(): Promise<void> {
+    if (this.stopped) return;
+    const { registry } = this.options;
+    // Brokers and controller
+    const ids = (await registry.children(brokerIdsPath, this.watch)) ?? [];
+    const brokers = new Map<number, { id: number; host: string; port: number; rack: string | null }>();
+    for (const idText of ids) {
+      const node = await registry.get(brokerIdPath(Number(idText)));
+      if (!node) continue;
+      const reg = decodeBrokerRegistration(Number(idText), node.data);
+      // Clients are answered with the endpoint of the listener they connected to; kfk has one
+      // listener name per broker in practice, so the first endpoint is used.
+      const ep = reg.endpoints[0];
+      if (ep) brokers.set(reg.id, { id: reg.id, host: ep.host, port: ep.port, rack: reg.rack });
+    }
+    this.metadata.brokers = brokers;
+    const controller = await registry.get(controllerPath, this.watch);
+    this.metadata.controllerId = controller ? decodeController(controller.data).brokerId : -1;
+
+    // Topics
+    const names = (await registry.children(topicsPath, this.watch)) ?? [];
+    const topics: TopicInfo[] = [];
+    for (const name of names) {
+      const node = await registry.get(topicPath(name), this.watch);
+      if (!node) continue;
+      const assignment = decodeTopicAssignment(name, node.data);
+      const cfgNode = await registry.get(topicConfigPath(name), this.watch);
+      const config = cfgNode ? decodeTopicConfig(cfgNode.data) : {};
+      const partitions: PartitionInfo[] = [];
+      for (const [partition, replicas] of [...assignment.partitions.entries()].sort((a, b) => a[0] - b[0])) {
+        const st = await registry.get(partitionStatePath(name, partition), this.watch);
+        const state = st ? decodePartitionState(st.data) : null;
+        partitions.push({
+          partition,
+          replicas,
+          leader: state?.leader ?? -1,
+          leaderEpoch: state?.leaderEpoch ?? -1,
+          isr: state?.isr ?? [],
+        });
+      }
+      topics.push({
+        name,
+        topicId: assignment.topicId ? uuidFromString(assignment.topicId) : ZERO_UUID,
+        partitions,
+        config,
+        internal: isInternalTopic(name),
+      });
+    }
+
+    // Make local replicas match.
+    const wanted = new Set<string>();
+    for (const t of topics) {
+      for (const p of t.partitions) {
+        if (p.leader !== this.options.brokerId) continue;
+        wanted.add(partitionKey(t.name, p.partition));
+        const logConfig = { ...this.options.logDefaults, ...(this.options.topicLogConfig?.(t.config) ?? {}) };
+        await this.replicaManager.becomeLeader(t.name, p.partition, t.topicId, p.leaderEpoch, logConfig);
+      }
+    }
+    const existingTopics = new Set(topics.map((t) => t.name));
+    for (const p of this.replicaManager.hostedPartitions()) {
+      if (!wanted.has(partitionKey(p.topic, p.partition))) {
+        await this.replicaManager.stopReplica(p.topic, p.partition, !existingTopics.has(p.topic));
+      }
+    }
+    // Logs left on disk for topics deleted while this broker was down.
+    for (const log of this.logManager.allLogs()) {
+      if (!existingTopics.has(log.topic)) await this.logManager.deleteLog(log.topic, log.partition);
+    }
+    this.metadata.replaceTopics(topics);
+  }
+
+  /** Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(this.servers.map((s) => s.stop()));
+    if (this.replicaManager) await this.replicaManager.close();
+    if (this.logManager) await this.logManager.close();
+    await this.options.registry.close();
+  }
+}
+
+export { ErrorCode };

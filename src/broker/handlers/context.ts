@@ -1,0 +1,19 @@
+/** What handlers may use of the broker: one narrow surface, so each handler stays a function of (request, context). */
+import type { MetadataCache } from '../../cluster/metadata-cache.js';
+import type { ReplicaManager } from '../../replication/replica-manager.js';
+import type { Controller } from '../../cluster/controller.js';
+
+export interface BrokerSettings {
+  brokerId: number;
+  autoCreateTopicsEnable: boolean;
+  numPartitions: number;
+  defaultReplicationFactor: number;
+  deleteTopicEnable: boolean;
+}
+
+export interface BrokerServices {
+  readonly settings: BrokerSettings;
+  readonly metadata: MetadataCache;
+  readonly replicaManager: ReplicaManager;
+  readonly controller: Controller;
+}

@@ -1,0 +1,37 @@
+/**
+ * ListOffsets (key 2), v0-6. -1 = latest (the high watermark, or the last stable offset for
+ * read_committed, equal here without transactions), -2 = earliest (the log start offset). Other
+ * timestamps return the first offset whose timestamp is at or after it, or -1 when there is none.
+ * v0 answers in its old shape (a list of offsets). v7 (-3, max timestamp) is not served yet, so
+ * it is not advertised.
+ */
+import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protocol/generated/list-offsets.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import type { ApiHandler } from '../../server/request.js';
+import type { BrokerServices } from './context.js';
+
+export function listOffsetsHandler(b: BrokerServices): ApiHandler<ListOffsetsRequest, ListOffsetsResponseInput> {
+  return {
+    apiKey: 2,
+    minVersion: 0,
+    maxVersion: 6,
+    async handle(req, ctx) {
+      const v = ctx.apiVersion;
+      const topics = [];
+      for (const t of req.topics) {
+        const partitions = [];
+        for (const p of t.partitions) {
+          const r = await b.replicaManager.listOffset(t.name, p.partitionIndex, p.timestamp, req.isolationLevel === 1);
+          if (v === 0) {
+            const offsets = r.errorCode === ErrorCode.NONE && r.offset >= 0 ? [r.offset] : [];
+            partitions.push({ partitionIndex: p.partitionIndex, errorCode: r.errorCode, oldStyleOffsets: offsets.slice(0, Math.max(0, p.maxNumOffsets)) });
+          } else {
+            partitions.push({ partitionIndex: p.partitionIndex, errorCode: r.errorCode, timestamp: r.timestamp, offset: r.offset, leaderEpoch: r.leaderEpoch });
+          }
+        }
+        topics.push({ name: t.name, partitions });
+      }
+      return { throttleTimeMs: 0, topics };
+    },
+  };
+}

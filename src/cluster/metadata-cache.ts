@@ -1,0 +1,62 @@
+/**
+ * The broker's view of the cluster, rebuilt from the registry (the source of truth) whenever it
+ * changes: live brokers, the controller, topics with their ids, assignments and partition states.
+ */
+import { uuidToString } from '../protocol/primitives.js';
+
+export interface BrokerEndpoint {
+  id: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+export interface PartitionInfo {
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
+
+export interface TopicInfo {
+  name: string;
+  topicId: Buffer;
+  partitions: PartitionInfo[];
+  /** Per-topic config overrides (from /config/topics/<topic>). */
+  config: Record<string, string>;
+  internal: boolean;
+}
+
+export class MetadataCache {
+  clusterId = '';
+  controllerId = -1;
+  brokers = new Map<number, BrokerEndpoint>();
+  private topicsByName = new Map<string, TopicInfo>();
+  private topicsById = new Map<string, TopicInfo>();
+
+  replaceTopics(topics: Iterable<TopicInfo>): void {
+    this.topicsByName = new Map();
+    this.topicsById = new Map();
+    for (const t of topics) {
+      this.topicsByName.set(t.name, t);
+      this.topicsById.set(uuidToString(t.topicId), t);
+    }
+  }
+
+  topic(name: string): TopicInfo | undefined {
+    return this.topicsByName.get(name);
+  }
+
+  topicById(id: Buffer): TopicInfo | undefined {
+    return this.topicsById.get(uuidToString(id));
+  }
+
+  topics(): TopicInfo[] {
+    return [...this.topicsByName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  partition(topic: string, partition: number): PartitionInfo | undefined {
+    return this.topicsByName.get(topic)?.partitions[partition];
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Owns the partitions this broker hosts and performs appends, reads and offset look-ups on them.
+ * Produce validation here touches only batch headers; fetch returns file slices as they are.
+ */
+import { ErrorCode } from '../protocol/errors.js';
+import { decodeRecordBatches, validateProducedRecords } from '../protocol/records.js';
+import type { LogManager } from '../log/log-manager.js';
+import { logConfig, type LogConfig } from '../log/log-config.js';
+import { FetchPurgatory, partitionKey } from './fetch-purgatory.js';
+import { Partition } from './partition.js';
+
+export interface AppendResult {
+  errorCode: number;
+  errorMessage?: string;
+  baseOffset: number;
+  logAppendTime: number;
+  logStartOffset: number;
+}
+
+export interface FetchResult {
+  errorCode: number;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  records: Buffer | null;
+}
+
+export interface ListOffsetResult {
+  errorCode: number;
+  offset: number;
+  timestamp: number;
+  leaderEpoch: number;
+}
+
+const LATEST = -1;
+const EARLIEST = -2;
+
+export class ReplicaManager {
+  private readonly partitions = new Map<string, Partition>();
+  readonly purgatory = new FetchPurgatory();
+
+  constructor(private readonly logManager: LogManager) {}
+
+  getPartition(topic: string, partition: number): Partition | undefined {
+    return this.partitions.get(partitionKey(topic, partition));
+  }
+
+  hostedPartitions(): Partition[] {
+    return [...this.partitions.values()];
+  }
+
+  /** Makes this broker the leader of a partition, opening or creating its log. */
+  async becomeLeader(topic: string, partition: number, topicId: Buffer, leaderEpoch: number, config: Partial<LogConfig>): Promise<Partition> {
+    const key = partitionKey(topic, partition);
+    const existing = this.partitions.get(key);
+    if (existing) {
+      existing.leaderEpoch = leaderEpoch;
+      return existing;
+    }
+    const log =
+      this.logManager.getLog(topic, partition) ?? (await this.logManager.createLog(topic, partition, topicId, logConfig(config)));
+    const p = new Partition(topic, partition, topicId, log, leaderEpoch);
+    this.partitions.set(key, p);
+    return p;
+  }
+
+  /** Stops hosting a partition; deletes its log when the topic is deleted. */
+  async stopReplica(topic: string, partition: number, deleteLog: boolean): Promise<void> {
+    const key = partitionKey(topic, partition);
+    this.partitions.delete(key);
+    if (deleteLog) await this.logManager.deleteLog(topic, partition);
+    this.purgatory.notify(key);
+  }
+
+  appendRecords(topic: string, partition: number, records: Buffer | null, _acks: number, _timeoutMs: number): AppendResult {
+    const p = this.partitions.get(partitionKey(topic, partition));
+    if (!p) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (!records || records.length === 0) return failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set');
+    const check = validateProducedRecords(records, p.log.config.maxMessageBytes);
+    if (check.errorCode !== ErrorCode.NONE) return failed(check.errorCode, check.errorMessage);
+    // Produce request buffers are slices of the frame we own, so offsets can be written in place.
+    const info = p.log.append(records, p.leaderEpoch);
+    return { errorCode: ErrorCode.NONE, baseOffset: info.baseOffset, logAppendTime: info.logAppendTime, logStartOffset: info.logStartOffset };
+  }
+
+  async fetchPartition(topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean, readCommitted: boolean): Promise<FetchResult> {
+    const p = this.partitions.get(partitionKey(topic, partition));
+    if (!p) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null };
+    const hw = p.highWatermark;
+    const base = { highWatermark: hw, lastStableOffset: p.lastStableOffset, logStartOffset: p.log.logStartOffset };
+    if (offset < p.log.logStartOffset || offset > p.log.logEndOffset) {
+      return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: null };
+    }
+    const upTo = readCommitted ? p.lastStableOffset : hw;
+    if (offset >= upTo || (maxBytes <= 0 && !minOneBatch)) return { ...base, errorCode: ErrorCode.NONE, records: null };
+    const read = await p.log.read(offset, Math.max(maxBytes, 1), upTo, minOneBatch);
+    return { ...base, errorCode: ErrorCode.NONE, records: read.records.length > 0 ? read.records : null };
+  }
+
+  waitForData(keys: string[], timeoutMs: number): Promise<void> {
+    return this.purgatory.wait(keys, timeoutMs);
+  }
+
+  async listOffset(topic: string, partition: number, timestamp: number, readCommitted: boolean): Promise<ListOffsetResult> {
+    const p = this.partitions.get(partitionKey(topic, partition));
+    if (!p) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, offset: -1, timestamp: -1, leaderEpoch: -1 };
+    const found = (offset: number, ts = -1) => ({ errorCode: ErrorCode.NONE, offset, timestamp: ts, leaderEpoch: p.leaderEpoch });
+    if (timestamp === LATEST) return found(readCommitted ? p.lastStableOffset : p.highWatermark);
+    if (timestamp === EARLIEST) return found(p.log.logStartOffset);
+    const batch = await p.log.offsetForTimestamp(timestamp, p.highWatermark);
+    if (!batch) return found(-1);
+    // The log finds the first batch whose max timestamp reaches the target; Kafka answers with the
+    // first record in it that does, so look inside that one batch.
+    const read = await p.log.read(batch.offset, 1, p.highWatermark);
+    if (read.records.length > 0) {
+      for (const b of decodeRecordBatches(read.records)) {
+        for (const rec of b.records) {
+          if (rec.offset >= batch.offset && rec.timestamp >= timestamp) return found(rec.offset, rec.timestamp);
+        }
+      }
+    }
+    return found(batch.offset, batch.timestamp);
+  }
+
+  async close(): Promise<void> {
+    this.purgatory.wakeAll();
+    this.partitions.clear();
+  }
+}
+
+function failed(errorCode: number, errorMessage?: string): AppendResult {
+  return { errorCode, errorMessage, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 };
+}

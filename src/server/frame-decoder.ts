@@ -1,0 +1,78 @@
+/**
+ * Splits a TCP byte stream into Kafka frames (int32 size + payload). TCP splits and merges
+ * requests arbitrarily, so chunks are accumulated until a whole frame is present.
+ */
+import { ProtocolError } from '../protocol/primitives.js';
+
+export class FrameTooLargeError extends ProtocolError {
+  constructor(
+    readonly size: number,
+    readonly max: number,
+  ) {
+    super(`frame of ${size} bytes is larger than socket.request.max.bytes (${max})`);
+  }
+}
+
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** Adds a chunk and returns every complete frame payload (without the size prefix). */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      const head = this.peekHead();
+      const size = head.readInt32BE(0);
+      if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
+      if (this.buffered < 4 + size) break;
+      frames.push(this.take(4 + size).subarray(4));
+    }
+    return frames;
+  }
+
+  /** Bytes of an incomplete frame still waiting for more data. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  private peekHead(): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first;
+    const merged = Buffer.concat(this.chunks);
+    this.chunks = [merged];
+    return merged;
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[0]!;
+        const want = n - filled;
+        if (c.length <= want) {
+          c.copy(out, filled);
+          filled += c.length;
+          this.chunks.shift();
+        } else {
+          c.copy(out, filled, 0, want);
+          this.chunks[0] = c.subarray(want);
+          filled += want;
+        }
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
