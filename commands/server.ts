@@ -1,0 +1,138 @@
+/**
+ * kfk server start [server.properties] [--override k=v ...]   (kafka-server-start.sh)
+ * kfk server stop                                              (kafka-server-stop.sh)
+ *
+ * start runs one broker in the foreground until SIGTERM/SIGINT, then shuts down cleanly (flush,
+ * checkpoints, clean-shutdown marker) and exits 0. It prints one line on stdout when ready:
+ * `started (kfk broker id=<id>, listeners=<...>)`. Each running broker leaves a pid file in
+ * <tmpdir>/kfk-brokers so that `server stop` can find it, as kafka-server-stop.sh finds Kafka's.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadBrokerConfig, parseOverride } from '../src/config/broker-config.js';
+import { ConfigError } from '../src/config/config-def.js';
+import { launchBroker } from '../src/broker/launch.js';
+import { createLogger } from '../src/server/logger.js';
+
+export class UsageError extends Error {}
+
+const PID_DIR = join(tmpdir(), 'kfk-brokers');
+
+const USAGE = `Usage: kfk server start [server.properties] [--override property=value]*
+       kfk server stop`;
+
+export async function runServer(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'start') return start(rest);
+  if (sub === 'stop') return stop(rest);
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return sub === undefined ? 1 : 0;
+  }
+  throw new UsageError(`unknown server command '${sub}' (expected start or stop)`);
+}
+
+function parseStartArgs(args: string[]): { file?: string; overrides: Record<string, string> } {
+  let file: string | undefined;
+  const overrides: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--override') {
+      const v = args[++i];
+      if (v === undefined) throw new UsageError('--override needs a property=value argument');
+      const [k, val] = parseOverride(v);
+      overrides[k] = val;
+    } else if (a.startsWith('--override=')) {
+      const [k, val] = parseOverride(a.slice('--override='.length));
+      overrides[k] = val;
+    } else if (a === '--daemon') {
+      throw new UsageError('--daemon is not supported; run it in the background with & or nohup');
+    } else if (a.startsWith('-')) {
+      throw new UsageError(`unknown option '${a}' for server start`);
+    } else if (file === undefined) {
+      file = a;
+    } else {
+      throw new UsageError(`unexpected argument '${a}' (only one properties file is accepted)`);
+    }
+  }
+  return { file, overrides };
+}
+
+async function start(args: string[]): Promise<number> {
+  const { file, overrides } = parseStartArgs(args);
+  const config = loadBrokerConfig({ file, overrides });
+  const debug = process.env.KFK_DEBUG === '1';
+  const logger = createLogger(debug ? 'debug' : 'info');
+  for (const key of Object.keys(config.unknown)) logger.warn(`The configuration '${key}' was supplied but isn't a known config.`);
+  const running = await launchBroker(config, { logger });
+  const pidFile = join(PID_DIR, String(process.pid));
+  mkdirSync(PID_DIR, { recursive: true });
+  writeFileSync(pidFile, `${process.pid}\n`);
+  const listeners = running.broker.endpoints.map((l) => `${l.name}://${l.host}:${l.port}`).join(',');
+  process.stdout.write(`started (kfk broker id=${config.brokerId}, listeners=${listeners})\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`received ${signal}, shutting down`);
+      running
+        .stop()
+        .then(() => {
+          rmSync(pidFile, { force: true });
+          logger.info('shut down cleanly');
+          resolve(0);
+        })
+        .catch((err) => {
+          rmSync(pidFile, { force: true });
+          logger.error(`error during shutdown: ${(err as Error).stack ?? err}`);
+          resolve(1);
+        });
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stop(args: string[]): Promise<number> {
+  if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}' for server stop`);
+  let pids: number[] = [];
+  try {
+    pids = readdirSync(PID_DIR)
+      .map(Number)
+      .filter((p) => Number.isInteger(p) && p > 0);
+  } catch {
+    pids = [];
+  }
+  const live = pids.filter((p) => {
+    if (alive(p)) return true;
+    rmSync(join(PID_DIR, String(p)), { force: true });
+    return false;
+  });
+  if (live.length === 0) {
+    process.stderr.write('No kafka server to stop\n');
+    return 1;
+  }
+  for (const p of live) process.kill(p, 'SIGTERM');
+  const deadline = Date.now() + 60_000;
+  while (live.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const stuck = live.filter(alive);
+  if (stuck.length > 0) {
+    process.stderr.write(`Error: broker process(es) ${stuck.join(', ')} did not stop within 60 s\n`);
+    return 1;
+  }
+  return 0;
+}
+
+export { ConfigError };

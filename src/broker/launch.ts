@@ -1,0 +1,105 @@
+/**
+ * Builds and starts a Broker from a typed BrokerConfig: opens the registry (the embedded one under
+ * the first log dir, or ZooKeeper when zookeeper.connect is set) and maps broker settings onto the
+ * storage engine's defaults.
+ */
+import { join } from 'node:path';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { LogConfig } from '../log/log-config.js';
+import type { Registry } from '../registry/registry.js';
+import { EmbeddedRegistryStore } from '../registry/embedded.js';
+import { createLogger, type Logger } from '../server/logger.js';
+import { Broker } from './broker.js';
+
+/** The embedded registry's file, beside the partition directories of the first log dir. */
+export const EMBEDDED_REGISTRY_FILE = 'kfk-registry.json';
+
+export interface RunningBroker {
+  readonly broker: Broker;
+  /** host:port of the first listener, as advertised. */
+  readonly bootstrap: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
+  return {
+    segmentBytes: c.logSegmentBytes,
+    segmentMs: c.logRollMs,
+    indexIntervalBytes: c.logIndexIntervalBytes,
+    segmentIndexBytes: c.logIndexSizeMaxBytes,
+    maxMessageBytes: c.messageMaxBytes,
+    flushMessages: c.logFlushIntervalMessages > 0 && c.logFlushIntervalMessages < Number.MAX_SAFE_INTEGER ? c.logFlushIntervalMessages : undefined,
+  };
+}
+
+/** Topic-level overrides that the storage engine honours today (the rest are stored and described). */
+export function logConfigFromTopic(overrides: Record<string, string>): Partial<LogConfig> {
+  const out: Partial<LogConfig> = {};
+  const num = (k: string): number | undefined => (overrides[k] !== undefined ? Number(overrides[k]) : undefined);
+  if (num('segment.bytes') !== undefined) out.segmentBytes = num('segment.bytes');
+  if (num('segment.ms') !== undefined) out.segmentMs = num('segment.ms');
+  if (num('index.interval.bytes') !== undefined) out.indexIntervalBytes = num('index.interval.bytes');
+  if (num('segment.index.bytes') !== undefined) out.segmentIndexBytes = num('segment.index.bytes');
+  if (num('max.message.bytes') !== undefined) out.maxMessageBytes = num('max.message.bytes');
+  if (num('flush.messages') !== undefined) out.flushMessages = num('flush.messages');
+  return out;
+}
+
+async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry; close: () => Promise<void> }> {
+  if (config.zookeeperConnect) {
+    const { ZooKeeperRegistry } = await import('../registry/zookeeper.js');
+    const registry = await ZooKeeperRegistry.connect(config.zookeeperConnect, {
+      sessionTimeoutMs: config.zookeeperSessionTimeoutMs,
+      connectionTimeoutMs: config.zookeeperConnectionTimeoutMs,
+    });
+    return { registry, close: async () => {} };
+  }
+  const store = await EmbeddedRegistryStore.open({ file: join(config.logDirs[0]!, EMBEDDED_REGISTRY_FILE) });
+  return { registry: store.connect(), close: () => store.close() };
+}
+
+export async function launchBroker(
+  config: BrokerConfig,
+  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null } = {},
+): Promise<RunningBroker> {
+  const { registry, close } = await openRegistry(config);
+  const broker = new Broker({
+    brokerId: config.brokerId,
+    listeners: config.listeners,
+    advertisedListeners: config.advertisedListeners,
+    logDirs: config.logDirs,
+    registry,
+    rack: config.brokerRack,
+    numPartitions: config.numPartitions,
+    defaultReplicationFactor: config.defaultReplicationFactor,
+    autoCreateTopicsEnable: config.autoCreateTopicsEnable,
+    deleteTopicEnable: config.deleteTopicEnable,
+    socketRequestMaxBytes: config.socketRequestMaxBytes,
+    logDefaults: logDefaultsFromBroker(config),
+    topicLogConfig: logConfigFromTopic,
+    validateTopicConfig: opts.validateTopicConfig,
+    logger: opts.logger ?? createLogger('info'),
+  });
+  try {
+    await broker.start();
+  } catch (err) {
+    await broker.stop().catch(() => {});
+    await close().catch(() => {});
+    throw err;
+  }
+  const first = broker.endpoints[0]!;
+  let stopping: Promise<void> | null = null;
+  return {
+    broker,
+    bootstrap: `${first.host}:${first.port}`,
+    port: first.port,
+    stop() {
+      stopping ??= (async () => {
+        await broker.stop();
+        await close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Small file helpers for the log: positional reads/writes on numeric file descriptors, async fsync,
+ * and atomic small-file replacement (write .tmp, fsync, rename, fsync the directory).
+ *
+ * Appends use synchronous positional writes (page cache, microseconds); reads and fsyncs are async
+ * so they run on the libuv thread pool and never hold the event loop.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Reads up to `length` bytes at `position` into buf[offset..]; resolves the number read (short only at EOF). */
+export function readFully(fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const step = (): void => {
+      if (done >= length) {
+        resolve(done);
+        return;
+      }
+      fs.read(fd, buf, offset + done, length - done, position + done, (err, n) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        if (n === 0) {
+          resolve(done);
+          return;
+        }
+        done += n;
+        step();
+      });
+    };
+    step();
+  });
+}
+
+/** Synchronous version of readFully, for small reads at open time. */
+export function readFullySync(fd: number, buf: Buffer, offset: number, length: number, position: number): number {
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buf, offset + done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+/** Writes buf[offset, offset+length) at `position`, looping over short writes. */
+export function writeFullySync(fd: number, buf: Buffer, offset: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    done += fs.writeSync(fd, buf, offset + done, length - done, position + done);
+  }
+}
+
+export function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.fsync(fd, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** fsync a directory so a rename/create in it is durable (best effort: not every platform allows it). */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Some platforms/filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Replaces `file` atomically with `data`: write `<file>.tmp`, fsync it, rename over `file`, fsync the dir. */
+export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const handle = await fs.promises.open(tmp, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(tmp, file);
+  await fsyncDir(path.dirname(file));
+}
+
+/** Size of an existing file, or -1 when it does not exist. */
+export async function fileSizeOrMissing(file: string): Promise<number> {
+  try {
+    return (await fs.promises.stat(file)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return -1;
+    throw e;
+  }
+}

@@ -1,0 +1,433 @@
+/**
+ * LogManager: every partition log of this broker across its log dirs (Kafka's LogManager, first cut).
+ *
+ * Per log dir: `meta.properties` (version=0, broker.id, cluster.id), `recovery-point-offset-checkpoint`,
+ * `log-start-offset-checkpoint`, and `.kafka_cleanshutdown` (present only after a clean close; removed once
+ * the logs are loaded at start). Per partition dir: `partition.metadata` (`version: 0`, `topic_id: <base64url>`).
+ * Deleted logs are renamed to `<topic>-<partition>.<uuid hex>-delete` and then removed.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { uuidFromString, uuidToString } from '../protocol/primitives.js';
+import {
+  CheckpointFormatError,
+  LOG_START_OFFSET_CHECKPOINT_FILE,
+  OffsetCheckpointFile,
+  RECOVERY_POINT_CHECKPOINT_FILE,
+  type TopicPartitionOffset,
+} from './checkpoint.js';
+import { fsyncDir, writeFileAtomic } from './file-io.js';
+import type { LogConfig } from './log-config.js';
+import { Log, parseTopicPartitionDirName, topicPartitionDirName } from './log.js';
+
+export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
+export const META_PROPERTIES_FILE = 'meta.properties';
+export const PARTITION_METADATA_FILE = 'partition.metadata';
+export const DELETE_DIR_SUFFIX = '-delete';
+
+const MAX_TOPIC_NAME_LENGTH = 249;
+const OPEN_CONCURRENCY = 8;
+
+export interface LogManagerOptions {
+  logDirs: string[];
+  brokerId: number;
+  /** Written to meta.properties; an existing different cluster.id is an error. */
+  clusterId?: string;
+  /** Defaults for every log (the broker-level log.* settings). */
+  defaultConfig?: Partial<LogConfig>;
+  /** Topic-level overrides for logs found on disk at start. */
+  topicConfig?: (topic: string) => Partial<LogConfig> | undefined;
+  /** Called after every append to any log (the fetch purgatory's wake-up). Must not throw. */
+  onAppend?: (log: Log) => void;
+  time?: () => number;
+}
+
+export interface MetaProperties {
+  version: number;
+  brokerId: number;
+  clusterId?: string;
+}
+
+/** Reads `<dir>/meta.properties` (Java properties), or null when missing. */
+export async function readMetaProperties(dir: string): Promise<MetaProperties | null> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(path.join(dir, META_PROPERTIES_FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const props = new Map<string, string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
+    const m = /^([^=:\s]+)\s*[=:]\s*(.*)$/.exec(line);
+    if (m) props.set(m[1]!, m[2]!);
+  }
+  const version = Number(props.get('version') ?? '0');
+  const brokerId = Number(props.get('broker.id') ?? props.get('node.id') ?? 'NaN');
+  const clusterId = props.get('cluster.id');
+  return { version, brokerId, ...(clusterId !== undefined ? { clusterId } : {}) };
+}
+
+export async function writeMetaProperties(dir: string, meta: MetaProperties): Promise<void> {
+  let text = `version=${meta.version}\nbroker.id=${meta.brokerId}\n`;
+  if (meta.clusterId !== undefined) text += `cluster.id=${meta.clusterId}\n`;
+  await writeFileAtomic(path.join(dir, META_PROPERTIES_FILE), text);
+}
+
+/** Reads `<partitionDir>/partition.metadata`'s topic id, or null when the file is missing. */
+export async function readPartitionMetadata(partitionDir: string): Promise<Buffer | null> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(path.join(partitionDir, PARTITION_METADATA_FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const m = /^topic_id:\s*(\S+)\s*$/m.exec(text);
+  if (!m) throw new Error(`${partitionDir}/${PARTITION_METADATA_FILE}: no topic_id`);
+  return uuidFromString(m[1]!);
+}
+
+export function formatPartitionMetadata(topicId: Buffer): string {
+  return `version: 0\ntopic_id: ${uuidToString(topicId)}\n`;
+}
+
+export async function writePartitionMetadata(partitionDir: string, topicId: Buffer): Promise<void> {
+  await writeFileAtomic(path.join(partitionDir, PARTITION_METADATA_FILE), formatPartitionMetadata(topicId));
+}
+
+/** Kafka's rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..". */
+export function validateTopicName(topic: string): void {
+  if (topic.length === 0 || topic.length > MAX_TOPIC_NAME_LENGTH || topic === '.' || topic === '..' || !/^[a-zA-Z0-9._-]+$/.test(topic)) {
+    throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `invalid topic name ${JSON.stringify(topic)}`);
+  }
+}
+
+/** `<topic>-<partition>.<uuid hex>-delete`, shortening the topic so the name stays within 255 bytes (as Kafka). */
+export function logDeleteDirName(topic: string, partition: number): string {
+  const suffix = `-${partition}.${randomUUID().replace(/-/g, '')}${DELETE_DIR_SUFFIX}`;
+  return topic.slice(0, Math.max(0, Math.min(topic.length, 255 - suffix.length))) + suffix;
+}
+
+const key = (topic: string, partition: number): string => `${topic}-${partition}`;
+
+export class LogManager {
+  readonly logDirs: string[];
+  readonly brokerId: number;
+  private readonly opts: LogManagerOptions;
+  private readonly logs = new Map<string, Log>();
+  private readonly creating = new Map<string, Promise<Log>>();
+  private readonly checkpointFiles = new Map<string, { recovery: OffsetCheckpointFile; logStart: OffsetCheckpointFile }>();
+  private clusterId: string | undefined;
+  private started = false;
+  private closed = false;
+
+  /** Call `startup()` before use (or use `LogManager.open`). */
+  constructor(opts: LogManagerOptions) {
+    if (opts.logDirs.length === 0) throw new Error('at least one log dir is required');
+    this.opts = opts;
+    this.logDirs = opts.logDirs.map((d) => path.resolve(d));
+    this.brokerId = opts.brokerId;
+    this.clusterId = opts.clusterId;
+    for (const dir of this.logDirs) {
+      this.checkpointFiles.set(dir, {
+        recovery: new OffsetCheckpointFile(path.join(dir, RECOVERY_POINT_CHECKPOINT_FILE)),
+        logStart: new OffsetCheckpointFile(path.join(dir, LOG_START_OFFSET_CHECKPOINT_FILE)),
+      });
+    }
+  }
+
+  /** Creates the log dirs if needed, checks/writes meta.properties, and loads every partition log found. */
+  static async open(opts: LogManagerOptions): Promise<LogManager> {
+    const mgr = new LogManager(opts);
+    await mgr.startup();
+    return mgr;
+  }
+
+  /**
+   * Creates the log dirs if needed, checks/writes meta.properties (with clusterId when given, e.g. once read
+   * from the registry), loads every partition log found and removes the clean-shutdown markers.
+   */
+  async startup(clusterId?: string): Promise<void> {
+    if (this.started) throw new Error('log manager already started');
+    this.started = true;
+    if (clusterId !== undefined) this.clusterId = clusterId;
+    try {
+      for (const dir of this.logDirs) await this.loadDir(dir);
+    } catch (e) {
+      for (const log of this.logs.values()) log.closeWithoutFlush();
+      this.logs.clear();
+      throw e;
+    }
+  }
+
+  private async loadDir(dir: string): Promise<void> {
+    await fs.promises.mkdir(dir, { recursive: true });
+    await this.checkMetaProperties(dir);
+    const marker = path.join(dir, CLEAN_SHUTDOWN_FILE);
+    const hadCleanShutdown = fs.existsSync(marker);
+    const files = this.checkpointFiles.get(dir)!;
+    const recoveryPoints = await readCheckpointMapOrEmpty(files.recovery);
+    const logStartOffsets = await readCheckpointMapOrEmpty(files.logStart);
+
+    const toOpen: { name: string; topic: string; partition: number }[] = [];
+    for (const ent of await fs.promises.readdir(dir, { withFileTypes: true })) {
+      if (!ent.isDirectory()) continue;
+      if (ent.name.endsWith(DELETE_DIR_SUFFIX)) {
+        await fs.promises.rm(path.join(dir, ent.name), { recursive: true, force: true });
+        continue;
+      }
+      const tp = parseTopicPartitionDirName(ent.name);
+      if (tp === null) continue;
+      const k = key(tp.topic, tp.partition);
+      if (this.logs.has(k) || toOpen.some((t) => t.name === ent.name)) {
+        throw new Error(`duplicate log directories for ${k}: found another one in ${dir}`);
+      }
+      toOpen.push({ name: ent.name, ...tp });
+    }
+
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < toOpen.length) {
+        const { name, topic, partition } = toOpen[next++]!;
+        const k = key(topic, partition);
+        const partitionDir = path.join(dir, name);
+        const topicId = await readPartitionMetadata(partitionDir).catch(() => null);
+        const log = await Log.open(partitionDir, {
+          config: { ...this.opts.defaultConfig, ...this.opts.topicConfig?.(topic) },
+          recoveryPoint: recoveryPoints.get(k) ?? 0,
+          logStartOffset: logStartOffsets.get(k) ?? 0,
+          hadCleanShutdown,
+          ...(topicId !== null ? { topicId } : {}),
+          ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
+        });
+        this.wire(log);
+        this.logs.set(k, log);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, toOpen.length) }, worker));
+    // Loaded: from here on the logs change, so the next start must not trust them without a clean close.
+    await fs.promises.rm(marker, { force: true });
+    await fsyncDir(dir);
+  }
+
+  private async checkMetaProperties(dir: string): Promise<void> {
+    const meta = await readMetaProperties(dir);
+    const { brokerId, clusterId } = this;
+    if (meta === null) {
+      await writeMetaProperties(dir, { version: 0, brokerId, ...(clusterId !== undefined ? { clusterId } : {}) });
+      return;
+    }
+    if (meta.brokerId !== brokerId) {
+      throw new Error(
+        `${dir}/${META_PROPERTIES_FILE} has broker.id ${meta.brokerId}, which does not match the configured broker.id ${brokerId}`,
+      );
+    }
+    if (clusterId !== undefined && meta.clusterId !== undefined && meta.clusterId !== clusterId) {
+      throw new Error(`${dir}/${META_PROPERTIES_FILE} has cluster.id ${meta.clusterId}, but this cluster's id is ${clusterId}`);
+    }
+    if (clusterId !== undefined && meta.clusterId === undefined) {
+      await writeMetaProperties(dir, { version: meta.version, brokerId, clusterId });
+    }
+  }
+
+  private wire(log: Log): void {
+    const cb = this.opts.onAppend;
+    if (cb !== undefined) log.onAppend = () => cb(log);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  getLog(topic: string, partition: number): Log | undefined {
+    return this.logs.get(key(topic, partition));
+  }
+
+  allLogs(): Log[] {
+    return [...this.logs.values()];
+  }
+
+  /** The log dir (absolute path) holding a log. */
+  logDirOf(log: Log): string {
+    return path.dirname(log.dir);
+  }
+
+  /**
+   * Returns the partition's log, creating it (in the log dir with the fewest logs) when it does not exist, and
+   * writes partition.metadata. An existing log with a different topic id is INCONSISTENT_TOPIC_ID.
+   */
+  async createLog(topic: string, partition: number, topicId: Buffer, config: Partial<LogConfig> = {}): Promise<Log> {
+    if (this.closed) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'log manager is closed');
+    validateTopicName(topic);
+    if (!Number.isInteger(partition) || partition < 0) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `invalid partition ${partition}`);
+    }
+    const k = key(topic, partition);
+    const pending = this.creating.get(k);
+    if (pending !== undefined) {
+      const log = await pending;
+      this.checkTopicId(log, topicId);
+      return log;
+    }
+    const existing = this.logs.get(k);
+    if (existing !== undefined) {
+      if (existing.topicId === undefined) {
+        await writePartitionMetadata(existing.dir, topicId);
+        existing.topicId = topicId;
+      }
+      this.checkTopicId(existing, topicId);
+      return existing;
+    }
+    const create = (async (): Promise<Log> => {
+      const dir = this.pickLogDir();
+      const partitionDir = path.join(dir, topicPartitionDirName(topic, partition));
+      const log = await Log.open(partitionDir, {
+        config: { ...this.opts.defaultConfig, ...config },
+        recoveryPoint: 0,
+        logStartOffset: 0,
+        hadCleanShutdown: false,
+        topicId,
+        ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
+      });
+      try {
+        await writePartitionMetadata(partitionDir, topicId);
+        await fsyncDir(dir);
+      } catch (e) {
+        log.closeWithoutFlush();
+        throw e;
+      }
+      this.wire(log);
+      this.logs.set(k, log);
+      return log;
+    })();
+    this.creating.set(k, create);
+    try {
+      return await create;
+    } finally {
+      this.creating.delete(k);
+    }
+  }
+
+  private checkTopicId(log: Log, topicId: Buffer): void {
+    if (log.topicId !== undefined && !log.topicId.equals(topicId)) {
+      throw new KafkaError(
+        ErrorCode.INCONSISTENT_TOPIC_ID,
+        `log ${log.topic}-${log.partition} has topic id ${uuidToString(log.topicId)}, not ${uuidToString(topicId)}`,
+      );
+    }
+  }
+
+  private pickLogDir(): string {
+    const counts = new Map<string, number>(this.logDirs.map((d) => [d, 0]));
+    for (const log of this.logs.values()) {
+      const d = path.dirname(log.dir);
+      counts.set(d, (counts.get(d) ?? 0) + 1);
+    }
+    let best = this.logDirs[0]!;
+    for (const d of this.logDirs) if (counts.get(d)! < counts.get(best)!) best = d;
+    return best;
+  }
+
+  /**
+   * Removes a partition's log: closes it, renames its directory to `<topic>-<partition>.<uuid>-delete`,
+   * rewrites that dir's checkpoints without it, then deletes the renamed directory. False when there is no such log.
+   */
+  async deleteLog(topic: string, partition: number): Promise<boolean> {
+    const k = key(topic, partition);
+    const pending = this.creating.get(k);
+    if (pending !== undefined) await pending.catch(() => undefined);
+    const log = this.logs.get(k);
+    if (log === undefined) return false;
+    this.logs.delete(k);
+    log.closeWithoutFlush();
+    const dir = path.dirname(log.dir);
+    const renamed = path.join(dir, logDeleteDirName(topic, partition));
+    await fs.promises.rename(log.dir, renamed);
+    await fsyncDir(dir);
+    await this.checkpointDir(dir);
+    await fs.promises.rm(renamed, { recursive: true, force: true });
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Checkpoints, flush, close
+
+  /** Writes both offset checkpoints of one log dir from the logs' current state. */
+  private async checkpointDir(dir: string): Promise<void> {
+    const files = this.checkpointFiles.get(dir);
+    if (files === undefined) return;
+    const recovery: TopicPartitionOffset[] = [];
+    const logStart: TopicPartitionOffset[] = [];
+    for (const log of this.logs.values()) {
+      if (path.dirname(log.dir) !== dir) continue;
+      recovery.push({ topic: log.topic, partition: log.partition, offset: log.recoveryPoint });
+      // as Kafka: only logs whose start offset moved past their first segment
+      if (log.logStartOffset > log.segments[0]!.baseOffset) {
+        logStart.push({ topic: log.topic, partition: log.partition, offset: log.logStartOffset });
+      }
+    }
+    const byName = (a: TopicPartitionOffset, b: TopicPartitionOffset): number =>
+      a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
+    recovery.sort(byName);
+    logStart.sort(byName);
+    await files.recovery.write(recovery);
+    await files.logStart.write(logStart);
+  }
+
+  /** Writes recovery-point-offset-checkpoint and log-start-offset-checkpoint in every log dir. */
+  async checkpointAll(): Promise<void> {
+    for (const dir of this.logDirs) await this.checkpointDir(dir);
+  }
+
+  /** fsyncs every log (moving their recovery points), then checkpoints. */
+  async flushAll(): Promise<void> {
+    await Promise.all(this.allLogs().map((log) => log.flush()));
+    await this.checkpointAll();
+  }
+
+  /**
+   * Clean shutdown: flush and close every log, write the checkpoints, then the clean-shutdown marker in each
+   * log dir whose logs all closed cleanly.
+   */
+  async close(): Promise<void> {
+    if (this.closed || !this.started) {
+      this.closed = true;
+      return;
+    }
+    this.closed = true;
+    await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
+    const failedDirs = new Set<string>();
+    await Promise.all(
+      this.allLogs().map(async (log) => {
+        try {
+          await log.close();
+        } catch {
+          failedDirs.add(path.dirname(log.dir));
+        }
+      }),
+    );
+    for (const dir of this.logDirs) {
+      await this.checkpointDir(dir);
+      if (!failedDirs.has(dir)) await writeFileAtomic(path.join(dir, CLEAN_SHUTDOWN_FILE), '');
+    }
+    this.logs.clear();
+  }
+
+  /** Same as close(). */
+  shutdown(): Promise<void> {
+    return this.close();
+  }
+}
+
+async function readCheckpointMapOrEmpty(file: OffsetCheckpointFile): Promise<Map<string, number>> {
+  try {
+    return await file.readMap();
+  } catch (e) {
+    // A malformed checkpoint only costs a longer recovery (everything is re-validated from offset 0).
+    if (e instanceof CheckpointFormatError) return new Map();
+    throw e;
+  }
+}

@@ -1,0 +1,619 @@
+/**
+ * One segment of a partition log: `<baseOffset as 20 digits>.log` holding record batches exactly as on
+ * the wire, with its sparse `.index` and `.timeindex` (Kafka's LogSegment).
+ *
+ * - Appends are one synchronous positional write of a whole batch (page cache), then maybe an index entry,
+ *   following Kafka's LogSegment.append exactly (see `append`).
+ * - Reads are async positional reads: the offset index gives a position at or before the wanted batch,
+ *   batch headers are scanned from there (header bytes only), and the answer is one Buffer of whole batches.
+ * - Nothing here decodes records; batch headers are read in place with record-batch-header accessors.
+ * - The file descriptor stays open while the segment lives. An in-flight read or fsync holds the segment
+ *   open (`close()` is deferred until they finish) so a descriptor is never reused under a pending read.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  RECORD_BATCH_OVERHEAD,
+  batchBaseOffset,
+  batchLastOffset,
+  batchMaxTimestamp,
+  batchSize,
+} from '../protocol/record-batch-header.js';
+import { checkBatchStructure } from '../protocol/records.js';
+import type { LogConfig } from './log-config.js';
+import { fileSizeOrMissing, fsyncFd, readFully } from './file-io.js';
+import { CorruptIndexError, OffsetIndex } from './offset-index.js';
+import { NO_TIMESTAMP, TimeIndex, type TimestampOffset } from './time-index.js';
+
+const openAsync = promisify(fs.open);
+const fstatAsync = promisify(fs.fstat);
+
+export const LOG_FILE_SUFFIX = '.log';
+export const INDEX_FILE_SUFFIX = '.index';
+export const TIME_INDEX_FILE_SUFFIX = '.timeindex';
+
+const INT32_MAX = 0x7fffffff;
+const EMPTY = Buffer.alloc(0);
+
+/** Kafka's file name prefix: the offset zero-padded to 20 digits. */
+export function filenamePrefixFromOffset(offset: number): string {
+  return String(offset).padStart(20, '0');
+}
+
+/** The base offset encoded in a segment file name such as `00000000000000000042.log`, or null. */
+export function offsetFromFileName(name: string): number | null {
+  const m = /^(\d{20})\.[a-z]+$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/** Where a batch lies in a segment file, from its header. */
+export interface BatchPosition {
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+export interface SegmentReadOptions {
+  /** Do not return bytes at or past this file position. */
+  maxPosition?: number;
+  /** Do not return batches whose last offset is >= this (the high watermark). */
+  maxOffset?: number;
+  /** Return the first batch even when it is larger than maxBytes (KIP-74). Default true. */
+  minOneBatch?: boolean;
+}
+
+export interface RecoverResult {
+  /** Bytes cut off the end of the file (0 when every batch was valid). */
+  truncatedBytes: number;
+  /** Offset after the last valid batch (the base offset when the segment is empty). */
+  nextOffset: number;
+  /** Why the scan stopped early, when it did. */
+  problem: string | null;
+}
+
+type BatchVisitor = (buf: Buffer, pos: number, filePosition: number, size: number) => boolean;
+
+interface ScanResult {
+  /** The stopped batch's position when stopped; else the end of the last complete batch. */
+  position: number;
+  stopped: boolean;
+  /** Set when the bytes at `position` are not a plausible batch (bad size, cut off, trailing bytes). */
+  problem: string | null;
+}
+
+/**
+ * Walks the batches in file range [start, end) with chunked async reads. With `whole` the visitor sees
+ * the complete batch in `buf`; otherwise only its header (RECORD_BATCH_OVERHEAD bytes) is guaranteed to be
+ * present. The visitor returns true to stop. No per-batch allocation.
+ */
+async function scanBatches(
+  fd: number,
+  start: number,
+  end: number,
+  whole: boolean,
+  visit: BatchVisitor,
+  chunkSize = whole ? 1 << 20 : 16 << 10,
+): Promise<ScanResult> {
+  let filePos = start;
+  if (filePos >= end) return { position: filePos, stopped: false, problem: null };
+  let buf = Buffer.allocUnsafe(Math.max(RECORD_BATCH_OVERHEAD, Math.min(chunkSize, end - start)));
+  while (filePos < end) {
+    const want = Math.min(buf.length, end - filePos);
+    const n = await readFully(fd, buf, 0, want, filePos);
+    if (n < RECORD_BATCH_OVERHEAD) {
+      const problem = n < want ? `short read at ${filePos}` : `${end - filePos} trailing bytes at ${filePos}, less than a batch header`;
+      return { position: filePos, stopped: false, problem };
+    }
+    let p = 0;
+    while (p + RECORD_BATCH_OVERHEAD <= n) {
+      const size = batchSize(buf, p);
+      if (size < RECORD_BATCH_OVERHEAD) {
+        return { position: filePos + p, stopped: false, problem: `invalid batch size ${size} at ${filePos + p}` };
+      }
+      if (filePos + p + size > end) {
+        return { position: filePos + p, stopped: false, problem: `batch of ${size} bytes at ${filePos + p} is cut off at ${end}` };
+      }
+      if (whole && p + size > n) break;
+      if (visit(buf, p, filePos + p, size)) return { position: filePos + p, stopped: true, problem: null };
+      p += size;
+    }
+    if (p === 0) {
+      // whole mode, and the first batch is larger than the buffer: read it alone into a bigger one
+      buf = Buffer.allocUnsafe(batchSize(buf, 0));
+      continue;
+    }
+    filePos += p;
+  }
+  return { position: filePos, stopped: false, problem: null };
+}
+
+export class LogSegment {
+  readonly logFile: string;
+  readonly offsetIndex: OffsetIndex;
+  readonly timeIndex: TimeIndex;
+  /** Bytes of valid batches in the .log file. */
+  size: number;
+  /** When this segment object was created (Kafka's `created`), for segment.ms when there is no timestamp. */
+  created: number;
+  /** maxTimestamp of the first batch, the basis of time-based rolling; null until known. */
+  rollingBasedTimestamp: number | null = null;
+
+  private fd: number;
+  private config: LogConfig;
+  private maxTimestampSoFar = NO_TIMESTAMP;
+  private offsetOfMaxTimestampSoFar: number;
+  private bytesSinceLastIndexEntry = 0;
+  /** True when an index file was missing or had a bad size at open: it must be rebuilt before use. */
+  private indexesNeedRebuild: boolean;
+  private indexesReady: boolean;
+  private indexesLoading: Promise<void> | null = null;
+  private ops = 0;
+  private closeRequested = false;
+  private closed = false;
+  private deleted = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    config: LogConfig,
+    fd: number,
+    size: number,
+    created: number,
+    indexesReady: boolean,
+    indexesNeedRebuild: boolean,
+  ) {
+    const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset));
+    this.logFile = prefix + LOG_FILE_SUFFIX;
+    this.offsetIndex = new OffsetIndex(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes);
+    this.timeIndex = new TimeIndex(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes);
+    this.config = config;
+    this.fd = fd;
+    this.size = size;
+    this.created = created;
+    this.offsetOfMaxTimestampSoFar = baseOffset;
+    this.indexesReady = indexesReady;
+    this.indexesNeedRebuild = indexesNeedRebuild;
+  }
+
+  /** Creates a new, empty segment (files created or emptied). Synchronous: used when rolling inside append. */
+  static create(dir: string, baseOffset: number, config: LogConfig, now: number = Date.now()): LogSegment {
+    const logFile = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX);
+    const fd = fs.openSync(logFile, 'w+');
+    const seg = new LogSegment(dir, baseOffset, config, fd, 0, now, true, false);
+    try {
+      seg.offsetIndex.createEmpty();
+      seg.timeIndex.createEmpty();
+    } catch (e) {
+      seg.offsetIndex.close();
+      seg.timeIndex.close();
+      fs.closeSync(fd);
+      throw e;
+    }
+    return seg;
+  }
+
+  /**
+   * Opens an existing segment. Indexes are loaded lazily (`ensureIndexes`); a missing index file, or one
+   * whose size is not a multiple of its entry size, is marked for rebuild.
+   */
+  static async open(dir: string, baseOffset: number, config: LogConfig, now: number = Date.now()): Promise<LogSegment> {
+    const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset));
+    const fd = await openAsync(prefix + LOG_FILE_SUFFIX, 'r+');
+    try {
+      const size = (await fstatAsync(fd)).size;
+      const indexSize = await fileSizeOrMissing(prefix + INDEX_FILE_SUFFIX);
+      const timeIndexSize = await fileSizeOrMissing(prefix + TIME_INDEX_FILE_SUFFIX);
+      const rebuild =
+        indexSize < 0 ||
+        indexSize % OffsetIndex.ENTRY_SIZE !== 0 ||
+        timeIndexSize < 0 ||
+        timeIndexSize % TimeIndex.ENTRY_SIZE !== 0;
+      return new LogSegment(dir, baseOffset, config, fd, size, now, false, rebuild);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closeRequested;
+  }
+
+  /** True when the indexes are loaded (or rebuilt) and trusted. */
+  get hasIndexesReady(): boolean {
+    return this.indexesReady;
+  }
+
+  /** Whether an index file must be rebuilt (missing or bad size at open). */
+  get needsIndexRebuild(): boolean {
+    return this.indexesNeedRebuild;
+  }
+
+  updateConfig(config: LogConfig): void {
+    this.config = config;
+  }
+
+  /** Largest batch maxTimestamp seen in this segment (-1 if none); valid once indexes are ready. */
+  get maxTimestamp(): number {
+    return this.maxTimestampSoFar;
+  }
+
+  /** Last offset of the batch that set maxTimestamp (Kafka's shallow offset of the max timestamp). */
+  get offsetOfMaxTimestamp(): number {
+    return this.offsetOfMaxTimestampSoFar;
+  }
+
+  private acquire(): void {
+    if (this.closeRequested) throw new Error(`segment ${this.logFile} is closed`);
+    this.ops++;
+  }
+
+  private release(): void {
+    this.ops--;
+    if (this.ops === 0 && this.closeRequested) this.closeNow();
+  }
+
+  /**
+   * Loads the indexes if needed. An index that fails its sanity check, is missing, or points past the end of
+   * the log is rebuilt from the log (which also truncates an invalid tail, as Kafka's recover does).
+   */
+  ensureIndexes(): Promise<void> {
+    if (this.indexesReady) return Promise.resolve();
+    if (this.indexesLoading === null) {
+      this.indexesLoading = this.loadIndexes().finally(() => {
+        this.indexesLoading = null;
+      });
+    }
+    return this.indexesLoading;
+  }
+
+  private async loadIndexes(): Promise<void> {
+    if (!this.indexesNeedRebuild) {
+      try {
+        await this.offsetIndex.ensureLoaded();
+        await this.timeIndex.ensureLoaded();
+        if (this.offsetIndex.lastPosition >= this.size) {
+          throw new CorruptIndexError(`${this.offsetIndex.file}: last entry points past the end of the log`);
+        }
+        const last = this.timeIndex.lastEntry();
+        this.maxTimestampSoFar = last.timestamp;
+        this.offsetOfMaxTimestampSoFar = last.offset;
+        this.bytesSinceLastIndexEntry = this.size - Math.max(0, this.offsetIndex.lastPosition);
+        this.indexesReady = true;
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (!(e instanceof CorruptIndexError) && code !== 'ENOENT') throw e;
+        this.offsetIndex.close();
+        this.timeIndex.close();
+      }
+    }
+    await this.recover();
+  }
+
+  /**
+   * Appends one batch (already carrying its final offsets) at the end of the file, then, as Kafka's
+   * LogSegment.append: if more than index.interval.bytes were appended since the last index entry, index
+   * (this batch's last offset → this batch's position) and (max timestamp so far → its offset).
+   * So the first batch of a segment never gets an entry.
+   */
+  append(buf: Buffer, pos: number, size: number): void {
+    if (this.closeRequested) throw new Error(`segment ${this.logFile} is closed`);
+    if (!this.indexesReady) throw new Error(`segment ${this.logFile} is not ready for appends`);
+    const physicalPosition = this.size;
+    const lastOffset = batchLastOffset(buf, pos);
+    const maxTimestamp = batchMaxTimestamp(buf, pos);
+    if (!this.canConvertToRelativeOffset(lastOffset) || batchBaseOffset(buf, pos) < this.baseOffset) {
+      throw new RangeError(`offsets of batch [${batchBaseOffset(buf, pos)}, ${lastOffset}] do not fit segment ${this.baseOffset}`);
+    }
+    let done = 0;
+    while (done < size) {
+      done += fs.writeSync(this.fd, buf, pos + done, size - done, physicalPosition + done);
+    }
+    if (physicalPosition === 0) this.rollingBasedTimestamp = maxTimestamp;
+    this.size = physicalPosition + size;
+    if (maxTimestamp > this.maxTimestampSoFar) {
+      this.maxTimestampSoFar = maxTimestamp;
+      this.offsetOfMaxTimestampSoFar = lastOffset;
+    }
+    if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes) {
+      this.offsetIndex.append(lastOffset, physicalPosition);
+      this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += size;
+  }
+
+  canConvertToRelativeOffset(offset: number): boolean {
+    const rel = offset - this.baseOffset;
+    return rel >= 0 && rel <= INT32_MAX;
+  }
+
+  /** Time waited for a roll (Kafka's timeWaitedForRoll): by record timestamps when known, else wall time. */
+  timeWaitedForRoll(now: number, messageTimestamp: number): number {
+    const t = this.rollingBasedTimestamp;
+    if (t !== null && t >= 0) return messageTimestamp - t;
+    return now - this.created;
+  }
+
+  /** Kafka's onBecomeInactiveSegment: a final time-index entry for the max timestamp. */
+  onBecomeInactiveSegment(): void {
+    if (this.indexesReady && this.timeIndex.isLoaded) {
+      this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar, true);
+    }
+  }
+
+  /**
+   * The first batch in [startingPosition, endPosition) whose last offset is >= offset, found with the offset
+   * index and a header scan; null when there is none.
+   */
+  async translateOffset(offset: number, startingPosition = 0, endPosition = this.size): Promise<BatchPosition | null> {
+    this.acquire();
+    try {
+      await this.ensureIndexes();
+      return await this.translateOffsetUnlocked(offset, startingPosition, Math.min(endPosition, this.size));
+    } finally {
+      this.release();
+    }
+  }
+
+  private async translateOffsetUnlocked(offset: number, startingPosition: number, end: number): Promise<BatchPosition | null> {
+    const from = Math.max(this.offsetIndex.lookupPosition(offset), startingPosition);
+    const found: { v: BatchPosition | null } = { v: null };
+    await scanBatches(this.fd, from, end, false, (buf, p, filePosition, size) => {
+      const lastOffset = batchLastOffset(buf, p);
+      if (lastOffset < offset) return false;
+      found.v = {
+        position: filePosition,
+        size,
+        baseOffset: batchBaseOffset(buf, p),
+        lastOffset,
+        maxTimestamp: batchMaxTimestamp(buf, p),
+      };
+      return true;
+    });
+    return found.v;
+  }
+
+  /**
+   * Whole batches starting at the batch that contains startOffset (or the first batch after it), up to
+   * maxBytes, but always the whole first batch when minOneBatch (KIP-74). Returns null when no batch of this
+   * segment (before maxPosition) reaches startOffset, and an empty Buffer when the first such batch is not
+   * returnable (at/after maxOffset, or larger than maxBytes without minOneBatch).
+   */
+  async read(startOffset: number, maxBytes: number, opts: SegmentReadOptions = {}): Promise<Buffer | null> {
+    this.acquire();
+    try {
+      await this.ensureIndexes();
+      const end = Math.min(this.size, opts.maxPosition ?? Number.MAX_SAFE_INTEGER);
+      const maxOffset = opts.maxOffset ?? Number.MAX_SAFE_INTEGER;
+      const first = await this.translateOffsetUnlocked(startOffset, 0, end);
+      if (first === null) return null;
+      if (first.lastOffset >= maxOffset) return EMPTY;
+      let want = Math.min(Math.max(0, maxBytes), end - first.position);
+      if (want < first.size) {
+        if (opts.minOneBatch === false) return EMPTY;
+        want = first.size;
+      }
+      const buf = Buffer.allocUnsafe(want);
+      const n = await readFully(this.fd, buf, 0, want, first.position);
+      let p = 0;
+      while (p + RECORD_BATCH_OVERHEAD <= n) {
+        const size = batchSize(buf, p);
+        if (size < RECORD_BATCH_OVERHEAD || p + size > n) break;
+        if (batchLastOffset(buf, p) >= maxOffset) break;
+        p += size;
+      }
+      if (p === 0) return EMPTY;
+      return p === buf.length ? buf : buf.subarray(0, p);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Offset after the last batch, found from the last index entry and a header scan (base offset when empty). */
+  async readNextOffset(): Promise<{ nextOffset: number; problem: string | null }> {
+    this.acquire();
+    try {
+      await this.ensureIndexes();
+      const from = Math.max(0, this.offsetIndex.lastPosition);
+      let next = this.baseOffset;
+      if (from > 0) {
+        // the batch at the last index entry ends at an offset > the entry's (its own last offset)
+        next = this.offsetIndex.lastOffset + 1;
+      }
+      const r = await scanBatches(this.fd, from, this.size, false, (buf, p) => {
+        next = batchLastOffset(buf, p) + 1;
+        return false;
+      });
+      return { nextOffset: next, problem: r.problem };
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Reads the first batch's maxTimestamp into rollingBasedTimestamp (for a segment opened from disk). */
+  async loadFirstBatchTimestamp(): Promise<void> {
+    if (this.rollingBasedTimestamp !== null || this.size < RECORD_BATCH_OVERHEAD) return;
+    this.acquire();
+    try {
+      const buf = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD);
+      const n = await readFully(this.fd, buf, 0, RECORD_BATCH_OVERHEAD, 0);
+      if (n === RECORD_BATCH_OVERHEAD) this.rollingBasedTimestamp = batchMaxTimestamp(buf, 0);
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
+   * The first batch at or after startingOffset whose maxTimestamp is >= timestamp, as (offset, timestamp):
+   * the batch's base offset (or startingOffset when that is inside the batch) and the batch's maxTimestamp.
+   * Batch granularity: records are not decoded.
+   */
+  async findOffsetByTimestamp(timestamp: number, startingOffset: number): Promise<TimestampOffset | null> {
+    this.acquire();
+    try {
+      await this.ensureIndexes();
+      const entry = this.timeIndex.lookup(timestamp);
+      const from = this.offsetIndex.lookupPosition(Math.max(entry.offset, startingOffset));
+      const found: { v: TimestampOffset | null } = { v: null };
+      await scanBatches(this.fd, from, this.size, false, (buf, p) => {
+        const maxTs = batchMaxTimestamp(buf, p);
+        if (maxTs < timestamp || batchLastOffset(buf, p) < startingOffset) return false;
+        found.v = { offset: Math.max(batchBaseOffset(buf, p), startingOffset), timestamp: maxTs };
+        return true;
+      });
+      return found.v;
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
+   * Re-validates every batch (size, magic, CRC-32C, counts, offsets increasing and relative to the base),
+   * rebuilds both indexes as appends would have built them, and truncates the file at the first invalid
+   * byte. Runs as chunked async reads, so the event loop keeps turning between chunks.
+   */
+  async recover(): Promise<RecoverResult> {
+    this.acquire();
+    try {
+      const fileSize = (await fstatAsync(this.fd)).size;
+      this.offsetIndex.reset();
+      this.timeIndex.reset();
+      const intervalBytes = this.config.indexIntervalBytes;
+      let maxTs = NO_TIMESTAMP;
+      let offsetOfMaxTs = this.baseOffset;
+      let lastIndexEntry = 0;
+      let nextOffset = this.baseOffset;
+      let firstBatchTimestamp: number | null = null;
+      const state: { problem: string | null } = { problem: null };
+      const result = await scanBatches(this.fd, 0, fileSize, true, (buf, p, filePosition, size) => {
+        const problem = checkBatchStructure(buf, p, p + size);
+        if (problem !== null) {
+          state.problem = `${problem} at position ${filePosition}`;
+          return true;
+        }
+        const base = batchBaseOffset(buf, p);
+        const last = batchLastOffset(buf, p);
+        if (base < nextOffset || !this.canConvertToRelativeOffset(last)) {
+          state.problem = `batch offsets [${base}, ${last}] at position ${filePosition} out of order (expected >= ${nextOffset})`;
+          return true;
+        }
+        const batchMaxTs = batchMaxTimestamp(buf, p);
+        if (firstBatchTimestamp === null) firstBatchTimestamp = batchMaxTs;
+        if (batchMaxTs > maxTs) {
+          maxTs = batchMaxTs;
+          offsetOfMaxTs = last;
+        }
+        if (filePosition - lastIndexEntry > intervalBytes && !this.offsetIndex.isFull && !this.timeIndex.isFull) {
+          this.offsetIndex.append(last, filePosition);
+          this.timeIndex.maybeAppend(maxTs, offsetOfMaxTs);
+          lastIndexEntry = filePosition;
+        }
+        nextOffset = last + 1;
+        return false;
+      });
+      const validBytes = result.position;
+      const truncatedBytes = fileSize - validBytes;
+      if (truncatedBytes > 0) fs.ftruncateSync(this.fd, validBytes);
+      this.size = validBytes;
+      this.maxTimestampSoFar = maxTs;
+      this.offsetOfMaxTimestampSoFar = offsetOfMaxTs;
+      this.bytesSinceLastIndexEntry = validBytes - lastIndexEntry;
+      this.rollingBasedTimestamp = firstBatchTimestamp;
+      this.indexesNeedRebuild = false;
+      this.indexesReady = true;
+      return { truncatedBytes, nextOffset, problem: state.problem ?? result.problem };
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
+   * Removes the batch containing offset and everything after it. Returns the base offset of the first removed
+   * batch, or null when nothing was removed.
+   */
+  async truncateTo(offset: number, now: number = Date.now()): Promise<number | null> {
+    this.acquire();
+    try {
+      await this.ensureIndexes();
+      const cut = await this.translateOffsetUnlocked(offset, 0, this.size);
+      if (cut === null) return null;
+      this.offsetIndex.truncateTo(offset);
+      this.timeIndex.truncateTo(offset);
+      fs.ftruncateSync(this.fd, cut.position);
+      this.size = cut.position;
+      if (this.size === 0) {
+        this.created = now;
+        this.rollingBasedTimestamp = null;
+      }
+      this.bytesSinceLastIndexEntry = this.size - Math.max(0, this.offsetIndex.lastPosition);
+      // max timestamp: the last time-index entry, then the batches after its position
+      const last = this.timeIndex.lastEntry();
+      let maxTs = last.timestamp;
+      let offsetOfMaxTs = last.offset;
+      const from = this.offsetIndex.lookupPosition(last.offset);
+      await scanBatches(this.fd, from, this.size, false, (buf, p) => {
+        const ts = batchMaxTimestamp(buf, p);
+        if (ts > maxTs) {
+          maxTs = ts;
+          offsetOfMaxTs = batchLastOffset(buf, p);
+        }
+        return false;
+      });
+      this.maxTimestampSoFar = maxTs;
+      this.offsetOfMaxTimestampSoFar = offsetOfMaxTs;
+      return cut.baseOffset;
+    } finally {
+      this.release();
+    }
+  }
+
+  /** fsync the log and both indexes. */
+  async flush(): Promise<void> {
+    if (this.closeRequested) return;
+    this.acquire();
+    try {
+      await fsyncFd(this.fd);
+      await this.offsetIndex.flush();
+      await this.timeIndex.flush();
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
+   * Writes the final time-index entry, cuts any bytes past `size` (a failed write), and closes the files
+   * once in-flight reads finish.
+   */
+  close(): void {
+    if (this.closeRequested) return;
+    this.onBecomeInactiveSegment();
+    this.closeRequested = true;
+    if (this.ops === 0) this.closeNow();
+  }
+
+  private closeNow(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (!this.deleted) fs.ftruncateSync(this.fd, this.size);
+    } catch {
+      // the file may be gone already
+    }
+    fs.closeSync(this.fd);
+    this.offsetIndex.close();
+    this.timeIndex.close();
+  }
+
+  /** Closes (deferred while reads are in flight) and removes the segment's files. */
+  deleteFiles(): void {
+    this.deleted = true;
+    this.closeRequested = true;
+    if (this.ops === 0) this.closeNow();
+    for (const f of [this.logFile, this.offsetIndex.file, this.timeIndex.file]) fs.rmSync(f, { force: true });
+  }
+}

@@ -1,0 +1,609 @@
+/**
+ * One partition's log: the directory `<log.dir>/<topic>-<partition>/` and its segments, sorted by base
+ * offset (Kafka's UnifiedLog/LocalLog, first cut).
+ *
+ * - `append` validates each batch header (size, magic, CRC-32C, counts, max.message.bytes), assigns offsets by
+ *   rewriting baseOffset and partitionLeaderEpoch in place (both are outside the CRC), rolls the active segment
+ *   when needed, and writes each batch with one synchronous positional write to the page cache.
+ * - `read` is async and returns whole stored batches as one Buffer, never past `maxOffset` (the high watermark).
+ * - fsync happens on roll (in the background), on `flush()`, on close, and after appends when `flush.messages`
+ *   says so: concurrent flush requests share one run (group commit).
+ * - Opening after an unclean shutdown re-validates the segments after the recovery point and truncates at the
+ *   first torn or corrupt batch; after a clean shutdown only the last segment's tail headers are read.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import {
+  RECORD_BATCH_OVERHEAD,
+  batchBaseOffset,
+  batchLastOffset,
+  batchLastOffsetDelta,
+  batchMaxTimestamp,
+  batchSize,
+  setBatchBaseOffset,
+  setBatchPartitionLeaderEpoch,
+} from '../protocol/record-batch-header.js';
+import { checkBatchStructure } from '../protocol/records.js';
+import { logConfig, type LogConfig } from './log-config.js';
+import {
+  INDEX_FILE_SUFFIX,
+  LOG_FILE_SUFFIX,
+  LogSegment,
+  TIME_INDEX_FILE_SUFFIX,
+  offsetFromFileName,
+} from './log-segment.js';
+import type { TimestampOffset } from './time-index.js';
+
+const INT32_MAX = 0x7fffffff;
+const EMPTY = Buffer.alloc(0);
+
+/** ListOffsets special timestamps. */
+export const LATEST_TIMESTAMP = -1;
+export const EARLIEST_TIMESTAMP = -2;
+
+export interface LogOptions {
+  /** Overrides of the defaults (DEFAULT_LOG_CONFIG). */
+  config?: Partial<LogConfig>;
+  /** Offset up to which the log is known flushed (recovery-point-offset-checkpoint). Default 0. */
+  recoveryPoint?: number;
+  /** From log-start-offset-checkpoint. Default 0 (then the first segment's base offset). */
+  logStartOffset?: number;
+  /** True when the log dir had the clean-shutdown marker: skip re-validation. Default false. */
+  hadCleanShutdown?: boolean;
+  /** Called after every append (the fetch purgatory's wake-up). Must not throw. */
+  onAppend?: () => void;
+  /** Clock, for tests of segment.ms. Default Date.now. */
+  time?: () => number;
+  topicId?: Buffer;
+}
+
+export interface LogAppendInfo {
+  /** Offset assigned to the first record (-1 when the buffer held no batch). */
+  baseOffset: number;
+  lastOffset: number;
+  /** -1 (CreateTime); LogAppendTime topics are not handled by this first cut. */
+  logAppendTime: number;
+  logStartOffset: number;
+  /** Largest batch maxTimestamp among the appended batches (-1 if none). */
+  maxTimestamp: number;
+  /** Bytes written. */
+  validBytes: number;
+  /** Present when flush.messages triggered an fsync covering this append; resolves once it is durable. */
+  flushed?: Promise<void>;
+}
+
+export interface LogReadInfo {
+  /** Whole batches, possibly empty; never includes a batch whose last offset is >= the read's maxOffset. */
+  records: Buffer;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+/** `<topic>-<partition>`: the directory name of a partition log. */
+export function topicPartitionDirName(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+/** Parses `<topic>-<partition>` by the last dash (topic names may contain dashes); null when it does not parse. */
+export function parseTopicPartitionDirName(name: string): { topic: string; partition: number } | null {
+  const dash = name.lastIndexOf('-');
+  if (dash <= 0) return null;
+  const p = name.slice(dash + 1);
+  if (!/^\d+$/.test(p)) return null;
+  const partition = Number(p);
+  if (!Number.isSafeInteger(partition) || partition > INT32_MAX) return null;
+  return { topic: name.slice(0, dash), partition };
+}
+
+const STRAY_SUFFIXES = ['.tmp', '.deleted', '.cleaned', '.swap'];
+
+export class Log {
+  readonly topic: string;
+  readonly partition: number;
+  topicId: Buffer | undefined;
+  /** Called after every append; the broker's fetch purgatory hooks in here. */
+  onAppend: (() => void) | undefined;
+
+  private cfg: LogConfig;
+  private segs: LogSegment[];
+  private nextOffset: number;
+  private startOffset: number;
+  private recoveryPointOffset: number;
+  private readonly time: () => number;
+  private closed = false;
+  private truncating = false;
+  private activeFlush: Promise<void> | null = null;
+  private queuedFlush: Promise<void> | null = null;
+
+  private constructor(
+    readonly dir: string,
+    config: LogConfig,
+    segs: LogSegment[],
+    nextOffset: number,
+    logStartOffset: number,
+    recoveryPoint: number,
+    options: LogOptions,
+  ) {
+    const tp = parseTopicPartitionDirName(path.basename(dir));
+    if (tp === null) throw new Error(`not a partition log directory name: ${dir}`);
+    this.topic = tp.topic;
+    this.partition = tp.partition;
+    this.cfg = config;
+    this.segs = segs;
+    this.nextOffset = nextOffset;
+    this.startOffset = logStartOffset;
+    this.recoveryPointOffset = recoveryPoint;
+    this.time = options.time ?? Date.now;
+    this.onAppend = options.onAppend;
+    this.topicId = options.topicId;
+  }
+
+  /** Opens (creating if needed) the partition log in `dir`, recovering it when the shutdown was not clean. */
+  static async open(dir: string, options: LogOptions = {}): Promise<Log> {
+    if (parseTopicPartitionDirName(path.basename(dir)) === null) {
+      throw new Error(`not a partition log directory name: ${dir}`);
+    }
+    const config = logConfig(options.config);
+    const now = (options.time ?? Date.now)();
+    await fs.promises.mkdir(dir, { recursive: true });
+    const names = await fs.promises.readdir(dir);
+    const logBases = new Set<number>();
+    for (const name of names) {
+      if (STRAY_SUFFIXES.some((s) => name.endsWith(s))) {
+        await fs.promises.rm(path.join(dir, name), { force: true, recursive: true });
+        continue;
+      }
+      const base = offsetFromFileName(name);
+      if (base !== null && name.endsWith(LOG_FILE_SUFFIX)) logBases.add(base);
+    }
+    for (const name of names) {
+      const base = offsetFromFileName(name);
+      if (base === null || logBases.has(base)) continue;
+      if (name.endsWith(INDEX_FILE_SUFFIX) || name.endsWith(TIME_INDEX_FILE_SUFFIX)) {
+        await fs.promises.rm(path.join(dir, name), { force: true }); // an index without its log
+      }
+    }
+    const bases = [...logBases].sort((a, b) => a - b);
+    const segs: LogSegment[] = [];
+    try {
+      for (const base of bases) segs.push(await LogSegment.open(dir, base, config, now));
+      let nextOffset: number;
+      if (segs.length === 0) {
+        const base = options.logStartOffset ?? 0;
+        segs.push(LogSegment.create(dir, base, config, now));
+        nextOffset = base;
+      } else {
+        nextOffset = await Log.loadSegments(segs, options);
+      }
+      const logStartOffset = Math.min(Math.max(options.logStartOffset ?? 0, segs[0]!.baseOffset), nextOffset);
+      return new Log(dir, config, segs, nextOffset, logStartOffset, nextOffset, options);
+    } catch (e) {
+      for (const s of segs) s.close();
+      throw e;
+    }
+  }
+
+  /** Recovery (unclean) or tail read (clean); returns the log end offset. May drop segments from `segs`. */
+  private static async loadSegments(segs: LogSegment[], options: LogOptions): Promise<number> {
+    const recovered = new Set<LogSegment>();
+    let activeNext: number | null = null;
+    if (options.hadCleanShutdown !== true) {
+      const recoveryPoint = options.recoveryPoint ?? 0;
+      let i = Math.max(0, floorIndex(segs, recoveryPoint));
+      for (; i < segs.length; i++) {
+        const seg = segs[i]!;
+        const r = await seg.recover();
+        recovered.add(seg);
+        if (r.truncatedBytes > 0 || i === segs.length - 1) {
+          // everything after a torn or corrupt batch is unreliable: drop the later segments
+          for (const later of segs.splice(i + 1)) later.deleteFiles();
+          activeNext = r.nextOffset;
+          break;
+        }
+      }
+    }
+    for (const seg of segs) {
+      if (!recovered.has(seg) && seg.needsIndexRebuild) {
+        await seg.recover();
+        recovered.add(seg);
+      }
+    }
+    const active = segs[segs.length - 1]!;
+    if (activeNext === null || !recovered.has(active)) {
+      const r = await active.readNextOffset();
+      if (r.problem === null) {
+        activeNext = r.nextOffset;
+      } else {
+        activeNext = (await active.recover()).nextOffset;
+        recovered.add(active);
+      }
+    }
+    await active.loadFirstBatchTimestamp();
+    // recovered data becomes the new durable baseline
+    for (const seg of segs) if (recovered.has(seg)) await seg.flush();
+    return activeNext;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // State
+
+  get config(): LogConfig {
+    return this.cfg;
+  }
+  updateConfig(overrides: Partial<LogConfig>): void {
+    this.cfg = logConfig({ ...this.cfg, ...overrides });
+    for (const s of this.segs) s.updateConfig(this.cfg);
+  }
+  get logStartOffset(): number {
+    return this.startOffset;
+  }
+  get logEndOffset(): number {
+    return this.nextOffset;
+  }
+  /** Offset up to which everything is fsynced. */
+  get recoveryPoint(): number {
+    return this.recoveryPointOffset;
+  }
+  /** Total bytes of all segments. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.segs) n += s.size;
+    return n;
+  }
+  get segments(): readonly LogSegment[] {
+    return this.segs;
+  }
+  get activeSegment(): LogSegment {
+    return this.segs[this.segs.length - 1]!;
+  }
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Moves the log start offset forward (DeleteRecords); never past the log end offset. */
+  maybeIncrementLogStartOffset(offset: number): boolean {
+    if (offset <= this.startOffset || offset > this.nextOffset) return false;
+    this.startOffset = offset;
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Append
+
+  private checkWritable(): void {
+    if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `log ${this.dir} is closed`);
+    if (this.truncating) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `log ${this.dir} is being truncated`);
+  }
+
+  /** Checks every batch in records; returns the number of batches. Throws KafkaError. */
+  private validate(records: Buffer, asFollower: boolean): number {
+    const len = records.length;
+    let pos = 0;
+    let count = 0;
+    let expected = this.nextOffset;
+    while (pos < len) {
+      if (len - pos < RECORD_BATCH_OVERHEAD) {
+        throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `${len - pos} trailing bytes, below the batch header size`);
+      }
+      const size = batchSize(records, pos);
+      if (!asFollower && size > this.cfg.maxMessageBytes) {
+        throw new KafkaError(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `batch of ${size} bytes exceeds max.message.bytes ${this.cfg.maxMessageBytes}`,
+        );
+      }
+      const problem = checkBatchStructure(records, pos, len);
+      if (problem !== null) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, problem);
+      if (asFollower) {
+        const base = batchBaseOffset(records, pos);
+        if (base < expected) {
+          throw new KafkaError(
+            ErrorCode.UNKNOWN_SERVER_ERROR,
+            `unexpected append offset ${base}: expected at least ${expected} in ${this.dir}`,
+          );
+        }
+        expected = batchLastOffset(records, pos) + 1;
+      }
+      pos += size;
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Appends the batches in `records` as leader: assigns offsets from the log end offset by rewriting each
+   * batch's baseOffset in place (and sets partitionLeaderEpoch), then writes them unchanged.
+   */
+  append(records: Buffer, leaderEpoch = 0): LogAppendInfo {
+    this.checkWritable();
+    if (this.validate(records, false) === 0) return this.emptyAppendInfo();
+    let next = this.nextOffset;
+    for (let pos = 0; pos < records.length; pos += batchSize(records, pos)) {
+      setBatchBaseOffset(records, next, pos);
+      setBatchPartitionLeaderEpoch(records, leaderEpoch, pos);
+      next += batchLastOffsetDelta(records, pos) + 1;
+    }
+    return this.writeBatches(records);
+  }
+
+  /** Appends batches that already carry their offsets (replication): offsets must not go below the log end. */
+  appendAsFollower(records: Buffer): LogAppendInfo {
+    this.checkWritable();
+    if (this.validate(records, true) === 0) return this.emptyAppendInfo();
+    return this.writeBatches(records);
+  }
+
+  private emptyAppendInfo(): LogAppendInfo {
+    return { baseOffset: -1, lastOffset: -1, logAppendTime: -1, logStartOffset: this.startOffset, maxTimestamp: -1, validBytes: 0 };
+  }
+
+  private writeBatches(records: Buffer): LogAppendInfo {
+    const baseOffset = batchBaseOffset(records, 0);
+    let lastOffset = -1;
+    let maxTimestamp = -1;
+    let pos = 0;
+    while (pos < records.length) {
+      const size = batchSize(records, pos);
+      const last = batchLastOffset(records, pos);
+      const ts = batchMaxTimestamp(records, pos);
+      const seg = this.maybeRoll(size, ts, batchBaseOffset(records, pos), last);
+      seg.append(records, pos, size);
+      this.nextOffset = last + 1;
+      lastOffset = last;
+      if (ts > maxTimestamp) maxTimestamp = ts;
+      pos += size;
+    }
+    const info: LogAppendInfo = {
+      baseOffset,
+      lastOffset,
+      logAppendTime: -1,
+      logStartOffset: this.startOffset,
+      maxTimestamp,
+      validBytes: pos,
+    };
+    const flushMessages = this.cfg.flushMessages;
+    if (flushMessages !== undefined && this.nextOffset - this.recoveryPointOffset >= flushMessages) {
+      const flushed = this.flush();
+      flushed.catch(() => undefined); // the caller may ignore it; errors surface to those who await it
+      info.flushed = flushed;
+    }
+    this.onAppend?.();
+    return info;
+  }
+
+  /** Rolls the active segment if this batch should go to a new one (Kafka's shouldRoll); returns the segment to append to. */
+  private maybeRoll(size: number, maxTimestamp: number, baseOffset: number, lastOffset: number): LogSegment {
+    const seg = this.activeSegment;
+    const cfg = this.cfg;
+    const fits = seg.canConvertToRelativeOffset(lastOffset) && baseOffset >= seg.baseOffset;
+    if (seg.size === 0) {
+      if (fits) return seg;
+      // an empty segment whose base offset cannot hold this batch (follower after a gap): replace it
+      this.segs.pop();
+      seg.deleteFiles();
+      const replacement = LogSegment.create(this.dir, Math.max(this.nextOffset, lastOffset - INT32_MAX), cfg, this.time());
+      this.segs.push(replacement);
+      return replacement;
+    }
+    const now = this.time();
+    if (
+      seg.size > cfg.segmentBytes - size ||
+      seg.timeWaitedForRoll(now, maxTimestamp) > cfg.segmentMs ||
+      seg.offsetIndex.isFull ||
+      seg.timeIndex.isFull ||
+      !fits
+    ) {
+      return this.rollTo(Math.max(this.nextOffset, lastOffset - INT32_MAX));
+    }
+    return seg;
+  }
+
+  /** Starts a new active segment at the log end offset (no-op when the active segment is empty). */
+  roll(): LogSegment {
+    this.checkWritable();
+    return this.rollTo(this.nextOffset);
+  }
+
+  private rollTo(baseOffset: number): LogSegment {
+    const old = this.activeSegment;
+    if (old.size === 0 && old.baseOffset === baseOffset) return old;
+    old.onBecomeInactiveSegment();
+    const seg = LogSegment.create(this.dir, baseOffset, this.cfg, this.time());
+    this.segs.push(seg);
+    // fsync the finished segment in the background (Kafka schedules the same flush on roll)
+    this.flush().catch(() => undefined);
+    return seg;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Read
+
+  /**
+   * Reads whole batches starting with the batch that contains `offset`, up to maxBytes (but at least one whole
+   * batch when minOneBatch, KIP-74), never including a batch whose last offset is >= maxOffset (the high
+   * watermark for consumers, the log end offset for followers). Throws OFFSET_OUT_OF_RANGE outside
+   * [logStartOffset, logEndOffset].
+   */
+  async read(offset: number, maxBytes: number, maxOffset: number = this.nextOffset, minOneBatch = true): Promise<LogReadInfo> {
+    if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `log ${this.dir} is closed`);
+    const logEndOffset = this.nextOffset;
+    const logStartOffset = this.startOffset;
+    if (offset < logStartOffset || offset > logEndOffset) {
+      throw new KafkaError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `offset ${offset} is out of range [${logStartOffset}, ${logEndOffset}] for ${this.topic}-${this.partition}`,
+      );
+    }
+    const upTo = Math.min(maxOffset, logEndOffset);
+    const result = (records: Buffer): LogReadInfo => ({ records, logStartOffset, logEndOffset });
+    if (offset >= upTo) return result(EMPTY);
+    let i = Math.max(0, floorIndex(this.segs, offset));
+    let seg = this.segs[i];
+    while (seg !== undefined && seg.baseOffset < upTo) {
+      if (!seg.isClosed) {
+        const records = await seg.read(offset, maxBytes, { maxOffset: upTo, minOneBatch });
+        if (records !== null) return result(records);
+      }
+      // nothing at or after offset in this segment: the next one (re-located, the list may have changed)
+      i = floorIndex(this.segs, seg.baseOffset) + 1;
+      seg = this.segs[i];
+    }
+    return result(EMPTY);
+  }
+
+  /**
+   * The first batch whose maxTimestamp is >= timestamp, as (its base offset, its maxTimestamp), searched with
+   * the time indexes and batch headers; null when there is none (or it is at/after maxOffset).
+   * -2 (earliest) gives the log start offset, -1 (latest) the log end offset (or maxOffset), timestamp -1.
+   */
+  async offsetForTimestamp(timestamp: number, maxOffset: number = this.nextOffset): Promise<TimestampOffset | null> {
+    if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.startOffset, timestamp: -1 };
+    if (timestamp === LATEST_TIMESTAMP) return { offset: Math.min(maxOffset, this.nextOffset), timestamp: -1 };
+    for (const seg of this.segs.slice()) {
+      if (seg.isClosed) continue;
+      await seg.ensureIndexes();
+      if (seg.maxTimestamp < timestamp) continue;
+      const found = await seg.findOffsetByTimestamp(timestamp, this.startOffset);
+      if (found !== null) return found.offset < maxOffset ? found : null;
+    }
+    return null;
+  }
+
+  /**
+   * The batch with the largest maxTimestamp (ListOffsets MAX_TIMESTAMP, -3), as (its last offset, that
+   * timestamp): Kafka's shallow offset of the max timestamp; null when no batch has a timestamp.
+   */
+  async maxTimestampOffset(): Promise<TimestampOffset | null> {
+    let best: TimestampOffset | null = null;
+    for (const seg of this.segs.slice()) {
+      if (seg.isClosed) continue;
+      await seg.ensureIndexes();
+      if (seg.maxTimestamp >= 0 && (best === null || seg.maxTimestamp > best.timestamp)) {
+        best = { offset: seg.offsetOfMaxTimestamp, timestamp: seg.maxTimestamp };
+      }
+    }
+    return best;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Truncation (followers), flush, close
+
+  /**
+   * Removes every batch at or after `offset` (a batch containing it is removed whole). Appends must not run
+   * concurrently (they are refused while it runs). Returns false when there was nothing to remove.
+   */
+  async truncateTo(offset: number): Promise<boolean> {
+    if (offset < 0) throw new RangeError(`cannot truncate to negative offset ${offset}`);
+    if (offset >= this.nextOffset) return false;
+    this.checkWritable();
+    this.truncating = true;
+    try {
+      if (offset < this.segs[0]!.baseOffset) {
+        this.resetTo(offset);
+        return true;
+      }
+      while (this.segs.length > 1 && this.activeSegment.baseOffset > offset) {
+        this.segs.pop()!.deleteFiles();
+      }
+      const cutBase = await this.activeSegment.truncateTo(offset, this.time());
+      this.nextOffset = Math.min(offset, cutBase ?? offset);
+      this.recoveryPointOffset = Math.min(this.recoveryPointOffset, this.nextOffset);
+      this.startOffset = Math.min(this.startOffset, this.nextOffset);
+      return true;
+    } finally {
+      this.truncating = false;
+    }
+  }
+
+  /** Deletes every segment and starts an empty log at `offset` (log start = log end = offset). */
+  truncateFullyAndStartAt(offset: number): void {
+    this.checkWritable();
+    this.resetTo(offset);
+  }
+
+  private resetTo(offset: number): void {
+    for (const s of this.segs) s.deleteFiles();
+    this.segs = [LogSegment.create(this.dir, offset, this.cfg, this.time())];
+    this.nextOffset = offset;
+    this.startOffset = offset;
+    this.recoveryPointOffset = offset;
+  }
+
+  /**
+   * fsyncs everything appended so far and moves the recovery point to the log end offset. Calls made while a
+   * flush runs share the next run (group commit).
+   */
+  flush(): Promise<void> {
+    if (this.queuedFlush !== null) return this.queuedFlush;
+    if (this.activeFlush === null) return this.startFlush();
+    const queued = this.activeFlush
+      .catch(() => undefined)
+      .then(() => {
+        this.queuedFlush = null;
+        return this.startFlush();
+      });
+    this.queuedFlush = queued;
+    return queued;
+  }
+
+  private startFlush(): Promise<void> {
+    const target = this.nextOffset;
+    const run = async (): Promise<void> => {
+      if (target <= this.recoveryPointOffset) return;
+      const from = Math.max(0, floorIndex(this.segs, this.recoveryPointOffset));
+      for (const seg of this.segs.slice(from)) {
+        if (seg.baseOffset >= target && seg.size === 0) continue;
+        await seg.flush();
+      }
+      if (target > this.recoveryPointOffset) this.recoveryPointOffset = target;
+    };
+    const tracked: Promise<void> = run().finally(() => {
+      if (this.activeFlush === tracked) this.activeFlush = null;
+    });
+    this.activeFlush = tracked;
+    return tracked;
+  }
+
+  /** Flushes and closes the segment files (a clean close). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true; // refuse appends from here on
+    await this.flush().catch(() => undefined);
+    const active = this.activeSegment;
+    active.onBecomeInactiveSegment();
+    await active.flush();
+    this.recoveryPointOffset = this.nextOffset;
+    for (const s of this.segs) s.close();
+  }
+
+  /** Closes the files without flushing (the log is about to be deleted). In-flight reads finish first. */
+  closeWithoutFlush(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.segs) s.close();
+  }
+
+  /** Closes without flushing and removes the directory. */
+  async delete(): Promise<void> {
+    this.closeWithoutFlush();
+    await fs.promises.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Index of the segment with the greatest base offset <= offset, or -1. */
+function floorIndex(segs: readonly LogSegment[], offset: number): number {
+  let lo = 0;
+  let hi = segs.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (segs[mid]!.baseOffset <= offset) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}

@@ -1,0 +1,261 @@
+/**
+ * Kafka's segment indexes. `AbstractIndex` holds what the offset index and the time index share:
+ * a file of fixed-size big-endian entries, mirrored in memory for binary search, appended with a
+ * synchronous positional write of one entry.
+ *
+ * Files are not preallocated: the file always holds exactly the valid entries, so there is nothing to
+ * trim on close and Kafka's tools read them as they are. The index of an inactive segment is loaded
+ * lazily (one async read) the first time a lookup needs it.
+ *
+ * `OffsetIndex` (`.index`): 8-byte entries `int32 offset - baseOffset`, `int32 file position`, sparse
+ * (one entry per `index.interval.bytes` of log, see LogSegment.append).
+ */
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import { fsyncFd, readFully } from './file-io.js';
+
+const openAsync = promisify(fs.open);
+const fstatAsync = promisify(fs.fstat);
+const closeAsync = promisify(fs.close);
+
+const INITIAL_CAPACITY_ENTRIES = 64;
+
+/** Thrown when an index file cannot be trusted (size not a multiple of the entry size, entries out of order). */
+export class CorruptIndexError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CorruptIndexError';
+  }
+}
+
+export abstract class AbstractIndex {
+  /** In-memory copy of the entries; capacity may exceed `count * entrySize`. */
+  protected mem: Buffer = Buffer.alloc(0);
+  protected count = 0;
+  protected fd: number | null = null;
+  private loading: Promise<void> | null = null;
+  /** Entries that fit in `segment.index.bytes`; when reached the index is full and the segment rolls. */
+  readonly maxEntries: number;
+
+  constructor(
+    readonly file: string,
+    readonly baseOffset: number,
+    maxIndexSize: number,
+    readonly entrySize: number,
+  ) {
+    this.maxEntries = Math.max(1, Math.floor(maxIndexSize / entrySize));
+  }
+
+  get entries(): number {
+    return this.count;
+  }
+  get isLoaded(): boolean {
+    return this.fd !== null;
+  }
+  get isFull(): boolean {
+    return this.count >= this.maxEntries;
+  }
+  get sizeInBytes(): number {
+    return this.count * this.entrySize;
+  }
+
+  /** Returns null when the entries are consistent, else what is wrong. */
+  abstract sanityCheck(): string | null;
+
+  /** Creates (or empties) the file and makes this an empty, loaded index. */
+  createEmpty(): void {
+    if (this.fd === null) {
+      this.fd = fs.openSync(this.file, 'w+');
+    } else {
+      fs.ftruncateSync(this.fd, 0);
+    }
+    this.count = 0;
+    this.mem = Buffer.alloc(Math.min(this.maxEntries + 1, INITIAL_CAPACITY_ENTRIES) * this.entrySize);
+  }
+
+  /** Loads the file if it is not loaded yet. Rejects with CorruptIndexError when it fails the sanity check. */
+  ensureLoaded(): Promise<void> {
+    if (this.fd !== null) return Promise.resolve();
+    if (this.loading === null) {
+      this.loading = this.load().finally(() => {
+        this.loading = null;
+      });
+    }
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const fd = await openAsync(this.file, 'r+');
+    try {
+      const size = (await fstatAsync(fd)).size;
+      if (size % this.entrySize !== 0) {
+        throw new CorruptIndexError(`${this.file}: size ${size} is not a multiple of ${this.entrySize}`);
+      }
+      const n = size / this.entrySize;
+      const mem = Buffer.alloc(Math.max(n + 1, Math.min(this.maxEntries + 1, INITIAL_CAPACITY_ENTRIES)) * this.entrySize);
+      const got = await readFully(fd, mem, 0, size, 0);
+      if (got !== size) throw new CorruptIndexError(`${this.file}: short read ${got} of ${size}`);
+      this.mem = mem;
+      this.count = n;
+      const problem = this.sanityCheck();
+      if (problem !== null) throw new CorruptIndexError(`${this.file}: ${problem}`);
+      this.fd = fd;
+    } catch (e) {
+      this.count = 0;
+      this.mem = Buffer.alloc(0);
+      await closeAsync(fd).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Byte offset in `mem` where the next entry goes, growing the in-memory copy if needed. */
+  protected reserve(): number {
+    const need = (this.count + 1) * this.entrySize;
+    if (this.mem.length < need) {
+      const grown = Buffer.alloc(Math.max(need, this.mem.length * 2));
+      this.mem.copy(grown, 0, 0, this.count * this.entrySize);
+      this.mem = grown;
+    }
+    return this.count * this.entrySize;
+  }
+
+  /** Writes the entry prepared at `mem[off, off + entrySize)` to the file and counts it. */
+  protected commit(off: number): void {
+    if (this.fd === null) throw new Error(`index ${this.file} is not open`);
+    let done = 0;
+    while (done < this.entrySize) {
+      done += fs.writeSync(this.fd, this.mem, off + done, this.entrySize - done, off + done);
+    }
+    this.count++;
+  }
+
+  /** Keeps the first n entries. */
+  truncateToEntries(n: number): void {
+    if (n >= this.count) return;
+    this.count = Math.max(0, n);
+    if (this.fd !== null) fs.ftruncateSync(this.fd, this.count * this.entrySize);
+  }
+
+  /** Removes every entry. */
+  reset(): void {
+    this.createEmpty();
+  }
+
+  async flush(): Promise<void> {
+    if (this.fd !== null) await fsyncFd(this.fd);
+  }
+
+  close(): void {
+    if (this.fd !== null) {
+      const fd = this.fd;
+      this.fd = null;
+      fs.closeSync(fd);
+    }
+    this.mem = Buffer.alloc(0);
+    this.count = 0;
+  }
+
+  /** Closes and removes the file (a missing file is fine). */
+  deleteFile(): void {
+    this.close();
+    fs.rmSync(this.file, { force: true });
+  }
+}
+
+export interface OffsetPosition {
+  offset: number;
+  position: number;
+}
+
+export class OffsetIndex extends AbstractIndex {
+  static readonly ENTRY_SIZE = 8;
+
+  constructor(file: string, baseOffset: number, maxIndexSize: number) {
+    super(file, baseOffset, maxIndexSize, OffsetIndex.ENTRY_SIZE);
+  }
+
+  private relativeOffsetAt(i: number): number {
+    return this.mem.readInt32BE(i * 8);
+  }
+  private positionAt(i: number): number {
+    return this.mem.readInt32BE(i * 8 + 4);
+  }
+
+  /** Absolute offset of the last entry, or the base offset when empty. */
+  get lastOffset(): number {
+    return this.count === 0 ? this.baseOffset : this.baseOffset + this.relativeOffsetAt(this.count - 1);
+  }
+
+  entry(i: number): OffsetPosition {
+    if (i < 0 || i >= this.count) throw new RangeError(`index entry ${i} out of range [0, ${this.count})`);
+    return { offset: this.baseOffset + this.relativeOffsetAt(i), position: this.positionAt(i) };
+  }
+
+  /** Adds an entry; offsets must increase strictly. */
+  append(offset: number, position: number): void {
+    if (this.count > 0 && offset <= this.lastOffset) {
+      throw new Error(`offset index ${this.file}: offset ${offset} is not larger than the last entry ${this.lastOffset}`);
+    }
+    const rel = offset - this.baseOffset;
+    if (rel < 0 || rel > 0x7fffffff) throw new RangeError(`offset ${offset} cannot be relative to ${this.baseOffset}`);
+    if (this.isFull) throw new Error(`offset index ${this.file} is full (${this.count} entries)`);
+    const off = this.reserve();
+    this.mem.writeInt32BE(rel, off);
+    this.mem.writeInt32BE(position, off + 4);
+    this.commit(off);
+  }
+
+  /** Index of the greatest entry whose offset is <= target, or -1. */
+  private floorIndex(target: number): number {
+    const rel = target - this.baseOffset;
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.relativeOffsetAt(mid) <= rel) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  /** File position of the greatest entry with offset <= target (0 when there is none). */
+  lookupPosition(target: number): number {
+    const i = this.floorIndex(target);
+    return i < 0 ? 0 : this.positionAt(i);
+  }
+
+  /** The greatest entry with offset <= target, or (baseOffset, 0) when there is none. */
+  lookup(target: number): OffsetPosition {
+    const i = this.floorIndex(target);
+    return i < 0 ? { offset: this.baseOffset, position: 0 } : this.entry(i);
+  }
+
+  /** Removes every entry whose offset is >= offset. */
+  truncateTo(offset: number): void {
+    this.truncateToEntries(this.floorIndex(offset - 1) + 1);
+  }
+
+  sanityCheck(): string | null {
+    let prevRel = -1;
+    let prevPos = -1;
+    for (let i = 0; i < this.count; i++) {
+      const rel = this.relativeOffsetAt(i);
+      const pos = this.positionAt(i);
+      if (rel <= prevRel) return `entry ${i}: relative offset ${rel} does not increase (previous ${prevRel})`;
+      if (pos <= prevPos) return `entry ${i}: position ${pos} does not increase (previous ${prevPos})`;
+      prevRel = rel;
+      prevPos = pos;
+    }
+    return null;
+  }
+
+  /** Largest position referenced, or -1 when empty (used to check the index against the log size). */
+  get lastPosition(): number {
+    return this.count === 0 ? -1 : this.positionAt(this.count - 1);
+  }
+}
