@@ -2,7 +2,7 @@
  * Owns the partitions this broker hosts and performs appends, reads and offset look-ups on them.
  * Produce validation here touches only batch headers; fetch returns file slices as they are.
  */
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { decodeRecordBatches, validateProducedRecords } from '../protocol/records.js';
 import type { LogManager } from '../log/log-manager.js';
 import { logConfig, type LogConfig } from '../log/log-config.js';
@@ -72,15 +72,23 @@ export class ReplicaManager {
     this.purgatory.notify(key);
   }
 
-  appendRecords(topic: string, partition: number, records: Buffer | null, _acks: number, _timeoutMs: number): AppendResult {
+  appendRecords(topic: string, partition: number, records: Buffer | null, _acks: number, _timeoutMs: number): AppendResult | Promise<AppendResult> {
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     if (!records || records.length === 0) return failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set');
     const check = validateProducedRecords(records, p.log.config.maxMessageBytes);
     if (check.errorCode !== ErrorCode.NONE) return failed(check.errorCode, check.errorMessage);
     // Produce request buffers are slices of the frame we own, so offsets can be written in place.
-    const info = p.log.append(records, p.leaderEpoch);
-    return { errorCode: ErrorCode.NONE, baseOffset: info.baseOffset, logAppendTime: info.logAppendTime, logStartOffset: info.logStartOffset };
+    try {
+      const info = p.log.append(records, p.leaderEpoch, true);
+      const result = { errorCode: ErrorCode.NONE, baseOffset: info.baseOffset, logAppendTime: info.logAppendTime, logStartOffset: info.logStartOffset };
+      // A flush policy (flush.messages) that covers this write: acknowledge only once it is on disk.
+      if (info.flushed) return info.flushed.then(() => result, (err: Error) => failed(ErrorCode.KAFKA_STORAGE_ERROR, err.message));
+      return result;
+    } catch (err) {
+      if (err instanceof KafkaError) return failed(err.code, err.message);
+      throw err;
+    }
   }
 
   async fetchPartition(topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean, readCommitted: boolean): Promise<FetchResult> {
@@ -93,8 +101,14 @@ export class ReplicaManager {
     }
     const upTo = readCommitted ? p.lastStableOffset : hw;
     if (offset >= upTo || (maxBytes <= 0 && !minOneBatch)) return { ...base, errorCode: ErrorCode.NONE, records: null };
-    const read = await p.log.read(offset, Math.max(maxBytes, 1), upTo, minOneBatch);
-    return { ...base, errorCode: ErrorCode.NONE, records: read.records.length > 0 ? read.records : null };
+    try {
+      const read = await p.log.read(offset, Math.max(maxBytes, 1), upTo, minOneBatch);
+      return { ...base, errorCode: ErrorCode.NONE, records: read.records.length > 0 ? read.records : null };
+    } catch (err) {
+      // The log may have moved (retention, truncation) between the range check and the read.
+      if (err instanceof KafkaError) return { ...base, errorCode: err.code, records: null };
+      throw err;
+    }
   }
 
   waitForData(keys: string[], timeoutMs: number): Promise<void> {
