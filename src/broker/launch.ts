@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { BrokerConfig } from '../config/broker-config.js';
+import { validateTopicConfig } from '../config/topic-config.js';
 import type { LogConfig } from '../log/log-config.js';
 import type { Registry } from '../registry/registry.js';
 import { EmbeddedRegistryStore } from '../registry/embedded.js';
@@ -78,7 +79,16 @@ export async function launchBroker(
     socketRequestMaxBytes: config.socketRequestMaxBytes,
     logDefaults: logDefaultsFromBroker(config),
     topicLogConfig: logConfigFromTopic,
-    validateTopicConfig: opts.validateTopicConfig,
+    validateTopicConfig:
+      opts.validateTopicConfig ??
+      ((overrides) => {
+        try {
+          validateTopicConfig(overrides, config);
+          return null;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      }),
     logger: opts.logger ?? createLogger('info'),
   });
   try {
