@@ -1,0 +1,330 @@
+/**
+ * The `kfk` command line: flag definitions for every command (commander), with each command's module
+ * imported only when that command runs, so `kfk --version` and `kfk --help` cost little more than Node's
+ * start-up. The flag contract is docs/cli.md; Kafka's shell scripts are the model.
+ *
+ * Errors: one line on stderr (`Error: ...`), exit 1; stack traces only with --debug or KFK_DEBUG=1.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+
+/** A user-facing failure: printed as `Error: <message>` with exit code 1, never with a stack. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export type Opts = Record<string, unknown>;
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers shared by the command modules (kept here: this module is loaded anyway and imports nothing heavy)
+
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Parses an integer flag value; `min` bounds it. Throws CliError naming the flag. */
+export function parseIntFlag(value: unknown, flag: string, min = Number.MIN_SAFE_INTEGER): number {
+  const s = String(value).trim();
+  if (!/^-?\d+$/.test(s)) throw new CliError(`invalid value '${String(value)}' for ${flag}: expected an integer`);
+  const n = Number(s);
+  if (!Number.isSafeInteger(n)) throw new CliError(`invalid value '${String(value)}' for ${flag}: out of range`);
+  if (n < min) throw new CliError(`invalid value '${String(value)}' for ${flag}: must be at least ${min}`);
+  return n;
+}
+
+/** Parses `k=v` items (the value may contain '='). Throws CliError naming the flag on a missing '='. */
+export function parseKeyValues(items: readonly string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    const idx = item.indexOf('=');
+    if (idx <= 0) throw new CliError(`invalid ${flag} '${item}': expected key=value`);
+    out[item.slice(0, idx).trim()] = item.slice(idx + 1);
+  }
+  return out;
+}
+
+/** Reads a Java .properties file (client settings: --producer.config, --consumer.config, --command-config). */
+export async function readPropertiesFlag(file: unknown, flag: string): Promise<Record<string, string>> {
+  if (file === undefined || file === null || file === false) return {};
+  const { readPropertiesFile } = await import('../src/config/properties.js');
+  try {
+    return await readPropertiesFile(String(file));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new CliError(`${flag}: file '${String(file)}' does not exist`);
+    throw new CliError(`${flag} '${String(file)}': ${e.message}`);
+  }
+}
+
+/** Client properties that kfk cannot honour: fail rather than silently talk plaintext. */
+export function checkSecurityProperties(props: Record<string, string>): void {
+  const proto = props['security.protocol'];
+  if (proto !== undefined && proto.trim().toUpperCase() !== 'PLAINTEXT') {
+    throw new CliError(`security.protocol=${proto} is not supported yet (only PLAINTEXT)`);
+  }
+}
+
+/** Resolves the bootstrap list: flag, then bootstrap.servers from properties, then localhost:9092. */
+export function bootstrapFrom(flag: unknown, props: Record<string, string> = {}): string {
+  if (typeof flag === 'string' && flag.trim() !== '') return flag;
+  return props['bootstrap.servers'] ?? 'localhost:9092';
+}
+
+/** The one-line answer for `--zookeeper` until ZooKeeper lookup exists. */
+export function zookeeperNotAvailable(): never {
+  throw new CliError('ZooKeeper mode is not available yet: use --bootstrap-server host:port instead');
+}
+
+/** Writes to stdout honouring back-pressure (resolves when the data is accepted). */
+export function writeOut(data: string | Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(data)) resolve();
+    else process.stdout.once('drain', () => resolve());
+  });
+}
+
+function useColor(stream: NodeJS.WriteStream): boolean {
+  const noColor = process.env.NO_COLOR;
+  if (noColor !== undefined && noColor !== '') return false;
+  return stream.isTTY === true;
+}
+
+function debugEnabled(argv: readonly string[]): boolean {
+  const env = process.env.KFK_DEBUG;
+  return (env !== undefined && env !== '' && env !== '0' && env !== 'false') || argv.includes('--debug');
+}
+
+/** The one line printed for an error (without the `Error: ` prefix). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof CliError) return err.message;
+  const e = err as (Error & { code?: string }) | undefined;
+  let msg = e && typeof e.message === 'string' ? e.message : String(err);
+  msg = msg.split('\n')[0]!.trim();
+  if (e?.name === 'ConnectionError' && /^no broker at /.test(msg) && e.code === 'ECONNREFUSED') {
+    msg += '. Start one with: kfk server start';
+  }
+  return msg || String(err);
+}
+
+function printError(err: unknown, argv: readonly string[]): void {
+  const prefix = useColor(process.stderr) ? '\u001b[31mError:\u001b[39m' : 'Error:';
+  process.stderr.write(`${prefix} ${errorMessage(err)}\n`);
+  if (debugEnabled(argv) && err instanceof Error && err.stack && !(err instanceof CliError)) {
+    process.stderr.write(`${err.stack}\n`);
+  }
+}
+
+function packageVersion(): string {
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'kfk' && pkg.version) return pkg.version;
+    } catch {
+      /* try the next location */
+    }
+  }
+  return '0.0.0';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Program
+
+type Runner = (opts: Opts, cmd: Command) => Promise<number>;
+
+interface CommandState {
+  code: number;
+  /** Whether the process may be ended once the command returns (not for a running server). */
+  forceExit: boolean;
+}
+
+function buildProgram(state: CommandState, argv: readonly string[]): Command {
+  const program = new Command('kfk');
+  program
+    .description('A Kafka-compatible broker and the Kafka shell tools, in TypeScript.')
+    .version(packageVersion(), '-V, --version', 'print the kfk version')
+    .option('--debug', 'print stack traces on errors (or set KFK_DEBUG=1)')
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      outputError: (str, write) => {
+        const line = str.trim().split('\n')[0]!.replace(/^error:\s*/i, '');
+        const prefix = useColor(process.stderr) ? '\u001b[31mError:\u001b[39m' : 'Error:';
+        write(`${prefix} ${line}\n`);
+      },
+    })
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kfk server start\n  kfk topics --bootstrap-server localhost:9092 --create --topic test --partitions 2\n' +
+        "  printf 'hello\\nworld\\n' | kfk console-producer --bootstrap-server localhost:9092 --topic test\n" +
+        '  kfk console-consumer --bootstrap-server localhost:9092 --topic test --from-beginning\n',
+    );
+
+  const action =
+    (load: () => Promise<Runner>, forceExit = true) =>
+    async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      const run = await load();
+      state.forceExit = forceExit;
+      state.code = await run(cmd.opts(), cmd);
+    };
+
+  // server: arguments are passed through to commands/server.ts, which parses them itself.
+  program
+    .command('server')
+    .description('start or stop a kfk broker (kafka-server-start.sh / kafka-server-stop.sh)')
+    .usage('start [server.properties] [--override key=value ...] [--brokers N] | stop')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    .argument('[args...]')
+    .action(async (args: string[] = []) => {
+      state.forceExit = false;
+      state.code = await runServerCommand(args, argv);
+    });
+
+  // topics
+  program
+    .command('topics')
+    .description('create, list, describe, alter and delete topics (kafka-topics.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster', undefined)
+    .option('--zookeeper <connect>', 'find the cluster through ZooKeeper (host:port[/chroot])')
+    .option('--command-config <file>', 'client properties file')
+    .option('--create', 'create a topic')
+    .option('--list', 'list topics, one per line, sorted')
+    .option('--describe', 'describe topics (all, or --topic)')
+    .option('--delete', 'delete a topic')
+    .option('--alter', 'add partitions to a topic (with --partitions)')
+    .option('--topic <topic>', 'the topic name')
+    .option('--partitions <n>', 'number of partitions (default: the broker\'s num.partitions)')
+    .option('--replication-factor <n>', 'replication factor (default: the broker\'s default.replication.factor)')
+    .option('--replica-assignment <list>', 'manual assignment: broker ids per partition, e.g. 0:1,1:2')
+    .option('--config <name=value>', 'topic config override (repeatable)', collect)
+    .option('--if-not-exists', 'with --create: do nothing if the topic exists')
+    .option('--if-exists', 'with --delete/--alter/--describe: do nothing if the topic does not exist')
+    .option('--exclude-internal', 'leave internal topics out of --list / --describe')
+    .option('--under-replicated-partitions', 'with --describe: only partitions whose ISR is smaller than the replica set')
+    .option('--unavailable-partitions', 'with --describe: only partitions without a leader')
+    .action(action(async () => (await import('./topics.js')).runTopics));
+
+  // console-producer
+  program
+    .command('console-producer')
+    .alias('produce')
+    .description('read lines from standard input and produce them (kafka-console-producer.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--broker-list <servers>', 'same as --bootstrap-server (Kafka 0.11)')
+    .option('--topic <topic>', 'topic to produce to')
+    .option('--property <prop=value>', 'line reader settings: parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, null.marker, ignore.error (repeatable)', collect)
+    .option('--reader-config <file>', 'line reader settings from a properties file')
+    .option('--request-required-acks <acks>', 'acks: 0, 1, -1 or all (default all)')
+    .option('--acks <acks>', 'same as --request-required-acks')
+    .option('--compression-codec [codec]', 'none, gzip, snappy, lz4 or zstd (bare flag: gzip)')
+    .option('--sync', 'send each record synchronously')
+    .option('--batch-size <bytes>', 'max batch size per partition (default 16384)')
+    .option('--max-partition-memory-bytes <bytes>', 'same as --batch-size')
+    .option('--linger-ms <ms>', 'wait up to this long to fill a batch (default 5)')
+    .option('--timeout <ms>', 'same as --linger-ms (Kafka\'s name)')
+    .option('--message-send-max-retries <n>', 'retries per batch (default 10)')
+    .option('--retry-backoff-ms <ms>', 'backoff before a retry (default 100)')
+    .option('--request-timeout-ms <ms>', 'produce request timeout (default 30000)')
+    .option('--max-memory-bytes <bytes>', 'bytes buffered before reading pauses (default 33554432)')
+    .option('--max-block-ms <ms>', 'accepted for compatibility')
+    .option('--metadata-expiry-ms <ms>', 'accepted for compatibility')
+    .option('--socket-buffer-size <bytes>', 'accepted for compatibility')
+    .option('--producer-property <prop=value>', 'producer config (repeatable)', collect)
+    .option('--producer.config <file>', 'producer config properties file')
+    .option('--line-reader <class>', 'only the default line reader is supported')
+    .action(action(async () => (await import('./console-producer.js')).runConsoleProducer));
+
+  // console-consumer
+  program
+    .command('console-consumer')
+    .alias('consume')
+    .description('print records of a topic to standard output (kafka-console-consumer.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--zookeeper <connect>', 'find the cluster through ZooKeeper (host:port[/chroot])')
+    .option('--topic <topic>', 'topic to consume')
+    .option('--include <regex>', 'consume every topic whose name matches')
+    .option('--whitelist <regex>', 'same as --include')
+    .option('--group <group>', 'consumer group')
+    .option('--from-beginning', 'start at the earliest offset (default: the latest)')
+    .option('--partition <n>', 'consume only this partition')
+    .option('--offset <offset>', 'earliest, latest or an offset (with --partition; default latest)')
+    .option('--max-messages <n>', 'exit after this many records')
+    .option('--timeout-ms <ms>', 'exit after this long without a record')
+    .addOption(new Option('--isolation-level <level>', 'read_committed or read_uncommitted').default(undefined))
+    .option('--property <prop=value>', 'formatter settings: print.key, print.value, print.timestamp, print.partition, print.offset, print.headers, key.separator, line.separator, headers.separator, headers.key.separator, null.literal (repeatable)', collect)
+    .option('--formatter <name>', 'json, or the default formatter')
+    .option('--formatter-config <file>', 'formatter settings from a properties file')
+    .option('--consumer-property <prop=value>', 'consumer config (repeatable)', collect)
+    .option('--consumer.config <file>', 'consumer config properties file')
+    .option('--skip-message-on-error', 'accepted for compatibility')
+    .option('--key-deserializer <class>', 'accepted for compatibility (keys are printed as bytes)')
+    .option('--value-deserializer <class>', 'accepted for compatibility (values are printed as bytes)')
+    .option('--enable-systest-events', 'accepted for compatibility')
+    .action(action(async () => (await import('./console-consumer.js')).runConsoleConsumer));
+
+  // --debug is accepted after the command name too (options are positional: see enablePositionalOptions).
+  for (const sub of program.commands) {
+    if (sub.name() !== 'server') sub.addOption(new Option('--debug', 'print stack traces on errors').hideHelp());
+  }
+  return program;
+}
+
+/**
+ * Runs commands/server.ts: `runServer(args)` if it exports one, else `registerServer(program)` on a
+ * fresh program that parses `server ...args`.
+ */
+async function runServerCommand(args: string[], argv: readonly string[]): Promise<number> {
+  const mod = (await import('./server.js')) as Record<string, unknown>;
+  if (typeof mod.runServer === 'function') {
+    return (await (mod.runServer as (a: string[]) => Promise<number | void>)(args)) ?? 0;
+  }
+  if (typeof mod.registerServer === 'function') {
+    const program = new Command('kfk').exitOverride();
+    if (argv.includes('--debug')) program.option('--debug');
+    let code = 0;
+    const ret = (mod.registerServer as (p: Command) => unknown)(program);
+    await program.parseAsync(['server', ...args], { from: 'user' });
+    if (typeof ret === 'number') code = ret;
+    return code;
+  }
+  throw new CliError('the server command is not available in this build');
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const state: CommandState = { code: 0, forceExit: true };
+  const program = buildProgram(state, argv);
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    // `kfk consume ... | head`: the reader went away; stop quietly.
+    if (err.code === 'EPIPE') process.exit(state.code);
+    throw err;
+  };
+  process.stdout.on('error', onStdoutError);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help / --version exit 0; usage errors were already printed by outputError.
+      return err.exitCode === 0 ? 0 : 1;
+    }
+    printError(err, argv);
+    state.code = err instanceof CliError ? err.exitCode : 1;
+  }
+  if (state.forceExit) {
+    // Nothing should keep running after a client command; if a socket or stdin still holds the event
+    // loop open, end the process shortly (this timer itself does not keep it alive).
+    const code = state.code;
+    setTimeout(() => process.exit(code), 1000).unref();
+  }
+  return state.code;
+}

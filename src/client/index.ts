@@ -1,0 +1,23 @@
+/**
+ * kfk's Kafka client: producer, consumer (assign mode) and admin, over one ClusterClient each (or a
+ * shared one via the `cluster` option).
+ *
+ * ```ts
+ * const producer = createProducer({ bootstrap: 'localhost:9092' });
+ * await producer.send('test', { key: 'k', value: 'hello' });
+ * await producer.close();
+ * ```
+ */
+export { Producer, createProducer, normalizeAcks } from './producer.js';
+export type { Acks, ProducerOptions, ProducerRecord, RecordMetadata, ProducerTransport } from './producer.js';
+export { Consumer, createConsumer, listOffsets } from './consumer.js';
+export type { Assignment, ConsumerOptions, ConsumerRecord, IsolationLevel, OffsetSpec } from './consumer.js';
+export { Admin, TopicError, createAdmin } from './admin.js';
+export type { AdminOptions, NewTopic, CreatedTopic, TopicDescription, PartitionDescription, ClusterDescription } from './admin.js';
+export { ClusterClient, parseBootstrap, isRetriable } from './cluster-client.js';
+export type { ClusterClientOptions, BrokerInfo, TopicMetadata, PartitionMetadata, ClusterMetadata } from './cluster-client.js';
+export { BrokerConnection, ConnectionError, RequestTimeoutError } from './connection.js';
+export type { ConnectionOptions, RequestOptions } from './connection.js';
+export { murmur2, partitionForKey, toPositive } from './partitioner.js';
+export type { RecordHeader } from '../protocol/records.js';
+export { KafkaError, ErrorCode, errorName } from '../protocol/errors.js';

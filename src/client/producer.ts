@@ -1,0 +1,683 @@
+/**
+ * The producer: a per-partition accumulator (linger.ms, batch.size, buffer.memory), compression, acks,
+ * several Produce requests in flight per broker, retries of retriable errors, and Kafka's partitioning
+ * (murmur2 for keys, sticky for unkeyed records).
+ *
+ * The network side is behind ProducerTransport so the batching logic can be tested without a broker;
+ * ClusterTransport is the real one.
+ */
+import { ClusterClient, RETRIABLE_ERROR_CODES, METADATA_ERROR_CODES, backoffMs, type ClusterClientOptions } from './cluster-client.js';
+import { ConnectionError } from './connection.js';
+import { partitionForKey } from './partitioner.js';
+import { buildRecordBatch, type RecordHeader, type RecordInput } from '../protocol/records.js';
+import { CompressionType, compressionFromName, type CompressionName } from '../protocol/compression.js';
+import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
+import { ApiKey } from '../protocol/generated/apis.js';
+import type { ProduceResponse } from '../protocol/generated/produce.js';
+
+export type Acks = 0 | 1 | -1;
+
+export interface ProducerRecord {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  /** A list (duplicates allowed, order kept) or an object. */
+  headers?: RecordHeader[] | Record<string, Buffer | string | null>;
+  /** Explicit partition; otherwise murmur2(key) or the sticky partition. */
+  partition?: number;
+  /** Epoch millis (CreateTime); default: now. */
+  timestamp?: number;
+}
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  /** -1 with acks=0. */
+  offset: number;
+  timestamp: number;
+}
+
+export interface ProducerOptions {
+  /** Bootstrap servers; or pass `cluster` to share a ClusterClient. */
+  bootstrap?: string | readonly string[];
+  cluster?: ClusterClient;
+  clientId?: string;
+  /** 0, 1 or -1/'all' (default -1, as Kafka 3). */
+  acks?: Acks | 'all' | '-1' | '0' | '1';
+  compression?: CompressionName | number;
+  /** Wait up to this long for more records before sending a batch (default 5). */
+  lingerMs?: number;
+  /** Max bytes per partition batch (default 16384). */
+  batchSize?: number;
+  /** Produce requests in flight per broker (default 5). */
+  maxInFlight?: number;
+  /** Retries per batch for retriable errors (default 10). */
+  retries?: number;
+  retryBackoffMs?: number;
+  retryBackoffMaxMs?: number;
+  /** Network request timeout; also sent as the Produce timeout_ms (default 30 000). */
+  requestTimeoutMs?: number;
+  /** A record fails if not acknowledged within this long after it was queued (default 120 000). */
+  deliveryTimeoutMs?: number;
+  /** Bytes of records queued before waitForBufferSpace() blocks (default 32 MiB). */
+  bufferMemory?: number;
+  /** Largest Produce request / single record accepted (default 1 MiB). */
+  maxRequestSize?: number;
+  /** Ask the broker to auto-create unknown topics (default true, as the Java producer). */
+  allowAutoTopicCreation?: boolean;
+  /** Custom partitioner for keyed records (default: Kafka's murmur2). */
+  partitioner?: (key: Buffer, numPartitions: number) => number;
+  connectTimeoutMs?: number;
+  /** Network layer; tests inject a fake. */
+  transport?: ProducerTransport;
+}
+
+export interface TopicPartitions {
+  /** leader id per partition index (-1 = no leader). */
+  leaders: number[];
+}
+
+/** One closed batch as handed to the transport. */
+export interface ProduceBatch {
+  topic: string;
+  partition: number;
+  records: Buffer;
+  recordCount: number;
+}
+
+export interface PartitionResult {
+  errorCode: number;
+  errorMessage?: string | null;
+  baseOffset: number;
+  logAppendTimeMs?: number;
+}
+
+export interface ProducerTransport {
+  /** Partition leaders of a topic (refreshing metadata; may auto-create). Rejects if the topic is unknown. */
+  topic(topic: string, refresh: boolean): Promise<TopicPartitions>;
+  /** Cached leader, -1 when unknown. */
+  leader(topic: string, partition: number): number;
+  /** Refresh metadata for these topics (after NOT_LEADER etc.). */
+  refresh(topics: string[]): Promise<void>;
+  /** Send one Produce request to `leader`; results are in `batches` order (undefined entries = missing). */
+  produce(leader: number, acks: Acks, timeoutMs: number, batches: ProduceBatch[]): Promise<Array<PartitionResult | undefined>>;
+  close(): Promise<void>;
+}
+
+/** The transport over a ClusterClient. */
+export class ClusterTransport implements ProducerTransport {
+  constructor(
+    readonly cluster: ClusterClient,
+    private readonly allowAutoTopicCreation: boolean,
+    private readonly ownsCluster: boolean,
+  ) {}
+
+  async topic(topic: string, refresh: boolean): Promise<TopicPartitions> {
+    const t = await this.cluster.topicMetadata(topic, {
+      refresh,
+      allowAutoTopicCreation: this.allowAutoTopicCreation,
+      retryUnknown: this.allowAutoTopicCreation,
+    });
+    const leaders: number[] = [];
+    for (const p of t.partitions) leaders[p.partition] = p.leader;
+    for (let i = 0; i < leaders.length; i++) if (leaders[i] === undefined) leaders[i] = -1;
+    return { leaders };
+  }
+
+  leader(topic: string, partition: number): number {
+    const t = this.cluster.metadata.topics.get(topic);
+    const p = t?.partitions[partition];
+    return p && p.partition === partition ? p.leader : (t?.partitions.find((x) => x.partition === partition)?.leader ?? -1);
+  }
+
+  async refresh(topics: string[]): Promise<void> {
+    await this.cluster.refreshMetadata(topics, { allowAutoTopicCreation: false });
+  }
+
+  async produce(leader: number, acks: Acks, timeoutMs: number, batches: ProduceBatch[]): Promise<Array<PartitionResult | undefined>> {
+    const conn = await this.cluster.connection(leader);
+    const byTopic = new Map<string, Array<{ index: number; records: Buffer }>>();
+    for (const b of batches) {
+      let list = byTopic.get(b.topic);
+      if (!list) byTopic.set(b.topic, (list = []));
+      list.push({ index: b.partition, records: b.records });
+    }
+    const body = {
+      transactionalId: null,
+      acks,
+      timeoutMs,
+      topicData: [...byTopic].map(([name, partitionData]) => ({ name, partitionData })),
+    };
+    if (acks === 0) {
+      await conn.request(ApiKey.Produce, body, { expectResponse: false });
+      return batches.map(() => ({ errorCode: ErrorCode.NONE, baseOffset: -1 }));
+    }
+    const resp = await conn.request<ProduceResponse>(ApiKey.Produce, body, { timeoutMs: timeoutMs + 5000 });
+    const results = new Map<string, PartitionResult>();
+    for (const t of resp.responses) {
+      for (const p of t.partitionResponses) {
+        results.set(`${t.name}\u0000${p.index}`, {
+          errorCode: p.errorCode,
+          errorMessage: p.errorMessage,
+          baseOffset: p.baseOffset,
+          logAppendTimeMs: p.logAppendTimeMs,
+        });
+      }
+    }
+    return batches.map((b) => results.get(`${b.topic}\u0000${b.partition}`));
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsCluster) await this.cluster.close();
+  }
+}
+
+interface Callback {
+  resolve(m: RecordMetadata): void;
+  reject(err: Error): void;
+}
+
+interface Batch {
+  topic: string;
+  partition: number;
+  records: RecordInput[];
+  callbacks: Callback[];
+  /** Estimated uncompressed size. */
+  size: number;
+  createdAt: number;
+  encoded?: Buffer;
+  attempts: number;
+  retryAt: number;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  open: Batch | undefined;
+  /** Closed batches waiting to be sent, oldest first. */
+  ready: Batch[];
+}
+
+interface TopicState {
+  status: 'loading' | 'ready';
+  numPartitions: number;
+  waiting: Array<{ record: ProducerRecord; size: number; input: RecordInput; cb: Callback }>;
+  sticky: number;
+  stickyBytes: number;
+}
+
+/** Bytes a record adds to a batch beyond key, value and headers (Kafka's worst-case estimate). */
+const RECORD_OVERHEAD = 21;
+/** Record batch v2 header. */
+const BATCH_OVERHEAD = 61;
+
+function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+function normalizeHeaders(h: ProducerRecord['headers']): RecordHeader[] {
+  if (!h) return [];
+  if (Array.isArray(h)) return h.map((x) => ({ key: x.key, value: toBuffer(x.value) }));
+  return Object.entries(h).map(([key, value]) => ({ key, value: toBuffer(value) }));
+}
+
+export function normalizeAcks(acks: ProducerOptions['acks']): Acks {
+  if (acks === undefined || acks === 'all' || acks === '-1' || acks === -1) return -1;
+  if (acks === 0 || acks === '0') return 0;
+  if (acks === 1 || acks === '1') return 1;
+  throw new Error(`invalid acks '${String(acks)}' (expected 0, 1, -1 or all)`);
+}
+
+export class Producer {
+  readonly acks: Acks;
+  readonly compression: number;
+  readonly lingerMs: number;
+  readonly batchSize: number;
+  readonly maxInFlight: number;
+  readonly retries: number;
+  readonly requestTimeoutMs: number;
+  readonly deliveryTimeoutMs: number;
+  readonly bufferMemory: number;
+  readonly maxRequestSize: number;
+  private readonly retryBackoffMs: number;
+  private readonly retryBackoffMaxMs: number;
+  private readonly partitioner: (key: Buffer, n: number) => number;
+  private readonly transport: ProducerTransport;
+
+  private readonly topics = new Map<string, TopicState>();
+  private readonly queues = new Map<string, Map<number, PartitionQueue>>();
+  private readonly inFlight = new Map<number, number>();
+  private buffered = 0;
+  private unacked = 0;
+  private flushing = 0;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private drainScheduled = false;
+  private refreshing = false;
+  private refreshAttempt = 0;
+  private readonly refreshTopics = new Set<string>();
+  private spaceWaiters: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(opts: ProducerOptions = {}) {
+    this.acks = normalizeAcks(opts.acks);
+    this.compression =
+      typeof opts.compression === 'number' ? opts.compression : compressionFromName(opts.compression ?? 'none');
+    if (!(this.compression >= CompressionType.none && this.compression <= CompressionType.zstd)) {
+      throw new Error(`invalid compression type ${String(opts.compression)}`);
+    }
+    this.lingerMs = opts.lingerMs ?? 5;
+    this.batchSize = Math.max(1, opts.batchSize ?? 16384);
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 5);
+    this.retries = opts.retries ?? 10;
+    this.retryBackoffMs = opts.retryBackoffMs ?? 100;
+    this.retryBackoffMaxMs = opts.retryBackoffMaxMs ?? 1000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 120_000;
+    this.bufferMemory = opts.bufferMemory ?? 32 * 1024 * 1024;
+    this.maxRequestSize = opts.maxRequestSize ?? 1024 * 1024;
+    this.partitioner = opts.partitioner ?? partitionForKey;
+    if (opts.transport) {
+      this.transport = opts.transport;
+    } else {
+      const allowAuto = opts.allowAutoTopicCreation ?? true;
+      if (opts.cluster) {
+        this.transport = new ClusterTransport(opts.cluster, allowAuto, false);
+      } else {
+        if (opts.bootstrap === undefined) throw new Error('createProducer: bootstrap (or cluster) is required');
+        const clusterOpts: ClusterClientOptions = {
+          bootstrap: opts.bootstrap,
+          clientId: opts.clientId ?? 'kfk-producer',
+          requestTimeoutMs: this.requestTimeoutMs + 5000,
+          connectTimeoutMs: opts.connectTimeoutMs,
+        };
+        this.transport = new ClusterTransport(new ClusterClient(clusterOpts), allowAuto, true);
+      }
+    }
+  }
+
+  /** Records queued or in flight and not yet acknowledged. */
+  get pendingCount(): number {
+    return this.unacked;
+  }
+
+  /** Bytes of records held by the producer (queued or in flight). */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Queues a record; resolves once the broker acknowledged it (per `acks`), rejects when it failed for
+   * good. Ordering per partition is kept for records sent one after another (retries aside).
+   */
+  send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.closed) return Promise.reject(new Error('producer is closed'));
+    let input: RecordInput;
+    try {
+      input = {
+        key: toBuffer(record.key),
+        value: toBuffer(record.value),
+        headers: normalizeHeaders(record.headers),
+        timestamp: record.timestamp ?? Date.now(),
+      };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let size = RECORD_OVERHEAD + (input.key?.length ?? 0) + (input.value?.length ?? 0);
+    for (const h of input.headers!) size += Buffer.byteLength(h.key) + (h.value?.length ?? 0) + 2;
+    if (size + BATCH_OVERHEAD > this.maxRequestSize) {
+      return Promise.reject(
+        new KafkaError(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `The message is ${size + BATCH_OVERHEAD} bytes when serialized which is larger than ${this.maxRequestSize}, the maximum request size`,
+        ),
+      );
+    }
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      this.unacked++;
+      this.buffered += size;
+      const cb: Callback = {
+        resolve: (m) => {
+          this.settled(size);
+          resolve(m);
+        },
+        reject: (e) => {
+          this.settled(size);
+          reject(e);
+        },
+      };
+      let ts = this.topics.get(topic);
+      if (ts && ts.status === 'ready') {
+        this.append(topic, ts, record, input, size, cb);
+        return;
+      }
+      if (!ts) {
+        ts = { status: 'loading', numPartitions: 0, waiting: [], sticky: -1, stickyBytes: 0 };
+        this.topics.set(topic, ts);
+        this.loadTopic(topic, ts);
+      }
+      ts.waiting.push({ record, size, input, cb });
+    });
+  }
+
+  /** Resolves when fewer than bufferMemory bytes are held (use it to stream large inputs). */
+  waitForBufferSpace(): Promise<void> {
+    if (this.buffered < this.bufferMemory) return Promise.resolve();
+    return new Promise((resolve) => this.spaceWaiters.push(resolve));
+  }
+
+  /** Sends everything queued now (ignoring linger) and resolves when every record is settled. */
+  async flush(): Promise<void> {
+    if (this.unacked === 0) return;
+    this.flushing++;
+    try {
+      this.scheduleDrain();
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    } finally {
+      this.flushing--;
+    }
+  }
+
+  /** Flushes, then closes the connections. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.transport.close();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+
+  private settled(size: number): void {
+    this.unacked--;
+    this.buffered -= size;
+    if (this.buffered < this.bufferMemory && this.spaceWaiters.length > 0) {
+      const w = this.spaceWaiters;
+      this.spaceWaiters = [];
+      for (const f of w) f();
+    }
+    if (this.unacked === 0 && this.idleWaiters.length > 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  private loadTopic(topic: string, ts: TopicState): void {
+    this.transport.topic(topic, true).then(
+      (info) => {
+        ts.status = 'ready';
+        ts.numPartitions = info.leaders.length;
+        const waiting = ts.waiting;
+        ts.waiting = [];
+        for (const w of waiting) this.append(topic, ts, w.record, w.input, w.size, w.cb);
+      },
+      (err: unknown) => {
+        this.topics.delete(topic);
+        const waiting = ts.waiting;
+        ts.waiting = [];
+        for (const w of waiting) w.cb.reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  }
+
+  private nextSticky(topic: string, ts: TopicState): number {
+    const n = ts.numPartitions;
+    const start = ts.sticky < 0 ? Math.floor(Math.random() * n) : (ts.sticky + 1) % n;
+    for (let i = 0; i < n; i++) {
+      const p = (start + i) % n;
+      if (this.transport.leader(topic, p) >= 0) return p;
+    }
+    return start;
+  }
+
+  private append(topic: string, ts: TopicState, record: ProducerRecord, input: RecordInput, size: number, cb: Callback): void {
+    const n = ts.numPartitions;
+    let partition: number;
+    if (record.partition !== undefined && record.partition !== null) {
+      partition = record.partition;
+      if (!Number.isInteger(partition) || partition < 0 || partition >= n) {
+        cb.reject(new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${partition} of topic '${topic}' with partition count ${n} is not present in metadata`));
+        return;
+      }
+    } else if (input.key) {
+      partition = this.partitioner(input.key, n);
+    } else {
+      if (ts.sticky < 0 || ts.stickyBytes >= this.batchSize) {
+        ts.sticky = this.nextSticky(topic, ts);
+        ts.stickyBytes = 0;
+      }
+      partition = ts.sticky;
+      ts.stickyBytes += size;
+    }
+    const q = this.queue(topic, partition);
+    if (q.open && q.open.records.length > 0 && q.open.size + size > this.batchSize) {
+      this.closeBatch(q);
+      this.scheduleDrain();
+    }
+    if (!q.open) {
+      q.open = { topic, partition, records: [], callbacks: [], size: BATCH_OVERHEAD, createdAt: Date.now(), attempts: 0, retryAt: 0 };
+      this.armTimer(q.open.createdAt + this.lingerMs);
+    }
+    q.open.records.push(input);
+    q.open.callbacks.push(cb);
+    q.open.size += size;
+    if (q.open.size >= this.batchSize || this.lingerMs <= 0 || this.flushing > 0) {
+      if (q.open.size >= this.batchSize) this.closeBatch(q);
+      this.scheduleDrain();
+    }
+  }
+
+  private queue(topic: string, partition: number): PartitionQueue {
+    let byPartition = this.queues.get(topic);
+    if (!byPartition) this.queues.set(topic, (byPartition = new Map()));
+    let q = byPartition.get(partition);
+    if (!q) byPartition.set(partition, (q = { topic, partition, open: undefined, ready: [] }));
+    return q;
+  }
+
+  private closeBatch(q: PartitionQueue): void {
+    if (!q.open) return;
+    q.ready.push(q.open);
+    q.open = undefined;
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.closed) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  private armTimer(at: number): void {
+    if (this.closed) return;
+    if (at >= this.timerAt && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.drain();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  /** Closes lingered batches, expires old ones, and sends what can be sent. */
+  private drain(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    let nextWake = Infinity;
+    const byLeader = new Map<number, PartitionQueue[]>();
+    const missingLeader = new Set<string>();
+    for (const byPartition of this.queues.values()) {
+      for (const q of byPartition.values()) {
+        if (q.open) {
+          if (this.flushing > 0 || now - q.open.createdAt >= this.lingerMs) this.closeBatch(q);
+          else nextWake = Math.min(nextWake, q.open.createdAt + this.lingerMs);
+        }
+        // Expire batches that waited too long (leaderless partitions, endless retries).
+        while (q.ready.length > 0 && now - q.ready[0]!.createdAt >= this.deliveryTimeoutMs) {
+          const b = q.ready.shift()!;
+          this.failBatch(
+            b,
+            new KafkaError(
+              ErrorCode.REQUEST_TIMED_OUT,
+              `Expiring ${b.records.length} record(s) for ${b.topic}-${b.partition}: ${now - b.createdAt} ms has passed since batch creation`,
+            ),
+          );
+        }
+        if (q.ready.length === 0) continue;
+        const head = q.ready[0]!;
+        if (head.retryAt > now) {
+          nextWake = Math.min(nextWake, head.retryAt);
+          continue;
+        }
+        const leader = this.transport.leader(q.topic, q.partition);
+        if (leader < 0) {
+          missingLeader.add(q.topic);
+          continue;
+        }
+        let list = byLeader.get(leader);
+        if (!list) byLeader.set(leader, (list = []));
+        list.push(q);
+      }
+    }
+    for (const [leader, qs] of byLeader) {
+      while ((this.inFlight.get(leader) ?? 0) < this.maxInFlight) {
+        const batches: Batch[] = [];
+        let bytes = 0;
+        for (const q of qs) {
+          const head = q.ready[0];
+          if (!head || head.retryAt > now) continue;
+          const encoded = this.encode(head);
+          if (batches.length > 0 && bytes + encoded.length > this.maxRequestSize) continue;
+          q.ready.shift();
+          batches.push(head);
+          bytes += encoded.length;
+        }
+        if (batches.length === 0) break;
+        this.sendBatches(leader, batches);
+      }
+    }
+    if (missingLeader.size > 0) this.requestRefresh([...missingLeader]);
+    if (nextWake < Infinity) this.armTimer(nextWake);
+  }
+
+  private encode(b: Batch): Buffer {
+    if (!b.encoded) b.encoded = buildRecordBatch(b.records, { compression: this.compression });
+    return b.encoded;
+  }
+
+  private sendBatches(leader: number, batches: Batch[]): void {
+    this.inFlight.set(leader, (this.inFlight.get(leader) ?? 0) + 1);
+    const reqBatches: ProduceBatch[] = batches.map((b) => ({
+      topic: b.topic,
+      partition: b.partition,
+      records: b.encoded!,
+      recordCount: b.records.length,
+    }));
+    this.transport
+      .produce(leader, this.acks, this.requestTimeoutMs, reqBatches)
+      .then(
+        (results) => {
+          const stale = new Set<string>();
+          batches.forEach((b, i) => {
+            const r = results[i];
+            if (!r) {
+              this.retryOrFail(b, new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `no response for ${b.topic}-${b.partition}`), true);
+              return;
+            }
+            if (r.errorCode === ErrorCode.NONE) {
+              this.completeBatch(b, r);
+              return;
+            }
+            const err = new KafkaError(r.errorCode, r.errorMessage || errorName(r.errorCode));
+            if (METADATA_ERROR_CODES.has(r.errorCode)) stale.add(b.topic);
+            this.retryOrFail(b, err, RETRIABLE_ERROR_CODES.has(r.errorCode));
+          });
+          if (stale.size > 0) this.requestRefresh([...stale]);
+        },
+        (err: unknown) => {
+          const e = err instanceof Error ? err : new Error(String(err));
+          const retriable = e instanceof ConnectionError ? e.retriable : e instanceof KafkaError && RETRIABLE_ERROR_CODES.has(e.code);
+          for (const b of batches) this.retryOrFail(b, e, retriable);
+          this.requestRefresh([...new Set(batches.map((b) => b.topic))]);
+        },
+      )
+      .finally(() => {
+        this.inFlight.set(leader, (this.inFlight.get(leader) ?? 1) - 1);
+        this.drain();
+      });
+  }
+
+  private completeBatch(b: Batch, r: PartitionResult): void {
+    const logAppend = r.logAppendTimeMs !== undefined && r.logAppendTimeMs >= 0 ? r.logAppendTimeMs : undefined;
+    b.callbacks.forEach((cb, i) => {
+      cb.resolve({
+        topic: b.topic,
+        partition: b.partition,
+        offset: this.acks !== 0 && r.baseOffset >= 0 ? r.baseOffset + i : -1,
+        timestamp: logAppend ?? b.records[i]!.timestamp!,
+      });
+    });
+  }
+
+  private failBatch(b: Batch, err: Error): void {
+    for (const cb of b.callbacks) cb.reject(err);
+  }
+
+  private retryOrFail(b: Batch, err: Error, retriable: boolean): void {
+    b.attempts++;
+    if (!retriable || b.attempts > this.retries || this.closed || Date.now() - b.createdAt >= this.deliveryTimeoutMs) {
+      this.failBatch(b, err);
+      return;
+    }
+    b.retryAt = Date.now() + backoffMs(b.attempts - 1, this.retryBackoffMs, this.retryBackoffMaxMs);
+    const q = this.queue(b.topic, b.partition);
+    q.ready.unshift(b);
+    this.armTimer(b.retryAt);
+  }
+
+  /** Refreshes metadata for topics: one refresh at a time, backing off while partitions stay leaderless. */
+  private requestRefresh(topics: string[]): void {
+    for (const t of topics) this.refreshTopics.add(t);
+    if (this.refreshing || this.closed) return;
+    this.refreshing = true;
+    const delay = this.refreshAttempt === 0 ? 0 : backoffMs(this.refreshAttempt - 1, this.retryBackoffMs, this.retryBackoffMaxMs);
+    this.refreshAttempt++;
+    setTimeout(() => {
+      const list = [...this.refreshTopics];
+      this.refreshTopics.clear();
+      this.transport
+        .refresh(list)
+        .then(async () => {
+          // Partitions may have been added (kfk topics --alter): keyed records then spread over all of them.
+          for (const t of list) {
+            const ts = this.topics.get(t);
+            if (!ts || ts.status !== 'ready') continue;
+            const info = await this.transport.topic(t, false).catch(() => undefined);
+            if (info && info.leaders.length > ts.numPartitions) ts.numPartitions = info.leaders.length;
+          }
+        })
+        .catch(() => {
+          for (const t of list) this.refreshTopics.add(t);
+        })
+        .finally(() => {
+          this.refreshing = false;
+          this.drain(); // asks again (with a longer delay) if partitions are still leaderless
+          if (!this.refreshing && this.refreshTopics.size > 0 && !this.closed) this.requestRefresh([]);
+          if (!this.refreshing) this.refreshAttempt = 0;
+        });
+    }, delay);
+  }
+}
+
+export function createProducer(opts: ProducerOptions): Producer {
+  return new Producer(opts);
+}
