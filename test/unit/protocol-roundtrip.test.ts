@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Reader, Writer } from '../../src/protocol/primitives.js';
 import { API_CODECS } from '../../src/protocol/generated/apis.js';
 
-const specDir = resolve(__dirname, '../../../shared/kafka-protocol/messages');
+const specDir = resolve(__dirname, '../../spec/kafka-protocol/messages');
 
 interface Field {
   name: string;
