@@ -135,7 +135,13 @@ describe('startRecordingProxy', () => {
       const splitter = new FrameSplitter();
       let answered = 0;
       const pendingMerged: Buffer[] = [];
-      sock.on('data', async (chunk: Buffer) => {
+      // Chunks are handled one after another: the byte-by-byte answer must finish before a later
+      // request's answer is written, whatever the machine's load.
+      let queue: Promise<void> = Promise.resolve();
+      sock.on('data', (chunk: Buffer) => {
+        queue = queue.then(() => answer(chunk));
+      });
+      const answer = async (chunk: Buffer): Promise<void> => {
         for (const req of splitter.push(chunk)) {
           const h = parseRequestHeader(req)!;
           const payload = req.subarray(14 + (h.clientId?.length ?? 0));
@@ -151,7 +157,7 @@ describe('startRecordingProxy', () => {
             if (pendingMerged.length === 2) sock.write(Buffer.concat(pendingMerged.splice(0)));
           }
         }
-      });
+      };
       sock.on('error', () => {});
     });
     await new Promise<void>((r) => upstream!.listen({ host: '127.0.0.1', port: 0 }, () => r()));
