@@ -46,6 +46,8 @@ function parseStartArgs(args: string[]): { file?: string; overrides: Record<stri
     } else if (a.startsWith('--override=')) {
       const [k, val] = parseOverride(a.slice('--override='.length));
       overrides[k] = val;
+    } else if (a === '--brokers' || a.startsWith('--brokers=')) {
+      throw new UsageError('--brokers N (several brokers in one process) needs replication, which is not available yet; start one broker per process');
     } else if (a === '--daemon') {
       throw new UsageError('--daemon is not supported; run it in the background with & or nohup');
     } else if (a.startsWith('-')) {
