@@ -43,6 +43,7 @@ import { fetchHandler } from './handlers/fetch.js';
 import { listOffsetsHandler } from './handlers/list-offsets.js';
 import { createTopicsHandler } from './handlers/create-topics.js';
 import { deleteTopicsHandler } from './handlers/delete-topics.js';
+import { findCoordinatorHandler } from './handlers/find-coordinator.js';
 
 export interface ListenerConfig {
   name: string;
@@ -63,6 +64,10 @@ export interface BrokerOptions {
   defaultReplicationFactor: number;
   autoCreateTopicsEnable: boolean;
   deleteTopicEnable: boolean;
+  /** __consumer_offsets layout (offsets.topic.*); Kafka's defaults when left out. */
+  offsetsTopicNumPartitions?: number;
+  offsetsTopicReplicationFactor?: number;
+  offsetsTopicSegmentBytes?: number;
   socketRequestMaxBytes: number;
   /** Broker-level defaults for every log (topic overrides win). */
   logDefaults: Partial<LogConfig>;
@@ -96,6 +101,9 @@ export class Broker implements BrokerServices {
       numPartitions: options.numPartitions,
       defaultReplicationFactor: options.defaultReplicationFactor,
       deleteTopicEnable: options.deleteTopicEnable,
+      offsetsTopicNumPartitions: options.offsetsTopicNumPartitions ?? 50,
+      offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
+      offsetsTopicSegmentBytes: options.offsetsTopicSegmentBytes ?? 104857600,
     };
     this.controller = new Controller({
       registry: options.registry,
@@ -112,6 +120,7 @@ export class Broker implements BrokerServices {
       listOffsetsHandler(this),
       createTopicsHandler(this),
       deleteTopicsHandler(this),
+      findCoordinatorHandler(this),
     ]) {
       this.handlers.set(h.apiKey, h);
     }

@@ -9,6 +9,9 @@ export interface BrokerSettings {
   numPartitions: number;
   defaultReplicationFactor: number;
   deleteTopicEnable: boolean;
+  offsetsTopicNumPartitions: number;
+  offsetsTopicReplicationFactor: number;
+  offsetsTopicSegmentBytes: number;
 }
 
 export interface BrokerServices {
