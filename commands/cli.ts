@@ -76,10 +76,6 @@ export function bootstrapFrom(flag: unknown, props: Record<string, string> = {})
   return props['bootstrap.servers'] ?? 'localhost:9092';
 }
 
-/** The one-line answer for `--zookeeper` until ZooKeeper lookup exists. */
-export function zookeeperNotAvailable(): never {
-  throw new CliError('ZooKeeper mode is not available yet: use --bootstrap-server host:port instead');
-}
 
 /** Writes to stdout honouring back-pressure (resolves when the data is accepted). */
 export function writeOut(data: string | Buffer): Promise<void> {

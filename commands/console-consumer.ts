@@ -12,9 +12,9 @@ import {
   parseKeyValues,
   readPropertiesFlag,
   writeOut,
-  zookeeperNotAvailable,
   type Opts,
 } from './cli.js';
+import { bootstrapFromZooKeeper } from './zookeeper-bootstrap.js';
 import { Consumer, type ConsumerOptions, type ConsumerRecord, type IsolationLevel, type OffsetSpec } from '../src/client/consumer.js';
 import { ClusterClient } from '../src/client/cluster-client.js';
 import { ErrorCode, KafkaError } from '../src/protocol/errors.js';
@@ -111,7 +111,6 @@ function parseOffset(v: unknown): OffsetSpec {
 }
 
 export async function runConsoleConsumer(opts: Opts): Promise<number> {
-  if (opts.zookeeper !== undefined) zookeeperNotAvailable();
   if (opts.group !== undefined) {
     throw new CliError('consumer groups (--group) are not available yet: consume with --from-beginning or --partition/--offset instead');
   }
@@ -167,7 +166,8 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
   const reset = props['auto.offset.reset']?.trim().toLowerCase();
   const maxWait = Math.min(num('fetch.max.wait.ms') ?? 500, timeoutMs !== undefined ? Math.max(timeoutMs, 10) : Infinity);
   const cluster = new ClusterClient({
-    bootstrap: bootstrapFrom(opts.bootstrapServer, props),
+    bootstrap:
+      opts.zookeeper !== undefined ? await bootstrapFromZooKeeper(String(opts.zookeeper)) : bootstrapFrom(opts.bootstrapServer, props),
     clientId: props['client.id'] ?? 'console-consumer',
     requestTimeoutMs: num('request.timeout.ms', 1),
   });

@@ -2,7 +2,8 @@
  * kfk topics (kafka-topics.sh): --create, --list, --describe, --delete, --alter.
  * Output shapes follow docs/cli.md (Kafka's, tab separated for --describe).
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, parseKeyValues, readPropertiesFlag, writeOut, zookeeperNotAvailable, type Opts } from './cli.js';
+import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, parseKeyValues, readPropertiesFlag, writeOut, type Opts } from './cli.js';
+import { bootstrapFromZooKeeper } from './zookeeper-bootstrap.js';
 import { Admin, TopicError, type TopicDescription } from '../src/client/admin.js';
 import { ErrorCode, KafkaError } from '../src/protocol/errors.js';
 import { invalidTopicNameReason } from '../src/cluster/topic-names.js';
@@ -15,7 +16,6 @@ export async function runTopics(opts: Opts): Promise<number> {
     throw new CliError('Command must include exactly one action: --list, --describe, --create, --alter or --delete');
   }
   const action = actions[0]!;
-  if (opts.zookeeper !== undefined) zookeeperNotAvailable();
   const props = await readPropertiesFlag(opts.commandConfig, '--command-config');
   checkSecurityProperties(props);
   const topic = opts.topic as string | undefined;
@@ -24,7 +24,9 @@ export async function runTopics(opts: Opts): Promise<number> {
   }
   checkFlagsFor(action, opts);
 
-  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-topics' });
+  const bootstrap =
+    opts.zookeeper !== undefined ? await bootstrapFromZooKeeper(String(opts.zookeeper)) : bootstrapFrom(opts.bootstrapServer, props);
+  const admin = new Admin({ bootstrap, clientId: props['client.id'] ?? 'kfk-topics' });
   try {
     switch (action) {
       case 'create':
