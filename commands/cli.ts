@@ -175,7 +175,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
   program
     .command('server')
     .description('start or stop a kfk broker (kafka-server-start.sh / kafka-server-stop.sh)')
-    .usage('start [server.properties] [--override key=value ...] [--brokers N] | stop')
+    .usage('start [server.properties] [--override key=value ...] | stop')
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
@@ -183,7 +183,24 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .argument('[args...]')
     .action(async (args: string[] = []) => {
       state.forceExit = false;
-      state.code = await runServerCommand(args, argv);
+      const { runServer } = await import('./server.js');
+      state.code = await runServer(args);
+    });
+
+  // zookeeper: runs the system's ZooKeeper in the foreground (zookeeper-server-start.sh).
+  program
+    .command('zookeeper')
+    .description("run the system's ZooKeeper for a cluster's registry (zookeeper-server-start.sh)")
+    .usage('start [zookeeper.properties]')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    .argument('[args...]')
+    .action(async (args: string[] = []) => {
+      state.forceExit = false;
+      const { runZookeeper } = await import('./zookeeper.js');
+      state.code = await runZookeeper(args);
     });
 
   // topics
@@ -270,30 +287,9 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
 
   // --debug is accepted after the command name too (options are positional: see enablePositionalOptions).
   for (const sub of program.commands) {
-    if (sub.name() !== 'server') sub.addOption(new Option('--debug', 'print stack traces on errors').hideHelp());
+    if (sub.name() !== 'server' && sub.name() !== 'zookeeper') sub.addOption(new Option('--debug', 'print stack traces on errors').hideHelp());
   }
   return program;
-}
-
-/**
- * Runs commands/server.ts: `runServer(args)` if it exports one, else `registerServer(program)` on a
- * fresh program that parses `server ...args`.
- */
-async function runServerCommand(args: string[], argv: readonly string[]): Promise<number> {
-  const mod = (await import('./server.js')) as Record<string, unknown>;
-  if (typeof mod.runServer === 'function') {
-    return (await (mod.runServer as (a: string[]) => Promise<number | void>)(args)) ?? 0;
-  }
-  if (typeof mod.registerServer === 'function') {
-    const program = new Command('kfk').exitOverride();
-    if (argv.includes('--debug')) program.option('--debug');
-    let code = 0;
-    const ret = (mod.registerServer as (p: Command) => unknown)(program);
-    await program.parseAsync(['server', ...args], { from: 'user' });
-    if (typeof ret === 'number') code = ret;
-    return code;
-  }
-  throw new CliError('the server command is not available in this build');
 }
 
 /** Runs the CLI; resolves with the exit code. */

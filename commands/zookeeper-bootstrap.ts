@@ -9,9 +9,10 @@ export async function bootstrapFromZooKeeper(connect: string): Promise<string> {
   const { brokerIdPath, brokerIdsPath, decodeBrokerRegistration } = await import('../src/registry/paths.js');
   let registry;
   try {
-    registry = await ZooKeeperRegistry.connect(connect, { sessionTimeoutMs: 10_000, connectionTimeoutMs: 5_000 });
+    // A read-only lookup: never create the chroot.
+    registry = await ZooKeeperRegistry.connect(connect, { sessionTimeoutMs: 10_000, connectionTimeoutMs: 5_000, createChroot: false });
   } catch (err) {
-    throw new CliError(`no ZooKeeper at ${connect} (${(err as Error).message}). Start one with: kfk zookeeper start config/zookeeper.properties`);
+    throw new CliError(`no ZooKeeper at ${connect}: ${(err as Error).message}`);
   }
   try {
     const ids = (await registry.children(brokerIdsPath)) ?? [];

@@ -134,6 +134,12 @@ describe.skipIf(!install)('ZooKeeperRegistry (real ZooKeeper)', () => {
     expect(seen).toEqual([{ type: 'changed', path: '/x' }]);
     expect(await r.deleteRecursive('/')).toBe(true);
     expect(await bare.children(chroot)).toEqual([]);
+
+    // Read-only tools can opt out of creating it.
+    const missing = newChroot();
+    const reader = await open(`${zk.connectString}${missing}`, { ...OPTS, createChroot: false });
+    expect(await reader.children('/brokers/ids')).toBeNull();
+    expect(await bare.exists(missing)).toBeNull();
   });
 
   it('honours version 0 in multi (node-zookeeper-client turns it into -1)', async () => {
