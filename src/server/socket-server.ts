@@ -25,9 +25,13 @@ export class SocketServer {
         this.connections.add(conn);
         socket.on('close', () => this.connections.delete(conn));
       });
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const where = `${this.listener.host || '0.0.0.0'}:${this.listener.port}`;
+        const why = err.code === 'EADDRINUSE' ? 'address already in use (is another broker running there?)' : err.code === 'EACCES' ? 'permission denied' : err.message;
+        reject(new Error(`cannot listen on ${where} for listener ${this.listener.name}: ${why}`));
+      });
       server.listen({ host: this.listener.host || undefined, port: this.listener.port }, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         const addr = server.address();
         this.boundPort = typeof addr === 'object' && addr ? addr.port : this.listener.port;
         this.server = server;

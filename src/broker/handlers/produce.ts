@@ -1,20 +1,58 @@
 /**
- * Produce (key 0), v3-11: record batch v2 only (magic 2), as Kafka 4 does; v3 is librdkafka's
- * MsgVer2 point. acks=0 gets no response at all, and the connection is closed if any partition
- * failed, as Kafka does (KafkaApis.handleProduceRequest). Validation touches batch headers only.
+ * Produce (key 0), v0-11. Only record batches v2 (magic 2) are stored. v3+ requests must carry exactly
+ * that (a magic 0/1 or other non-2 buffer → INVALID_RECORD, as Kafka's ProduceRequest.validateRecords).
+ * v0-2 requests carry legacy message sets (magic 0 from v0-1 clients, magic 1 from v2), which are
+ * up-converted to one v2 batch with the producer's codec (src/protocol/legacy-messages.ts) and then take
+ * the same validation and append path; a v0-2 request that already carries a v2 batch is taken as is
+ * (Kafka does not check the magic for those versions either).
+ * Why v0 at all: librdkafka (kcat, confluent-kafka; 2.0.2 here, at least through 2.10) only compresses with
+ * gzip/snappy/lz4 when the broker's Produce range contains v0 (lz4 also needs FindCoordinator ∋ 0); it still
+ * sends v3+ itself.
+ * acks=0 gets no response at all, and the connection is closed if any partition failed, as Kafka does
+ * (KafkaApis.handleProduceRequest). Validation of v2 batches touches batch headers only.
  */
 import type { ProduceRequest, ProduceResponseInput, ProduceResponseTopicProduceResponseInput } from '../../protocol/generated/produce.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { CloseConnection, NO_RESPONSE, type ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
 import type { AppendResult } from '../../replication/replica-manager.js';
+import { upConvertToBatch } from '../../protocol/legacy-messages.js';
+
+/** Position of the magic byte, in a v2 batch header as in a legacy message entry. */
+const MAGIC_POS = 16;
+/** First Produce version that must carry record batches v2. */
+const MIN_V2_ONLY_VERSION = 3;
+
+/**
+ * The records to append for one partition: the request's buffer, or its up-conversion to a v2 batch for a
+ * legacy message set in Produce v0-2; or the error to answer with.
+ */
+function recordsToAppend(records: Buffer | null, version: number): Buffer | null | AppendResult {
+  if (!records || records.length === 0) return records; // the append path answers these
+  const magic = records.length > MAGIC_POS ? records.readInt8(MAGIC_POS) : undefined;
+  if (magic === 2) return records;
+  if (version >= MIN_V2_ONLY_VERSION) {
+    if (magic === undefined) return records; // truncated: the append path reports it
+    return failed(
+      ErrorCode.INVALID_RECORD,
+      `Produce requests with version ${version} are only allowed to contain record batches with magic version 2, got magic ${magic}`,
+    );
+  }
+  const converted = upConvertToBatch(records);
+  if (Buffer.isBuffer(converted)) return converted;
+  return failed(converted.errorCode, converted.errorMessage);
+}
+
+function failed(errorCode: number, errorMessage?: string): AppendResult {
+  return { errorCode, errorMessage, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 };
+}
 
 export function produceHandler(b: BrokerServices): ApiHandler<ProduceRequest, ProduceResponseInput> {
   return {
     apiKey: 0,
-    minVersion: 3,
+    minVersion: 0,
     maxVersion: 11,
-    handle(req) {
+    handle(req, ctx) {
       const acks = req.acks;
       const validAcks = acks === 0 || acks === 1 || acks === -1;
       const pending: { topic: string; partition: number; result: AppendResult | Promise<AppendResult> }[] = [];
@@ -22,8 +60,15 @@ export function produceHandler(b: BrokerServices): ApiHandler<ProduceRequest, Pr
       for (const t of req.topicData) {
         for (const p of t.partitionData) {
           let result: AppendResult | Promise<AppendResult>;
-          if (!validAcks) result = { errorCode: ErrorCode.INVALID_REQUIRED_ACKS, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 };
-          else result = b.replicaManager.appendRecords(t.name, p.index, p.records, acks, req.timeoutMs);
+          if (!validAcks) result = failed(ErrorCode.INVALID_REQUIRED_ACKS);
+          else {
+            // An unknown partition is answered first (by the append path), as Kafka checks it before the records.
+            const hosted = b.replicaManager.getPartition(t.name, p.index) !== undefined;
+            const records = hosted ? recordsToAppend(p.records, ctx.apiVersion) : p.records;
+            if (records === null || Buffer.isBuffer(records)) {
+              result = b.replicaManager.appendRecords(t.name, p.index, records, acks, req.timeoutMs);
+            } else result = records;
+          }
           if (result instanceof Promise) anyAsync = true;
           pending.push({ topic: t.name, partition: p.index, result });
         }
