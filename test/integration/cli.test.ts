@@ -5,9 +5,10 @@
  * print.* / JSON formats, and the error cases (existing topic, missing topic, bad flag, no broker).
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort, kfk, kfkSpawn, registerCleanup, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
+import { freePort, kfk, kfkSpawn, makeTempDir, registerCleanup, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
 import { CompressionType } from '../../src/protocol/compression.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
@@ -240,6 +241,37 @@ describe('errors', () => {
     const group = await kfk(['console-consumer', '--bootstrap-server', B, '--topic', 'test', '--group', 'g']);
     expect(group.code).toBe(1);
     expect(group.stderr).toMatch(/^Error: .*--group.*not available yet/);
+  });
+});
+
+describe('server start errors', () => {
+  it('names a bad config value, a missing file and an unknown option in one line, exit 1', async () => {
+    const dataDir = await makeTempDir('kfk-bad-config');
+    const cases: [string[], RegExp][] = [
+      [['--override', 'num.partitions=abc'], /^Error: Invalid value abc for configuration num\.partitions/],
+      [['/nonexistent/server.properties'], /^Error: Cannot read config file \/nonexistent\/server\.properties/],
+      [['--bogus'], /^Error: unknown option '--bogus'/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await kfk(['server', 'start', '--override', `log.dirs=${dataDir}`, ...args]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(pattern);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('says when the listener port is taken', async () => {
+    const port = await freePort();
+    const blocker = net.createServer().listen(port, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const dataDir = await makeTempDir('kfk-port-taken');
+      const r = await kfk(['server', 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `log.dirs=${dataDir}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^Error: cannot listen on 127\\.0\\.0\\.1:${port} .*address already in use`));
+    } finally {
+      blocker.close();
+    }
   });
 });
 
