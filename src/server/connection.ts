@@ -13,6 +13,8 @@ import { CloseConnection, NO_RESPONSE, type ApiHandler, type RequestContext } fr
 import type { Logger } from './logger.js';
 
 const API_VERSIONS_KEY = 18;
+/** Requests a connection may have waiting before we stop reading from it. */
+const MAX_QUEUED_REQUESTS = 1000;
 
 export interface ConnectionOptions {
   maxRequestBytes: number;
@@ -26,6 +28,11 @@ export interface ConnectionOptions {
 export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
+  /** Reading stopped because too many requests wait (the client pipelines faster than we answer). */
+  private queueFull = false;
+  /** Reading stopped because the client does not read its responses. */
+  private writeBlocked = false;
   private processing = false;
   private closed = false;
   readonly clientHost: string;
@@ -44,8 +51,13 @@ export class Connection {
     });
     // Back-pressure: stop reading a client that does not read its responses.
     socket.on('drain', () => {
-      if (!this.closed) socket.resume();
+      this.writeBlocked = false;
+      this.maybeResume();
     });
+  }
+
+  private maybeResume(): void {
+    if (!this.closed && !this.writeBlocked && !this.queueFull) this.socket.resume();
   }
 
   close(reason?: string): void {
@@ -64,7 +76,15 @@ export class Connection {
       this.close();
       return;
     }
-    for (const f of frames) this.queue.push(f);
+    for (const f of frames) {
+      this.queue.push(f);
+      this.queuedBytes += f.length;
+    }
+    // Bound the memory one connection can hold in waiting requests.
+    if (this.queue.length > MAX_QUEUED_REQUESTS || this.queuedBytes > this.opts.maxRequestBytes) {
+      this.queueFull = true;
+      this.socket.pause();
+    }
     if (!this.processing) void this.drainQueue();
   }
 
@@ -73,11 +93,19 @@ export class Connection {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const frame = this.queue.shift()!;
+        this.queuedBytes -= frame.length;
+        if (this.queueFull && this.queue.length <= MAX_QUEUED_REQUESTS / 2) {
+          this.queueFull = false;
+          this.maybeResume();
+        }
         const result = this.handleFrame(frame);
         const response = result instanceof Promise ? await result : result;
         if (this.closed) break;
         if (response) {
-          if (!this.socket.write(response)) this.socket.pause();
+          if (!this.socket.write(response)) {
+            this.writeBlocked = true;
+            this.socket.pause();
+          }
         }
       }
     } finally {
