@@ -1,0 +1,139 @@
+/**
+ * Retention: which old segments of a log may go, and how they go (Kafka's UnifiedLog.deleteOldSegments).
+ *
+ * - By time (`retention.ms`, -1 = keep): a segment is deletable when now − its largest timestamp > retention.ms
+ *   (a segment without timestamps uses its file's modification time, as Kafka).
+ * - By size (`retention.bytes`, -1 = no limit): the oldest segments go while the log minus the segment is still
+ *   at least retention.bytes.
+ * - By log start offset (always, whatever the cleanup policy): a segment whose successor starts at or below
+ *   the log start offset (moved by DeleteRecords) holds nothing readable.
+ *
+ * Time and size apply only when `cleanup.policy` contains `delete`. Deletable segments are always a prefix of
+ * the log and never include the active segment. A deleted segment's files are renamed with the `.deleted`
+ * suffix at once, the segment is closed once reads already in flight on it finish (LogSegment's
+ * acquire/release), and the renamed files are removed after `file.delete.delay.ms`. A `.deleted` file left by
+ * a crash is removed when the log is next opened.
+ */
+import fs from 'node:fs';
+import type { Log } from './log.js';
+import type { LogSegment } from './log-segment.js';
+
+export const DELETED_FILE_SUFFIX = '.deleted';
+
+export type RetentionReason = 'retention.ms' | 'retention.bytes' | 'log-start-offset';
+
+export interface RetentionResult {
+  /** Segments removed, by reason. */
+  deleted: { reason: RetentionReason; baseOffsets: number[] }[];
+  /** Total segments removed. */
+  count: number;
+}
+
+/** Largest timestamp of a segment for retention.ms: its max batch timestamp, else its file's mtime. */
+async function largestTimestamp(seg: LogSegment): Promise<number> {
+  if (!seg.isClosed) {
+    try {
+      await seg.ensureIndexes();
+    } catch {
+      // fall back to the file time below
+    }
+  }
+  if (seg.maxTimestamp >= 0) return seg.maxTimestamp;
+  try {
+    return (await fs.promises.stat(seg.logFile)).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Renames the segment's files to `<name>.deleted`, closes it once in-flight reads finish, and removes the
+ * renamed files after `delayMs` (an unref'd timer). Errors are swallowed: a leftover `.deleted` file is removed
+ * when the log is next opened.
+ */
+export function deleteSegmentFiles(seg: LogSegment, delayMs: number): void {
+  const renamed: string[] = [];
+  for (const f of [seg.logFile, seg.offsetIndex.file, seg.timeIndex.file]) {
+    try {
+      fs.renameSync(f, f + DELETED_FILE_SUFFIX);
+      renamed.push(f + DELETED_FILE_SUFFIX);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        // cannot rename: remove it now rather than leave a segment that would be loaded again
+        fs.rmSync(f, { force: true });
+      }
+    }
+  }
+  seg.close(); // deferred until reads already in flight on it are done
+  const remove = (): void => {
+    for (const f of renamed) fs.rm(f, { force: true }, () => undefined);
+  };
+  if (delayMs <= 0) remove();
+  else setTimeout(remove, delayMs).unref();
+}
+
+function takeSegments(log: Log, reason: RetentionReason, predicate: (seg: LogSegment, next: LogSegment) => boolean, out: RetentionResult): void {
+  const removed = log.removeOldestSegments(predicate);
+  if (removed.length === 0) return;
+  const delay = log.config.fileDeleteDelayMs;
+  for (const seg of removed) deleteSegmentFiles(seg, delay);
+  out.deleted.push({ reason, baseOffsets: removed.map((s) => s.baseOffset) });
+  out.count += removed.length;
+}
+
+/** Deletes the segments that lie wholly below the log start offset (after DeleteRecords). */
+export function deleteLogStartOffsetBreachedSegments(log: Log, out: RetentionResult = emptyResult()): RetentionResult {
+  const start = log.logStartOffset;
+  takeSegments(log, 'log-start-offset', (_seg, next) => next.baseOffset <= start, out);
+  return out;
+}
+
+/** Applies retention to one log now: time and size (with cleanup.policy delete), then the log start offset. */
+export async function deleteOldSegments(log: Log, now: number = Date.now()): Promise<RetentionResult> {
+  const out = emptyResult();
+  if (log.isClosed) return out;
+  const cfg = log.config;
+  if (cfg.cleanupPolicy.includes('delete')) {
+    if (cfg.retentionMs >= 0) {
+      // timestamps are read ahead (async); the removal itself is synchronous over the prefix found here
+      const candidates = log.segments.slice(0, -1);
+      const expired = new Set<LogSegment>();
+      for (const seg of candidates) {
+        const ts = await largestTimestamp(seg);
+        if (ts < 0 || now - ts <= cfg.retentionMs) break;
+        expired.add(seg);
+      }
+      if (expired.size > 0) takeSegments(log, 'retention.ms', (seg) => expired.has(seg), out);
+    }
+    if (cfg.retentionBytes >= 0) {
+      let diff = log.size - cfg.retentionBytes;
+      takeSegments(
+        log,
+        'retention.bytes',
+        (seg) => {
+          if (diff - seg.size < 0) return false;
+          diff -= seg.size;
+          return true;
+        },
+        out,
+      );
+    }
+  }
+  deleteLogStartOffsetBreachedSegments(log, out);
+  return out;
+}
+
+/**
+ * DeleteRecords on one log: moves the log start offset to `offset` (which must be within
+ * [log start, limit], limit being the high watermark) and deletes the segments wholly below it.
+ * Returns the new log start offset (the low watermark).
+ */
+export function deleteRecordsBefore(log: Log, offset: number): number {
+  log.maybeIncrementLogStartOffset(offset);
+  deleteLogStartOffsetBreachedSegments(log);
+  return log.logStartOffset;
+}
+
+function emptyResult(): RetentionResult {
+  return { deleted: [], count: 0 };
+}
