@@ -435,9 +435,17 @@ function sizeExpr(f, ctx, val, inTag = false) {
     const elem = PRIMITIVES.has(inner) ? primSize(inner, flex, 'e', 'e') : `size${ctx.structName(inner)}(e, v)`;
     return `sizeArray(${val}, ${flex}, (e) => ${elem})`;
   }
-  if (PRIMITIVES.has(t)) return primSize(t, flex, val, `(${val} ?? ${dflt})`);
+  if (PRIMITIVES.has(t)) return primSize(t, flex, val, withDefault(val, dflt, nullable));
   if (nullable) return `(${val} == null ? 1 : 1 + size${ctx.structName(t)}(${val}, v))`;
   return `size${ctx.structName(t)}(${val} ?? {}, v)`;
+}
+
+/**
+ * The value to encode: a missing (undefined) field encodes as its default. For a nullable field an
+ * explicit null is kept (written as the null marker); elsewhere null also falls back to the default.
+ */
+function withDefault(val, dflt, nullable) {
+  return nullable && dflt !== 'null' ? `(${val} === undefined ? ${dflt} : ${val})` : `(${val} ?? ${dflt})`;
 }
 
 function primSize(t, flex, val, withDefault) {
@@ -484,7 +492,7 @@ function writeStmt(f, ctx, val, w, inTag = false) {
     const elem = PRIMITIVES.has(inner) ? primWrite(inner, flex, w, 'e') : `write${ctx.structName(inner)}(${w}, e, v)`;
     return `writeArray(${w}, ${val}, ${flex}, (e) => ${elem});`;
   }
-  if (PRIMITIVES.has(t)) return `${primWrite(t, flex, w, `(${val} ?? ${dflt})`)};`;
+  if (PRIMITIVES.has(t)) return `${primWrite(t, flex, w, withDefault(val, dflt, nullable))};`;
   if (nullable) {
     return `if (${val} == null) ${w}.int8(-1); else { ${w}.int8(1); write${ctx.structName(t)}(${w}, ${val}, v); }`;
   }

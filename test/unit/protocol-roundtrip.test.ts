@@ -185,3 +185,18 @@ describe('generated codecs round-trip every API version', () => {
     });
   }
 });
+
+describe('nullable fields', () => {
+  it('keep null and empty string apart', () => {
+    const codec = API_CODECS.get(0)!; // Produce: partition error_message is nullable from v8
+    for (const v of [8, 9]) {
+      for (const errorMessage of [null, '']) {
+        const msg = { responses: [{ name: 't', partitionResponses: [{ index: 0, errorMessage }] }] };
+        const w = Writer.alloc(codec.sizeResponse(msg, v));
+        codec.writeResponse(w, msg, v);
+        const back = codec.readResponse(new Reader(w.buf), v);
+        expect(back.responses[0].partitionResponses[0].errorMessage).toBe(errorMessage);
+      }
+    }
+  });
+});

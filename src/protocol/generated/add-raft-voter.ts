@@ -53,7 +53,7 @@ export function readAddRaftVoterRequest(r: Reader, v: number): AddRaftVoterReque
 }
 export function sizeAddRaftVoterRequest(m: AddRaftVoterRequestInput, v: number): number {
   let n = 0;
-  n += sizeOfCompactString((m.clusterId ?? ''));
+  n += sizeOfCompactString((m.clusterId === undefined ? '' : m.clusterId));
   n += 4;
   n += 4;
   n += 16;
@@ -64,7 +64,7 @@ export function sizeAddRaftVoterRequest(m: AddRaftVoterRequestInput, v: number):
   return n;
 }
 export function writeAddRaftVoterRequest(w: Writer, m: AddRaftVoterRequestInput, v: number): void {
-  w.compactString((m.clusterId ?? ''));
+  w.compactString((m.clusterId === undefined ? '' : m.clusterId));
   w.int32((m.timeoutMs ?? 0));
   w.int32((m.voterId ?? 0));
   w.uuid((m.voterDirectoryId ?? ZERO_UUID));
@@ -156,7 +156,7 @@ export function sizeAddRaftVoterResponse(m: AddRaftVoterResponseInput, v: number
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     n += 1;
   }
@@ -165,7 +165,7 @@ export function sizeAddRaftVoterResponse(m: AddRaftVoterResponseInput, v: number
 export function writeAddRaftVoterResponse(w: Writer, m: AddRaftVoterResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     w.uvarint(0);
   }

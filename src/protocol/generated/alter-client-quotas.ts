@@ -121,7 +121,7 @@ export function readAlterClientQuotasRequestEntityData(r: Reader, v: number): Al
 export function sizeAlterClientQuotasRequestEntityData(m: AlterClientQuotasRequestEntityDataInput, v: number): number {
   let n = 0;
   n += (v >= 1 ? sizeOfCompactString((m.entityType ?? '')) : sizeOfString((m.entityType ?? '')));
-  n += (v >= 1 ? sizeOfCompactString((m.entityName ?? '')) : sizeOfString((m.entityName ?? '')));
+  n += (v >= 1 ? sizeOfCompactString((m.entityName === undefined ? '' : m.entityName)) : sizeOfString((m.entityName === undefined ? '' : m.entityName)));
   if (v >= 1) {
     n += 1;
   }
@@ -129,7 +129,7 @@ export function sizeAlterClientQuotasRequestEntityData(m: AlterClientQuotasReque
 }
 export function writeAlterClientQuotasRequestEntityData(w: Writer, m: AlterClientQuotasRequestEntityDataInput, v: number): void {
   (v >= 1 ? w.compactString((m.entityType ?? '')) : w.string((m.entityType ?? '')));
-  (v >= 1 ? w.compactString((m.entityName ?? '')) : w.string((m.entityName ?? '')));
+  (v >= 1 ? w.compactString((m.entityName === undefined ? '' : m.entityName)) : w.string((m.entityName === undefined ? '' : m.entityName)));
   if (v >= 1) {
     w.uvarint(0);
   }
@@ -257,7 +257,7 @@ export function readAlterClientQuotasResponseEntryData(r: Reader, v: number): Al
 export function sizeAlterClientQuotasResponseEntryData(m: AlterClientQuotasResponseEntryDataInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 1 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 1 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += sizeArray(m.entity, v >= 1, (e) => sizeAlterClientQuotasResponseEntityData(e, v));
   if (v >= 1) {
     n += 1;
@@ -266,7 +266,7 @@ export function sizeAlterClientQuotasResponseEntryData(m: AlterClientQuotasRespo
 }
 export function writeAlterClientQuotasResponseEntryData(w: Writer, m: AlterClientQuotasResponseEntryDataInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 1 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 1 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   writeArray(w, m.entity, v >= 1, (e) => writeAlterClientQuotasResponseEntityData(w, e, v));
   if (v >= 1) {
     w.uvarint(0);
@@ -300,7 +300,7 @@ export function readAlterClientQuotasResponseEntityData(r: Reader, v: number): A
 export function sizeAlterClientQuotasResponseEntityData(m: AlterClientQuotasResponseEntityDataInput, v: number): number {
   let n = 0;
   n += (v >= 1 ? sizeOfCompactString((m.entityType ?? '')) : sizeOfString((m.entityType ?? '')));
-  n += (v >= 1 ? sizeOfCompactString((m.entityName ?? '')) : sizeOfString((m.entityName ?? '')));
+  n += (v >= 1 ? sizeOfCompactString((m.entityName === undefined ? '' : m.entityName)) : sizeOfString((m.entityName === undefined ? '' : m.entityName)));
   if (v >= 1) {
     n += 1;
   }
@@ -308,7 +308,7 @@ export function sizeAlterClientQuotasResponseEntityData(m: AlterClientQuotasResp
 }
 export function writeAlterClientQuotasResponseEntityData(w: Writer, m: AlterClientQuotasResponseEntityDataInput, v: number): void {
   (v >= 1 ? w.compactString((m.entityType ?? '')) : w.string((m.entityType ?? '')));
-  (v >= 1 ? w.compactString((m.entityName ?? '')) : w.string((m.entityName ?? '')));
+  (v >= 1 ? w.compactString((m.entityName === undefined ? '' : m.entityName)) : w.string((m.entityName === undefined ? '' : m.entityName)));
   if (v >= 1) {
     w.uvarint(0);
   }

@@ -128,7 +128,7 @@ export function readAlterConfigsRequestAlterableConfig(r: Reader, v: number): Al
 export function sizeAlterConfigsRequestAlterableConfig(m: AlterConfigsRequestAlterableConfigInput, v: number): number {
   let n = 0;
   n += (v >= 2 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
-  n += (v >= 2 ? sizeOfCompactString((m.value ?? '')) : sizeOfString((m.value ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.value === undefined ? '' : m.value)) : sizeOfString((m.value === undefined ? '' : m.value)));
   if (v >= 2) {
     n += 1;
   }
@@ -136,7 +136,7 @@ export function sizeAlterConfigsRequestAlterableConfig(m: AlterConfigsRequestAlt
 }
 export function writeAlterConfigsRequestAlterableConfig(w: Writer, m: AlterConfigsRequestAlterableConfigInput, v: number): void {
   (v >= 2 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
-  (v >= 2 ? w.compactString((m.value ?? '')) : w.string((m.value ?? '')));
+  (v >= 2 ? w.compactString((m.value === undefined ? '' : m.value)) : w.string((m.value === undefined ? '' : m.value)));
   if (v >= 2) {
     w.uvarint(0);
   }
@@ -221,7 +221,7 @@ export function readAlterConfigsResponseAlterConfigsResourceResponse(r: Reader, 
 export function sizeAlterConfigsResponseAlterConfigsResourceResponse(m: AlterConfigsResponseAlterConfigsResourceResponseInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 2 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += 1;
   n += (v >= 2 ? sizeOfCompactString((m.resourceName ?? '')) : sizeOfString((m.resourceName ?? '')));
   if (v >= 2) {
@@ -231,7 +231,7 @@ export function sizeAlterConfigsResponseAlterConfigsResourceResponse(m: AlterCon
 }
 export function writeAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, m: AlterConfigsResponseAlterConfigsResourceResponseInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 2 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 2 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   w.int8((m.resourceType ?? 0));
   (v >= 2 ? w.compactString((m.resourceName ?? '')) : w.string((m.resourceName ?? '')));
   if (v >= 2) {

@@ -173,7 +173,7 @@ export function sizeAlterPartitionReassignmentsResponse(m: AlterPartitionReassig
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   n += sizeArray(m.responses, true, (e) => sizeAlterPartitionReassignmentsResponseReassignableTopicResponse(e, v));
   if (true) {
     n += 1;
@@ -183,7 +183,7 @@ export function sizeAlterPartitionReassignmentsResponse(m: AlterPartitionReassig
 export function writeAlterPartitionReassignmentsResponse(w: Writer, m: AlterPartitionReassignmentsResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   writeArray(w, m.responses, true, (e) => writeAlterPartitionReassignmentsResponseReassignableTopicResponse(w, e, v));
   if (true) {
     w.uvarint(0);
@@ -264,7 +264,7 @@ export function sizeAlterPartitionReassignmentsResponseReassignablePartitionResp
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     n += 1;
   }
@@ -273,7 +273,7 @@ export function sizeAlterPartitionReassignmentsResponseReassignablePartitionResp
 export function writeAlterPartitionReassignmentsResponseReassignablePartitionResponse(w: Writer, m: AlterPartitionReassignmentsResponseReassignablePartitionResponseInput, v: number): void {
   w.int32((m.partitionIndex ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     w.uvarint(0);
   }

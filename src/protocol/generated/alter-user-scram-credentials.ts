@@ -231,7 +231,7 @@ export function sizeAlterUserScramCredentialsResponseAlterUserScramCredentialsRe
   let n = 0;
   n += sizeOfCompactString((m.user ?? ''));
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     n += 1;
   }
@@ -240,7 +240,7 @@ export function sizeAlterUserScramCredentialsResponseAlterUserScramCredentialsRe
 export function writeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(w: Writer, m: AlterUserScramCredentialsResponseAlterUserScramCredentialsResultInput, v: number): void {
   w.compactString((m.user ?? ''));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     w.uvarint(0);
   }

@@ -78,7 +78,7 @@ export function sizeBrokerRegistrationRequest(m: BrokerRegistrationRequestInput,
   n += 16;
   n += sizeArray(m.listeners, true, (e) => sizeBrokerRegistrationRequestListener(e, v));
   n += sizeArray(m.features, true, (e) => sizeBrokerRegistrationRequestFeature(e, v));
-  n += sizeOfCompactString((m.rack ?? ''));
+  n += sizeOfCompactString((m.rack === undefined ? '' : m.rack));
   if (v >= 1) n += 1;
   if (v >= 2) n += sizeArray(m.logDirs, true, (e) => 16);
   if (v >= 3) n += 8;
@@ -93,7 +93,7 @@ export function writeBrokerRegistrationRequest(w: Writer, m: BrokerRegistrationR
   w.uuid((m.incarnationId ?? ZERO_UUID));
   writeArray(w, m.listeners, true, (e) => writeBrokerRegistrationRequestListener(w, e, v));
   writeArray(w, m.features, true, (e) => writeBrokerRegistrationRequestFeature(w, e, v));
-  w.compactString((m.rack ?? ''));
+  w.compactString((m.rack === undefined ? '' : m.rack));
   if (v >= 1) w.bool((m.isMigratingZkBroker ?? false));
   if (v >= 2) writeArray(w, m.logDirs, true, (e) => w.uuid(e));
   if (v >= 3) w.int64((m.previousBrokerEpoch ?? -1));

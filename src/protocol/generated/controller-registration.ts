@@ -211,7 +211,7 @@ export function sizeControllerRegistrationResponse(m: ControllerRegistrationResp
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     n += 1;
   }
@@ -220,7 +220,7 @@ export function sizeControllerRegistrationResponse(m: ControllerRegistrationResp
 export function writeControllerRegistrationResponse(w: Writer, m: ControllerRegistrationResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     w.uvarint(0);
   }

@@ -191,7 +191,7 @@ export function readCreateAclsResponseAclCreationResult(r: Reader, v: number): C
 export function sizeCreateAclsResponseAclCreationResult(m: CreateAclsResponseAclCreationResultInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 2 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v >= 2) {
     n += 1;
   }
@@ -199,7 +199,7 @@ export function sizeCreateAclsResponseAclCreationResult(m: CreateAclsResponseAcl
 }
 export function writeCreateAclsResponseAclCreationResult(w: Writer, m: CreateAclsResponseAclCreationResultInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 2 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 2 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v >= 2) {
     w.uvarint(0);
   }

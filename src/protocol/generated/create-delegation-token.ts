@@ -50,8 +50,8 @@ export function readCreateDelegationTokenRequest(r: Reader, v: number): CreateDe
 }
 export function sizeCreateDelegationTokenRequest(m: CreateDelegationTokenRequestInput, v: number): number {
   let n = 0;
-  if (v >= 3) n += (v >= 2 ? sizeOfCompactString((m.ownerPrincipalType ?? '')) : sizeOfString((m.ownerPrincipalType ?? '')));
-  if (v >= 3) n += (v >= 2 ? sizeOfCompactString((m.ownerPrincipalName ?? '')) : sizeOfString((m.ownerPrincipalName ?? '')));
+  if (v >= 3) n += (v >= 2 ? sizeOfCompactString((m.ownerPrincipalType === undefined ? '' : m.ownerPrincipalType)) : sizeOfString((m.ownerPrincipalType === undefined ? '' : m.ownerPrincipalType)));
+  if (v >= 3) n += (v >= 2 ? sizeOfCompactString((m.ownerPrincipalName === undefined ? '' : m.ownerPrincipalName)) : sizeOfString((m.ownerPrincipalName === undefined ? '' : m.ownerPrincipalName)));
   n += sizeArray(m.renewers, v >= 2, (e) => sizeCreateDelegationTokenRequestCreatableRenewers(e, v));
   n += 8;
   if (v >= 2) {
@@ -60,8 +60,8 @@ export function sizeCreateDelegationTokenRequest(m: CreateDelegationTokenRequest
   return n;
 }
 export function writeCreateDelegationTokenRequest(w: Writer, m: CreateDelegationTokenRequestInput, v: number): void {
-  if (v >= 3) (v >= 2 ? w.compactString((m.ownerPrincipalType ?? '')) : w.string((m.ownerPrincipalType ?? '')));
-  if (v >= 3) (v >= 2 ? w.compactString((m.ownerPrincipalName ?? '')) : w.string((m.ownerPrincipalName ?? '')));
+  if (v >= 3) (v >= 2 ? w.compactString((m.ownerPrincipalType === undefined ? '' : m.ownerPrincipalType)) : w.string((m.ownerPrincipalType === undefined ? '' : m.ownerPrincipalType)));
+  if (v >= 3) (v >= 2 ? w.compactString((m.ownerPrincipalName === undefined ? '' : m.ownerPrincipalName)) : w.string((m.ownerPrincipalName === undefined ? '' : m.ownerPrincipalName)));
   writeArray(w, m.renewers, v >= 2, (e) => writeCreateDelegationTokenRequestCreatableRenewers(w, e, v));
   w.int64((m.maxLifetimeMs ?? 0));
   if (v >= 2) {

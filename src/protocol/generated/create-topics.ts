@@ -192,7 +192,7 @@ export function readCreateTopicsRequestCreatableTopicConfig(r: Reader, v: number
 export function sizeCreateTopicsRequestCreatableTopicConfig(m: CreateTopicsRequestCreatableTopicConfigInput, v: number): number {
   let n = 0;
   n += (v >= 5 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
-  n += (v >= 5 ? sizeOfCompactString((m.value ?? '')) : sizeOfString((m.value ?? '')));
+  n += (v >= 5 ? sizeOfCompactString((m.value === undefined ? '' : m.value)) : sizeOfString((m.value === undefined ? '' : m.value)));
   if (v >= 5) {
     n += 1;
   }
@@ -200,7 +200,7 @@ export function sizeCreateTopicsRequestCreatableTopicConfig(m: CreateTopicsReque
 }
 export function writeCreateTopicsRequestCreatableTopicConfig(w: Writer, m: CreateTopicsRequestCreatableTopicConfigInput, v: number): void {
   (v >= 5 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
-  (v >= 5 ? w.compactString((m.value ?? '')) : w.string((m.value ?? '')));
+  (v >= 5 ? w.compactString((m.value === undefined ? '' : m.value)) : w.string((m.value === undefined ? '' : m.value)));
   if (v >= 5) {
     w.uvarint(0);
   }
@@ -317,7 +317,7 @@ export function sizeCreateTopicsResponseCreatableTopicResult(m: CreateTopicsResp
   n += (v >= 5 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
   if (v >= 7) n += 16;
   n += 2;
-  if (v >= 1) n += (v >= 5 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  if (v >= 1) n += (v >= 5 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v >= 5) n += 4;
   if (v >= 5) n += 2;
   if (v >= 5) n += sizeArray(m.configs, v >= 5, (e) => sizeCreateTopicsResponseCreatableTopicConfigs(e, v));
@@ -336,7 +336,7 @@ export function writeCreateTopicsResponseCreatableTopicResult(w: Writer, m: Crea
   (v >= 5 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
   if (v >= 7) w.uuid((m.topicId ?? ZERO_UUID));
   w.int16((m.errorCode ?? 0));
-  if (v >= 1) (v >= 5 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  if (v >= 1) (v >= 5 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v >= 5) w.int32((m.numPartitions ?? -1));
   if (v >= 5) w.int16((m.replicationFactor ?? -1));
   if (v >= 5) writeArray(w, m.configs, v >= 5, (e) => writeCreateTopicsResponseCreatableTopicConfigs(w, e, v));
@@ -395,7 +395,7 @@ export function readCreateTopicsResponseCreatableTopicConfigs(r: Reader, v: numb
 export function sizeCreateTopicsResponseCreatableTopicConfigs(m: CreateTopicsResponseCreatableTopicConfigsInput, v: number): number {
   let n = 0;
   if (v >= 5) n += (v >= 5 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
-  if (v >= 5) n += (v >= 5 ? sizeOfCompactString((m.value ?? '')) : sizeOfString((m.value ?? '')));
+  if (v >= 5) n += (v >= 5 ? sizeOfCompactString((m.value === undefined ? '' : m.value)) : sizeOfString((m.value === undefined ? '' : m.value)));
   if (v >= 5) n += 1;
   if (v >= 5) n += 1;
   if (v >= 5) n += 1;
@@ -406,7 +406,7 @@ export function sizeCreateTopicsResponseCreatableTopicConfigs(m: CreateTopicsRes
 }
 export function writeCreateTopicsResponseCreatableTopicConfigs(w: Writer, m: CreateTopicsResponseCreatableTopicConfigsInput, v: number): void {
   if (v >= 5) (v >= 5 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
-  if (v >= 5) (v >= 5 ? w.compactString((m.value ?? '')) : w.string((m.value ?? '')));
+  if (v >= 5) (v >= 5 ? w.compactString((m.value === undefined ? '' : m.value)) : w.string((m.value === undefined ? '' : m.value)));
   if (v >= 5) w.bool((m.readOnly ?? false));
   if (v >= 5) w.int8((m.configSource ?? -1));
   if (v >= 5) w.bool((m.isSensitive ?? false));

@@ -98,10 +98,10 @@ export function readDeleteAclsRequestDeleteAclsFilter(r: Reader, v: number): Del
 export function sizeDeleteAclsRequestDeleteAclsFilter(m: DeleteAclsRequestDeleteAclsFilterInput, v: number): number {
   let n = 0;
   n += 1;
-  n += (v >= 2 ? sizeOfCompactString((m.resourceNameFilter ?? '')) : sizeOfString((m.resourceNameFilter ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter)) : sizeOfString((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter)));
   if (v >= 1) n += 1;
-  n += (v >= 2 ? sizeOfCompactString((m.principalFilter ?? '')) : sizeOfString((m.principalFilter ?? '')));
-  n += (v >= 2 ? sizeOfCompactString((m.hostFilter ?? '')) : sizeOfString((m.hostFilter ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.principalFilter === undefined ? '' : m.principalFilter)) : sizeOfString((m.principalFilter === undefined ? '' : m.principalFilter)));
+  n += (v >= 2 ? sizeOfCompactString((m.hostFilter === undefined ? '' : m.hostFilter)) : sizeOfString((m.hostFilter === undefined ? '' : m.hostFilter)));
   n += 1;
   n += 1;
   if (v >= 2) {
@@ -111,10 +111,10 @@ export function sizeDeleteAclsRequestDeleteAclsFilter(m: DeleteAclsRequestDelete
 }
 export function writeDeleteAclsRequestDeleteAclsFilter(w: Writer, m: DeleteAclsRequestDeleteAclsFilterInput, v: number): void {
   w.int8((m.resourceTypeFilter ?? 0));
-  (v >= 2 ? w.compactString((m.resourceNameFilter ?? '')) : w.string((m.resourceNameFilter ?? '')));
+  (v >= 2 ? w.compactString((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter)) : w.string((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter)));
   if (v >= 1) w.int8((m.patternTypeFilter ?? 3));
-  (v >= 2 ? w.compactString((m.principalFilter ?? '')) : w.string((m.principalFilter ?? '')));
-  (v >= 2 ? w.compactString((m.hostFilter ?? '')) : w.string((m.hostFilter ?? '')));
+  (v >= 2 ? w.compactString((m.principalFilter === undefined ? '' : m.principalFilter)) : w.string((m.principalFilter === undefined ? '' : m.principalFilter)));
+  (v >= 2 ? w.compactString((m.hostFilter === undefined ? '' : m.hostFilter)) : w.string((m.hostFilter === undefined ? '' : m.hostFilter)));
   w.int8((m.operation ?? 0));
   w.int8((m.permissionType ?? 0));
   if (v >= 2) {
@@ -196,7 +196,7 @@ export function readDeleteAclsResponseDeleteAclsFilterResult(r: Reader, v: numbe
 export function sizeDeleteAclsResponseDeleteAclsFilterResult(m: DeleteAclsResponseDeleteAclsFilterResultInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 2 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += sizeArray(m.matchingAcls, v >= 2, (e) => sizeDeleteAclsResponseDeleteAclsMatchingAcl(e, v));
   if (v >= 2) {
     n += 1;
@@ -205,7 +205,7 @@ export function sizeDeleteAclsResponseDeleteAclsFilterResult(m: DeleteAclsRespon
 }
 export function writeDeleteAclsResponseDeleteAclsFilterResult(w: Writer, m: DeleteAclsResponseDeleteAclsFilterResultInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 2 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 2 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   writeArray(w, m.matchingAcls, v >= 2, (e) => writeDeleteAclsResponseDeleteAclsMatchingAcl(w, e, v));
   if (v >= 2) {
     w.uvarint(0);
@@ -274,7 +274,7 @@ export function readDeleteAclsResponseDeleteAclsMatchingAcl(r: Reader, v: number
 export function sizeDeleteAclsResponseDeleteAclsMatchingAcl(m: DeleteAclsResponseDeleteAclsMatchingAclInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 2 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += 1;
   n += (v >= 2 ? sizeOfCompactString((m.resourceName ?? '')) : sizeOfString((m.resourceName ?? '')));
   if (v >= 1) n += 1;
@@ -289,7 +289,7 @@ export function sizeDeleteAclsResponseDeleteAclsMatchingAcl(m: DeleteAclsRespons
 }
 export function writeDeleteAclsResponseDeleteAclsMatchingAcl(w: Writer, m: DeleteAclsResponseDeleteAclsMatchingAclInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 2 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 2 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   w.int8((m.resourceType ?? 0));
   (v >= 2 ? w.compactString((m.resourceName ?? '')) : w.string((m.resourceName ?? '')));
   if (v >= 1) w.int8((m.patternType ?? 3));

@@ -180,7 +180,7 @@ export function readDeleteTopicsResponseDeletableTopicResult(r: Reader, v: numbe
 }
 export function sizeDeleteTopicsResponseDeletableTopicResult(m: DeleteTopicsResponseDeletableTopicResultInput, v: number): number {
   let n = 0;
-  n += (v >= 4 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
+  n += (v >= 4 ? sizeOfCompactString((m.name === undefined ? '' : m.name)) : sizeOfString((m.name === undefined ? '' : m.name)));
   if (v >= 6) n += 16;
   n += 2;
   if (v >= 5) n += (v >= 4 ? sizeOfCompactString((m.errorMessage ?? null)) : sizeOfString((m.errorMessage ?? null)));
@@ -190,7 +190,7 @@ export function sizeDeleteTopicsResponseDeletableTopicResult(m: DeleteTopicsResp
   return n;
 }
 export function writeDeleteTopicsResponseDeletableTopicResult(w: Writer, m: DeleteTopicsResponseDeletableTopicResultInput, v: number): void {
-  (v >= 4 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
+  (v >= 4 ? w.compactString((m.name === undefined ? '' : m.name)) : w.string((m.name === undefined ? '' : m.name)));
   if (v >= 6) w.uuid((m.topicId ?? ZERO_UUID));
   w.int16((m.errorCode ?? 0));
   if (v >= 5) (v >= 4 ? w.compactString((m.errorMessage ?? null)) : w.string((m.errorMessage ?? null)));

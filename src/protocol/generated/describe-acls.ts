@@ -64,10 +64,10 @@ export function readDescribeAclsRequest(r: Reader, v: number): DescribeAclsReque
 export function sizeDescribeAclsRequest(m: DescribeAclsRequestInput, v: number): number {
   let n = 0;
   n += 1;
-  n += (v >= 2 ? sizeOfCompactString((m.resourceNameFilter ?? '')) : sizeOfString((m.resourceNameFilter ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter)) : sizeOfString((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter)));
   if (v >= 1) n += 1;
-  n += (v >= 2 ? sizeOfCompactString((m.principalFilter ?? '')) : sizeOfString((m.principalFilter ?? '')));
-  n += (v >= 2 ? sizeOfCompactString((m.hostFilter ?? '')) : sizeOfString((m.hostFilter ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.principalFilter === undefined ? '' : m.principalFilter)) : sizeOfString((m.principalFilter === undefined ? '' : m.principalFilter)));
+  n += (v >= 2 ? sizeOfCompactString((m.hostFilter === undefined ? '' : m.hostFilter)) : sizeOfString((m.hostFilter === undefined ? '' : m.hostFilter)));
   n += 1;
   n += 1;
   if (v >= 2) {
@@ -77,10 +77,10 @@ export function sizeDescribeAclsRequest(m: DescribeAclsRequestInput, v: number):
 }
 export function writeDescribeAclsRequest(w: Writer, m: DescribeAclsRequestInput, v: number): void {
   w.int8((m.resourceTypeFilter ?? 0));
-  (v >= 2 ? w.compactString((m.resourceNameFilter ?? '')) : w.string((m.resourceNameFilter ?? '')));
+  (v >= 2 ? w.compactString((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter)) : w.string((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter)));
   if (v >= 1) w.int8((m.patternTypeFilter ?? 3));
-  (v >= 2 ? w.compactString((m.principalFilter ?? '')) : w.string((m.principalFilter ?? '')));
-  (v >= 2 ? w.compactString((m.hostFilter ?? '')) : w.string((m.hostFilter ?? '')));
+  (v >= 2 ? w.compactString((m.principalFilter === undefined ? '' : m.principalFilter)) : w.string((m.principalFilter === undefined ? '' : m.principalFilter)));
+  (v >= 2 ? w.compactString((m.hostFilter === undefined ? '' : m.hostFilter)) : w.string((m.hostFilter === undefined ? '' : m.hostFilter)));
   w.int8((m.operation ?? 0));
   w.int8((m.permissionType ?? 0));
   if (v >= 2) {
@@ -127,7 +127,7 @@ export function sizeDescribeAclsResponse(m: DescribeAclsResponseInput, v: number
   let n = 0;
   n += 4;
   n += 2;
-  n += (v >= 2 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += sizeArray(m.resources, v >= 2, (e) => sizeDescribeAclsResponseDescribeAclsResource(e, v));
   if (v >= 2) {
     n += 1;
@@ -137,7 +137,7 @@ export function sizeDescribeAclsResponse(m: DescribeAclsResponseInput, v: number
 export function writeDescribeAclsResponse(w: Writer, m: DescribeAclsResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  (v >= 2 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 2 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   writeArray(w, m.resources, v >= 2, (e) => writeDescribeAclsResponseDescribeAclsResource(w, e, v));
   if (v >= 2) {
     w.uvarint(0);

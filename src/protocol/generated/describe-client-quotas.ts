@@ -86,7 +86,7 @@ export function sizeDescribeClientQuotasRequestComponentData(m: DescribeClientQu
   let n = 0;
   n += (v >= 1 ? sizeOfCompactString((m.entityType ?? '')) : sizeOfString((m.entityType ?? '')));
   n += 1;
-  n += (v >= 1 ? sizeOfCompactString((m.match ?? '')) : sizeOfString((m.match ?? '')));
+  n += (v >= 1 ? sizeOfCompactString((m.match === undefined ? '' : m.match)) : sizeOfString((m.match === undefined ? '' : m.match)));
   if (v >= 1) {
     n += 1;
   }
@@ -95,7 +95,7 @@ export function sizeDescribeClientQuotasRequestComponentData(m: DescribeClientQu
 export function writeDescribeClientQuotasRequestComponentData(w: Writer, m: DescribeClientQuotasRequestComponentDataInput, v: number): void {
   (v >= 1 ? w.compactString((m.entityType ?? '')) : w.string((m.entityType ?? '')));
   w.int8((m.matchType ?? 0));
-  (v >= 1 ? w.compactString((m.match ?? '')) : w.string((m.match ?? '')));
+  (v >= 1 ? w.compactString((m.match === undefined ? '' : m.match)) : w.string((m.match === undefined ? '' : m.match)));
   if (v >= 1) {
     w.uvarint(0);
   }
@@ -140,7 +140,7 @@ export function sizeDescribeClientQuotasResponse(m: DescribeClientQuotasResponse
   let n = 0;
   n += 4;
   n += 2;
-  n += (v >= 1 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 1 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += sizeArray(m.entries, v >= 1, (e) => sizeDescribeClientQuotasResponseEntryData(e, v));
   if (v >= 1) {
     n += 1;
@@ -150,7 +150,7 @@ export function sizeDescribeClientQuotasResponse(m: DescribeClientQuotasResponse
 export function writeDescribeClientQuotasResponse(w: Writer, m: DescribeClientQuotasResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  (v >= 1 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 1 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   writeArray(w, m.entries, v >= 1, (e) => writeDescribeClientQuotasResponseEntryData(w, e, v));
   if (v >= 1) {
     w.uvarint(0);
@@ -225,7 +225,7 @@ export function readDescribeClientQuotasResponseEntityData(r: Reader, v: number)
 export function sizeDescribeClientQuotasResponseEntityData(m: DescribeClientQuotasResponseEntityDataInput, v: number): number {
   let n = 0;
   n += (v >= 1 ? sizeOfCompactString((m.entityType ?? '')) : sizeOfString((m.entityType ?? '')));
-  n += (v >= 1 ? sizeOfCompactString((m.entityName ?? '')) : sizeOfString((m.entityName ?? '')));
+  n += (v >= 1 ? sizeOfCompactString((m.entityName === undefined ? '' : m.entityName)) : sizeOfString((m.entityName === undefined ? '' : m.entityName)));
   if (v >= 1) {
     n += 1;
   }
@@ -233,7 +233,7 @@ export function sizeDescribeClientQuotasResponseEntityData(m: DescribeClientQuot
 }
 export function writeDescribeClientQuotasResponseEntityData(w: Writer, m: DescribeClientQuotasResponseEntityDataInput, v: number): void {
   (v >= 1 ? w.compactString((m.entityType ?? '')) : w.string((m.entityType ?? '')));
-  (v >= 1 ? w.compactString((m.entityName ?? '')) : w.string((m.entityName ?? '')));
+  (v >= 1 ? w.compactString((m.entityName === undefined ? '' : m.entityName)) : w.string((m.entityName === undefined ? '' : m.entityName)));
   if (v >= 1) {
     w.uvarint(0);
   }

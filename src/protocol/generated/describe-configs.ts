@@ -192,7 +192,7 @@ export function readDescribeConfigsResponseDescribeConfigsResult(r: Reader, v: n
 export function sizeDescribeConfigsResponseDescribeConfigsResult(m: DescribeConfigsResponseDescribeConfigsResultInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 4 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 4 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += 1;
   n += (v >= 4 ? sizeOfCompactString((m.resourceName ?? '')) : sizeOfString((m.resourceName ?? '')));
   n += sizeArray(m.configs, v >= 4, (e) => sizeDescribeConfigsResponseDescribeConfigsResourceResult(e, v));
@@ -203,7 +203,7 @@ export function sizeDescribeConfigsResponseDescribeConfigsResult(m: DescribeConf
 }
 export function writeDescribeConfigsResponseDescribeConfigsResult(w: Writer, m: DescribeConfigsResponseDescribeConfigsResultInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 4 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 4 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   w.int8((m.resourceType ?? 0));
   (v >= 4 ? w.compactString((m.resourceName ?? '')) : w.string((m.resourceName ?? '')));
   writeArray(w, m.configs, v >= 4, (e) => writeDescribeConfigsResponseDescribeConfigsResourceResult(w, e, v));
@@ -274,14 +274,14 @@ export function readDescribeConfigsResponseDescribeConfigsResourceResult(r: Read
 export function sizeDescribeConfigsResponseDescribeConfigsResourceResult(m: DescribeConfigsResponseDescribeConfigsResourceResultInput, v: number): number {
   let n = 0;
   n += (v >= 4 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
-  n += (v >= 4 ? sizeOfCompactString((m.value ?? '')) : sizeOfString((m.value ?? '')));
+  n += (v >= 4 ? sizeOfCompactString((m.value === undefined ? '' : m.value)) : sizeOfString((m.value === undefined ? '' : m.value)));
   n += 1;
   if (v === 0) n += 1;
   if (v >= 1) n += 1;
   n += 1;
   if (v >= 1) n += sizeArray(m.synonyms, v >= 4, (e) => sizeDescribeConfigsResponseDescribeConfigsSynonym(e, v));
   if (v >= 3) n += 1;
-  if (v >= 3) n += (v >= 4 ? sizeOfCompactString((m.documentation ?? '')) : sizeOfString((m.documentation ?? '')));
+  if (v >= 3) n += (v >= 4 ? sizeOfCompactString((m.documentation === undefined ? '' : m.documentation)) : sizeOfString((m.documentation === undefined ? '' : m.documentation)));
   if (v >= 4) {
     n += 1;
   }
@@ -289,14 +289,14 @@ export function sizeDescribeConfigsResponseDescribeConfigsResourceResult(m: Desc
 }
 export function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, m: DescribeConfigsResponseDescribeConfigsResourceResultInput, v: number): void {
   (v >= 4 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
-  (v >= 4 ? w.compactString((m.value ?? '')) : w.string((m.value ?? '')));
+  (v >= 4 ? w.compactString((m.value === undefined ? '' : m.value)) : w.string((m.value === undefined ? '' : m.value)));
   w.bool((m.readOnly ?? false));
   if (v === 0) w.bool((m.isDefault ?? false));
   if (v >= 1) w.int8((m.configSource ?? -1));
   w.bool((m.isSensitive ?? false));
   if (v >= 1) writeArray(w, m.synonyms, v >= 4, (e) => writeDescribeConfigsResponseDescribeConfigsSynonym(w, e, v));
   if (v >= 3) w.int8((m.configType ?? 0));
-  if (v >= 3) (v >= 4 ? w.compactString((m.documentation ?? '')) : w.string((m.documentation ?? '')));
+  if (v >= 3) (v >= 4 ? w.compactString((m.documentation === undefined ? '' : m.documentation)) : w.string((m.documentation === undefined ? '' : m.documentation)));
   if (v >= 4) {
     w.uvarint(0);
   }
@@ -334,7 +334,7 @@ export function readDescribeConfigsResponseDescribeConfigsSynonym(r: Reader, v: 
 export function sizeDescribeConfigsResponseDescribeConfigsSynonym(m: DescribeConfigsResponseDescribeConfigsSynonymInput, v: number): number {
   let n = 0;
   if (v >= 1) n += (v >= 4 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
-  if (v >= 1) n += (v >= 4 ? sizeOfCompactString((m.value ?? '')) : sizeOfString((m.value ?? '')));
+  if (v >= 1) n += (v >= 4 ? sizeOfCompactString((m.value === undefined ? '' : m.value)) : sizeOfString((m.value === undefined ? '' : m.value)));
   if (v >= 1) n += 1;
   if (v >= 4) {
     n += 1;
@@ -343,7 +343,7 @@ export function sizeDescribeConfigsResponseDescribeConfigsSynonym(m: DescribeCon
 }
 export function writeDescribeConfigsResponseDescribeConfigsSynonym(w: Writer, m: DescribeConfigsResponseDescribeConfigsSynonymInput, v: number): void {
   if (v >= 1) (v >= 4 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
-  if (v >= 1) (v >= 4 ? w.compactString((m.value ?? '')) : w.string((m.value ?? '')));
+  if (v >= 1) (v >= 4 ? w.compactString((m.value === undefined ? '' : m.value)) : w.string((m.value === undefined ? '' : m.value)));
   if (v >= 1) w.int8((m.source ?? 0));
   if (v >= 4) {
     w.uvarint(0);

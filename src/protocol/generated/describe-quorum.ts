@@ -159,7 +159,7 @@ export function readDescribeQuorumResponse(r: Reader, v: number): DescribeQuorum
 export function sizeDescribeQuorumResponse(m: DescribeQuorumResponseInput, v: number): number {
   let n = 0;
   n += 2;
-  if (v >= 2) n += sizeOfCompactString((m.errorMessage ?? ''));
+  if (v >= 2) n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   n += sizeArray(m.topics, true, (e) => sizeDescribeQuorumResponseTopicData(e, v));
   if (v >= 2) n += sizeArray(m.nodes, true, (e) => sizeDescribeQuorumResponseNode(e, v));
   if (true) {
@@ -169,7 +169,7 @@ export function sizeDescribeQuorumResponse(m: DescribeQuorumResponseInput, v: nu
 }
 export function writeDescribeQuorumResponse(w: Writer, m: DescribeQuorumResponseInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  if (v >= 2) w.compactString((m.errorMessage ?? ''));
+  if (v >= 2) w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   writeArray(w, m.topics, true, (e) => writeDescribeQuorumResponseTopicData(w, e, v));
   if (v >= 2) writeArray(w, m.nodes, true, (e) => writeDescribeQuorumResponseNode(w, e, v));
   if (true) {
@@ -338,7 +338,7 @@ export function sizeDescribeQuorumResponsePartitionData(m: DescribeQuorumRespons
   let n = 0;
   n += 4;
   n += 2;
-  if (v >= 2) n += sizeOfCompactString((m.errorMessage ?? ''));
+  if (v >= 2) n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   n += 4;
   n += 4;
   n += 8;
@@ -352,7 +352,7 @@ export function sizeDescribeQuorumResponsePartitionData(m: DescribeQuorumRespons
 export function writeDescribeQuorumResponsePartitionData(w: Writer, m: DescribeQuorumResponsePartitionDataInput, v: number): void {
   w.int32((m.partitionIndex ?? 0));
   w.int16((m.errorCode ?? 0));
-  if (v >= 2) w.compactString((m.errorMessage ?? ''));
+  if (v >= 2) w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   w.int32((m.leaderId ?? 0));
   w.int32((m.leaderEpoch ?? 0));
   w.int64((m.highWatermark ?? 0));

@@ -231,7 +231,7 @@ export function readDescribeTopicPartitionsResponseTopic(r: Reader, v: number): 
 export function sizeDescribeTopicPartitionsResponseTopic(m: DescribeTopicPartitionsResponseTopicInput, v: number): number {
   let n = 0;
   n += 2;
-  n += sizeOfCompactString((m.name ?? ''));
+  n += sizeOfCompactString((m.name === undefined ? '' : m.name));
   n += 16;
   n += 1;
   n += sizeArray(m.partitions, true, (e) => sizeDescribeTopicPartitionsResponsePartition(e, v));
@@ -243,7 +243,7 @@ export function sizeDescribeTopicPartitionsResponseTopic(m: DescribeTopicPartiti
 }
 export function writeDescribeTopicPartitionsResponseTopic(w: Writer, m: DescribeTopicPartitionsResponseTopicInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.name ?? ''));
+  w.compactString((m.name === undefined ? '' : m.name));
   w.uuid((m.topicId ?? ZERO_UUID));
   w.bool((m.isInternal ?? false));
   writeArray(w, m.partitions, true, (e) => writeDescribeTopicPartitionsResponsePartition(w, e, v));

@@ -118,7 +118,7 @@ export function sizeDescribeUserScramCredentialsResponse(m: DescribeUserScramCre
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   n += sizeArray(m.results, true, (e) => sizeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(e, v));
   if (true) {
     n += 1;
@@ -128,7 +128,7 @@ export function sizeDescribeUserScramCredentialsResponse(m: DescribeUserScramCre
 export function writeDescribeUserScramCredentialsResponse(w: Writer, m: DescribeUserScramCredentialsResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   writeArray(w, m.results, true, (e) => writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(w, e, v));
   if (true) {
     w.uvarint(0);
@@ -173,7 +173,7 @@ export function sizeDescribeUserScramCredentialsResponseDescribeUserScramCredent
   let n = 0;
   n += sizeOfCompactString((m.user ?? ''));
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   n += sizeArray(m.credentialInfos, true, (e) => sizeDescribeUserScramCredentialsResponseCredentialInfo(e, v));
   if (true) {
     n += 1;
@@ -183,7 +183,7 @@ export function sizeDescribeUserScramCredentialsResponseDescribeUserScramCredent
 export function writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(w: Writer, m: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResultInput, v: number): void {
   w.compactString((m.user ?? ''));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   writeArray(w, m.credentialInfos, true, (e) => writeDescribeUserScramCredentialsResponseCredentialInfo(w, e, v));
   if (true) {
     w.uvarint(0);

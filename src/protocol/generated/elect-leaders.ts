@@ -224,7 +224,7 @@ export function sizeElectLeadersResponsePartitionResult(m: ElectLeadersResponseP
   let n = 0;
   n += 4;
   n += 2;
-  n += (v >= 2 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v >= 2) {
     n += 1;
   }
@@ -233,7 +233,7 @@ export function sizeElectLeadersResponsePartitionResult(m: ElectLeadersResponseP
 export function writeElectLeadersResponsePartitionResult(w: Writer, m: ElectLeadersResponsePartitionResultInput, v: number): void {
   w.int32((m.partitionId ?? 0));
   w.int16((m.errorCode ?? 0));
-  (v >= 2 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 2 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v >= 2) {
     w.uvarint(0);
   }

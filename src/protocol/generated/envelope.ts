@@ -43,7 +43,7 @@ export function readEnvelopeRequest(r: Reader, v: number): EnvelopeRequest {
 export function sizeEnvelopeRequest(m: EnvelopeRequestInput, v: number): number {
   let n = 0;
   n += sizeOfCompactBytes((m.requestData ?? EMPTY_BYTES));
-  n += sizeOfCompactBytes((m.requestPrincipal ?? EMPTY_BYTES));
+  n += sizeOfCompactBytes((m.requestPrincipal === undefined ? EMPTY_BYTES : m.requestPrincipal));
   n += sizeOfCompactBytes((m.clientHostAddress ?? EMPTY_BYTES));
   if (true) {
     n += 1;
@@ -52,7 +52,7 @@ export function sizeEnvelopeRequest(m: EnvelopeRequestInput, v: number): number 
 }
 export function writeEnvelopeRequest(w: Writer, m: EnvelopeRequestInput, v: number): void {
   w.compactBytes((m.requestData ?? EMPTY_BYTES));
-  w.compactBytes((m.requestPrincipal ?? EMPTY_BYTES));
+  w.compactBytes((m.requestPrincipal === undefined ? EMPTY_BYTES : m.requestPrincipal));
   w.compactBytes((m.clientHostAddress ?? EMPTY_BYTES));
   if (true) {
     w.uvarint(0);

@@ -114,7 +114,7 @@ export function sizeFindCoordinatorResponse(m: FindCoordinatorResponseInput, v: 
   let n = 0;
   if (v >= 1) n += 4;
   if (v <= 3) n += 2;
-  if ((v >= 1 && v <= 3)) n += (v >= 3 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  if ((v >= 1 && v <= 3)) n += (v >= 3 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v <= 3) n += 4;
   if (v <= 3) n += (v >= 3 ? sizeOfCompactString((m.host ?? '')) : sizeOfString((m.host ?? '')));
   if (v <= 3) n += 4;
@@ -127,7 +127,7 @@ export function sizeFindCoordinatorResponse(m: FindCoordinatorResponseInput, v: 
 export function writeFindCoordinatorResponse(w: Writer, m: FindCoordinatorResponseInput, v: number): void {
   if (v >= 1) w.int32((m.throttleTimeMs ?? 0));
   if (v <= 3) w.int16((m.errorCode ?? 0));
-  if ((v >= 1 && v <= 3)) (v >= 3 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  if ((v >= 1 && v <= 3)) (v >= 3 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v <= 3) w.int32((m.nodeId ?? 0));
   if (v <= 3) (v >= 3 ? w.compactString((m.host ?? '')) : w.string((m.host ?? '')));
   if (v <= 3) w.int32((m.port ?? 0));
@@ -188,7 +188,7 @@ export function sizeFindCoordinatorResponseCoordinator(m: FindCoordinatorRespons
   if (v >= 4) n += (v >= 3 ? sizeOfCompactString((m.host ?? '')) : sizeOfString((m.host ?? '')));
   if (v >= 4) n += 4;
   if (v >= 4) n += 2;
-  if (v >= 4) n += (v >= 3 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  if (v >= 4) n += (v >= 3 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v >= 3) {
     n += 1;
   }
@@ -200,7 +200,7 @@ export function writeFindCoordinatorResponseCoordinator(w: Writer, m: FindCoordi
   if (v >= 4) (v >= 3 ? w.compactString((m.host ?? '')) : w.string((m.host ?? '')));
   if (v >= 4) w.int32((m.port ?? 0));
   if (v >= 4) w.int16((m.errorCode ?? 0));
-  if (v >= 4) (v >= 3 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  if (v >= 4) (v >= 3 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   if (v >= 3) {
     w.uvarint(0);
   }

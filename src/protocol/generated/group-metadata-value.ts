@@ -62,8 +62,8 @@ export function sizeGroupMetadataValue(m: GroupMetadataValueInput, v: number): n
   let n = 0;
   n += (v >= 4 ? sizeOfCompactString((m.protocolType ?? '')) : sizeOfString((m.protocolType ?? '')));
   n += 4;
-  n += (v >= 4 ? sizeOfCompactString((m.protocol ?? '')) : sizeOfString((m.protocol ?? '')));
-  n += (v >= 4 ? sizeOfCompactString((m.leader ?? '')) : sizeOfString((m.leader ?? '')));
+  n += (v >= 4 ? sizeOfCompactString((m.protocol === undefined ? '' : m.protocol)) : sizeOfString((m.protocol === undefined ? '' : m.protocol)));
+  n += (v >= 4 ? sizeOfCompactString((m.leader === undefined ? '' : m.leader)) : sizeOfString((m.leader === undefined ? '' : m.leader)));
   if (v >= 2) n += 8;
   n += sizeArray(m.members, v >= 4, (e) => sizeGroupMetadataValueMemberMetadata(e, v));
   if (v >= 4) {
@@ -74,8 +74,8 @@ export function sizeGroupMetadataValue(m: GroupMetadataValueInput, v: number): n
 export function writeGroupMetadataValue(w: Writer, m: GroupMetadataValueInput, v: number): void {
   (v >= 4 ? w.compactString((m.protocolType ?? '')) : w.string((m.protocolType ?? '')));
   w.int32((m.generation ?? 0));
-  (v >= 4 ? w.compactString((m.protocol ?? '')) : w.string((m.protocol ?? '')));
-  (v >= 4 ? w.compactString((m.leader ?? '')) : w.string((m.leader ?? '')));
+  (v >= 4 ? w.compactString((m.protocol === undefined ? '' : m.protocol)) : w.string((m.protocol === undefined ? '' : m.protocol)));
+  (v >= 4 ? w.compactString((m.leader === undefined ? '' : m.leader)) : w.string((m.leader === undefined ? '' : m.leader)));
   if (v >= 2) w.int64((m.currentStateTimestamp ?? -1));
   writeArray(w, m.members, v >= 4, (e) => writeGroupMetadataValueMemberMetadata(w, e, v));
   if (v >= 4) {

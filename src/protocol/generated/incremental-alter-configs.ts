@@ -134,7 +134,7 @@ export function sizeIncrementalAlterConfigsRequestAlterableConfig(m: Incremental
   let n = 0;
   n += (v >= 1 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
   n += 1;
-  n += (v >= 1 ? sizeOfCompactString((m.value ?? '')) : sizeOfString((m.value ?? '')));
+  n += (v >= 1 ? sizeOfCompactString((m.value === undefined ? '' : m.value)) : sizeOfString((m.value === undefined ? '' : m.value)));
   if (v >= 1) {
     n += 1;
   }
@@ -143,7 +143,7 @@ export function sizeIncrementalAlterConfigsRequestAlterableConfig(m: Incremental
 export function writeIncrementalAlterConfigsRequestAlterableConfig(w: Writer, m: IncrementalAlterConfigsRequestAlterableConfigInput, v: number): void {
   (v >= 1 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
   w.int8((m.configOperation ?? 0));
-  (v >= 1 ? w.compactString((m.value ?? '')) : w.string((m.value ?? '')));
+  (v >= 1 ? w.compactString((m.value === undefined ? '' : m.value)) : w.string((m.value === undefined ? '' : m.value)));
   if (v >= 1) {
     w.uvarint(0);
   }
@@ -228,7 +228,7 @@ export function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(
 export function sizeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(m: IncrementalAlterConfigsResponseAlterConfigsResourceResponseInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 1 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 1 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += 1;
   n += (v >= 1 ? sizeOfCompactString((m.resourceName ?? '')) : sizeOfString((m.resourceName ?? '')));
   if (v >= 1) {
@@ -238,7 +238,7 @@ export function sizeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(
 }
 export function writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, m: IncrementalAlterConfigsResponseAlterConfigsResourceResponseInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 1 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 1 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   w.int8((m.resourceType ?? 0));
   (v >= 1 ? w.compactString((m.resourceName ?? '')) : w.string((m.resourceName ?? '')));
   if (v >= 1) {

@@ -48,7 +48,7 @@ export function readInitProducerIdRequest(r: Reader, v: number): InitProducerIdR
 }
 export function sizeInitProducerIdRequest(m: InitProducerIdRequestInput, v: number): number {
   let n = 0;
-  n += (v >= 2 ? sizeOfCompactString((m.transactionalId ?? '')) : sizeOfString((m.transactionalId ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.transactionalId === undefined ? '' : m.transactionalId)) : sizeOfString((m.transactionalId === undefined ? '' : m.transactionalId)));
   n += 4;
   if (v >= 3) n += 8;
   if (v >= 3) n += 2;
@@ -58,7 +58,7 @@ export function sizeInitProducerIdRequest(m: InitProducerIdRequestInput, v: numb
   return n;
 }
 export function writeInitProducerIdRequest(w: Writer, m: InitProducerIdRequestInput, v: number): void {
-  (v >= 2 ? w.compactString((m.transactionalId ?? '')) : w.string((m.transactionalId ?? '')));
+  (v >= 2 ? w.compactString((m.transactionalId === undefined ? '' : m.transactionalId)) : w.string((m.transactionalId === undefined ? '' : m.transactionalId)));
   w.int32((m.transactionTimeoutMs ?? 0));
   if (v >= 3) w.int64((m.producerId ?? -1));
   if (v >= 3) w.int16((m.producerEpoch ?? -1));

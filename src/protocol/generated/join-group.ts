@@ -204,7 +204,7 @@ export function sizeJoinGroupResponse(m: JoinGroupResponseInput, v: number): num
   n += 2;
   n += 4;
   if (v >= 7) n += (v >= 6 ? sizeOfCompactString((m.protocolType ?? null)) : sizeOfString((m.protocolType ?? null)));
-  n += (v >= 6 ? sizeOfCompactString((m.protocolName ?? '')) : sizeOfString((m.protocolName ?? '')));
+  n += (v >= 6 ? sizeOfCompactString((m.protocolName === undefined ? '' : m.protocolName)) : sizeOfString((m.protocolName === undefined ? '' : m.protocolName)));
   n += (v >= 6 ? sizeOfCompactString((m.leader ?? '')) : sizeOfString((m.leader ?? '')));
   if (v >= 9) n += 1;
   n += (v >= 6 ? sizeOfCompactString((m.memberId ?? '')) : sizeOfString((m.memberId ?? '')));
@@ -219,7 +219,7 @@ export function writeJoinGroupResponse(w: Writer, m: JoinGroupResponseInput, v: 
   w.int16((m.errorCode ?? 0));
   w.int32((m.generationId ?? -1));
   if (v >= 7) (v >= 6 ? w.compactString((m.protocolType ?? null)) : w.string((m.protocolType ?? null)));
-  (v >= 6 ? w.compactString((m.protocolName ?? '')) : w.string((m.protocolName ?? '')));
+  (v >= 6 ? w.compactString((m.protocolName === undefined ? '' : m.protocolName)) : w.string((m.protocolName === undefined ? '' : m.protocolName)));
   (v >= 6 ? w.compactString((m.leader ?? '')) : w.string((m.leader ?? '')));
   if (v >= 9) w.bool((m.skipAssignment ?? false));
   (v >= 6 ? w.compactString((m.memberId ?? '')) : w.string((m.memberId ?? '')));

@@ -189,7 +189,7 @@ export function readLeaveGroupResponseMemberResponse(r: Reader, v: number): Leav
 export function sizeLeaveGroupResponseMemberResponse(m: LeaveGroupResponseMemberResponseInput, v: number): number {
   let n = 0;
   if (v >= 3) n += (v >= 4 ? sizeOfCompactString((m.memberId ?? '')) : sizeOfString((m.memberId ?? '')));
-  if (v >= 3) n += (v >= 4 ? sizeOfCompactString((m.groupInstanceId ?? '')) : sizeOfString((m.groupInstanceId ?? '')));
+  if (v >= 3) n += (v >= 4 ? sizeOfCompactString((m.groupInstanceId === undefined ? '' : m.groupInstanceId)) : sizeOfString((m.groupInstanceId === undefined ? '' : m.groupInstanceId)));
   if (v >= 3) n += 2;
   if (v >= 4) {
     n += 1;
@@ -198,7 +198,7 @@ export function sizeLeaveGroupResponseMemberResponse(m: LeaveGroupResponseMember
 }
 export function writeLeaveGroupResponseMemberResponse(w: Writer, m: LeaveGroupResponseMemberResponseInput, v: number): void {
   if (v >= 3) (v >= 4 ? w.compactString((m.memberId ?? '')) : w.string((m.memberId ?? '')));
-  if (v >= 3) (v >= 4 ? w.compactString((m.groupInstanceId ?? '')) : w.string((m.groupInstanceId ?? '')));
+  if (v >= 3) (v >= 4 ? w.compactString((m.groupInstanceId === undefined ? '' : m.groupInstanceId)) : w.string((m.groupInstanceId === undefined ? '' : m.groupInstanceId)));
   if (v >= 3) w.int16((m.errorCode ?? 0));
   if (v >= 4) {
     w.uvarint(0);

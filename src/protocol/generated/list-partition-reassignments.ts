@@ -132,7 +132,7 @@ export function sizeListPartitionReassignmentsResponse(m: ListPartitionReassignm
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   n += sizeArray(m.topics, true, (e) => sizeListPartitionReassignmentsResponseOngoingTopicReassignment(e, v));
   if (true) {
     n += 1;
@@ -142,7 +142,7 @@ export function sizeListPartitionReassignmentsResponse(m: ListPartitionReassignm
 export function writeListPartitionReassignmentsResponse(w: Writer, m: ListPartitionReassignmentsResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   writeArray(w, m.topics, true, (e) => writeListPartitionReassignmentsResponseOngoingTopicReassignment(w, e, v));
   if (true) {
     w.uvarint(0);

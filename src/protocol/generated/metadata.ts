@@ -95,7 +95,7 @@ export function readMetadataRequestTopic(r: Reader, v: number): MetadataRequestT
 export function sizeMetadataRequestTopic(m: MetadataRequestTopicInput, v: number): number {
   let n = 0;
   if (v >= 10) n += 16;
-  n += (v >= 9 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
+  n += (v >= 9 ? sizeOfCompactString((m.name === undefined ? '' : m.name)) : sizeOfString((m.name === undefined ? '' : m.name)));
   if (v >= 9) {
     n += 1;
   }
@@ -103,7 +103,7 @@ export function sizeMetadataRequestTopic(m: MetadataRequestTopicInput, v: number
 }
 export function writeMetadataRequestTopic(w: Writer, m: MetadataRequestTopicInput, v: number): void {
   if (v >= 10) w.uuid((m.topicId ?? ZERO_UUID));
-  (v >= 9 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
+  (v >= 9 ? w.compactString((m.name === undefined ? '' : m.name)) : w.string((m.name === undefined ? '' : m.name)));
   if (v >= 9) {
     w.uvarint(0);
   }
@@ -281,7 +281,7 @@ export function readMetadataResponseTopic(r: Reader, v: number): MetadataRespons
 export function sizeMetadataResponseTopic(m: MetadataResponseTopicInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 9 ? sizeOfCompactString((m.name ?? '')) : sizeOfString((m.name ?? '')));
+  n += (v >= 9 ? sizeOfCompactString((m.name === undefined ? '' : m.name)) : sizeOfString((m.name === undefined ? '' : m.name)));
   if (v >= 10) n += 16;
   if (v >= 1) n += 1;
   n += sizeArray(m.partitions, v >= 9, (e) => sizeMetadataResponsePartition(e, v));
@@ -293,7 +293,7 @@ export function sizeMetadataResponseTopic(m: MetadataResponseTopicInput, v: numb
 }
 export function writeMetadataResponseTopic(w: Writer, m: MetadataResponseTopicInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 9 ? w.compactString((m.name ?? '')) : w.string((m.name ?? '')));
+  (v >= 9 ? w.compactString((m.name === undefined ? '' : m.name)) : w.string((m.name === undefined ? '' : m.name)));
   if (v >= 10) w.uuid((m.topicId ?? ZERO_UUID));
   if (v >= 1) w.bool((m.isInternal ?? false));
   writeArray(w, m.partitions, v >= 9, (e) => writeMetadataResponsePartition(w, e, v));

@@ -167,7 +167,7 @@ export function sizeOffsetCommitRequestPartition(m: OffsetCommitRequestPartition
   n += 8;
   if (v >= 6) n += 4;
   if (v === 1) n += 8;
-  n += (v >= 8 ? sizeOfCompactString((m.committedMetadata ?? '')) : sizeOfString((m.committedMetadata ?? '')));
+  n += (v >= 8 ? sizeOfCompactString((m.committedMetadata === undefined ? '' : m.committedMetadata)) : sizeOfString((m.committedMetadata === undefined ? '' : m.committedMetadata)));
   if (v >= 8) {
     n += 1;
   }
@@ -178,7 +178,7 @@ export function writeOffsetCommitRequestPartition(w: Writer, m: OffsetCommitRequ
   w.int64((m.committedOffset ?? 0));
   if (v >= 6) w.int32((m.committedLeaderEpoch ?? -1));
   if (v === 1) w.int64((m.commitTimestamp ?? -1));
-  (v >= 8 ? w.compactString((m.committedMetadata ?? '')) : w.string((m.committedMetadata ?? '')));
+  (v >= 8 ? w.compactString((m.committedMetadata === undefined ? '' : m.committedMetadata)) : w.string((m.committedMetadata === undefined ? '' : m.committedMetadata)));
   if (v >= 8) {
     w.uvarint(0);
   }

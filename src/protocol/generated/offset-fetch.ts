@@ -345,7 +345,7 @@ export function sizeOffsetFetchResponsePartition(m: OffsetFetchResponsePartition
   if (v <= 7) n += 4;
   if (v <= 7) n += 8;
   if ((v >= 5 && v <= 7)) n += 4;
-  if (v <= 7) n += (v >= 6 ? sizeOfCompactString((m.metadata ?? '')) : sizeOfString((m.metadata ?? '')));
+  if (v <= 7) n += (v >= 6 ? sizeOfCompactString((m.metadata === undefined ? '' : m.metadata)) : sizeOfString((m.metadata === undefined ? '' : m.metadata)));
   if (v <= 7) n += 2;
   if (v >= 6) {
     n += 1;
@@ -356,7 +356,7 @@ export function writeOffsetFetchResponsePartition(w: Writer, m: OffsetFetchRespo
   if (v <= 7) w.int32((m.partitionIndex ?? 0));
   if (v <= 7) w.int64((m.committedOffset ?? 0));
   if ((v >= 5 && v <= 7)) w.int32((m.committedLeaderEpoch ?? -1));
-  if (v <= 7) (v >= 6 ? w.compactString((m.metadata ?? '')) : w.string((m.metadata ?? '')));
+  if (v <= 7) (v >= 6 ? w.compactString((m.metadata === undefined ? '' : m.metadata)) : w.string((m.metadata === undefined ? '' : m.metadata)));
   if (v <= 7) w.int16((m.errorCode ?? 0));
   if (v >= 6) {
     w.uvarint(0);
@@ -496,7 +496,7 @@ export function sizeOffsetFetchResponsePartitions(m: OffsetFetchResponsePartitio
   if (v >= 8) n += 4;
   if (v >= 8) n += 8;
   if (v >= 8) n += 4;
-  if (v >= 8) n += (v >= 6 ? sizeOfCompactString((m.metadata ?? '')) : sizeOfString((m.metadata ?? '')));
+  if (v >= 8) n += (v >= 6 ? sizeOfCompactString((m.metadata === undefined ? '' : m.metadata)) : sizeOfString((m.metadata === undefined ? '' : m.metadata)));
   if (v >= 8) n += 2;
   if (v >= 6) {
     n += 1;
@@ -507,7 +507,7 @@ export function writeOffsetFetchResponsePartitions(w: Writer, m: OffsetFetchResp
   if (v >= 8) w.int32((m.partitionIndex ?? 0));
   if (v >= 8) w.int64((m.committedOffset ?? 0));
   if (v >= 8) w.int32((m.committedLeaderEpoch ?? -1));
-  if (v >= 8) (v >= 6 ? w.compactString((m.metadata ?? '')) : w.string((m.metadata ?? '')));
+  if (v >= 8) (v >= 6 ? w.compactString((m.metadata === undefined ? '' : m.metadata)) : w.string((m.metadata === undefined ? '' : m.metadata)));
   if (v >= 8) w.int16((m.errorCode ?? 0));
   if (v >= 6) {
     w.uvarint(0);

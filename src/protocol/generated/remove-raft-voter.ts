@@ -43,7 +43,7 @@ export function readRemoveRaftVoterRequest(r: Reader, v: number): RemoveRaftVote
 }
 export function sizeRemoveRaftVoterRequest(m: RemoveRaftVoterRequestInput, v: number): number {
   let n = 0;
-  n += sizeOfCompactString((m.clusterId ?? ''));
+  n += sizeOfCompactString((m.clusterId === undefined ? '' : m.clusterId));
   n += 4;
   n += 16;
   if (true) {
@@ -52,7 +52,7 @@ export function sizeRemoveRaftVoterRequest(m: RemoveRaftVoterRequestInput, v: nu
   return n;
 }
 export function writeRemoveRaftVoterRequest(w: Writer, m: RemoveRaftVoterRequestInput, v: number): void {
-  w.compactString((m.clusterId ?? ''));
+  w.compactString((m.clusterId === undefined ? '' : m.clusterId));
   w.int32((m.voterId ?? 0));
   w.uuid((m.voterDirectoryId ?? ZERO_UUID));
   if (true) {
@@ -94,7 +94,7 @@ export function sizeRemoveRaftVoterResponse(m: RemoveRaftVoterResponseInput, v: 
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     n += 1;
   }
@@ -103,7 +103,7 @@ export function sizeRemoveRaftVoterResponse(m: RemoveRaftVoterResponseInput, v: 
 export function writeRemoveRaftVoterResponse(w: Writer, m: RemoveRaftVoterResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     w.uvarint(0);
   }

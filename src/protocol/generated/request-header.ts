@@ -50,7 +50,7 @@ export function sizeRequestHeader(m: RequestHeaderInput, v: number): number {
   n += 2;
   n += 2;
   n += 4;
-  if (v >= 1) n += sizeOfString((m.clientId ?? ''));
+  if (v >= 1) n += sizeOfString((m.clientId === undefined ? '' : m.clientId));
   if (v >= 2) {
     n += 1;
   }
@@ -60,7 +60,7 @@ export function writeRequestHeader(w: Writer, m: RequestHeaderInput, v: number):
   w.int16((m.requestApiKey ?? 0));
   w.int16((m.requestApiVersion ?? 0));
   w.int32((m.correlationId ?? 0));
-  if (v >= 1) w.string((m.clientId ?? ''));
+  if (v >= 1) w.string((m.clientId === undefined ? '' : m.clientId));
   if (v >= 2) {
     w.uvarint(0);
   }

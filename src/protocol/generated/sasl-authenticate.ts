@@ -86,7 +86,7 @@ export function readSaslAuthenticateResponse(r: Reader, v: number): SaslAuthenti
 export function sizeSaslAuthenticateResponse(m: SaslAuthenticateResponseInput, v: number): number {
   let n = 0;
   n += 2;
-  n += (v >= 2 ? sizeOfCompactString((m.errorMessage ?? '')) : sizeOfString((m.errorMessage ?? '')));
+  n += (v >= 2 ? sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage)) : sizeOfString((m.errorMessage === undefined ? '' : m.errorMessage)));
   n += (v >= 2 ? sizeOfCompactBytes((m.authBytes ?? EMPTY_BYTES)) : sizeOfBytes((m.authBytes ?? EMPTY_BYTES)));
   if (v >= 1) n += 8;
   if (v >= 2) {
@@ -96,7 +96,7 @@ export function sizeSaslAuthenticateResponse(m: SaslAuthenticateResponseInput, v
 }
 export function writeSaslAuthenticateResponse(w: Writer, m: SaslAuthenticateResponseInput, v: number): void {
   w.int16((m.errorCode ?? 0));
-  (v >= 2 ? w.compactString((m.errorMessage ?? '')) : w.string((m.errorMessage ?? '')));
+  (v >= 2 ? w.compactString((m.errorMessage === undefined ? '' : m.errorMessage)) : w.string((m.errorMessage === undefined ? '' : m.errorMessage)));
   (v >= 2 ? w.compactBytes((m.authBytes ?? EMPTY_BYTES)) : w.bytes((m.authBytes ?? EMPTY_BYTES)));
   if (v >= 1) w.int64((m.sessionLifetimeMs ?? 0));
   if (v >= 2) {

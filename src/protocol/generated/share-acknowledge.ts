@@ -49,7 +49,7 @@ export function readShareAcknowledgeRequest(r: Reader, v: number): ShareAcknowle
 export function sizeShareAcknowledgeRequest(m: ShareAcknowledgeRequestInput, v: number): number {
   let n = 0;
   n += sizeOfCompactString((m.groupId ?? null));
-  n += sizeOfCompactString((m.memberId ?? ''));
+  n += sizeOfCompactString((m.memberId === undefined ? '' : m.memberId));
   n += 4;
   n += sizeArray(m.topics, true, (e) => sizeShareAcknowledgeRequestAcknowledgeTopic(e, v));
   if (true) {
@@ -59,7 +59,7 @@ export function sizeShareAcknowledgeRequest(m: ShareAcknowledgeRequestInput, v: 
 }
 export function writeShareAcknowledgeRequest(w: Writer, m: ShareAcknowledgeRequestInput, v: number): void {
   w.compactString((m.groupId ?? null));
-  w.compactString((m.memberId ?? ''));
+  w.compactString((m.memberId === undefined ? '' : m.memberId));
   w.int32((m.shareSessionEpoch ?? 0));
   writeArray(w, m.topics, true, (e) => writeShareAcknowledgeRequestAcknowledgeTopic(w, e, v));
   if (true) {

@@ -70,7 +70,7 @@ export function readShareFetchRequest(r: Reader, v: number): ShareFetchRequest {
 export function sizeShareFetchRequest(m: ShareFetchRequestInput, v: number): number {
   let n = 0;
   n += sizeOfCompactString((m.groupId ?? null));
-  n += sizeOfCompactString((m.memberId ?? ''));
+  n += sizeOfCompactString((m.memberId === undefined ? '' : m.memberId));
   n += 4;
   n += 4;
   n += 4;
@@ -84,7 +84,7 @@ export function sizeShareFetchRequest(m: ShareFetchRequestInput, v: number): num
 }
 export function writeShareFetchRequest(w: Writer, m: ShareFetchRequestInput, v: number): void {
   w.compactString((m.groupId ?? null));
-  w.compactString((m.memberId ?? ''));
+  w.compactString((m.memberId === undefined ? '' : m.memberId));
   w.int32((m.shareSessionEpoch ?? 0));
   w.int32((m.maxWaitMs ?? 0));
   w.int32((m.minBytes ?? 0));

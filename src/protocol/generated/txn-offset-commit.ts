@@ -175,7 +175,7 @@ export function sizeTxnOffsetCommitRequestPartition(m: TxnOffsetCommitRequestPar
   n += 4;
   n += 8;
   if (v >= 2) n += 4;
-  n += (v >= 3 ? sizeOfCompactString((m.committedMetadata ?? '')) : sizeOfString((m.committedMetadata ?? '')));
+  n += (v >= 3 ? sizeOfCompactString((m.committedMetadata === undefined ? '' : m.committedMetadata)) : sizeOfString((m.committedMetadata === undefined ? '' : m.committedMetadata)));
   if (v >= 3) {
     n += 1;
   }
@@ -185,7 +185,7 @@ export function writeTxnOffsetCommitRequestPartition(w: Writer, m: TxnOffsetComm
   w.int32((m.partitionIndex ?? 0));
   w.int64((m.committedOffset ?? 0));
   if (v >= 2) w.int32((m.committedLeaderEpoch ?? -1));
-  (v >= 3 ? w.compactString((m.committedMetadata ?? '')) : w.string((m.committedMetadata ?? '')));
+  (v >= 3 ? w.compactString((m.committedMetadata === undefined ? '' : m.committedMetadata)) : w.string((m.committedMetadata === undefined ? '' : m.committedMetadata)));
   if (v >= 3) {
     w.uvarint(0);
   }

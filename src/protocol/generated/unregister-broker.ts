@@ -79,7 +79,7 @@ export function sizeUnregisterBrokerResponse(m: UnregisterBrokerResponseInput, v
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     n += 1;
   }
@@ -88,7 +88,7 @@ export function sizeUnregisterBrokerResponse(m: UnregisterBrokerResponseInput, v
 export function writeUnregisterBrokerResponse(w: Writer, m: UnregisterBrokerResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     w.uvarint(0);
   }

@@ -153,7 +153,7 @@ export function sizeUpdateFeaturesResponse(m: UpdateFeaturesResponseInput, v: nu
   let n = 0;
   n += 4;
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (v <= 1) n += sizeArray(m.results, true, (e) => sizeUpdateFeaturesResponseUpdatableFeatureResult(e, v));
   if (true) {
     n += 1;
@@ -163,7 +163,7 @@ export function sizeUpdateFeaturesResponse(m: UpdateFeaturesResponseInput, v: nu
 export function writeUpdateFeaturesResponse(w: Writer, m: UpdateFeaturesResponseInput, v: number): void {
   w.int32((m.throttleTimeMs ?? 0));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (v <= 1) writeArray(w, m.results, true, (e) => writeUpdateFeaturesResponseUpdatableFeatureResult(w, e, v));
   if (true) {
     w.uvarint(0);
@@ -203,7 +203,7 @@ export function sizeUpdateFeaturesResponseUpdatableFeatureResult(m: UpdateFeatur
   let n = 0;
   n += sizeOfCompactString((m.feature ?? ''));
   n += 2;
-  n += sizeOfCompactString((m.errorMessage ?? ''));
+  n += sizeOfCompactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     n += 1;
   }
@@ -212,7 +212,7 @@ export function sizeUpdateFeaturesResponseUpdatableFeatureResult(m: UpdateFeatur
 export function writeUpdateFeaturesResponseUpdatableFeatureResult(w: Writer, m: UpdateFeaturesResponseUpdatableFeatureResultInput, v: number): void {
   w.compactString((m.feature ?? ''));
   w.int16((m.errorCode ?? 0));
-  w.compactString((m.errorMessage ?? ''));
+  w.compactString((m.errorMessage === undefined ? '' : m.errorMessage));
   if (true) {
     w.uvarint(0);
   }

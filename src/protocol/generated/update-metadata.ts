@@ -302,7 +302,7 @@ export function sizeUpdateMetadataRequestUpdateMetadataBroker(m: UpdateMetadataR
   if (v === 0) n += (v >= 6 ? sizeOfCompactString((m.v0Host ?? '')) : sizeOfString((m.v0Host ?? '')));
   if (v === 0) n += 4;
   if (v >= 1) n += sizeArray(m.endpoints, v >= 6, (e) => sizeUpdateMetadataRequestUpdateMetadataEndpoint(e, v));
-  if (v >= 2) n += (v >= 6 ? sizeOfCompactString((m.rack ?? '')) : sizeOfString((m.rack ?? '')));
+  if (v >= 2) n += (v >= 6 ? sizeOfCompactString((m.rack === undefined ? '' : m.rack)) : sizeOfString((m.rack === undefined ? '' : m.rack)));
   if (v >= 6) {
     n += 1;
   }
@@ -313,7 +313,7 @@ export function writeUpdateMetadataRequestUpdateMetadataBroker(w: Writer, m: Upd
   if (v === 0) (v >= 6 ? w.compactString((m.v0Host ?? '')) : w.string((m.v0Host ?? '')));
   if (v === 0) w.int32((m.v0Port ?? 0));
   if (v >= 1) writeArray(w, m.endpoints, v >= 6, (e) => writeUpdateMetadataRequestUpdateMetadataEndpoint(w, e, v));
-  if (v >= 2) (v >= 6 ? w.compactString((m.rack ?? '')) : w.string((m.rack ?? '')));
+  if (v >= 2) (v >= 6 ? w.compactString((m.rack === undefined ? '' : m.rack)) : w.string((m.rack === undefined ? '' : m.rack)));
   if (v >= 6) {
     w.uvarint(0);
   }

@@ -59,7 +59,7 @@ export function readUpdateRaftVoterRequest(r: Reader, v: number): UpdateRaftVote
 }
 export function sizeUpdateRaftVoterRequest(m: UpdateRaftVoterRequestInput, v: number): number {
   let n = 0;
-  n += sizeOfCompactString((m.clusterId ?? ''));
+  n += sizeOfCompactString((m.clusterId === undefined ? '' : m.clusterId));
   n += 4;
   n += 4;
   n += 16;
@@ -71,7 +71,7 @@ export function sizeUpdateRaftVoterRequest(m: UpdateRaftVoterRequestInput, v: nu
   return n;
 }
 export function writeUpdateRaftVoterRequest(w: Writer, m: UpdateRaftVoterRequestInput, v: number): void {
-  w.compactString((m.clusterId ?? ''));
+  w.compactString((m.clusterId === undefined ? '' : m.clusterId));
   w.int32((m.currentLeaderEpoch ?? 0));
   w.int32((m.voterId ?? 0));
   w.uuid((m.voterDirectoryId ?? ZERO_UUID));
