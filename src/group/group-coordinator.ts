@@ -1,0 +1,643 @@
+/**
+ * The group coordinator: owns the groups whose __consumer_offsets partition this broker leads
+ * (NOT_COORDINATOR for the others, COORDINATOR_LOAD_IN_PROGRESS while a partition is replayed).
+ *
+ * Event-sourced as Kafka's GroupMetadataManager: every mutation becomes records in __consumer_offsets,
+ * appended through the ReplicaManager before the response goes out, and applied to memory only once
+ * appended. Records are laid out exactly as Kafka writes them: key = int16 version + OffsetCommitKey
+ * (version 1) or GroupMetadataKey (version 2); value = int16 version + OffsetCommitValue (v3, or v1 when
+ * the commit carries its own expire timestamp) or GroupMetadataValue (v3); a null value is a tombstone.
+ * On becoming leader of an offsets partition the coordinator replays its log to rebuild committed offsets
+ * and groups. Offsets of Empty groups expire after offsets.retention.minutes (checked on a timer).
+ */
+import { ErrorCode } from '../protocol/errors.js';
+import { Reader, Writer } from '../protocol/primitives.js';
+import { buildRecordBatch, decodeRecordBatches, type RecordInput } from '../protocol/records.js';
+import { readOffsetCommitKey, sizeOffsetCommitKey, writeOffsetCommitKey } from '../protocol/generated/offset-commit-key.js';
+import { readOffsetCommitValue, sizeOffsetCommitValue, writeOffsetCommitValue } from '../protocol/generated/offset-commit-value.js';
+import { readGroupMetadataKey, sizeGroupMetadataKey, writeGroupMetadataKey } from '../protocol/generated/group-metadata-key.js';
+import {
+  readGroupMetadataValue,
+  sizeGroupMetadataValue,
+  writeGroupMetadataValue,
+  type GroupMetadataValue,
+} from '../protocol/generated/group-metadata-value.js';
+import { readConsumerProtocolSubscription } from '../protocol/generated/consumer-protocol-subscription.js';
+import { OFFSETS_TOPIC } from '../cluster/topic-names.js';
+import type { AppendResult, FetchResult } from '../replication/replica-manager.js';
+import type { Logger } from '../server/logger.js';
+import { silentLogger } from '../server/logger.js';
+import { offsetsPartitionFor } from './offsets-topic.js';
+import {
+  DEFAULT_GROUP_CONFIG,
+  Group,
+  systemClock,
+  tpKey,
+  type Clock,
+  type CommittedOffset,
+  type GroupConfig,
+  type GroupHooks,
+  type GroupStateName,
+  type JoinRequestInfo,
+  type JoinResult,
+  type LeaveMember,
+  type SyncRequestInfo,
+  type SyncResult,
+} from './group-state.js';
+
+const OFFSET_KEY_VERSION = 1;
+const GROUP_KEY_VERSION = 2;
+const GROUP_VALUE_VERSION = 3;
+const EMPTY = Buffer.alloc(0);
+
+/** What the coordinator needs of the replica manager (an interface so tests can use a fake log). */
+export interface OffsetsLog {
+  appendRecords(topic: string, partition: number, records: Buffer | null, acks: number, timeoutMs: number): AppendResult | Promise<AppendResult>;
+  fetchPartition(topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean, readCommitted: boolean): Promise<FetchResult>;
+}
+
+export interface GroupCoordinatorOptions {
+  log: OffsetsLog;
+  /** Partition count of __consumer_offsets (from metadata; offsets.topic.num.partitions before it exists). */
+  numPartitions(): number;
+  clock?: Clock;
+  group?: Partial<GroupConfig>;
+  offsetsRetentionMs?: number;
+  offsetsRetentionCheckIntervalMs?: number;
+  /** offset.metadata.max.bytes */
+  offsetMetadataMaxBytes?: number;
+  offsetsCommitTimeoutMs?: number;
+  loadBufferSize?: number;
+  logger?: Logger;
+}
+
+export interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+  commitTimestamp: number;
+  expireTimestamp: number;
+}
+
+export interface FetchedOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string;
+  errorCode: number;
+}
+
+export interface GroupSummary {
+  groupId: string;
+  state: GroupStateName;
+  protocolType: string;
+  protocolData: string;
+  members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }[];
+}
+
+type PartitionStatus = 'loading' | 'loaded';
+
+function encodeWith(version: number, size: number, write: (w: Writer) => void): Buffer {
+  const w = new Writer(Buffer.alloc(2 + size));
+  w.int16(version);
+  write(w);
+  return w.buf;
+}
+
+export function offsetCommitKey(group: string, topic: string, partition: number): Buffer {
+  const k = { group, topic, partition };
+  return encodeWith(OFFSET_KEY_VERSION, sizeOffsetCommitKey(k, OFFSET_KEY_VERSION), (w) => writeOffsetCommitKey(w, k, OFFSET_KEY_VERSION));
+}
+
+export function offsetCommitValue(v: CommittedOffset): Buffer {
+  const version = v.expireTimestamp >= 0 ? 1 : 3;
+  return encodeWith(version, sizeOffsetCommitValue(v, version), (w) => writeOffsetCommitValue(w, v, version));
+}
+
+export function groupMetadataKey(group: string): Buffer {
+  return encodeWith(GROUP_KEY_VERSION, sizeGroupMetadataKey({ group }, GROUP_KEY_VERSION), (w) => writeGroupMetadataKey(w, { group }, GROUP_KEY_VERSION));
+}
+
+export function groupMetadataValue(v: GroupMetadataValue): Buffer {
+  return encodeWith(GROUP_VALUE_VERSION, sizeGroupMetadataValue(v, GROUP_VALUE_VERSION), (w) => writeGroupMetadataValue(w, v, GROUP_VALUE_VERSION));
+}
+
+function subscriptionTopics(metadata: Buffer): string[] | null {
+  try {
+    const r = new Reader(metadata);
+    const version = r.int16();
+    return readConsumerProtocolSubscription(r, version).topics;
+  } catch {
+    return null;
+  }
+}
+
+/** Maps an append error to the error the group APIs return (Kafka's GroupMetadataManager). */
+function appendError(code: number, forCommit: boolean): number {
+  switch (code) {
+    case ErrorCode.NONE:
+      return ErrorCode.NONE;
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case ErrorCode.REQUEST_TIMED_OUT:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR;
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+    case ErrorCode.INVALID_FETCH_SIZE:
+      return forCommit ? ErrorCode.INVALID_COMMIT_OFFSET_SIZE : ErrorCode.UNKNOWN_SERVER_ERROR;
+    default:
+      return ErrorCode.UNKNOWN_SERVER_ERROR;
+  }
+}
+
+export class GroupCoordinator {
+  private readonly groups = new Map<string, Group>();
+  private readonly partitions = new Map<number, PartitionStatus>();
+  private readonly loads = new Map<number, Promise<void>>();
+  private readonly clock: Clock;
+  private readonly config: GroupConfig;
+  private readonly hooks: GroupHooks;
+  private readonly logger: Logger;
+  private cancelExpiry: (() => void) | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: GroupCoordinatorOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.config = { ...DEFAULT_GROUP_CONFIG, ...(opts.group ?? {}) };
+    this.logger = opts.logger ?? silentLogger;
+    this.hooks = {
+      clock: this.clock,
+      config: this.config,
+      storeGroup: (g, a) => this.storeGroup(g, a),
+    };
+    this.scheduleExpiryCheck();
+  }
+
+  private get retentionMs(): number {
+    return this.opts.offsetsRetentionMs ?? 7 * 24 * 3600 * 1000;
+  }
+
+  private scheduleExpiryCheck(): void {
+    if (this.closed) return;
+    this.cancelExpiry = this.clock.schedule(this.opts.offsetsRetentionCheckIntervalMs ?? 600000, () => {
+      void this.expireOffsets()
+        .catch((err) => this.logger.error(`offset expiration failed: ${(err as Error).message}`))
+        .finally(() => this.scheduleExpiryCheck());
+    });
+  }
+
+  partitionFor(groupId: string): number {
+    return offsetsPartitionFor(groupId, this.opts.numPartitions());
+  }
+
+  /** null when this broker serves the group now, else the error to return. */
+  private check(groupId: string): number | null {
+    if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const status = this.partitions.get(this.partitionFor(groupId));
+    if (status === undefined) return ErrorCode.NOT_COORDINATOR;
+    if (status === 'loading') return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    return null;
+  }
+
+  private getOrCreate(groupId: string): Group {
+    let g = this.groups.get(groupId);
+    if (!g) {
+      g = new Group(groupId, this.hooks);
+      this.groups.set(groupId, g);
+    }
+    return g;
+  }
+
+  group(groupId: string): Group | undefined {
+    return this.groups.get(groupId);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Partition ownership (level-triggered: called after every reconciliation)
+
+  /** Makes the coordinator own exactly these __consumer_offsets partitions; resolves once new ones are loaded. */
+  async setOwnedPartitions(owned: Iterable<number>): Promise<void> {
+    if (this.closed) return;
+    const want = new Set(owned);
+    for (const p of [...this.partitions.keys()]) if (!want.has(p)) this.unload(p);
+    const pending: Promise<void>[] = [];
+    for (const p of want) {
+      if (this.partitions.has(p)) {
+        const l = this.loads.get(p);
+        if (l) pending.push(l);
+        continue;
+      }
+      this.partitions.set(p, 'loading');
+      const l = this.load(p)
+        .then(
+          () => {
+            if (this.partitions.get(p) === 'loading') this.partitions.set(p, 'loaded');
+          },
+          (err) => {
+            this.logger.error(`loading ${OFFSETS_TOPIC}-${p} failed: ${(err as Error).stack}`);
+            this.partitions.delete(p);
+          },
+        )
+        .finally(() => this.loads.delete(p));
+      this.loads.set(p, l);
+      pending.push(l);
+    }
+    await Promise.all(pending);
+  }
+
+  ownedPartitions(): number[] {
+    return [...this.partitions.keys()].sort((a, b) => a - b);
+  }
+
+  private unload(partition: number): void {
+    this.partitions.delete(partition);
+    for (const [id, g] of [...this.groups]) {
+      if (this.partitionFor(id) === partition) {
+        g.shutdown(ErrorCode.NOT_COORDINATOR);
+        this.groups.delete(id);
+      }
+    }
+  }
+
+  /** Replays the partition's log into groups and committed offsets. */
+  private async load(partition: number): Promise<void> {
+    const offsets = new Map<string, Map<string, { topic: string; partition: number; value: CommittedOffset }>>();
+    const metadata = new Map<string, GroupMetadataValue>();
+    let position = 0;
+    const maxBytes = this.opts.loadBufferSize ?? 5242880;
+    for (;;) {
+      const r = await this.opts.log.fetchPartition(OFFSETS_TOPIC, partition, position, maxBytes, true, false);
+      if (r.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && position < r.logStartOffset) {
+        position = r.logStartOffset;
+        continue;
+      }
+      if (r.errorCode !== ErrorCode.NONE) throw new Error(`reading ${OFFSETS_TOPIC}-${partition} at ${position}: error ${r.errorCode}`);
+      if (!r.records || r.records.length === 0) break;
+      const before = position;
+      for (const batch of decodeRecordBatches(r.records)) {
+        if (batch.lastOffset < position) continue;
+        position = batch.lastOffset + 1;
+        if (batch.isControl) continue;
+        for (const rec of batch.records) {
+          if (!rec.key || rec.key.length < 2) continue;
+          const kr = new Reader(rec.key);
+          const keyVersion = kr.int16();
+          if (keyVersion === 0 || keyVersion === 1) {
+            const k = readOffsetCommitKey(kr, keyVersion);
+            let byGroup = offsets.get(k.group);
+            if (!byGroup) offsets.set(k.group, (byGroup = new Map()));
+            if (rec.value === null) {
+              byGroup.delete(tpKey(k.topic, k.partition));
+            } else {
+              const vr = new Reader(rec.value);
+              const v = readOffsetCommitValue(vr, vr.int16());
+              byGroup.set(tpKey(k.topic, k.partition), { topic: k.topic, partition: k.partition, value: { ...v, expireTimestamp: v.expireTimestamp ?? -1 } });
+            }
+          } else if (keyVersion === 2) {
+            const k = readGroupMetadataKey(kr, keyVersion);
+            if (rec.value === null) {
+              metadata.delete(k.group);
+            } else {
+              const vr = new Reader(rec.value);
+              metadata.set(k.group, readGroupMetadataValue(vr, vr.int16()));
+            }
+          }
+        }
+      }
+      if (position === before) break;
+    }
+    if (this.partitions.get(partition) !== 'loading') return; // unloaded meanwhile
+    for (const [groupId, value] of metadata) {
+      if (this.partitionFor(groupId) !== partition) continue;
+      const g = new Group(groupId, this.hooks);
+      g.load(value);
+      this.groups.set(groupId, g);
+    }
+    for (const [groupId, byGroup] of offsets) {
+      if (byGroup.size === 0 || this.partitionFor(groupId) !== partition) continue;
+      const g = this.getOrCreate(groupId);
+      for (const [k, v] of byGroup) g.offsets.set(k, v);
+    }
+    this.logger.debug(`loaded ${metadata.size} groups and the offsets of ${offsets.size} groups from ${OFFSETS_TOPIC}-${partition}`);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Writing records
+
+  private async append(partition: number, records: RecordInput[], forCommit: boolean): Promise<number> {
+    if (records.length === 0) return ErrorCode.NONE;
+    if (this.partitions.get(partition) !== 'loaded') return ErrorCode.NOT_COORDINATOR;
+    const batch = buildRecordBatch(records);
+    const result = await this.opts.log.appendRecords(OFFSETS_TOPIC, partition, batch, -1, this.opts.offsetsCommitTimeoutMs ?? 5000);
+    if (result.errorCode !== ErrorCode.NONE) {
+      this.logger.warn(`appending to ${OFFSETS_TOPIC}-${partition} failed with error ${result.errorCode}${result.errorMessage ? `: ${result.errorMessage}` : ''}`);
+    }
+    return appendError(result.errorCode, forCommit);
+  }
+
+  private groupRecord(g: Group, assignments: Map<string, Buffer>): RecordInput {
+    const value: GroupMetadataValue = {
+      protocolType: g.protocolType ?? '',
+      generation: g.generationId,
+      protocol: g.protocolName,
+      leader: g.leaderId,
+      currentStateTimestamp: g.currentStateTimestamp,
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeout: m.rebalanceTimeoutMs,
+        sessionTimeout: m.sessionTimeoutMs,
+        subscription: m.metadata(g.protocolName ?? ''),
+        assignment: assignments.get(m.memberId) ?? EMPTY,
+      })),
+    };
+    return { key: groupMetadataKey(g.groupId), value: groupMetadataValue(value), timestamp: this.clock.now() };
+  }
+
+  private storeGroup(g: Group, assignments: Map<string, Buffer>): Promise<number> {
+    if (this.groups.get(g.groupId) !== g) return Promise.resolve(ErrorCode.NOT_COORDINATOR);
+    return this.append(this.partitionFor(g.groupId), [this.groupRecord(g, assignments)], false);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Membership APIs
+
+  async join(groupId: string, req: JoinRequestInfo): Promise<JoinResult> {
+    const fail = (errorCode: number, memberId = req.memberId): JoinResult => ({
+      errorCode,
+      generationId: -1,
+      protocolType: null,
+      protocolName: null,
+      leader: '',
+      skipAssignment: false,
+      memberId,
+      members: [],
+    });
+    if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
+    const err = this.check(groupId);
+    if (err !== null) return fail(err);
+    if (req.sessionTimeoutMs < this.config.minSessionTimeoutMs || req.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
+      return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
+    }
+    let g = this.groups.get(groupId);
+    if (!g) {
+      if (req.memberId !== '') return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+      g = this.getOrCreate(groupId);
+    }
+    return g.join(req);
+  }
+
+  async sync(groupId: string, req: SyncRequestInfo): Promise<SyncResult> {
+    const fail = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: EMPTY });
+    if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
+    const err = this.check(groupId);
+    if (err !== null) return fail(err);
+    const g = this.groups.get(groupId);
+    if (!g) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    return g.sync(req);
+  }
+
+  heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
+    const err = this.check(groupId);
+    if (err !== null) return err;
+    const g = this.groups.get(groupId);
+    if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
+    return g.heartbeat(memberId, groupInstanceId, generationId);
+  }
+
+  leave(groupId: string, members: LeaveMember[]): { errorCode: number; members: number[] } {
+    if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, members: [] };
+    const err = this.check(groupId);
+    if (err !== null) return { errorCode: err, members: [] };
+    const g = this.groups.get(groupId);
+    if (!g) return { errorCode: ErrorCode.NONE, members: members.map(() => ErrorCode.UNKNOWN_MEMBER_ID) };
+    if (g.is('Dead')) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
+    return { errorCode: ErrorCode.NONE, members: g.leave(members) };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Offsets
+
+  /** Commits offsets; one error code per entry, in order. */
+  async commitOffsets(
+    groupId: string,
+    memberId: string,
+    groupInstanceId: string | null,
+    generationId: number,
+    offsets: OffsetToCommit[],
+  ): Promise<number[]> {
+    const all = (code: number) => offsets.map(() => code);
+    const err = this.check(groupId);
+    if (err !== null) return all(err);
+    let g = this.groups.get(groupId);
+    if (!g) {
+      // A consumer that does not use group management commits with generation -1; else it is a stale generation.
+      if (generationId >= 0) return all(ErrorCode.ILLEGAL_GENERATION);
+      g = this.getOrCreate(groupId);
+    }
+    const invalid = g.validateCommit(memberId, groupInstanceId, generationId);
+    if (invalid !== null) return all(invalid);
+
+    const maxMeta = this.opts.offsetMetadataMaxBytes ?? 4096;
+    const codes = new Array<number>(offsets.length).fill(ErrorCode.NONE);
+    const records: RecordInput[] = [];
+    const accepted: { topic: string; partition: number; value: CommittedOffset }[] = [];
+    const now = this.clock.now();
+    offsets.forEach((o, i) => {
+      const metadata = o.metadata ?? '';
+      if (Buffer.byteLength(metadata, 'utf8') > maxMeta) {
+        codes[i] = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+        return;
+      }
+      const value: CommittedOffset = {
+        offset: o.offset,
+        leaderEpoch: o.leaderEpoch,
+        metadata,
+        commitTimestamp: o.commitTimestamp >= 0 ? o.commitTimestamp : now,
+        expireTimestamp: o.expireTimestamp,
+      };
+      records.push({ key: offsetCommitKey(groupId, o.topic, o.partition), value: offsetCommitValue(value), timestamp: now });
+      accepted.push({ topic: o.topic, partition: o.partition, value });
+    });
+    const appendErr = await this.append(this.partitionFor(groupId), records, true);
+    if (appendErr !== ErrorCode.NONE) {
+      offsets.forEach((_, i) => {
+        if (codes[i] === ErrorCode.NONE) codes[i] = appendErr;
+      });
+      return codes;
+    }
+    // The group may have been unloaded or deleted while the append was in flight.
+    const current = this.groups.get(groupId) ?? this.getOrCreate(groupId);
+    for (const a of accepted) current.offsets.set(tpKey(a.topic, a.partition), a);
+    return codes;
+  }
+
+  /** Committed offsets; `topics` null = every partition with a committed offset. */
+  fetchOffsets(groupId: string, topics: { name: string; partitions: number[] }[] | null): { errorCode: number; offsets: FetchedOffset[] } {
+    const err = this.check(groupId);
+    if (err !== null) return { errorCode: err, offsets: [] };
+    const g = this.groups.get(groupId);
+    const none = (topic: string, partition: number): FetchedOffset => ({ topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE });
+    const found = (topic: string, partition: number, v: CommittedOffset): FetchedOffset => ({
+      topic,
+      partition,
+      offset: v.offset,
+      leaderEpoch: v.leaderEpoch,
+      metadata: v.metadata,
+      errorCode: ErrorCode.NONE,
+    });
+    if (topics === null) {
+      if (!g) return { errorCode: ErrorCode.NONE, offsets: [] };
+      return { errorCode: ErrorCode.NONE, offsets: [...g.offsets.values()].map((e) => found(e.topic, e.partition, e.value)) };
+    }
+    const out: FetchedOffset[] = [];
+    for (const t of topics) {
+      for (const p of t.partitions) {
+        const e = g?.offsets.get(tpKey(t.name, p));
+        out.push(e ? found(t.name, p, e.value) : none(t.name, p));
+      }
+    }
+    return { errorCode: ErrorCode.NONE, offsets: out };
+  }
+
+  /** OffsetDelete: removes committed offsets of partitions the group is not subscribed to. */
+  async deleteOffsets(groupId: string, tps: { topic: string; partition: number }[]): Promise<{ errorCode: number; partitions: number[] }> {
+    const err = this.check(groupId);
+    if (err !== null) return { errorCode: err, partitions: [] };
+    const g = this.groups.get(groupId);
+    if (!g || g.is('Dead')) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
+    let subscribed: Set<string> | null = new Set();
+    if (!g.is('Empty')) {
+      if (g.protocolType !== 'consumer') return { errorCode: ErrorCode.NON_EMPTY_GROUP, partitions: [] };
+      subscribed = g.subscribedTopics(subscriptionTopics);
+    }
+    const codes = tps.map((tp) => (subscribed === null || subscribed.has(tp.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
+    const records: RecordInput[] = [];
+    const removed: string[] = [];
+    tps.forEach((tp, i) => {
+      if (codes[i] !== ErrorCode.NONE) return;
+      const k = tpKey(tp.topic, tp.partition);
+      if (g.offsets.has(k)) {
+        records.push({ key: offsetCommitKey(groupId, tp.topic, tp.partition), value: null, timestamp: this.clock.now() });
+        removed.push(k);
+      }
+    });
+    const appendErr = await this.append(this.partitionFor(groupId), records, false);
+    if (appendErr !== ErrorCode.NONE) return { errorCode: appendErr, partitions: [] };
+    for (const k of removed) g.offsets.delete(k);
+    return { errorCode: ErrorCode.NONE, partitions: codes };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Admin APIs
+
+  /** Groups of the partitions this broker has loaded (states filter: ListGroups v4, case-insensitive). */
+  listGroups(statesFilter: string[] = []): { groupId: string; protocolType: string; state: GroupStateName }[] {
+    const states = new Set(statesFilter.map((s) => s.toLowerCase()));
+    const out = [];
+    for (const g of this.groups.values()) {
+      if (g.is('Dead') || this.partitions.get(this.partitionFor(g.groupId)) !== 'loaded') continue;
+      if (states.size > 0 && !states.has(g.state.toLowerCase())) continue;
+      out.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state });
+    }
+    return out;
+  }
+
+  /** True while a partition this broker owns is being loaded (ListGroups answers COORDINATOR_LOAD_IN_PROGRESS). */
+  get loading(): boolean {
+    return [...this.partitions.values()].includes('loading');
+  }
+
+  describeGroup(groupId: string): { errorCode: number; summary: GroupSummary } {
+    const dead: GroupSummary = { groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] };
+    const err = this.check(groupId);
+    if (err !== null) return { errorCode: err, summary: dead };
+    const g = this.groups.get(groupId);
+    if (!g) return { errorCode: ErrorCode.NONE, summary: dead };
+    const stable = g.is('Stable');
+    return {
+      errorCode: ErrorCode.NONE,
+      summary: {
+        groupId,
+        state: g.state,
+        protocolType: g.protocolType ?? '',
+        protocolData: stable ? (g.protocolName ?? '') : '',
+        members: [...g.members.values()].map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          metadata: stable ? m.metadata(g.protocolName ?? '') : EMPTY,
+          assignment: stable ? m.assignment : EMPTY,
+        })),
+      },
+    };
+  }
+
+  async deleteGroup(groupId: string): Promise<number> {
+    const err = this.check(groupId);
+    if (err !== null) return err;
+    const g = this.groups.get(groupId);
+    if (!g || g.is('Dead')) return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (!g.is('Empty')) return ErrorCode.NON_EMPTY_GROUP;
+    const now = this.clock.now();
+    const records: RecordInput[] = [...g.offsets.values()].map((o) => ({ key: offsetCommitKey(groupId, o.topic, o.partition), value: null, timestamp: now }));
+    records.push({ key: groupMetadataKey(groupId), value: null, timestamp: now });
+    g.shutdown(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    this.groups.delete(groupId);
+    const appendErr = await this.append(this.partitionFor(groupId), records, false);
+    return appendErr;
+  }
+
+  /** Removes expired offsets (tombstones) and then groups left Empty with nothing committed. */
+  async expireOffsets(): Promise<number> {
+    const now = this.clock.now();
+    const retention = this.retentionMs;
+    let expiredCount = 0;
+    for (const g of [...this.groups.values()]) {
+      if (this.partitions.get(this.partitionFor(g.groupId)) !== 'loaded') continue;
+      let expired: { topic: string; partition: number; value: CommittedOffset }[] = [];
+      const isExpired = (v: CommittedOffset, base: number) => (v.expireTimestamp >= 0 ? now >= v.expireTimestamp : base + retention <= now);
+      if (g.is('Empty')) {
+        // A consumer group's offsets age from the moment it became empty; a standalone group's from each commit.
+        expired = [...g.offsets.values()].filter((o) => isExpired(o.value, g.protocolType !== null ? g.currentStateTimestamp : o.value.commitTimestamp));
+      } else if (g.is('Stable') && g.protocolType === 'consumer') {
+        const subscribed = g.subscribedTopics(subscriptionTopics);
+        if (subscribed) expired = [...g.offsets.values()].filter((o) => !subscribed.has(o.topic) && isExpired(o.value, o.value.commitTimestamp));
+      }
+      const records: RecordInput[] = expired.map((o) => ({ key: offsetCommitKey(g.groupId, o.topic, o.partition), value: null, timestamp: now }));
+      const removeGroup = g.is('Empty') && g.members.size === 0 && g.offsets.size === expired.length;
+      if (removeGroup) records.push({ key: groupMetadataKey(g.groupId), value: null, timestamp: now });
+      if (records.length === 0) continue;
+      const appendErr = await this.append(this.partitionFor(g.groupId), records, false);
+      if (appendErr !== ErrorCode.NONE) continue;
+      for (const o of expired) g.offsets.delete(tpKey(o.topic, o.partition));
+      expiredCount += expired.length;
+      if (removeGroup && g.is('Empty') && g.members.size === 0 && g.offsets.size === 0 && this.groups.get(g.groupId) === g) {
+        g.shutdown(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        this.groups.delete(g.groupId);
+      }
+    }
+    if (expiredCount > 0) this.logger.info(`removed ${expiredCount} expired offsets`);
+    return expiredCount;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.cancelExpiry?.();
+    this.cancelExpiry = null;
+    for (const g of this.groups.values()) g.shutdown(ErrorCode.NOT_COORDINATOR);
+    this.groups.clear();
+    this.partitions.clear();
+  }
+}
