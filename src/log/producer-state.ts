@@ -1,0 +1,355 @@
+/**
+ * Idempotent-producer state of one partition log (Kafka's ProducerStateManager / ProducerAppendInfo, without
+ * transactions): per producer id its epoch and the metadata of its last NUM_BATCHES_TO_RETAIN batches
+ * (first/last sequence, first/last offset, max timestamp).
+ *
+ * - `checkAppend` (leader appends, before offsets are assigned) reads only batch headers and either throws
+ *   KafkaError (INVALID_RECORD, INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER), returns the cached
+ *   batch a retried batch duplicates (the log then writes nothing and answers with the original offsets),
+ *   or null (append).
+ * - `applyBatch` is called for every batch the log writes (leader and follower) and for every batch replayed
+ *   while the log loads; it is the only place the state changes, so a rebuilt state equals the live one.
+ * - Snapshots are Kafka's `<offset, 20 digits>.snapshot` files in the partition directory: int16 version (1),
+ *   uint32 CRC-32C of everything after it, then the ProducerSnapshot v1 entries (one per producer: the last
+ *   batch's sequence/offset/timestamp). They are written when a segment rolls and on clean close, named by
+ *   the offset the state covers up to (exclusive). Loading takes the newest readable snapshot at or below the
+ *   log end offset and replays the batch headers after it; an unreadable one is deleted and the next older
+ *   one tried, down to a full replay from the log start.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { crc32c } from '../protocol/crc32c.js';
+import { Reader, Writer } from '../protocol/primitives.js';
+import {
+  batchBaseOffset,
+  batchBaseSequence,
+  batchLastOffsetDelta,
+  batchMaxTimestamp,
+  batchProducerEpoch,
+  batchProducerId,
+  batchSize,
+} from '../protocol/record-batch-header.js';
+import {
+  readProducerSnapshot,
+  sizeProducerSnapshot,
+  writeProducerSnapshot,
+  type ProducerSnapshotProducerEntryInput,
+} from '../protocol/generated/producer-snapshot.js';
+
+export const NUM_BATCHES_TO_RETAIN = 5;
+export const SNAPSHOT_FILE_SUFFIX = '.snapshot';
+export const PRODUCER_SNAPSHOT_VERSION = 1;
+const VERSION_POS = 0;
+const CRC_POS = 2;
+const ENTRIES_POS = 6;
+const INT32_MAX = 0x7fffffff;
+const NO_PRODUCER_EPOCH = -1;
+const NO_SEQUENCE = -1;
+/** Bytes read per step when replaying the log. */
+const REPLAY_READ_BYTES = 1 << 20;
+
+export interface BatchMetadata {
+  firstSeq: number;
+  lastSeq: number;
+  firstOffset: number;
+  lastOffset: number;
+  /** The batch's max timestamp. */
+  timestamp: number;
+}
+
+export interface ProducerStateEntry {
+  producerId: number;
+  epoch: number;
+  /** Oldest first, at most NUM_BATCHES_TO_RETAIN. */
+  batches: BatchMetadata[];
+}
+
+/** `base + increment` in sequence space, wrapping from INT32_MAX to 0 (Kafka's DefaultRecordBatch.incrementSequence). */
+export function incrementSequence(base: number, increment: number): number {
+  if (base > INT32_MAX - increment) return increment - (INT32_MAX - base) - 1;
+  return base + increment;
+}
+
+function inSequence(lastSeq: number, nextSeq: number): boolean {
+  return nextSeq === lastSeq + 1 || (nextSeq === 0 && lastSeq === INT32_MAX);
+}
+
+/** `<offset, 20 digits>.snapshot` */
+export function snapshotFileName(offset: number): string {
+  return String(offset).padStart(20, '0') + SNAPSHOT_FILE_SUFFIX;
+}
+
+function snapshotOffsetOf(name: string): number | null {
+  const m = /^(\d{20})\.snapshot$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/** Encodes entries in Kafka's producer snapshot format (version 1). */
+export function encodeProducerSnapshot(entries: Iterable<ProducerStateEntry>): Buffer {
+  const out: ProducerSnapshotProducerEntryInput[] = [];
+  for (const e of entries) {
+    const last = e.batches[e.batches.length - 1];
+    out.push({
+      producerId: e.producerId,
+      epoch: e.epoch,
+      lastSequence: last?.lastSeq ?? NO_SEQUENCE,
+      lastOffset: last?.lastOffset ?? -1,
+      offsetDelta: last ? last.lastOffset - last.firstOffset : 0,
+      timestamp: last?.timestamp ?? -1,
+      coordinatorEpoch: -1,
+      currentTxnFirstOffset: -1,
+    });
+  }
+  const body = { crc: 0, producerEntries: out };
+  const w = Writer.alloc(2 + sizeProducerSnapshot(body, PRODUCER_SNAPSHOT_VERSION));
+  w.int16(PRODUCER_SNAPSHOT_VERSION);
+  writeProducerSnapshot(w, body, PRODUCER_SNAPSHOT_VERSION);
+  const buf = w.finish();
+  buf.writeUInt32BE(crc32c(buf, ENTRIES_POS, buf.length), CRC_POS);
+  return buf;
+}
+
+/** Decodes a producer snapshot file's content; throws on a bad version, CRC or length. */
+export function decodeProducerSnapshot(buf: Buffer): ProducerStateEntry[] {
+  if (buf.length < ENTRIES_POS + 4) throw new Error(`producer snapshot too short (${buf.length} bytes)`);
+  const version = buf.readInt16BE(VERSION_POS);
+  if (version !== PRODUCER_SNAPSHOT_VERSION) throw new Error(`unsupported producer snapshot version ${version}`);
+  const stored = buf.readUInt32BE(CRC_POS);
+  const computed = crc32c(buf, ENTRIES_POS, buf.length);
+  if (stored !== computed) throw new Error(`producer snapshot CRC mismatch: stored ${stored}, computed ${computed}`);
+  const r = new Reader(buf, 2);
+  const snap = readProducerSnapshot(r, PRODUCER_SNAPSHOT_VERSION);
+  if (r.remaining !== 0) throw new Error(`${r.remaining} trailing bytes in producer snapshot`);
+  return snap.producerEntries.map((e) => ({
+    producerId: e.producerId,
+    epoch: e.epoch,
+    batches:
+      e.lastSequence < 0
+        ? []
+        : [
+            {
+              firstSeq: e.lastSequence - e.offsetDelta < 0 ? e.lastSequence - e.offsetDelta + INT32_MAX + 1 : e.lastSequence - e.offsetDelta,
+              lastSeq: e.lastSequence,
+              firstOffset: e.lastOffset - e.offsetDelta,
+              lastOffset: e.lastOffset,
+              timestamp: e.timestamp,
+            },
+          ],
+  }));
+}
+
+export class ProducerStateManager {
+  private readonly producers = new Map<number, ProducerStateEntry>();
+  /** The state reflects every batch below this offset. */
+  private mapEndOffset = 0;
+  private lastSnapOffset = -1;
+
+  constructor(readonly dir: string) {}
+
+  get endOffset(): number {
+    return this.mapEndOffset;
+  }
+
+  entry(producerId: number): ProducerStateEntry | undefined {
+    return this.producers.get(producerId);
+  }
+
+  get producerCount(): number {
+    return this.producers.size;
+  }
+
+  entries(): IterableIterator<ProducerStateEntry> {
+    return this.producers.values();
+  }
+
+  /**
+   * Validates the producer fields of each batch in `records` (leader append, before offsets are assigned).
+   * Returns the cached metadata of the batch a retried batch duplicates, or null to append. Throws KafkaError.
+   */
+  checkAppend(records: Buffer): BatchMetadata | null {
+    // epoch and last sequence per producer as batches earlier in this same append leave them
+    let pending: Map<number, { epoch: number; lastSeq: number }> | null = null;
+    for (let pos = 0; pos < records.length; pos += batchSize(records, pos)) {
+      const producerId = batchProducerId(records, pos);
+      if (producerId < 0) continue;
+      const epoch = batchProducerEpoch(records, pos);
+      const firstSeq = batchBaseSequence(records, pos);
+      if (firstSeq < 0) {
+        throw new KafkaError(ErrorCode.INVALID_RECORD, `producer id ${producerId} with an invalid base sequence ${firstSeq}`);
+      }
+      const lastSeq = incrementSequence(firstSeq, batchLastOffsetDelta(records, pos));
+      const entry = this.producers.get(producerId);
+      const inAppend = pending?.get(producerId);
+      if (inAppend === undefined && entry !== undefined && entry.epoch === epoch) {
+        const dup = entry.batches.find((b) => b.firstSeq === firstSeq && b.lastSeq === lastSeq);
+        if (dup !== undefined) return dup;
+      }
+      const currentEpoch = inAppend?.epoch ?? entry?.epoch ?? NO_PRODUCER_EPOCH;
+      if (epoch < currentEpoch) {
+        throw new KafkaError(
+          ErrorCode.INVALID_PRODUCER_EPOCH,
+          `epoch ${epoch} of producer ${producerId} is older than the current epoch ${currentEpoch}`,
+        );
+      }
+      if (epoch !== currentEpoch) {
+        if (firstSeq !== 0 && currentEpoch !== NO_PRODUCER_EPOCH) {
+          throw new KafkaError(
+            ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            `new epoch ${epoch} of producer ${producerId} must start at sequence 0, got ${firstSeq}`,
+          );
+        }
+      } else {
+        const currentLastSeq = inAppend?.lastSeq ?? entry?.batches[entry.batches.length - 1]?.lastSeq ?? NO_SEQUENCE;
+        if (!inSequence(currentLastSeq, firstSeq)) {
+          throw new KafkaError(
+            ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            `out of order sequence for producer ${producerId} epoch ${epoch}: ${firstSeq} after ${currentLastSeq}`,
+          );
+        }
+      }
+      (pending ??= new Map()).set(producerId, { epoch, lastSeq });
+    }
+    return null;
+  }
+
+  /** Records a batch the log has written (or replays): its offsets must already be assigned. */
+  applyBatch(buf: Buffer, pos = 0): void {
+    const firstOffset = batchBaseOffset(buf, pos);
+    const delta = batchLastOffsetDelta(buf, pos);
+    const lastOffset = firstOffset + delta;
+    const producerId = batchProducerId(buf, pos);
+    if (producerId >= 0) {
+      const epoch = batchProducerEpoch(buf, pos);
+      const firstSeq = batchBaseSequence(buf, pos);
+      let entry = this.producers.get(producerId);
+      if (entry === undefined) {
+        entry = { producerId, epoch, batches: [] };
+        this.producers.set(producerId, entry);
+      } else if (entry.epoch !== epoch) {
+        entry.epoch = epoch;
+        entry.batches = [];
+      }
+      if (firstSeq >= 0) {
+        entry.batches.push({
+          firstSeq,
+          lastSeq: incrementSequence(firstSeq, delta),
+          firstOffset,
+          lastOffset,
+          timestamp: batchMaxTimestamp(buf, pos),
+        });
+        if (entry.batches.length > NUM_BATCHES_TO_RETAIN) entry.batches.shift();
+      }
+    }
+    if (lastOffset + 1 > this.mapEndOffset) this.mapEndOffset = lastOffset + 1;
+  }
+
+  /** Forgets everything and starts empty at `offset` (the log was emptied); deletes every snapshot. */
+  reset(offset: number): void {
+    this.producers.clear();
+    this.mapEndOffset = offset;
+    this.lastSnapOffset = -1;
+    for (const s of this.listSnapshots()) this.removeSnapshot(s);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Snapshots
+
+  /** Offsets of the snapshot files in the directory, ascending. */
+  listSnapshots(): number[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    const offsets: number[] = [];
+    for (const n of names) {
+      const o = snapshotOffsetOf(n);
+      if (o !== null) offsets.push(o);
+    }
+    return offsets.sort((a, b) => a - b);
+  }
+
+  private removeSnapshot(offset: number): void {
+    fs.rmSync(path.join(this.dir, snapshotFileName(offset)), { force: true });
+  }
+
+  /**
+   * Writes `<mapEndOffset>.snapshot` if the state moved since the last one (tmp file + rename; `.tmp` files are
+   * removed when a log opens). With `sync` the file and directory are fsynced (clean close). Snapshots below
+   * `deleteBelow` (the oldest segment's base offset) are removed.
+   */
+  takeSnapshot(sync = false, deleteBelow = -1): void {
+    if (this.mapEndOffset > this.lastSnapOffset) {
+      const file = path.join(this.dir, snapshotFileName(this.mapEndOffset));
+      const tmp = `${file}.tmp`;
+      const fd = fs.openSync(tmp, 'w');
+      try {
+        fs.writeSync(fd, encodeProducerSnapshot(this.producers.values()));
+        if (sync) fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, file);
+      if (sync) {
+        try {
+          const dfd = fs.openSync(this.dir, 'r');
+          try {
+            fs.fsyncSync(dfd);
+          } finally {
+            fs.closeSync(dfd);
+          }
+        } catch {
+          // directories cannot be fsynced on every platform
+        }
+      }
+      this.lastSnapOffset = this.mapEndOffset;
+    }
+    if (deleteBelow > 0) for (const s of this.listSnapshots()) if (s < deleteBelow && s !== this.lastSnapOffset) this.removeSnapshot(s);
+  }
+
+  /**
+   * Rebuilds the state for a log holding [logStartOffset, logEndOffset): snapshots above the log end are
+   * deleted (truncated or lost data), the newest readable one is loaded, and the batch headers after it are
+   * replayed through `read(offset)`, which returns whole batches starting with the one containing offset.
+   */
+  async rebuild(logStartOffset: number, logEndOffset: number, read: (offset: number) => Promise<Buffer>): Promise<void> {
+    this.producers.clear();
+    this.lastSnapOffset = -1;
+    let from = logStartOffset;
+    const snapshots = this.listSnapshots();
+    for (let i = snapshots.length - 1; i >= 0; i--) {
+      const offset = snapshots[i]!;
+      if (offset > logEndOffset) {
+        this.removeSnapshot(offset);
+        continue;
+      }
+      try {
+        const entries = decodeProducerSnapshot(fs.readFileSync(path.join(this.dir, snapshotFileName(offset))));
+        for (const e of entries) this.producers.set(e.producerId, e);
+        this.lastSnapOffset = offset;
+        from = Math.max(offset, logStartOffset);
+        break;
+      } catch {
+        this.removeSnapshot(offset); // torn or corrupt: fall back to an older one or a full replay
+        this.producers.clear();
+      }
+    }
+    this.mapEndOffset = from;
+    while (from < logEndOffset) {
+      const records = await read(from);
+      if (records.length === 0) break;
+      for (let pos = 0; pos + 12 <= records.length; ) {
+        const size = batchSize(records, pos);
+        if (size <= 12 || pos + size > records.length) break;
+        const last = batchBaseOffset(records, pos) + batchLastOffsetDelta(records, pos);
+        if (last >= from) this.applyBatch(records, pos);
+        pos += size;
+      }
+      if (this.mapEndOffset <= from) break; // no progress (should not happen)
+      from = this.mapEndOffset;
+    }
+    this.mapEndOffset = logEndOffset;
+  }
+}
