@@ -227,6 +227,25 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .option('--unavailable-partitions', 'with --describe: only partitions without a leader')
     .action(action(async () => (await import('./topics.js')).runTopics));
 
+  // configs
+  program
+    .command('configs')
+    .description('describe and alter topic and broker configs (kafka-configs.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--command-config <file>', 'client properties file')
+    .option('--describe', 'list the configs of an entity (the dynamic ones; all with --all)')
+    .option('--alter', 'change the configs of an entity (with --add-config / --delete-config)')
+    .option('--entity-type <type>', 'topics or brokers')
+    .option('--entity-name <name>', 'topic name or broker id')
+    .option('--entity-default', 'the cluster-wide default (brokers)')
+    .option('--topic <topic>', 'same as --entity-type topics --entity-name <topic>')
+    .option('--broker <id>', 'same as --entity-type brokers --entity-name <id>')
+    .option('--broker-defaults', 'same as --entity-type brokers --entity-default')
+    .option('--all', 'with --describe: every config, not only the dynamic ones')
+    .option('--add-config <k=v,...>', 'configs to set: k1=v1,k2=[v2,v3] (repeatable)', collect)
+    .option('--delete-config <k,...>', 'configs to remove: k1,k2 (repeatable)', collect)
+    .action(action(async () => (await import('./configs.js')).runConfigs));
+
   // console-producer
   program
     .command('console-producer')
@@ -284,6 +303,45 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .option('--value-deserializer <class>', 'accepted for compatibility (values are printed as bytes)')
     .option('--enable-systest-events', 'accepted for compatibility')
     .action(action(async () => (await import('./console-consumer.js')).runConsoleConsumer));
+
+  // consumer-groups
+  program
+    .command('consumer-groups')
+    .description('list, describe, reset the offsets of and delete consumer groups (kafka-consumer-groups.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--command-config <file>', 'client properties file')
+    .option('--list', 'list every consumer group')
+    .option('--describe', 'describe groups: offsets and lag (default), --members or --state')
+    .option('--delete', 'delete groups (they must have no active members)')
+    .option('--reset-offsets', 'reset a group\'s committed offsets (with --dry-run or --execute)')
+    .option('--group <group>', 'the consumer group (repeatable)', collect)
+    .option('--all-groups', 'every group, with --describe, --delete or --reset-offsets')
+    .option('--members', 'with --describe: one line per member')
+    .option('--state [states]', 'with --describe: the group\'s state; with --list: show (or filter by, comma separated) states')
+    .option('--offsets', 'with --describe: offsets and lag (the default)')
+    .option('--verbose', 'with --describe --members: each member\'s partitions')
+    .option('--topic <topic[:partitions]>', 'with --reset-offsets: a topic, optionally with partitions (t:0,1) (repeatable)', collect)
+    .option('--all-topics', 'with --reset-offsets: every topic the group has committed offsets for')
+    .option('--to-earliest', 'reset to the earliest offset')
+    .option('--to-latest', 'reset to the log end')
+    .option('--to-current', 'reset to the current offset')
+    .option('--to-offset <offset>', 'reset to this offset (clamped to the log)')
+    .option('--shift-by <n>', 'move the committed offset by n (negative: back)')
+    .option('--to-datetime <datetime>', 'reset to the first offset at or after YYYY-MM-DDTHH:mm:SS.sss')
+    .option('--dry-run', 'print the new offsets without changing anything (the default)')
+    .option('--execute', 'apply the new offsets')
+    .option('--timeout <ms>', 'accepted for compatibility')
+    .action(action(async () => (await import('./consumer-groups.js')).runConsumerGroups));
+
+  // dump-log
+  program
+    .command('dump-log')
+    .description('print the batches, records and index entries of log segment files (kafka-dump-log.sh)')
+    .option('--files <files>', 'comma-separated .log, .index and .timeindex files to dump')
+    .option('--print-data-log', 'print each record\'s key and payload (implies --deep-iteration)')
+    .option('--deep-iteration', 'print every record, not only the batches')
+    .option('--verify-index-only', 'check index entries against the log without printing them')
+    .action(action(async () => (await import('./dump-log.js')).runDumpLog));
 
   // --debug is accepted after the command name too (options are positional: see enablePositionalOptions).
   for (const sub of program.commands) {

@@ -1,6 +1,8 @@
 /**
  * kfk console-consumer (kafka-console-consumer.sh), assign mode: every partition of the topic (or one
- * with --partition), from the latest offset unless --from-beginning / --offset. Prints each value on its
+ * with --partition), from the latest offset unless --from-beginning / --offset. With --group G it is a
+ * member of consumer group G instead (group-consumer.ts): the group's committed offsets are the start
+ * (--from-beginning only where none are committed), and it commits as it goes and on exit. Prints each value on its
  * own line (Kafka's DefaultMessageFormatter and its print.* properties) or one JSON object per record
  * (--formatter json); `Processed a total of N messages` goes to stderr at exit.
  */
@@ -17,6 +19,7 @@ import {
 import { bootstrapFromZooKeeper } from './zookeeper-bootstrap.js';
 import { Consumer, type ConsumerOptions, type ConsumerRecord, type IsolationLevel, type OffsetSpec } from '../src/client/consumer.js';
 import { ClusterClient } from '../src/client/cluster-client.js';
+import { GroupConsumer, type GroupConsumerOptions } from '../src/client/group-consumer.js';
 import { ErrorCode, KafkaError } from '../src/protocol/errors.js';
 
 export interface FormatterConfig {
@@ -111,9 +114,6 @@ function parseOffset(v: unknown): OffsetSpec {
 }
 
 export async function runConsoleConsumer(opts: Opts): Promise<number> {
-  if (opts.group !== undefined) {
-    throw new CliError('consumer groups (--group) are not available yet: consume with --from-beginning or --partition/--offset instead');
-  }
   const include = (opts.include ?? opts.whitelist) as string | undefined;
   const topic = opts.topic as string | undefined;
   if ((topic === undefined) === (include === undefined)) {
@@ -127,6 +127,9 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
   }
   if (opts.partition !== undefined && include !== undefined) {
     throw new CliError('Options --partition and --include cannot be specified together.');
+  }
+  if (opts.group !== undefined && opts.partition !== undefined) {
+    throw new CliError('Options group and partition cannot be specified together.');
   }
   const partition = opts.partition !== undefined ? parseIntFlag(opts.partition, '--partition', 0) : undefined;
   const startOffset: OffsetSpec = opts.offset !== undefined ? parseOffset(opts.offset) : opts.fromBeginning ? 'earliest' : 'latest';
@@ -182,6 +185,22 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
     allowAutoTopicCreation: props['allow.auto.create.topics'] === undefined ? true : bool(props['allow.auto.create.topics'], true),
   };
   const consumer = new Consumer(consumerOpts);
+  // --group (or group.id): subscribe as a member of the group and commit as it goes (auto commit).
+  const groupId = opts.group !== undefined ? String(opts.group) : props['group.id'];
+  let groupConsumer: GroupConsumer | undefined;
+  const groupOptions = (topics: string[]): GroupConsumerOptions => ({
+    ...consumerOpts,
+    groupId: groupId!,
+    topics,
+    autoOffsetReset: opts.fromBeginning ? 'earliest' : reset === 'earliest' || reset === 'none' ? reset : 'latest',
+    groupInstanceId: props['group.instance.id'] ?? null,
+    sessionTimeoutMs: num('session.timeout.ms', 1),
+    rebalanceTimeoutMs: num('max.poll.interval.ms', 1),
+    heartbeatIntervalMs: num('heartbeat.interval.ms', 1),
+    autoCommit: bool(props['enable.auto.commit'], true),
+    autoCommitIntervalMs: num('auto.commit.interval.ms', 0),
+    assignors: props['partition.assignment.strategy']?.split(',').map((a) => a.trim()).filter((a) => a !== ''),
+  });
 
   let stopping = false;
   let signals = 0;
@@ -189,7 +208,7 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
     signals++;
     if (signals > 1) process.exit(130);
     stopping = true;
-    void consumer.close();
+    if (!groupConsumer) void consumer.close();
     void cluster.close(); // ends a fetch that is waiting on the broker
   };
   process.on('SIGINT', onSignal);
@@ -204,7 +223,19 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
     for (;;) {
       if (stopping || timedOut()) return 0;
       try {
-        if (includeRe) {
+        if (groupId !== undefined) {
+          let names: string[];
+          if (includeRe) {
+            const md = await cluster.refreshMetadata(null);
+            names = [...md.topics.values()].filter((t) => !t.isInternal && includeRe!.test(t.name)).map((t) => t.name).sort();
+            if (names.length === 0) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no topic matches '${include}'`);
+          } else {
+            await cluster.topicMetadata(topic!, { refresh: true, allowAutoTopicCreation: consumerOpts.allowAutoTopicCreation });
+            names = [topic!];
+          }
+          groupConsumer = new GroupConsumer(groupOptions(names));
+          await groupConsumer.ensureJoined();
+        } else if (includeRe) {
           const md = await cluster.refreshMetadata(null);
           const names = [...md.topics.values()].filter((t) => !t.isInternal && includeRe!.test(t.name)).map((t) => t.name).sort();
           if (names.length === 0) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no topic matches '${include}'`);
@@ -232,7 +263,9 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
 
     while (!stopping && (maxMessages < 0 || count < maxMessages)) {
       const remaining = timeoutMs === undefined ? undefined : Math.max(10, timeoutMs - (Date.now() - lastActivity));
-      const records = await consumer.poll({ maxWaitMs: remaining });
+      const records = groupConsumer
+        ? await groupConsumer.poll({ maxWaitMs: remaining, maxRecords: maxMessages < 0 ? undefined : maxMessages - count })
+        : await consumer.poll({ maxWaitMs: remaining });
       if (stopping) break;
       if (records.length === 0) {
         if (timedOut()) break;
@@ -253,6 +286,7 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await groupConsumer?.close().catch(() => {});
     await consumer.close().catch(() => {});
     await cluster.close().catch(() => {});
     process.stderr.write(`Processed a total of ${count} messages\n`);

@@ -22,6 +22,7 @@ import {
   getOrCreateClusterId,
   partitionStatePath,
   topicConfigPath,
+  configChangesPath,
   topicPath,
   topicsPath,
 } from '../registry/paths.js';
@@ -44,6 +45,28 @@ import { listOffsetsHandler } from './handlers/list-offsets.js';
 import { createTopicsHandler } from './handlers/create-topics.js';
 import { deleteTopicsHandler } from './handlers/delete-topics.js';
 import { findCoordinatorHandler } from './handlers/find-coordinator.js';
+import { brokerConfigServices } from './handlers/config-resources.js';
+import { describeConfigsHandler } from './handlers/describe-configs.js';
+import { alterConfigsHandler } from './handlers/alter-configs.js';
+import { incrementalAlterConfigsHandler } from './handlers/incremental-alter-configs.js';
+import { createPartitionsHandler } from './handlers/create-partitions.js';
+import type { BrokerConfig } from '../config/broker-config.js';
+import { logConfig as fullLogConfig } from '../log/log-config.js';
+import { deleteRecordsHandler } from './handlers/delete-records.js';
+import { initProducerIdHandler } from './handlers/init-producer-id.js';
+import { ProducerIdManager } from '../cluster/producer-ids.js';
+import { GroupCoordinator } from '../group/group-coordinator.js';
+import { OFFSETS_TOPIC } from '../cluster/topic-names.js';
+import { joinGroupHandler } from './handlers/join-group.js';
+import { syncGroupHandler } from './handlers/sync-group.js';
+import { heartbeatHandler } from './handlers/heartbeat.js';
+import { leaveGroupHandler } from './handlers/leave-group.js';
+import { offsetCommitHandler } from './handlers/offset-commit.js';
+import { offsetFetchHandler } from './handlers/offset-fetch.js';
+import { listGroupsHandler } from './handlers/list-groups.js';
+import { describeGroupsHandler } from './handlers/describe-groups.js';
+import { deleteGroupsHandler } from './handlers/delete-groups.js';
+import { offsetDeleteHandler } from './handlers/offset-delete.js';
 
 export interface ListenerConfig {
   name: string;
@@ -71,10 +94,14 @@ export interface BrokerOptions {
   socketRequestMaxBytes: number;
   /** Broker-level defaults for every log (topic overrides win). */
   logDefaults: Partial<LogConfig>;
+  /** log.retention.check.interval.ms (default 300000). */
+  logRetentionCheckIntervalMs?: number;
   /** Maps a topic's config overrides onto log settings (on top of logDefaults). */
   topicLogConfig?: (overrides: Record<string, string>) => Partial<LogConfig>;
   /** Validates topic config overrides at creation; returns an error message or null. */
   validateTopicConfig?: (configs: Record<string, string>) => string | null;
+  /** The static broker config, as DescribeConfigs reports it (default: Kafka's defaults). */
+  brokerConfig?: BrokerConfig;
   logger?: Logger;
 }
 
@@ -84,6 +111,11 @@ export class Broker implements BrokerServices {
   /** Created in start(), once the log dirs are loaded. */
   replicaManager!: ReplicaManager;
   logManager!: LogManager;
+  /** Created in start(); owns the groups of the __consumer_offsets partitions led here. */
+  groupCoordinator: GroupCoordinator | null = null;
+  /** Resolved when start() has reconciled once; requests wait for it (see ConnectionOptions.ready). */
+  private markReady!: () => void;
+  private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
   readonly controller: Controller;
   readonly logger: Logger;
   private readonly handlers = new Map<number, ApiHandler>();
@@ -120,7 +152,23 @@ export class Broker implements BrokerServices {
       listOffsetsHandler(this),
       createTopicsHandler(this),
       deleteTopicsHandler(this),
+      deleteRecordsHandler(this),
       findCoordinatorHandler(this),
+      joinGroupHandler(this),
+      syncGroupHandler(this),
+      heartbeatHandler(this),
+      leaveGroupHandler(this),
+      offsetCommitHandler(this),
+      offsetFetchHandler(this),
+      listGroupsHandler(this),
+      describeGroupsHandler(this),
+      deleteGroupsHandler(this),
+      offsetDeleteHandler(this),
+      initProducerIdHandler(new ProducerIdManager(options.registry, options.brokerId)),
+      createPartitionsHandler(this),
+      ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
+        brokerConfigServices(options, this.metadata, () => this.reconcile()),
+      ),
     ]) {
       this.handlers.set(h.apiKey, h);
     }
@@ -146,9 +194,27 @@ export class Broker implements BrokerServices {
       brokerId: this.options.brokerId,
       clusterId,
       defaultConfig: this.options.logDefaults,
+      ...(this.options.logRetentionCheckIntervalMs !== undefined ? { retentionCheckIntervalMs: this.options.logRetentionCheckIntervalMs } : {}),
       onAppend: (log) => this.replicaManager.purgatory.notify(partitionKey(log.topic, log.partition)),
     });
     this.replicaManager = new ReplicaManager(this.logManager);
+    const bc = this.options.brokerConfig;
+    this.groupCoordinator = new GroupCoordinator({
+      log: this.replicaManager,
+      numPartitions: () => this.metadata.topic(OFFSETS_TOPIC)?.partitions.length ?? this.settings.offsetsTopicNumPartitions,
+      group: bc
+        ? {
+            initialRebalanceDelayMs: bc.groupInitialRebalanceDelayMs,
+            minSessionTimeoutMs: bc.groupMinSessionTimeoutMs,
+            maxSessionTimeoutMs: bc.groupMaxSessionTimeoutMs,
+            maxSize: bc.groupMaxSize,
+          }
+        : {},
+      offsetsRetentionMs: bc ? bc.offsetsRetentionMinutes * 60000 : undefined,
+      offsetsRetentionCheckIntervalMs: bc?.offsetsRetentionCheckIntervalMs,
+      offsetsCommitTimeoutMs: bc?.offsetsCommitTimeoutMs,
+      logger: this.logger,
+    });
 
     for (const l of this.options.listeners) {
       const server = new SocketServer(
@@ -158,6 +224,7 @@ export class Broker implements BrokerServices {
           handlers: this.handlers,
           logger: this.logger,
           unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(() => this.handlers.values()) as Record<string, unknown>,
+          ready: this.ready,
         },
       );
       await server.start();
@@ -184,6 +251,7 @@ export class Broker implements BrokerServices {
     });
     await this.controller.elect();
     await this.reconcile();
+    this.markReady();
   }
 
   private resolveAdvertisedListeners(): ListenerConfig[] {
@@ -242,7 +310,9 @@ export class Broker implements BrokerServices {
     const controller = await registry.get(controllerPath, this.watch);
     this.metadata.controllerId = controller ? decodeController(controller.data).brokerId : -1;
 
-    // Topics
+    // Topics. Config changes also announce themselves under /config/changes (as Kafka's do), which
+    // covers a /config/topics/<t> node created after this broker last looked.
+    await registry.children(configChangesPath, this.watch);
     const names = (await registry.children(topicsPath, this.watch)) ?? [];
     const topics: TopicInfo[] = [];
     for (const name of names) {
@@ -279,7 +349,10 @@ export class Broker implements BrokerServices {
         if (p.leader !== this.options.brokerId) continue;
         wanted.add(partitionKey(t.name, p.partition));
         const logConfig = { ...this.options.logDefaults, ...(this.options.topicLogConfig?.(t.config) ?? {}) };
-        await this.replicaManager.becomeLeader(t.name, p.partition, t.topicId, p.leaderEpoch, logConfig);
+        const hosted = await this.replicaManager.becomeLeader(t.name, p.partition, t.topicId, p.leaderEpoch, logConfig);
+        // Level-triggered topic configs: a hosted log always runs with its topic's current overrides
+        // (AlterConfigs); a complete config, so that a deleted override returns to the broker default.
+        hosted.log.updateConfig(fullLogConfig(logConfig));
       }
     }
     const existingTopics = new Set(topics.map((t) => t.name));
@@ -293,13 +366,20 @@ export class Broker implements BrokerServices {
       if (!existingTopics.has(log.topic)) await this.logManager.deleteLog(log.topic, log.partition);
     }
     this.metadata.replaceTopics(topics);
+    // The group coordinator serves exactly the __consumer_offsets partitions led here (loading new ones).
+    const offsetsTopic = topics.find((t) => t.name === OFFSETS_TOPIC);
+    await this.groupCoordinator?.setOwnedPartitions(
+      (offsetsTopic?.partitions ?? []).filter((p) => p.leader === this.options.brokerId).map((p) => p.partition),
+    );
   }
 
   /** Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.markReady(); // let waiting connections run into their (now closed) sockets
     await Promise.all(this.servers.map((s) => s.stop()));
+    this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
     if (this.logManager) await this.logManager.close();
     await this.options.registry.close();

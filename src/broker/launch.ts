@@ -31,6 +31,10 @@ export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
     segmentIndexBytes: c.logIndexSizeMaxBytes,
     maxMessageBytes: c.messageMaxBytes,
     flushMessages: c.logFlushIntervalMessages > 0 && c.logFlushIntervalMessages < Number.MAX_SAFE_INTEGER ? c.logFlushIntervalMessages : undefined,
+    retentionMs: c.logRetentionMs,
+    retentionBytes: c.logRetentionBytes,
+    fileDeleteDelayMs: c.logSegmentDeleteDelayMs,
+    cleanupPolicy: c.logCleanupPolicy,
   };
 }
 
@@ -44,6 +48,12 @@ export function logConfigFromTopic(overrides: Record<string, string>): Partial<L
   if (num('segment.index.bytes') !== undefined) out.segmentIndexBytes = num('segment.index.bytes');
   if (num('max.message.bytes') !== undefined) out.maxMessageBytes = num('max.message.bytes');
   if (num('flush.messages') !== undefined) out.flushMessages = num('flush.messages');
+  if (num('retention.ms') !== undefined) out.retentionMs = num('retention.ms');
+  if (num('retention.bytes') !== undefined) out.retentionBytes = num('retention.bytes');
+  if (num('file.delete.delay.ms') !== undefined) out.fileDeleteDelayMs = num('file.delete.delay.ms');
+  if (overrides['cleanup.policy'] !== undefined) {
+    out.cleanupPolicy = overrides['cleanup.policy'].split(',').map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
+  }
   return out;
 }
 
@@ -81,6 +91,8 @@ export async function launchBroker(
     offsetsTopicSegmentBytes: config.offsetsTopicSegmentBytes,
     socketRequestMaxBytes: config.socketRequestMaxBytes,
     logDefaults: logDefaultsFromBroker(config),
+    logRetentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+    brokerConfig: config,
     topicLogConfig: logConfigFromTopic,
     validateTopicConfig:
       opts.validateTopicConfig ??

@@ -11,6 +11,17 @@ import type { CreateTopicsResponse } from '../protocol/generated/create-topics.j
 import type { DeleteTopicsResponse } from '../protocol/generated/delete-topics.js';
 import type { CreatePartitionsResponse } from '../protocol/generated/create-partitions.js';
 import type { DescribeConfigsResponse } from '../protocol/generated/describe-configs.js';
+import type { AlterConfigsResponse } from '../protocol/generated/alter-configs.js';
+import type { IncrementalAlterConfigsResponse } from '../protocol/generated/incremental-alter-configs.js';
+import type { FindCoordinatorResponse } from '../protocol/generated/find-coordinator.js';
+import type { ListGroupsResponse } from '../protocol/generated/list-groups.js';
+import type { DescribeGroupsResponse } from '../protocol/generated/describe-groups.js';
+import type { DeleteGroupsResponse } from '../protocol/generated/delete-groups.js';
+import type { OffsetFetchResponse } from '../protocol/generated/offset-fetch.js';
+import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.js';
+import { BrokerConnection } from './connection.js';
+import { decodeAssignment, type TopicPartition } from './assignors.js';
+import { parseOffsetFetch } from './group-consumer.js';
 
 export interface AdminOptions {
   bootstrap?: string | readonly string[];
@@ -81,6 +92,40 @@ export function topicErrorMessage(topic: string, code: number, brokerMessage?: s
   if (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) return `Topic '${topic}' does not exist.`;
   if (brokerMessage) return brokerMessage;
   return kafkaError(code, null, `topic '${topic}'`).message;
+}
+
+export interface GroupListing {
+  groupId: string;
+  protocolType: string;
+  /** Empty when the broker's ListGroups version does not report it. */
+  state: string;
+}
+
+export interface GroupMemberDescription {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  /** Decoded consumer-protocol assignment (empty for other protocol types). */
+  assignment: TopicPartition[];
+}
+
+export interface GroupDescription {
+  groupId: string;
+  /** Kafka's state names: Empty, PreparingRebalance, CompletingRebalance, Stable, Dead. */
+  state: string;
+  protocolType: string;
+  /** The assignor chosen (protocol data). */
+  protocol: string;
+  members: GroupMemberDescription[];
+  coordinator: { nodeId: number; host: string; port: number };
+}
+
+export interface GroupOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata?: string | null;
 }
 
 /** DescribeConfigs config sources (v1+). */
@@ -257,6 +302,93 @@ export class Admin {
     return out;
   }
 
+  /**
+   * DescribeConfigs: every config of each resource with its value, source, sensitivity and (with
+   * includeSynonyms) synonyms. Topic resources go to any broker, a broker resource to that broker.
+   * Rejects with ConfigResourceError for the first resource that failed.
+   */
+  async describeConfigs(
+    resources: readonly ConfigResourceRef[],
+    opts: { includeSynonyms?: boolean; includeDocumentation?: boolean; configNames?: readonly string[] } = {},
+  ): Promise<ConfigResourceDescription[]> {
+    const out: ConfigResourceDescription[] = [];
+    for (const [target, group] of groupByConfigTarget(resources)) {
+      const resp = await this.cluster.retry(async () => {
+        const conn = target === null ? await this.cluster.anyConnection() : await this.cluster.connection(target);
+        return conn.request<DescribeConfigsResponse>(ApiKey.DescribeConfigs, {
+          resources: group.map((r) => ({
+            resourceType: CONFIG_RESOURCE_TYPE_IDS[r.type],
+            resourceName: r.name,
+            configurationKeys: opts.configNames ? [...opts.configNames] : null,
+          })),
+          includeSynonyms: opts.includeSynonyms ?? false,
+          includeDocumentation: opts.includeDocumentation ?? false,
+        });
+      });
+      for (const r of resp.results) {
+        const ref = group.find((g) => g.name === r.resourceName && CONFIG_RESOURCE_TYPE_IDS[g.type] === r.resourceType) ?? group[0]!;
+        if (r.errorCode !== ErrorCode.NONE) throw new ConfigResourceError(ref, r.errorCode, configErrorMessage(ref, r.errorCode, r.errorMessage));
+        out.push({
+          ...ref,
+          configs: r.configs.map((c) => ({
+            name: c.name,
+            value: c.value,
+            source: configSourceName(c.configSource, c.isDefault, ref.type),
+            isDefault: c.isDefault || c.configSource === 5,
+            isSensitive: c.isSensitive,
+            readOnly: c.readOnly,
+            synonyms: c.synonyms.map((y) => ({ name: y.name, value: y.value, source: configSourceName(y.source, false, ref.type) })),
+            configType: c.configType,
+            documentation: c.documentation ?? null,
+          })),
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * IncrementalAlterConfigs on one resource: `set` values, `delete` names, `append`/`subtract` list
+   * items. Rejects with ConfigResourceError (e.g. INVALID_CONFIG "Unknown topic config name: x").
+   */
+  async incrementalAlterConfigs(resource: ConfigResourceRef, ops: ConfigAlterations, opts: { validateOnly?: boolean } = {}): Promise<void> {
+    const configs: Array<{ name: string; configOperation: number; value: string | null }> = [];
+    for (const [name, value] of Object.entries(ops.set ?? {})) configs.push({ name, configOperation: 0, value });
+    for (const name of ops.delete ?? []) configs.push({ name, configOperation: 1, value: null });
+    for (const [name, value] of Object.entries(ops.append ?? {})) configs.push({ name, configOperation: 2, value });
+    for (const [name, value] of Object.entries(ops.subtract ?? {})) configs.push({ name, configOperation: 3, value });
+    const resp = await this.cluster.retry(async () => {
+      const conn = resource.type === 'broker' && resource.name !== '' ? await this.cluster.connection(Number(resource.name)) : await this.cluster.anyConnection();
+      return conn.request<IncrementalAlterConfigsResponse>(ApiKey.IncrementalAlterConfigs, {
+        resources: [{ resourceType: CONFIG_RESOURCE_TYPE_IDS[resource.type], resourceName: resource.name, configs }],
+        validateOnly: opts.validateOnly ?? false,
+      });
+    });
+    for (const r of resp.responses) {
+      if (r.errorCode !== ErrorCode.NONE) throw new ConfigResourceError(resource, r.errorCode, configErrorMessage(resource, r.errorCode, r.errorMessage));
+    }
+  }
+
+  /** AlterConfigs (the legacy API): replaces every override of the resource with `configs`. */
+  async alterConfigs(resource: ConfigResourceRef, configs: Record<string, string>, opts: { validateOnly?: boolean } = {}): Promise<void> {
+    const resp = await this.cluster.retry(async () => {
+      const conn = resource.type === 'broker' && resource.name !== '' ? await this.cluster.connection(Number(resource.name)) : await this.cluster.anyConnection();
+      return conn.request<AlterConfigsResponse>(ApiKey.AlterConfigs, {
+        resources: [
+          {
+            resourceType: CONFIG_RESOURCE_TYPE_IDS[resource.type],
+            resourceName: resource.name,
+            configs: Object.entries(configs).map(([name, value]) => ({ name, value })),
+          },
+        ],
+        validateOnly: opts.validateOnly ?? false,
+      });
+    });
+    for (const r of resp.responses) {
+      if (r.errorCode !== ErrorCode.NONE) throw new ConfigResourceError(resource, r.errorCode, configErrorMessage(resource, r.errorCode, r.errorMessage));
+    }
+  }
+
   /** Offsets for every partition of a topic (or the given ones): earliest, latest or by timestamp. */
   async listOffsets(
     topic: string,
@@ -289,6 +421,149 @@ export class Admin {
     };
   }
 
+  // ------------------------------------------------------------------------------------------------
+  // Consumer groups
+
+  /** The coordinator of a group (FindCoordinator, retried while it is not available yet). */
+  async findGroupCoordinator(groupId: string): Promise<{ nodeId: number; host: string; port: number }> {
+    return this.cluster.retry(async () => {
+      const conn = await this.cluster.anyConnection();
+      const v = conn.versionFor(ApiKey.FindCoordinator);
+      const resp = await conn.request<FindCoordinatorResponse>(ApiKey.FindCoordinator, { key: groupId, keyType: 0, coordinatorKeys: [groupId] });
+      const c = v >= 4 ? resp.coordinators[0] : resp;
+      if (!c) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      if (c.errorCode !== ErrorCode.NONE) throw kafkaError(c.errorCode, c.errorMessage, `FindCoordinator for group '${groupId}'`);
+      return { nodeId: c.nodeId, host: c.host, port: c.port };
+    }, { retries: 20 });
+  }
+
+  /** Runs fn on a connection to the group's coordinator, retrying coordinator moves and network errors. */
+  private onCoordinator<T>(groupId: string, fn: (conn: BrokerConnection, node: { nodeId: number; host: string; port: number }) => Promise<T>): Promise<T> {
+    return this.cluster.retry(async () => {
+      const node = await this.findGroupCoordinator(groupId);
+      return fn(await this.cluster.connectTo(node.host, node.port), node);
+    }, { retries: 20 });
+  }
+
+  /** Every group of every broker (ListGroups), sorted by id. */
+  async listGroups(): Promise<GroupListing[]> {
+    const md = await this.cluster.retry(() => this.cluster.refreshMetadata([]));
+    const out = new Map<string, GroupListing>();
+    for (const b of md.brokers.values()) {
+      const resp = await this.cluster.retry(async () => {
+        const conn = await this.cluster.connectTo(b.host, b.port);
+        const r = await conn.request<ListGroupsResponse>(ApiKey.ListGroups, { statesFilter: [], typesFilter: [] });
+        if (r.errorCode !== ErrorCode.NONE) throw kafkaError(r.errorCode, null, `ListGroups on broker ${b.nodeId}`);
+        return r;
+      });
+      for (const g of resp.groups) out.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState ?? '' });
+    }
+    return [...out.values()].sort((a, b) => compareNames(a.groupId, b.groupId));
+  }
+
+  /** DescribeGroups; a group that does not exist comes back with state 'Dead'. */
+  async describeGroup(groupId: string): Promise<GroupDescription> {
+    return this.onCoordinator(groupId, async (conn, node) => {
+      const resp = await conn.request<DescribeGroupsResponse>(ApiKey.DescribeGroups, { groups: [groupId], includeAuthorizedOperations: false });
+      const g = resp.groups[0];
+      if (!g) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `DescribeGroups returned nothing for '${groupId}'`);
+      if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) {
+        return { groupId, state: 'Dead', protocolType: '', protocol: '', members: [], coordinator: node };
+      }
+      if (g.errorCode !== ErrorCode.NONE) throw kafkaError(g.errorCode, null, `DescribeGroups '${groupId}'`);
+      return {
+        groupId: g.groupId,
+        state: g.groupState,
+        protocolType: g.protocolType,
+        protocol: g.protocolData,
+        coordinator: node,
+        members: g.members.map((m) => {
+          let assignment: TopicPartition[] = [];
+          if (g.protocolType === 'consumer' || g.protocolType === '') {
+            try {
+              assignment = decodeAssignment(m.memberAssignment);
+            } catch {
+              assignment = [];
+            }
+          }
+          return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost, assignment };
+        }),
+      };
+    });
+  }
+
+  /** Committed offsets of a group (all partitions it has committed, or the given ones), sorted. */
+  async listGroupOffsets(groupId: string, partitions?: readonly TopicPartition[]): Promise<GroupOffset[]> {
+    let topics: Array<{ name: string; partitionIndexes: number[] }> | null = null;
+    if (partitions) {
+      const byTopic = new Map<string, number[]>();
+      for (const tp of partitions) {
+        let ps = byTopic.get(tp.topic);
+        if (!ps) byTopic.set(tp.topic, (ps = []));
+        ps.push(tp.partition);
+      }
+      topics = [...byTopic].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
+    }
+    const committed = await this.onCoordinator(groupId, async (conn) => {
+      const resp = await conn.request<OffsetFetchResponse>(ApiKey.OffsetFetch, {
+        groupId,
+        topics,
+        groups: [{ groupId, memberId: null, memberEpoch: -1, topics }],
+        requireStable: false,
+      });
+      return parseOffsetFetch(resp);
+    });
+    return [...committed]
+      .map(([k, c]) => {
+        const i = k.indexOf('\u0000');
+        return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset: c.offset, metadata: c.metadata };
+      })
+      .sort((a, b) => compareNames(a.topic, b.topic) || a.partition - b.partition);
+  }
+
+  /** Commits offsets for a group from outside it (generation -1, no member id): the group must be empty. */
+  async alterGroupOffsets(groupId: string, offsets: readonly GroupOffset[]): Promise<void> {
+    const byTopic = new Map<string, Array<{ partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; commitTimestamp: number; committedMetadata: string | null }>>();
+    for (const o of offsets) {
+      let ps = byTopic.get(o.topic);
+      if (!ps) byTopic.set(o.topic, (ps = []));
+      ps.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: o.metadata ?? '' });
+    }
+    const resp = await this.onCoordinator(groupId, async (conn) => {
+      const r = await conn.request<OffsetCommitResponse>(ApiKey.OffsetCommit, {
+        groupId,
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        groupInstanceId: null,
+        retentionTimeMs: -1,
+        topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+      });
+      const coordinatorError = r.topics.flatMap((t) => t.partitions).find((p) => p.errorCode === ErrorCode.NOT_COORDINATOR || p.errorCode === ErrorCode.COORDINATOR_NOT_AVAILABLE || p.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+      if (coordinatorError) throw new KafkaError(coordinatorError.errorCode);
+      return r;
+    });
+    for (const t of resp.topics) {
+      for (const p of t.partitions) {
+        if (p.errorCode !== ErrorCode.NONE) throw kafkaError(p.errorCode, null, `committing offsets of group '${groupId}' for ${t.name}-${p.partitionIndex}`);
+      }
+    }
+  }
+
+  /** Deletes groups; resolves with each group's error code (0 = deleted). */
+  async deleteGroups(groupIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const groupId of groupIds) {
+      const code = await this.onCoordinator(groupId, async (conn) => {
+        const r = await conn.request<DeleteGroupsResponse>(ApiKey.DeleteGroups, { groupsNames: [groupId] });
+        const c = r.results.find((x) => x.groupId === groupId)?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        if (c === ErrorCode.NOT_COORDINATOR || c === ErrorCode.COORDINATOR_NOT_AVAILABLE || c === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) throw new KafkaError(c);
+        return c;
+      });
+      out.set(groupId, code);
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     if (this.ownsCluster) await this.cluster.close();
   }
@@ -307,4 +582,96 @@ function compareNames(a: string, b: string): number {
 
 export function createAdmin(opts: AdminOptions): Admin {
   return new Admin(opts);
+}
+
+// ---- configs (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs) ----------------------------
+
+/** A config resource: a topic by name, or a broker by id ("" = the cluster-wide broker default). */
+export interface ConfigResourceRef {
+  type: 'topic' | 'broker';
+  name: string;
+}
+
+export type ConfigSourceName =
+  | 'UNKNOWN'
+  | 'DYNAMIC_TOPIC_CONFIG'
+  | 'DYNAMIC_BROKER_CONFIG'
+  | 'DYNAMIC_DEFAULT_BROKER_CONFIG'
+  | 'STATIC_BROKER_CONFIG'
+  | 'DEFAULT_CONFIG'
+  | 'DYNAMIC_BROKER_LOGGER_CONFIG';
+
+export interface ConfigEntryDescription {
+  name: string;
+  /** null for sensitive configs and configs without a value. */
+  value: string | null;
+  source: ConfigSourceName;
+  isDefault: boolean;
+  isSensitive: boolean;
+  readOnly: boolean;
+  synonyms: Array<{ name: string; value: string | null; source: ConfigSourceName }>;
+  /** ConfigType id (v3+; 0 when unknown). */
+  configType: number;
+  documentation: string | null;
+}
+
+export interface ConfigResourceDescription extends ConfigResourceRef {
+  configs: ConfigEntryDescription[];
+}
+
+export interface ConfigAlterations {
+  set?: Record<string, string>;
+  delete?: readonly string[];
+  /** List configs: items added (comma separated). */
+  append?: Record<string, string>;
+  /** List configs: items removed (comma separated). */
+  subtract?: Record<string, string>;
+}
+
+/** A failure about one config resource; `code` is the Kafka error code. */
+export class ConfigResourceError extends KafkaError {
+  constructor(
+    readonly resource: ConfigResourceRef,
+    code: number,
+    message: string,
+  ) {
+    super(code, message);
+    this.name = 'ConfigResourceError';
+  }
+}
+
+const CONFIG_RESOURCE_TYPE_IDS: Readonly<Record<ConfigResourceRef['type'], number>> = { topic: 2, broker: 4 };
+
+const CONFIG_SOURCE_NAMES: readonly ConfigSourceName[] = [
+  'UNKNOWN',
+  'DYNAMIC_TOPIC_CONFIG',
+  'DYNAMIC_BROKER_CONFIG',
+  'DYNAMIC_DEFAULT_BROKER_CONFIG',
+  'STATIC_BROKER_CONFIG',
+  'DEFAULT_CONFIG',
+  'DYNAMIC_BROKER_LOGGER_CONFIG',
+];
+
+/** The source name of a config_source id (v0 has none: is_default tells default from override). */
+function configSourceName(id: number, isDefault: boolean, type: ConfigResourceRef['type']): ConfigSourceName {
+  if (id === -1) return isDefault ? 'DEFAULT_CONFIG' : type === 'topic' ? 'DYNAMIC_TOPIC_CONFIG' : 'STATIC_BROKER_CONFIG';
+  return CONFIG_SOURCE_NAMES[id] ?? 'UNKNOWN';
+}
+
+function configErrorMessage(ref: ConfigResourceRef, code: number, brokerMessage: string | null): string {
+  if (brokerMessage) return brokerMessage;
+  if (ref.type === 'topic') return topicErrorMessage(ref.name, code, null);
+  return kafkaError(code, null, `broker '${ref.name}'`).message;
+}
+
+/** Topic resources (null: any broker) and broker resources (by id) grouped by the broker to ask. */
+function groupByConfigTarget(resources: readonly ConfigResourceRef[]): Map<number | null, ConfigResourceRef[]> {
+  const out = new Map<number | null, ConfigResourceRef[]>();
+  for (const r of resources) {
+    const target = r.type === 'broker' && /^\d+$/.test(r.name) ? Number(r.name) : null;
+    const list = out.get(target) ?? [];
+    list.push(r);
+    out.set(target, list);
+  }
+  return out;
 }

@@ -11,6 +11,7 @@ import {
   controllerEpochPath,
   controllerPath,
   decodeControllerEpoch,
+  decodeTopicAssignment,
   encodeController,
   encodeControllerEpoch,
   encodePartitionState,
@@ -32,6 +33,15 @@ export interface CreateTopicRequest {
   replicationFactor: number;
   assignments?: Map<number, number[]>;
   configs?: Record<string, string>;
+  validateOnly?: boolean;
+}
+
+export interface CreatePartitionsRequest {
+  name: string;
+  /** The new total partition count. */
+  count: number;
+  /** Replicas for each new partition, in partition order (optional). */
+  assignments?: number[][];
   validateOnly?: boolean;
 }
 
@@ -153,6 +163,105 @@ export class Controller {
     }
     await this.opts.reconcile();
     return { errorCode: ErrorCode.NONE, topic: metadata.topic(req.name) ?? info };
+  }
+
+  /**
+   * Adds partitions to a topic (CreatePartitions): the new partitions get replicas from `assignments`
+   * (one broker list per new partition) or from Kafka's assignment continued from partition 0's leader,
+   * and partition states led by their first live replica. Errors and wording follow Kafka's AdminManager.
+   */
+  async createPartitions(req: CreatePartitionsRequest, attempt = 0): Promise<ControllerResult> {
+    const { metadata, registry } = this.opts;
+    const node = await registry.get(topicPath(req.name));
+    if (!node) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${req.name}' does not exist.` };
+    const existing = decodeTopicAssignment(req.name, node.data);
+    if (existing.addingReplicas.size > 0 || existing.removingReplicas.size > 0) {
+      return { errorCode: ErrorCode.REASSIGNMENT_IN_PROGRESS, errorMessage: `A partition reassignment is in progress for the topic '${req.name}'.` };
+    }
+    const oldCount = existing.partitions.size;
+    const increment = req.count - oldCount;
+    if (increment < 0) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic currently has ${oldCount} partitions, which is higher than the requested ${req.count}.` };
+    }
+    if (increment === 0) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic already has ${oldCount} partitions.` };
+    const replicationFactor = existing.partitions.get(0)?.length ?? [...existing.partitions.values()][0]?.length ?? 1;
+    const liveBrokers = [...metadata.brokers.keys()].sort((a, b) => a - b);
+    const added = new Map<number, number[]>();
+    if (req.assignments) {
+      const unknown = [...new Set(req.assignments.flat())].filter((b) => !metadata.brokers.has(b));
+      if (unknown.length) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Unknown broker(s) in replica assignment: ${unknown.join(', ')}.` };
+      if (req.assignments.length !== increment) {
+        return {
+          errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          errorMessage: `Increasing the number of partitions by ${increment} but ${req.assignments.length} assignments provided.`,
+        };
+      }
+      for (let i = 0; i < req.assignments.length; i++) {
+        const replicas = req.assignments[i]!;
+        const p = oldCount + i;
+        if (replicas.length === 0) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Cannot have replication factor of 0 for partition id ${p}.` };
+        if (new Set(replicas).size !== replicas.length) {
+          return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Duplicate brokers not allowed in replica assignment: ${replicas.join(', ')} for partition id ${p}.` };
+        }
+        if (replicas.length !== replicationFactor) {
+          return {
+            errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            errorMessage: `Inconsistent replication factor between partitions, partition 0 has ${replicationFactor} while partitions [${p}] have replication factors [${replicas.length}], respectively.`,
+          };
+        }
+        added.set(p, replicas);
+      }
+    } else {
+      if (replicationFactor > liveBrokers.length) {
+        return {
+          errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+          errorMessage: `Replication factor: ${replicationFactor} larger than available brokers: ${liveBrokers.length}.`,
+        };
+      }
+      // Kafka continues the assignment from the index of partition 0's leader, for both the start
+      // index and the replica shift (AdminZkClient.createNewPartitionsAssignment).
+      const leader0 = existing.partitions.get(0)?.[0];
+      const startIndex = Math.max(0, leader0 === undefined ? 0 : liveBrokers.indexOf(leader0));
+      const fixed = (startIndex + 0.5) / liveBrokers.length;
+      const all = assignReplicas(liveBrokers, req.count, replicationFactor, () => fixed);
+      for (let p = oldCount; p < req.count; p++) added.set(p, all.get(p)!);
+    }
+    const partitions = [...added.entries()].map(([partition, replicas]) => {
+      const isr = replicas.filter((r) => metadata.brokers.has(r));
+      return { partition, replicas, isr, leader: isr[0] ?? -1, leaderEpoch: 0 };
+    });
+    if (req.validateOnly) return { errorCode: ErrorCode.NONE };
+
+    const assignment = new Map(existing.partitions);
+    for (const [p, r] of added) assignment.set(p, r);
+    const ops: MultiOp[] = [
+      {
+        op: 'set',
+        path: topicPath(req.name),
+        data: encodeTopicAssignment({ partitions: assignment, topicId: existing.topicId }),
+        version: node.stat.version,
+      },
+    ];
+    if (!(await registry.exists(topicPartitionsPath(req.name)))) ops.push({ op: 'create', path: topicPartitionsPath(req.name), data: null, mode: 'persistent' });
+    for (const p of partitions) {
+      ops.push({ op: 'create', path: partitionPath(req.name, p.partition), data: null, mode: 'persistent' });
+      ops.push({
+        op: 'create',
+        path: partitionStatePath(req.name, p.partition),
+        data: encodePartitionState({ controllerEpoch: this.controllerEpoch, leader: p.leader, leaderEpoch: 0, isr: p.isr }),
+        mode: 'persistent',
+      });
+    }
+    try {
+      await registry.multi(ops);
+    } catch (err) {
+      // The assignment changed in between (another writer): start again from the new one.
+      if ((isRegistryError(err, 'BAD_VERSION') || isRegistryError(err, 'NODE_EXISTS')) && attempt < 3) return this.createPartitions(req, attempt + 1);
+      if (isRegistryError(err, 'NO_NODE')) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${req.name}' does not exist.` };
+      throw err;
+    }
+    await this.opts.reconcile();
+    return { errorCode: ErrorCode.NONE, topic: metadata.topic(req.name) };
   }
 
   async deleteTopic(name: string): Promise<ControllerResult> {

@@ -16,6 +16,14 @@ export interface LogConfig {
   flushMessages?: number;
   /** `max.message.bytes`: largest record batch accepted by append. */
   maxMessageBytes: number;
+  /** `retention.ms`: delete a segment once its largest timestamp is older than this; -1 = keep forever. */
+  retentionMs: number;
+  /** `retention.bytes`: delete the oldest segments while the log stays at least this big without them; -1 = no limit. */
+  retentionBytes: number;
+  /** `file.delete.delay.ms`: how long a deleted segment's `.deleted` files stay on disk before removal. */
+  fileDeleteDelayMs: number;
+  /** `cleanup.policy`: `delete` and/or `compact`; retention by time and size runs only with `delete`. */
+  cleanupPolicy: readonly string[];
 }
 
 export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
@@ -25,13 +33,17 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   segmentIndexBytes: 10485760,
   flushMessages: undefined,
   maxMessageBytes: 1048588,
+  retentionMs: 604800000,
+  retentionBytes: -1,
+  fileDeleteDelayMs: 60000,
+  cleanupPolicy: Object.freeze(['delete']),
 });
 
 /** The defaults overridden by the given values (undefined values are ignored). */
 export function logConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   const cfg: LogConfig = { ...DEFAULT_LOG_CONFIG };
-  for (const [k, v] of Object.entries(overrides) as [keyof LogConfig, number | undefined][]) {
-    if (v !== undefined) cfg[k] = v;
+  for (const [k, v] of Object.entries(overrides) as [keyof LogConfig, unknown][]) {
+    if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
   }
   return cfg;
 }

@@ -21,6 +21,7 @@ import {
 import { fsyncDir, writeFileAtomic } from './file-io.js';
 import type { LogConfig } from './log-config.js';
 import { Log, parseTopicPartitionDirName, topicPartitionDirName } from './log.js';
+import { deleteOldSegments } from './retention.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 export const META_PROPERTIES_FILE = 'meta.properties';
@@ -42,6 +43,8 @@ export interface LogManagerOptions {
   /** Called after every append to any log (the fetch purgatory's wake-up). Must not throw. */
   onAppend?: (log: Log) => void;
   time?: () => number;
+  /** `log.retention.check.interval.ms`: how often retention runs over every log (default 300000; 0 = never). */
+  retentionCheckIntervalMs?: number;
 }
 
 export interface MetaProperties {
@@ -125,6 +128,10 @@ export class LogManager {
   private clusterId: string | undefined;
   private started = false;
   private closed = false;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private retentionRun: Promise<number> | null = null;
+  private readonly checkpointsDue = new Set<string>();
+  private checkpointing: Promise<void> | null = null;
 
   /** Call `startup()` before use (or use `LogManager.open`). */
   constructor(opts: LogManagerOptions) {
@@ -158,6 +165,11 @@ export class LogManager {
     if (clusterId !== undefined) this.clusterId = clusterId;
     try {
       for (const dir of this.logDirs) await this.loadDir(dir);
+      const interval = this.opts.retentionCheckIntervalMs ?? 300000;
+      if (interval > 0) {
+        this.retentionTimer = setInterval(() => void this.runRetention().catch(() => undefined), interval);
+        this.retentionTimer.unref();
+      }
     } catch (e) {
       for (const log of this.logs.values()) log.closeWithoutFlush();
       this.logs.clear();
@@ -238,6 +250,52 @@ export class LogManager {
   private wire(log: Log): void {
     const cb = this.opts.onAppend;
     if (cb !== undefined) log.onAppend = () => cb(log);
+    log.onLogStartOffsetChange = () => this.scheduleCheckpoint(path.dirname(log.dir));
+  }
+
+  /**
+   * One retention pass over every log (src/log/retention.ts): segments past retention.ms / retention.bytes
+   * (cleanup.policy delete) or below the log start offset are deleted; the log start offsets are checkpointed.
+   * Returns the number of segments deleted. Runs every `retentionCheckIntervalMs`; overlapping calls share a pass.
+   */
+  runRetention(): Promise<number> {
+    if (this.retentionRun !== null) return this.retentionRun;
+    const run = (async (): Promise<number> => {
+      let count = 0;
+      const now = (this.opts.time ?? Date.now)();
+      for (const log of this.allLogs()) {
+        if (this.closed) break;
+        count += (await deleteOldSegments(log, now)).count;
+      }
+      await this.checkpointing;
+      return count;
+    })().finally(() => {
+      this.retentionRun = null;
+    });
+    this.retentionRun = run;
+    return run;
+  }
+
+  /** Writes the checkpoints of a log dir soon (coalesced); used when a log start offset moves. */
+  private scheduleCheckpoint(dir: string): void {
+    if (this.closed) return;
+    this.checkpointsDue.add(dir);
+    if (this.checkpointing !== null) return;
+    this.checkpointing = (async () => {
+      await Promise.resolve();
+      while (this.checkpointsDue.size > 0 && !this.closed) {
+        const [next] = this.checkpointsDue;
+        this.checkpointsDue.delete(next!);
+        await this.checkpointDir(next!).catch(() => undefined);
+      }
+    })().finally(() => {
+      this.checkpointing = null;
+    });
+  }
+
+  /** Resolves once the checkpoints scheduled by log start offset changes are written. */
+  async awaitCheckpoints(): Promise<void> {
+    while (this.checkpointing !== null) await this.checkpointing;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -398,6 +456,10 @@ export class LogManager {
       return;
     }
     this.closed = true;
+    if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
+    await this.retentionRun?.catch(() => undefined);
+    await this.checkpointing;
     await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
     const failedDirs = new Set<string>();
     await Promise.all(

@@ -34,6 +34,7 @@ import {
   offsetFromFileName,
 } from './log-segment.js';
 import type { TimestampOffset } from './time-index.js';
+import { ProducerStateManager, type BatchMetadata } from './producer-state.js';
 
 const INT32_MAX = 0x7fffffff;
 const EMPTY = Buffer.alloc(0);
@@ -104,6 +105,8 @@ export class Log {
   topicId: Buffer | undefined;
   /** Called after every append; the broker's fetch purgatory hooks in here. */
   onAppend: (() => void) | undefined;
+  /** Called when the log start offset moves (retention, DeleteRecords); the LogManager checkpoints it. Must not throw. */
+  onLogStartOffsetChange: (() => void) | undefined;
 
   private cfg: LogConfig;
   private segs: LogSegment[];
@@ -115,6 +118,8 @@ export class Log {
   private truncating = false;
   private activeFlush: Promise<void> | null = null;
   private queuedFlush: Promise<void> | null = null;
+  /** Idempotent-producer state (src/log/producer-state.ts): checked on leader appends, updated by every write. */
+  readonly producerState: ProducerStateManager;
 
   private constructor(
     readonly dir: string,
@@ -137,6 +142,7 @@ export class Log {
     this.time = options.time ?? Date.now;
     this.onAppend = options.onAppend;
     this.topicId = options.topicId;
+    this.producerState = new ProducerStateManager(dir);
   }
 
   /** Opens (creating if needed) the partition log in `dir`, recovering it when the shutdown was not clean. */
@@ -177,7 +183,9 @@ export class Log {
         nextOffset = await Log.loadSegments(segs, options);
       }
       const logStartOffset = Math.min(Math.max(options.logStartOffset ?? 0, segs[0]!.baseOffset), nextOffset);
-      return new Log(dir, config, segs, nextOffset, logStartOffset, nextOffset, options);
+      const log = new Log(dir, config, segs, nextOffset, logStartOffset, nextOffset, options);
+      await log.rebuildProducerState();
+      return log;
     } catch (e) {
       for (const s of segs) s.close();
       throw e;
@@ -265,7 +273,27 @@ export class Log {
   maybeIncrementLogStartOffset(offset: number): boolean {
     if (offset <= this.startOffset || offset > this.nextOffset) return false;
     this.startOffset = offset;
+    this.onLogStartOffsetChange?.();
     return true;
+  }
+
+  /**
+   * Retention (src/log/retention.ts): takes the oldest segments off the log while `predicate(segment, next)`
+   * holds, never the active segment, and moves the log start offset to the first remaining segment's base
+   * offset. Returns the removed segments, still open: the caller renames them `.deleted`, closes them (after
+   * in-flight reads) and removes their files later.
+   */
+  removeOldestSegments(predicate: (segment: LogSegment, next: LogSegment) => boolean): LogSegment[] {
+    if (this.closed || this.truncating) return [];
+    const removed: LogSegment[] = [];
+    while (this.segs.length > 1 && predicate(this.segs[0]!, this.segs[1]!)) removed.push(this.segs.shift()!);
+    if (removed.length > 0) {
+      const first = this.segs[0]!.baseOffset;
+      if (this.recoveryPointOffset < first) this.recoveryPointOffset = first;
+      if (this.startOffset < first) this.startOffset = first;
+      this.onLogStartOffsetChange?.();
+    }
+    return removed;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -321,6 +349,9 @@ export class Log {
     // The produce path has already checked sizes and CRCs (validateProducedRecords); checking the
     // CRC a second time would double the CPU cost of every append.
     if (alreadyValidated ? records.length === 0 : this.validate(records, false) === 0) return this.emptyAppendInfo();
+    // idempotent producers: a retried batch is not written again but answered with its original offsets
+    const duplicate = this.producerState.checkAppend(records);
+    if (duplicate !== null) return this.duplicateAppendInfo(duplicate);
     let next = this.nextOffset;
     for (let pos = 0; pos < records.length; pos += batchSize(records, pos)) {
       setBatchBaseOffset(records, next, pos);
@@ -335,6 +366,32 @@ export class Log {
     this.checkWritable();
     if (this.validate(records, true) === 0) return this.emptyAppendInfo();
     return this.writeBatches(records);
+  }
+
+  /** A retried batch of an idempotent producer: nothing written, the original offsets answered. */
+  private duplicateAppendInfo(batch: BatchMetadata): LogAppendInfo {
+    return {
+      baseOffset: batch.firstOffset,
+      lastOffset: batch.lastOffset,
+      logAppendTime: -1,
+      logStartOffset: this.startOffset,
+      maxTimestamp: batch.timestamp,
+      validBytes: 0,
+    };
+  }
+
+  /** Rebuilds the producer state from the newest snapshot at or below the log end and the batches after it. */
+  private async rebuildProducerState(): Promise<void> {
+    await this.producerState.rebuild(this.startOffset, this.nextOffset, async (offset) => (await this.read(offset, 1 << 20)).records);
+  }
+
+  /** Writes a producer snapshot at the log end offset (on roll and clean close); a failure only costs a longer replay. */
+  private snapshotProducerState(sync: boolean): void {
+    try {
+      this.producerState.takeSnapshot(sync, this.segs[0]!.baseOffset);
+    } catch {
+      // the next load replays from an older snapshot or the log start
+    }
   }
 
   private emptyAppendInfo(): LogAppendInfo {
@@ -352,6 +409,7 @@ export class Log {
       const ts = batchMaxTimestamp(records, pos);
       const seg = this.maybeRoll(size, ts, batchBaseOffset(records, pos), last);
       seg.append(records, pos, size);
+      this.producerState.applyBatch(records, pos);
       this.nextOffset = last + 1;
       lastOffset = last;
       if (ts > maxTimestamp) maxTimestamp = ts;
@@ -411,6 +469,7 @@ export class Log {
   private rollTo(baseOffset: number): LogSegment {
     const old = this.activeSegment;
     if (old.size === 0 && old.baseOffset === baseOffset) return old;
+    this.snapshotProducerState(false);
     old.onBecomeInactiveSegment();
     const seg = LogSegment.create(this.dir, baseOffset, this.cfg, this.time());
     this.segs.push(seg);
@@ -513,6 +572,7 @@ export class Log {
       this.nextOffset = Math.min(offset, cutBase ?? offset);
       this.recoveryPointOffset = Math.min(this.recoveryPointOffset, this.nextOffset);
       this.startOffset = Math.min(this.startOffset, this.nextOffset);
+      await this.rebuildProducerState();
       return true;
     } finally {
       this.truncating = false;
@@ -531,6 +591,7 @@ export class Log {
     this.nextOffset = offset;
     this.startOffset = offset;
     this.recoveryPointOffset = offset;
+    this.producerState.reset(offset);
   }
 
   /**
@@ -573,6 +634,7 @@ export class Log {
     if (this.closed) return;
     this.closed = true; // refuse appends from here on
     await this.flush().catch(() => undefined);
+    this.snapshotProducerState(true);
     const active = this.activeSegment;
     active.onBecomeInactiveSegment();
     await active.flush();

@@ -23,6 +23,12 @@ export interface ConnectionOptions {
   logger: Logger;
   /** Body for an ApiVersions request of an unsupported version: v0 layout with error 35. */
   unsupportedApiVersionsBody: () => Record<string, unknown>;
+  /**
+   * Resolves once the broker knows the cluster state (its first reconciliation). Requests that
+   * arrive earlier wait for it: a client reconnecting right after a restart must not be told
+   * that its topics do not exist.
+   */
+  ready?: Promise<void>;
 }
 
 export class Connection {
@@ -91,6 +97,7 @@ export class Connection {
   private async drainQueue(): Promise<void> {
     this.processing = true;
     try {
+      if (this.opts.ready) await this.opts.ready;
       while (this.queue.length > 0 && !this.closed) {
         const frame = this.queue.shift()!;
         this.queuedBytes -= frame.length;

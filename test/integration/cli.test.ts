@@ -232,15 +232,15 @@ describe('errors', () => {
     expect(res.stderr).toContain("Error: No key separator found on line number 1: 'no separator'");
   });
 
-  it('names an unreachable ZooKeeper, and says groups are not available yet', async () => {
+  it('names an unreachable ZooKeeper, and refuses --group with --partition as Kafka does', async () => {
     const port = await freePort();
     const zk = await kfk(['topics', '--zookeeper', `127.0.0.1:${port}`, '--list']);
     expect(zk.code).toBe(1);
     expect(zk.stderr).toMatch(new RegExp(`^Error: no ZooKeeper at 127.0.0.1:${port}`));
     expect(zk.stderr.trim().split('\n')).toHaveLength(1);
-    const group = await kfk(['console-consumer', '--bootstrap-server', B, '--topic', 'test', '--group', 'g']);
+    const group = await kfk(['console-consumer', '--bootstrap-server', B, '--topic', 'test', '--group', 'g', '--partition', '0']);
     expect(group.code).toBe(1);
-    expect(group.stderr).toMatch(/^Error: .*--group.*not available yet/);
+    expect(group.stderr).toBe('Error: Options group and partition cannot be specified together.\n');
   });
 });
 

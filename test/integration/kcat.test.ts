@@ -1,7 +1,7 @@
 /**
  * kcat 1.7.1 (librdkafka 2.0.2) against a kfk broker process: metadata listing, producing with keys, headers
- * and every compression codec, reading back exactly what was written, murmur2 key partitioning, acks=all/0,
- * and consuming a topic that does not exist yet.
+ * and every compression codec, reading back exactly what was written, murmur2 key partitioning, consuming from
+ * a timestamp (`-o s@<ms>`), acks=all/0, and consuming a topic that does not exist yet.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kcat, registerCleanup, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
@@ -175,8 +175,25 @@ describe('kcat -P then -C with keys, headers and compression', () => {
   });
 });
 
-// Consuming from a timestamp (`-o s@<ms>`, ListOffsets by time from librdkafka) is tracked as issue 3.
-it.skip('-o s@<timestamp> starts at the first record at/after the timestamp (issue 3)', () => {});
+// Consuming from a timestamp: librdkafka resolves `-o s@<ms>` with ListOffsets by time.
+it('-o s@<timestamp> starts at the first record at/after the timestamp', async () => {
+  const topic = 'kcat-by-time';
+  await produce(topic, ['old-0', 'old-1', 'old-2'], ['-p', '0']);
+  // a clear gap on the producer's clock (CreateTime), so the two batches cannot share a millisecond
+  await new Promise((r) => setTimeout(r, 50));
+  const between = Date.now();
+  await new Promise((r) => setTimeout(r, 50));
+  await produce(topic, ['new-3', 'new-4'], ['-p', '0']);
+  const read = async (offsetSpec: string): Promise<string> => {
+    const res = await kcat(['-b', broker.bootstrap, '-C', '-t', topic, '-p', '0', '-o', offsetSpec, '-e', '-q', '-f', '%o:%s\\n']);
+    expect(res.code, res.stderr).toBe(0);
+    return res.stdout;
+  };
+  expect(await read(`s@${between}`)).toBe('3:new-3\n4:new-4\n');
+  // a timestamp before everything starts at the first record; one after everything finds no offset (the end)
+  expect(await read('s@1')).toBe('0:old-0\n1:old-1\n2:old-2\n3:new-3\n4:new-4\n');
+  expect(await read(`s@${Date.now() + 3_600_000}`)).toBe('');
+});
 
 describe('acks', () => {
   it('-X acks=all: every record is acknowledged and readable', async () => {
