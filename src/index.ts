@@ -70,4 +70,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
   };
 }
 
-export { createProducer, createConsumer, createAdmin } from './client/index.js';
+export { createProducer, createConsumer, createGroupConsumer, createAdmin } from './client/index.js';
+export type {
+  ProducerOptions,
+  ProducerRecord,
+  RecordMetadata,
+  ConsumerOptions,
+  ConsumerRecord,
+  GroupConsumerOptions,
+  AdminOptions,
+  NewTopic,
+} from './client/index.js';
