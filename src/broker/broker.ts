@@ -232,7 +232,25 @@ export class Broker implements BrokerServices {
     }
     this.advertised = this.resolveAdvertisedListeners();
 
-    await registry.create(
+    await this.registerBroker();
+    // A new registry session (the old one expired): register again, run the election, re-arm watches.
+    this.options.registry.onSessionEvent((e) => {
+      if (e.state !== 'connected' || this.stopped) return;
+      this.logger.warn('registry session was re-established: registering broker again');
+      void (async () => {
+        await this.registerBroker();
+        await this.controller.elect();
+        await this.reconcile();
+      })().catch((err) => this.logger.error(`re-registration failed: ${(err as Error).stack ?? err}`));
+    });
+    await this.controller.elect();
+    await this.reconcile();
+    this.markReady();
+  }
+
+  /** Registers this broker as the ephemeral /brokers/ids/<id> node (Kafka's v5 JSON). */
+  private async registerBroker(): Promise<void> {
+    await this.options.registry.create(
       brokerIdPath(this.options.brokerId),
       encodeBrokerRegistration({
         id: this.options.brokerId,
@@ -249,9 +267,6 @@ export class Broker implements BrokerServices {
       }
       throw err;
     });
-    await this.controller.elect();
-    await this.reconcile();
-    this.markReady();
   }
 
   private resolveAdvertisedListeners(): ListenerConfig[] {

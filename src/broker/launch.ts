@@ -60,10 +60,15 @@ export function logConfigFromTopic(overrides: Record<string, string>): Partial<L
 async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry; close: () => Promise<void> }> {
   if (config.zookeeperConnect) {
     const { ZooKeeperRegistry } = await import('../registry/zookeeper.js');
-    const registry = await ZooKeeperRegistry.connect(config.zookeeperConnect, {
-      sessionTimeoutMs: config.zookeeperSessionTimeoutMs,
-      connectionTimeoutMs: config.zookeeperConnectionTimeoutMs,
-    });
+    const { ReconnectingRegistry } = await import('../registry/reconnecting.js');
+    const connectString = config.zookeeperConnect;
+    // A broker outlives its ZooKeeper sessions: on expiry it opens a new one and registers again.
+    const registry = await ReconnectingRegistry.open(() =>
+      ZooKeeperRegistry.connect(connectString, {
+        sessionTimeoutMs: config.zookeeperSessionTimeoutMs,
+        connectionTimeoutMs: config.zookeeperConnectionTimeoutMs,
+      }),
+    );
     return { registry, close: async () => {} };
   }
   const store = await EmbeddedRegistryStore.open({ file: join(config.logDirs[0]!, EMBEDDED_REGISTRY_FILE) });

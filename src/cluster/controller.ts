@@ -78,6 +78,7 @@ export class Controller {
       await registry.create(controllerPath, encodeController({ brokerId, timestamp: Date.now() }), 'ephemeral');
     } catch (err) {
       if (!isRegistryError(err, 'NODE_EXISTS')) throw err;
+      this.active = false;
       const exists = await registry.exists(controllerPath, () => void this.elect().catch(() => {}));
       if (exists) return;
       return this.elect();

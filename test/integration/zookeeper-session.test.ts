@@ -1,0 +1,72 @@
+/**
+ * A broker in ZooKeeper mode survives the loss of its ZooKeeper session: after expiry (its ephemeral
+ * registration and controller node are deleted by ZooKeeper) it opens a new session, registers
+ * again, wins the election again and keeps serving real clients (kcat).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { brokerConfigFromProperties } from '../../src/config/broker-config.js';
+import { launchBroker, type RunningBroker } from '../../src/broker/launch.js';
+import { silentLogger } from '../../src/server/logger.js';
+import { ReconnectingRegistry } from '../../src/registry/reconnecting.js';
+import { ZooKeeperRegistry, expireZooKeeperSession } from '../../src/registry/zookeeper.js';
+import { startZooKeeper } from '../../src/registry/zookeeper-server.js';
+import { brokerIdPath, controllerPath, decodeController } from '../../src/registry/paths.js';
+import { freePort } from '../helpers/ports.js';
+import { kcat } from '../helpers/run.js';
+import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('ZooKeeper session expiry', () => {
+  let zk: Awaited<ReturnType<typeof startZooKeeper>>;
+  let broker: RunningBroker;
+  let observer: ZooKeeperRegistry;
+
+  beforeAll(async () => {
+    zk = await startZooKeeper({ dataDir: await makeTempDir('kfk-zk-session'), port: await freePort(), host: '127.0.0.1' });
+    const config = brokerConfigFromProperties({
+      'zookeeper.connect': `127.0.0.1:${zk.port}`,
+      'zookeeper.session.timeout.ms': '6000',
+      listeners: 'PLAINTEXT://127.0.0.1:0',
+      'log.dirs': await makeTempDir('kfk-zk-session-logs'),
+    });
+    broker = await launchBroker(config, { logger: silentLogger });
+    observer = await ZooKeeperRegistry.connect(`127.0.0.1:${zk.port}`);
+  });
+
+  afterAll(async () => {
+    await observer?.close();
+    await broker?.stop();
+    await zk?.stop();
+    await cleanupTempDirs();
+  });
+
+  it('registers again and keeps serving after its session expires', async () => {
+    const put = await kcat(['-b', broker.bootstrap, '-P', '-t', 'survivor'], { input: 'before\n' });
+    expect(put.code, put.stderr).toBe(0);
+    const firstSession = (await observer.get(brokerIdPath(0)))!.stat.ephemeralOwner;
+
+    const registry = broker.broker.options.registry as ReconnectingRegistry;
+    await expireZooKeeperSession(registry.current as ZooKeeperRegistry);
+
+    // ZooKeeper deleted the old registration; the broker must come back under a new session.
+    await waitFor(
+      async () => {
+        const node = await observer.get(brokerIdPath(0));
+        return node !== null && node.stat.ephemeralOwner !== firstSession;
+      },
+      { timeoutMs: 30_000, message: 'broker 0 registered again under a new session' },
+    );
+    await waitFor(
+      async () => {
+        const c = await observer.get(controllerPath);
+        return c !== null && decodeController(c.data).brokerId === 0;
+      },
+      { timeoutMs: 30_000, message: 'broker 0 controller again' },
+    );
+
+    const put2 = await kcat(['-b', broker.bootstrap, '-P', '-t', 'survivor'], { input: 'after\n' });
+    expect(put2.code, put2.stderr).toBe(0);
+    const got = await kcat(['-b', broker.bootstrap, '-C', '-t', 'survivor', '-o', 'beginning', '-e', '-q']);
+    expect(got.stdout.split('\n').filter(Boolean)).toEqual(['before', 'after']);
+  });
+});
