@@ -1,0 +1,136 @@
+/**
+ * The leader epoch cache of one partition (Kafka's LeaderEpochFileCache): for every leader epoch that wrote to
+ * the log, the offset of its first batch, persisted as `<partition dir>/leader-epoch-checkpoint` (version 0,
+ * count, then `epoch startOffset` lines).
+ *
+ * - `assign(epoch, offset)` records an epoch the first time it writes (epochs only go up; a lower or equal epoch
+ *   is ignored, as is a negative one).
+ * - `truncateFromEnd(endOffset)` drops the epochs that start at or after a new log end (truncation, recovery).
+ * - `truncateFromStart(startOffset)` drops the epochs wholly below a new log start and moves the start of the
+ *   one containing it up to it (retention, DeleteRecords).
+ * - `clear()` empties it (the log restarted at a new offset).
+ *
+ * The file is rewritten in the background after every change (write to `.tmp`, fsync, rename; writes to one
+ * file never overlap); `flushed()` resolves once the last change is on disk. The log awaits it before it moves
+ * its recovery point, so a batch of a new epoch is never below the recovery point while its epoch entry is not
+ * yet durable. A missing, empty or malformed file loads as an empty cache (the log rebuilds it from batches).
+ */
+import path from 'node:path';
+import { CheckpointFormatError, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCheckpointFile, type EpochEntry } from './checkpoint.js';
+
+export class LeaderEpochCache {
+  private entries: EpochEntry[];
+  private readonly file: LeaderEpochCheckpointFile;
+  private pending: Promise<void> = Promise.resolve();
+  private lastError: Error | null = null;
+
+  private constructor(file: LeaderEpochCheckpointFile, entries: EpochEntry[]) {
+    this.file = file;
+    this.entries = entries;
+  }
+
+  /** Loads `<dir>/leader-epoch-checkpoint` (empty when missing or unreadable). */
+  static async load(dir: string): Promise<LeaderEpochCache> {
+    const file = new LeaderEpochCheckpointFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
+    let entries: EpochEntry[] = [];
+    try {
+      entries = await file.read();
+    } catch (e) {
+      if (!(e instanceof CheckpointFormatError)) throw e;
+    }
+    // keep only a well-formed history: epochs and start offsets strictly increasing
+    const clean: EpochEntry[] = [];
+    for (const e of entries) {
+      const last = clean[clean.length - 1];
+      if (e.epoch < 0 || e.startOffset < 0) continue;
+      if (last !== undefined && (e.epoch <= last.epoch || e.startOffset < last.startOffset)) continue;
+      clean.push(e);
+    }
+    return new LeaderEpochCache(file, clean);
+  }
+
+  /** The entries, oldest first. */
+  get epochEntries(): readonly EpochEntry[] {
+    return this.entries;
+  }
+
+  /** The latest epoch, or -1 when there is none. */
+  get latestEpoch(): number {
+    return this.entries.length === 0 ? -1 : this.entries[this.entries.length - 1]!.epoch;
+  }
+
+  /** The start offset of `epoch`, or -1 when it is not in the cache. */
+  startOffsetOf(epoch: number): number {
+    return this.entries.find((e) => e.epoch === epoch)?.startOffset ?? -1;
+  }
+
+  /**
+   * Kafka's endOffsetFor (OffsetsForLeaderEpoch): the start offset of the first epoch after `epoch`, or
+   * `logEndOffset` when `epoch` is the latest; with the largest epoch <= the requested one. [-1, -1] when unknown.
+   */
+  endOffsetFor(epoch: number, logEndOffset: number): { epoch: number; endOffset: number } {
+    if (epoch === this.latestEpoch && epoch >= 0) return { epoch, endOffset: logEndOffset };
+    let i = this.entries.length - 1;
+    while (i >= 0 && this.entries[i]!.epoch > epoch) i--;
+    if (i < 0) return { epoch: -1, endOffset: -1 };
+    const next = this.entries[i + 1];
+    return { epoch: this.entries[i]!.epoch, endOffset: next === undefined ? logEndOffset : next.startOffset };
+  }
+
+  /** Records `epoch` starting at `startOffset` when it is newer than the latest epoch. Returns true when added. */
+  assign(epoch: number, startOffset: number): boolean {
+    if (epoch < 0 || epoch <= this.latestEpoch) return false;
+    // an epoch cannot start before its predecessor: drop predecessors that start at or after it (a truncated log)
+    while (this.entries.length > 0 && this.entries[this.entries.length - 1]!.startOffset >= startOffset) this.entries.pop();
+    this.entries.push({ epoch, startOffset });
+    this.persist();
+    return true;
+  }
+
+  /** Removes the epochs starting at or after `endOffset`. */
+  truncateFromEnd(endOffset: number): void {
+    const before = this.entries.length;
+    while (this.entries.length > 0 && this.entries[this.entries.length - 1]!.startOffset >= endOffset) this.entries.pop();
+    if (this.entries.length !== before) this.persist();
+  }
+
+  /** Removes the epochs wholly before `startOffset`; the one containing it now starts there. */
+  truncateFromStart(startOffset: number): void {
+    let firstKept = 0;
+    while (firstKept + 1 < this.entries.length && this.entries[firstKept + 1]!.startOffset <= startOffset) firstKept++;
+    const first = this.entries[firstKept];
+    if (first === undefined || (firstKept === 0 && first.startOffset >= startOffset)) return;
+    this.entries = this.entries.slice(firstKept);
+    this.entries[0] = { epoch: first.epoch, startOffset: Math.max(first.startOffset, startOffset) };
+    this.persist();
+  }
+
+  /** Empties the cache. */
+  clear(): void {
+    if (this.entries.length === 0) return;
+    this.entries = [];
+    this.persist();
+  }
+
+  /** Resolves once every change so far is on disk; rejects when the last write failed. */
+  async flushed(): Promise<void> {
+    await this.pending;
+    if (this.lastError === null) return;
+    this.persist(); // one retry of the last state
+    await this.pending;
+    if (this.lastError !== null) throw this.lastError;
+  }
+
+  private persist(): void {
+    const snapshot = this.entries.slice();
+    this.pending = this.file.write(snapshot).then(
+      () => {
+        this.lastError = null;
+      },
+      (e: Error) => {
+        // the partition directory may be gone (deleted log); a later write or the rebuild from the log repairs it
+        this.lastError = e;
+      },
+    );
+  }
+}
