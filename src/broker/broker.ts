@@ -26,7 +26,7 @@ import {
   topicPath,
   topicsPath,
 } from '../registry/paths.js';
-import { LogManager } from '../log/log-manager.js';
+import { LogManager, logManagerTimersFromBroker } from '../log/log-manager.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MetadataCache, type PartitionInfo, type TopicInfo } from '../cluster/metadata-cache.js';
 import { Controller } from '../cluster/controller.js';
@@ -195,6 +195,10 @@ export class Broker implements BrokerServices {
       clusterId,
       defaultConfig: this.options.logDefaults,
       ...(this.options.logRetentionCheckIntervalMs !== undefined ? { retentionCheckIntervalMs: this.options.logRetentionCheckIntervalMs } : {}),
+      ...(this.options.brokerConfig !== undefined
+        ? { cleaner: { enable: this.options.brokerConfig.logCleanerEnable, backoffMs: this.options.brokerConfig.logCleanerBackoffMs } }
+        : {}),
+      ...(this.options.brokerConfig !== undefined ? logManagerTimersFromBroker(this.options.brokerConfig) : {}),
       onAppend: (log) => this.replicaManager.purgatory.notify(partitionKey(log.topic, log.partition)),
     });
     this.replicaManager = new ReplicaManager(this.logManager);

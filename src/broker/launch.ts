@@ -31,10 +31,15 @@ export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
     segmentIndexBytes: c.logIndexSizeMaxBytes,
     maxMessageBytes: c.messageMaxBytes,
     flushMessages: c.logFlushIntervalMessages > 0 && c.logFlushIntervalMessages < Number.MAX_SAFE_INTEGER ? c.logFlushIntervalMessages : undefined,
+    flushMs: c.logFlushIntervalMs >= 0 && c.logFlushIntervalMs < Number.MAX_SAFE_INTEGER ? c.logFlushIntervalMs : undefined,
+    messageTimestampType: c.logMessageTimestampType,
     retentionMs: c.logRetentionMs,
     retentionBytes: c.logRetentionBytes,
     fileDeleteDelayMs: c.logSegmentDeleteDelayMs,
     cleanupPolicy: c.logCleanupPolicy,
+    minCleanableDirtyRatio: c.logCleanerMinCleanableRatio,
+    minCompactionLagMs: c.logCleanerMinCompactionLagMs,
+    deleteRetentionMs: c.logCleanerDeleteRetentionMs,
   };
 }
 
@@ -48,9 +53,16 @@ export function logConfigFromTopic(overrides: Record<string, string>): Partial<L
   if (num('segment.index.bytes') !== undefined) out.segmentIndexBytes = num('segment.index.bytes');
   if (num('max.message.bytes') !== undefined) out.maxMessageBytes = num('max.message.bytes');
   if (num('flush.messages') !== undefined) out.flushMessages = num('flush.messages');
+  if (num('flush.ms') !== undefined) out.flushMs = num('flush.ms')! < Number.MAX_SAFE_INTEGER ? num('flush.ms') : undefined;
+  if (overrides['message.timestamp.type'] === 'CreateTime' || overrides['message.timestamp.type'] === 'LogAppendTime') {
+    out.messageTimestampType = overrides['message.timestamp.type'];
+  }
   if (num('retention.ms') !== undefined) out.retentionMs = num('retention.ms');
   if (num('retention.bytes') !== undefined) out.retentionBytes = num('retention.bytes');
   if (num('file.delete.delay.ms') !== undefined) out.fileDeleteDelayMs = num('file.delete.delay.ms');
+  if (num('min.cleanable.dirty.ratio') !== undefined) out.minCleanableDirtyRatio = num('min.cleanable.dirty.ratio');
+  if (num('min.compaction.lag.ms') !== undefined) out.minCompactionLagMs = num('min.compaction.lag.ms');
+  if (num('delete.retention.ms') !== undefined) out.deleteRetentionMs = num('delete.retention.ms');
   if (overrides['cleanup.policy'] !== undefined) {
     out.cleanupPolicy = overrides['cleanup.policy'].split(',').map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
   }

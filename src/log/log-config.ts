@@ -14,6 +14,10 @@ export interface LogConfig {
   segmentIndexBytes: number;
   /** `flush.messages`: fsync after this many unflushed messages; undefined = leave it to the OS. */
   flushMessages?: number;
+  /** `flush.ms`: fsync once the last flush is this old (checked by the LogManager's flush scheduler); undefined = leave it to the OS. */
+  flushMs?: number;
+  /** `message.timestamp.type`: LogAppendTime stamps every appended batch with the broker's time. Default CreateTime. */
+  messageTimestampType?: 'CreateTime' | 'LogAppendTime';
   /** `max.message.bytes`: largest record batch accepted by append. */
   maxMessageBytes: number;
   /** `retention.ms`: delete a segment once its largest timestamp is older than this; -1 = keep forever. */
@@ -24,6 +28,12 @@ export interface LogConfig {
   fileDeleteDelayMs: number;
   /** `cleanup.policy`: `delete` and/or `compact`; retention by time and size runs only with `delete`. */
   cleanupPolicy: readonly string[];
+  /** `min.cleanable.dirty.ratio`: the log cleaner compacts a log once dirty bytes / cleanable bytes reach this. */
+  minCleanableDirtyRatio: number;
+  /** `min.compaction.lag.ms`: a segment whose largest timestamp is newer than this is not compacted yet. */
+  minCompactionLagMs: number;
+  /** `delete.retention.ms`: how long a tombstone (null value) stays in a compacted log. */
+  deleteRetentionMs: number;
 }
 
 export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
@@ -32,11 +42,16 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   indexIntervalBytes: 4096,
   segmentIndexBytes: 10485760,
   flushMessages: undefined,
+  flushMs: undefined,
+  messageTimestampType: 'CreateTime',
   maxMessageBytes: 1048588,
   retentionMs: 604800000,
   retentionBytes: -1,
   fileDeleteDelayMs: 60000,
   cleanupPolicy: Object.freeze(['delete']),
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  deleteRetentionMs: 86400000,
 });
 
 /** The defaults overridden by the given values (undefined values are ignored). */

@@ -16,12 +16,14 @@ import {
   LOG_START_OFFSET_CHECKPOINT_FILE,
   OffsetCheckpointFile,
   RECOVERY_POINT_CHECKPOINT_FILE,
+  REPLICATION_OFFSET_CHECKPOINT_FILE,
   type TopicPartitionOffset,
 } from './checkpoint.js';
 import { fsyncDir, writeFileAtomic } from './file-io.js';
 import type { LogConfig } from './log-config.js';
 import { Log, parseTopicPartitionDirName, topicPartitionDirName } from './log.js';
 import { deleteOldSegments } from './retention.js';
+import { LogCleaner } from './log-cleaner.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 export const META_PROPERTIES_FILE = 'meta.properties';
@@ -45,6 +47,38 @@ export interface LogManagerOptions {
   time?: () => number;
   /** `log.retention.check.interval.ms`: how often retention runs over every log (default 300000; 0 = never). */
   retentionCheckIntervalMs?: number;
+  /** The log cleaner (`log.cleaner.enable`, `log.cleaner.backoff.ms`), for logs with cleanup.policy compact. Off when unset. */
+  cleaner?: { enable: boolean; backoffMs: number };
+  /**
+   * `log.flush.scheduler.interval.ms`: how often logs with `flush.ms` are checked for a due fsync. Unset (or
+   * Kafka's Long.MAX default): every 1000 ms, which only does anything for logs that set flush.ms.
+   */
+  flushSchedulerIntervalMs?: number;
+  /** `log.flush.offset.checkpoint.interval.ms`: how often recovery-point-offset-checkpoint is written (default 60000; 0 = never). */
+  recoveryPointCheckpointIntervalMs?: number;
+  /** `replica.high.watermark.checkpoint.interval.ms`: how often replication-offset-checkpoint is written (default 5000; 0 = never). */
+  highWatermarkCheckpointIntervalMs?: number;
+  /** A log's high watermark, for replication-offset-checkpoint (default: its log end offset, a single replica's). */
+  highWatermark?: (log: Log) => number;
+}
+
+/** The LogManager timers of a broker config (log.flush.*, replica.high.watermark.checkpoint.interval.ms). */
+export function logManagerTimersFromBroker(c: {
+  logFlushSchedulerIntervalMs: number;
+  logFlushOffsetCheckpointIntervalMs: number;
+  replicaHighWatermarkCheckpointIntervalMs: number;
+}): Pick<LogManagerOptions, 'flushSchedulerIntervalMs' | 'recoveryPointCheckpointIntervalMs' | 'highWatermarkCheckpointIntervalMs'> {
+  return {
+    flushSchedulerIntervalMs: c.logFlushSchedulerIntervalMs,
+    recoveryPointCheckpointIntervalMs: c.logFlushOffsetCheckpointIntervalMs,
+    highWatermarkCheckpointIntervalMs: c.replicaHighWatermarkCheckpointIntervalMs,
+  };
+}
+
+/** setInterval's longest period; longer (Kafka's Long.MAX "never") settings fall back to the given default. */
+const MAX_TIMER_MS = 0x7fffffff;
+function timerPeriod(ms: number | undefined, fallback: number): number {
+  return ms === undefined || ms >= MAX_TIMER_MS || ms < 0 ? fallback : ms;
 }
 
 export interface MetaProperties {
@@ -124,11 +158,19 @@ export class LogManager {
   private readonly opts: LogManagerOptions;
   private readonly logs = new Map<string, Log>();
   private readonly creating = new Map<string, Promise<Log>>();
-  private readonly checkpointFiles = new Map<string, { recovery: OffsetCheckpointFile; logStart: OffsetCheckpointFile }>();
+  private readonly checkpointFiles = new Map<
+    string,
+    { recovery: OffsetCheckpointFile; logStart: OffsetCheckpointFile; highWatermark: OffsetCheckpointFile }
+  >();
+  /** High watermarks read from replication-offset-checkpoint at start, by `<topic>-<partition>`. */
+  private readonly loadedHighWatermarks = new Map<string, number>();
+  private readonly timers: NodeJS.Timeout[] = [];
   private clusterId: string | undefined;
   private started = false;
   private closed = false;
   private retentionTimer: NodeJS.Timeout | null = null;
+  /** The log cleaner (src/log/log-cleaner.ts), when enabled. */
+  cleaner: LogCleaner | null = null;
   private retentionRun: Promise<number> | null = null;
   private readonly checkpointsDue = new Set<string>();
   private checkpointing: Promise<void> | null = null;
@@ -144,6 +186,7 @@ export class LogManager {
       this.checkpointFiles.set(dir, {
         recovery: new OffsetCheckpointFile(path.join(dir, RECOVERY_POINT_CHECKPOINT_FILE)),
         logStart: new OffsetCheckpointFile(path.join(dir, LOG_START_OFFSET_CHECKPOINT_FILE)),
+        highWatermark: new OffsetCheckpointFile(path.join(dir, REPLICATION_OFFSET_CHECKPOINT_FILE)),
       });
     }
   }
@@ -170,6 +213,14 @@ export class LogManager {
         this.retentionTimer = setInterval(() => void this.runRetention().catch(() => undefined), interval);
         this.retentionTimer.unref();
       }
+      if (this.opts.cleaner?.enable === true) {
+        this.cleaner = new LogCleaner(this, {
+          backoffMs: this.opts.cleaner.backoffMs,
+          ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
+        });
+        await this.cleaner.start();
+      }
+      this.startTimers();
     } catch (e) {
       for (const log of this.logs.values()) log.closeWithoutFlush();
       this.logs.clear();
@@ -185,6 +236,7 @@ export class LogManager {
     const files = this.checkpointFiles.get(dir)!;
     const recoveryPoints = await readCheckpointMapOrEmpty(files.recovery);
     const logStartOffsets = await readCheckpointMapOrEmpty(files.logStart);
+    for (const [k, hw] of await readCheckpointMapOrEmpty(files.highWatermark)) this.loadedHighWatermarks.set(k, hw);
 
     const toOpen: { name: string; topic: string; partition: number }[] = [];
     for (const ent of await fs.promises.readdir(dir, { withFileTypes: true })) {
@@ -225,6 +277,66 @@ export class LogManager {
     // Loaded: from here on the logs change, so the next start must not trust them without a clean close.
     await fs.promises.rm(marker, { force: true });
     await fsyncDir(dir);
+  }
+
+  /** The flush scheduler, the recovery-point checkpoint and the high-watermark checkpoint timers. */
+  private startTimers(): void {
+    const every = (ms: number, fn: () => Promise<unknown>): void => {
+      let running = false;
+      const t = setInterval(() => {
+        if (running || this.closed) return;
+        running = true;
+        fn()
+          .catch(() => undefined)
+          .finally(() => {
+            running = false;
+          });
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(timerPeriod(this.opts.flushSchedulerIntervalMs, 1000), () => this.flushDueLogs());
+    const recoveryMs = this.opts.recoveryPointCheckpointIntervalMs ?? 60000;
+    if (recoveryMs > 0 && recoveryMs < MAX_TIMER_MS) every(recoveryMs, () => this.checkpointAll());
+    const hwMs = this.opts.highWatermarkCheckpointIntervalMs ?? 5000;
+    if (hwMs > 0 && hwMs < MAX_TIMER_MS) every(hwMs, () => this.checkpointHighWatermarks());
+  }
+
+  /** The flush scheduler's pass: fsyncs (in the background of requests) every log whose flush.ms has elapsed. */
+  async flushDueLogs(now: number = (this.opts.time ?? Date.now)()): Promise<void> {
+    const flushes: Promise<void>[] = [];
+    for (const log of this.logs.values()) {
+      const f = log.flushIfDue(now);
+      if (f !== null) flushes.push(f.catch(() => undefined));
+    }
+    await Promise.all(flushes);
+  }
+
+  /** The high watermark checkpointed before this start (clamped to the log's range), or undefined. */
+  checkpointedHighWatermark(topic: string, partition: number): number | undefined {
+    const hw = this.loadedHighWatermarks.get(key(topic, partition));
+    const log = this.logs.get(key(topic, partition));
+    if (hw === undefined || log === undefined) return hw;
+    return Math.min(Math.max(hw, log.logStartOffset), log.logEndOffset);
+  }
+
+  /** Writes replication-offset-checkpoint (the high watermark of every log) in one log dir. */
+  private async checkpointHighWatermarksDir(dir: string): Promise<void> {
+    const files = this.checkpointFiles.get(dir);
+    if (files === undefined) return;
+    const hwOf = this.opts.highWatermark ?? ((log: Log) => log.logEndOffset);
+    const entries: TopicPartitionOffset[] = [];
+    for (const log of this.logs.values()) {
+      if (path.dirname(log.dir) !== dir) continue;
+      entries.push({ topic: log.topic, partition: log.partition, offset: hwOf(log) });
+    }
+    entries.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+    await files.highWatermark.write(entries);
+  }
+
+  /** Writes replication-offset-checkpoint in every log dir. */
+  async checkpointHighWatermarks(): Promise<void> {
+    for (const dir of this.logDirs) await this.checkpointHighWatermarksDir(dir);
   }
 
   private async checkMetaProperties(dir: string): Promise<void> {
@@ -433,6 +545,7 @@ export class LogManager {
     logStart.sort(byName);
     await files.recovery.write(recovery);
     await files.logStart.write(logStart);
+    await this.checkpointHighWatermarksDir(dir);
   }
 
   /** Writes recovery-point-offset-checkpoint and log-start-offset-checkpoint in every log dir. */
@@ -456,8 +569,10 @@ export class LogManager {
       return;
     }
     this.closed = true;
+    await this.cleaner?.stop();
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
     this.retentionTimer = null;
+    for (const t of this.timers.splice(0)) clearInterval(t);
     await this.retentionRun?.catch(() => undefined);
     await this.checkpointing;
     await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));

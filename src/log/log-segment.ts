@@ -218,6 +218,24 @@ export class LogSegment {
     }
   }
 
+  /** `open`, synchronously: the log cleaner swaps a cleaned segment in without yielding (src/log/log-cleaner.ts). */
+  static openSync(dir: string, baseOffset: number, config: LogConfig, now: number = Date.now()): LogSegment {
+    const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset));
+    const fd = fs.openSync(prefix + LOG_FILE_SUFFIX, 'r+');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const sizeOf = (f: string): number => fs.statSync(f, { throwIfNoEntry: false })?.size ?? -1;
+      const indexSize = sizeOf(prefix + INDEX_FILE_SUFFIX);
+      const timeIndexSize = sizeOf(prefix + TIME_INDEX_FILE_SUFFIX);
+      const rebuild =
+        indexSize < 0 || indexSize % OffsetIndex.ENTRY_SIZE !== 0 || timeIndexSize < 0 || timeIndexSize % TimeIndex.ENTRY_SIZE !== 0;
+      return new LogSegment(dir, baseOffset, config, fd, size, now, false, rebuild);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
   get isClosed(): boolean {
     return this.closeRequested;
   }

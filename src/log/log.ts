@@ -21,10 +21,16 @@ import {
   batchLastOffsetDelta,
   batchMaxTimestamp,
   batchSize,
+  ATTRIBUTES,
+  MAX_TIMESTAMP,
+  PARTITION_LEADER_EPOCH,
+  TIMESTAMP_TYPE_MASK,
   setBatchBaseOffset,
   setBatchPartitionLeaderEpoch,
 } from '../protocol/record-batch-header.js';
-import { checkBatchStructure } from '../protocol/records.js';
+import { checkBatchStructure, setBatchCrc } from '../protocol/records.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
+import { completeCleanerSwaps } from './cleaner/swap.js';
 import { logConfig, type LogConfig } from './log-config.js';
 import {
   INDEX_FILE_SUFFIX,
@@ -63,7 +69,7 @@ export interface LogAppendInfo {
   /** Offset assigned to the first record (-1 when the buffer held no batch). */
   baseOffset: number;
   lastOffset: number;
-  /** -1 (CreateTime); LogAppendTime topics are not handled by this first cut. */
+  /** The broker time stamped on the batches (message.timestamp.type=LogAppendTime), else -1. */
   logAppendTime: number;
   logStartOffset: number;
   /** Largest batch maxTimestamp among the appended batches (-1 if none). */
@@ -118,6 +124,10 @@ export class Log {
   private truncating = false;
   private activeFlush: Promise<void> | null = null;
   private queuedFlush: Promise<void> | null = null;
+  /** When the last flush started (flush.ms counts from here). */
+  private lastFlushTime: number;
+  /** leader-epoch-checkpoint (src/log/leader-epoch-cache.ts). */
+  readonly leaderEpochCache: LeaderEpochCache;
   /** Idempotent-producer state (src/log/producer-state.ts): checked on leader appends, updated by every write. */
   readonly producerState: ProducerStateManager;
 
@@ -129,6 +139,7 @@ export class Log {
     logStartOffset: number,
     recoveryPoint: number,
     options: LogOptions,
+    epochCache: LeaderEpochCache,
   ) {
     const tp = parseTopicPartitionDirName(path.basename(dir));
     if (tp === null) throw new Error(`not a partition log directory name: ${dir}`);
@@ -140,6 +151,8 @@ export class Log {
     this.startOffset = logStartOffset;
     this.recoveryPointOffset = recoveryPoint;
     this.time = options.time ?? Date.now;
+    this.lastFlushTime = this.time();
+    this.leaderEpochCache = epochCache;
     this.onAppend = options.onAppend;
     this.topicId = options.topicId;
     this.producerState = new ProducerStateManager(dir);
@@ -153,6 +166,7 @@ export class Log {
     const config = logConfig(options.config);
     const now = (options.time ?? Date.now)();
     await fs.promises.mkdir(dir, { recursive: true });
+    await completeCleanerSwaps(dir); // a cleaner swap cut short by a crash (src/log/cleaner/swap.ts)
     const names = await fs.promises.readdir(dir);
     const logBases = new Set<number>();
     for (const name of names) {
@@ -183,12 +197,51 @@ export class Log {
         nextOffset = await Log.loadSegments(segs, options);
       }
       const logStartOffset = Math.min(Math.max(options.logStartOffset ?? 0, segs[0]!.baseOffset), nextOffset);
-      const log = new Log(dir, config, segs, nextOffset, logStartOffset, nextOffset, options);
+      const epochCache = await LeaderEpochCache.load(dir);
+      const log = new Log(dir, config, segs, nextOffset, logStartOffset, nextOffset, options, epochCache);
       await log.rebuildProducerState();
+      await log.completeLeaderEpochCache(options.hadCleanShutdown !== true);
       return log;
     } catch (e) {
       for (const s of segs) s.close();
       throw e;
+    }
+  }
+
+  /**
+   * Makes the leader epoch cache agree with the log: drops epochs at or after the log end and below the log
+   * start and, after an unclean shutdown (or with no cache), adds the epochs of batches newer than its latest
+   * epoch, each found by a binary search over batch headers (epochs never decrease along the log).
+   */
+  private async completeLeaderEpochCache(searchLog: boolean): Promise<void> {
+    const cache = this.leaderEpochCache;
+    cache.truncateFromEnd(this.nextOffset);
+    cache.truncateFromStart(this.startOffset);
+    if (this.nextOffset <= this.startOffset || (!searchLog && cache.latestEpoch >= 0)) return;
+    const batchAt = async (offset: number): Promise<{ base: number; last: number; epoch: number } | null> => {
+      const r = (await this.read(offset, 1)).records;
+      if (r.length < RECORD_BATCH_OVERHEAD) return null;
+      return { base: batchBaseOffset(r, 0), last: batchLastOffset(r, 0), epoch: r.readInt32BE(PARTITION_LEADER_EPOCH) };
+    };
+    const newest = await batchAt(this.nextOffset - 1);
+    if (newest === null) return;
+    while (newest.epoch > cache.latestEpoch) {
+      const latest = cache.latestEpoch;
+      const entries = cache.epochEntries;
+      let lo = Math.max(this.startOffset, entries.length > 0 ? entries[entries.length - 1]!.startOffset : 0);
+      let hi = this.nextOffset - 1;
+      let found = newest;
+      while (lo <= hi) {
+        const b = await batchAt(lo + Math.floor((hi - lo) / 2));
+        if (b === null) break;
+        if (b.epoch > latest) {
+          if (b.base < found.base) found = b;
+          hi = b.base - 1;
+        } else {
+          lo = b.last + 1;
+        }
+      }
+      if (!cache.assign(found.epoch, found.base)) break;
     }
   }
 
@@ -273,6 +326,7 @@ export class Log {
   maybeIncrementLogStartOffset(offset: number): boolean {
     if (offset <= this.startOffset || offset > this.nextOffset) return false;
     this.startOffset = offset;
+    this.leaderEpochCache.truncateFromStart(offset);
     this.onLogStartOffsetChange?.();
     return true;
   }
@@ -291,9 +345,24 @@ export class Log {
       const first = this.segs[0]!.baseOffset;
       if (this.recoveryPointOffset < first) this.recoveryPointOffset = first;
       if (this.startOffset < first) this.startOffset = first;
+      this.leaderEpochCache.truncateFromStart(this.startOffset);
       this.onLogStartOffsetChange?.();
     }
     return removed;
+  }
+
+  /**
+   * The log cleaner's swap (src/log/log-cleaner.ts): when `oldSegs` are still consecutive non-active segments
+   * of this open log, calls `swapIn` (which renames files and opens the cleaned segment covering their offsets)
+   * and puts its segment in their place, all synchronously. Returns false, without calling `swapIn`, otherwise.
+   */
+  replaceSegments(oldSegs: readonly LogSegment[], swapIn: () => LogSegment): boolean {
+    if (this.closed || this.truncating || oldSegs.length === 0) return false;
+    const at = this.segs.indexOf(oldSegs[0]!);
+    if (at < 0 || at + oldSegs.length >= this.segs.length) return false;
+    for (let i = 0; i < oldSegs.length; i++) if (this.segs[at + i] !== oldSegs[i]) return false;
+    this.segs.splice(at, oldSegs.length, swapIn());
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -353,12 +422,21 @@ export class Log {
     const duplicate = this.producerState.checkAppend(records);
     if (duplicate !== null) return this.duplicateAppendInfo(duplicate);
     let next = this.nextOffset;
+    const appendTime = this.cfg.messageTimestampType === 'LogAppendTime' ? this.time() : -1;
     for (let pos = 0; pos < records.length; pos += batchSize(records, pos)) {
       setBatchBaseOffset(records, next, pos);
       setBatchPartitionLeaderEpoch(records, leaderEpoch, pos);
+      if (appendTime >= 0) {
+        // LogAppendTime (as Kafka's LogValidator for v2): timestamp type bit and max timestamp, then a new CRC
+        records.writeInt16BE(records.readInt16BE(pos + ATTRIBUTES) | TIMESTAMP_TYPE_MASK, pos + ATTRIBUTES);
+        records.writeBigInt64BE(BigInt(appendTime), pos + MAX_TIMESTAMP);
+        setBatchCrc(records, pos);
+      }
       next += batchLastOffsetDelta(records, pos) + 1;
     }
-    return this.writeBatches(records);
+    const info = this.writeBatches(records);
+    if (appendTime >= 0) info.logAppendTime = appendTime;
+    return info;
   }
 
   /** Appends batches that already carry their offsets (replication): offsets must not go below the log end. */
@@ -407,7 +485,9 @@ export class Log {
       const size = batchSize(records, pos);
       const last = batchLastOffset(records, pos);
       const ts = batchMaxTimestamp(records, pos);
-      const seg = this.maybeRoll(size, ts, batchBaseOffset(records, pos), last);
+      const base = batchBaseOffset(records, pos);
+      const seg = this.maybeRoll(size, ts, base, last);
+      this.leaderEpochCache.assign(records.readInt32BE(pos + PARTITION_LEADER_EPOCH), base);
       seg.append(records, pos, size);
       this.producerState.applyBatch(records, pos);
       this.nextOffset = last + 1;
@@ -570,6 +650,7 @@ export class Log {
       }
       const cutBase = await this.activeSegment.truncateTo(offset, this.time());
       this.nextOffset = Math.min(offset, cutBase ?? offset);
+      this.leaderEpochCache.truncateFromEnd(this.nextOffset);
       this.recoveryPointOffset = Math.min(this.recoveryPointOffset, this.nextOffset);
       this.startOffset = Math.min(this.startOffset, this.nextOffset);
       await this.rebuildProducerState();
@@ -591,6 +672,7 @@ export class Log {
     this.nextOffset = offset;
     this.startOffset = offset;
     this.recoveryPointOffset = offset;
+    this.leaderEpochCache.clear();
     this.producerState.reset(offset);
   }
 
@@ -613,6 +695,7 @@ export class Log {
 
   private startFlush(): Promise<void> {
     const target = this.nextOffset;
+    this.lastFlushTime = this.time();
     const run = async (): Promise<void> => {
       if (target <= this.recoveryPointOffset) return;
       const from = Math.max(0, floorIndex(this.segs, this.recoveryPointOffset));
@@ -620,6 +703,8 @@ export class Log {
         if (seg.baseOffset >= target && seg.size === 0) continue;
         await seg.flush();
       }
+      // an epoch's entry is durable before any of its batches falls below the recovery point
+      await this.leaderEpochCache.flushed();
       if (target > this.recoveryPointOffset) this.recoveryPointOffset = target;
     };
     const tracked: Promise<void> = run().finally(() => {
@@ -629,11 +714,28 @@ export class Log {
     return tracked;
   }
 
+  /** Messages appended but not yet fsynced (by offsets: log end offset - recovery point). */
+  get unflushedMessages(): number {
+    return Math.max(0, this.nextOffset - this.recoveryPointOffset);
+  }
+
+  /**
+   * The flush scheduler's check (Kafka's LogManager.flushDirtyLogs): fsyncs in the background when `flush.ms`
+   * is set, something is unflushed and the last flush started at least flush.ms ago. Returns the flush, or null.
+   */
+  flushIfDue(now: number = this.time()): Promise<void> | null {
+    const flushMs = this.cfg.flushMs;
+    if (this.closed || flushMs === undefined || this.unflushedMessages === 0) return null;
+    if (now - this.lastFlushTime < flushMs) return null;
+    return this.flush();
+  }
+
   /** Flushes and closes the segment files (a clean close). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true; // refuse appends from here on
     await this.flush().catch(() => undefined);
+    await this.leaderEpochCache.flushed().catch(() => undefined);
     this.snapshotProducerState(true);
     const active = this.activeSegment;
     active.onBecomeInactiveSegment();

@@ -6,6 +6,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { decodeRecordBatches, validateProducedRecords } from '../protocol/records.js';
 import type { LogManager } from '../log/log-manager.js';
 import { logConfig, type LogConfig } from '../log/log-config.js';
+import { compactedRecordsProblem } from '../log/cleaner/records.js';
 import { FetchPurgatory, partitionKey } from './fetch-purgatory.js';
 import { Partition } from './partition.js';
 
@@ -78,6 +79,14 @@ export class ReplicaManager {
     if (!records || records.length === 0) return failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set');
     const check = validateProducedRecords(records, p.log.config.maxMessageBytes);
     if (check.errorCode !== ErrorCode.NONE) return failed(check.errorCode, check.errorMessage);
+    // compacted topics need a key on every record (decompresses, so only for them)
+    if (p.log.config.cleanupPolicy.includes('compact')) {
+      const problem = compactedRecordsProblem(records);
+      if (problem === 'missing-key') {
+        return failed(ErrorCode.INVALID_RECORD, `Compacted topic cannot accept message without key in topic partition ${topic}-${partition}.`);
+      }
+      if (problem === 'corrupt') return failed(ErrorCode.CORRUPT_MESSAGE, 'records could not be read');
+    }
     // Produce request buffers are slices of the frame we own, so offsets can be written in place.
     try {
       const info = p.log.append(records, p.leaderEpoch, true);

@@ -1,0 +1,520 @@
+/**
+ * The log cleaner: compaction of logs whose `cleanup.policy` contains `compact` (Kafka's LogCleaner, one thread).
+ *
+ * Each pass picks the dirtiest log: its cleaner checkpoint (`cleaner-offset-checkpoint` per log dir, Kafka's
+ * offset checkpoint format) splits the non-active segments into a clean head and a dirty tail; the dirty ratio is
+ * dirty bytes / (clean + dirty bytes) and must reach `min.cleanable.dirty.ratio`. The dirty tail stops at the
+ * active segment and at the first segment holding a record newer than `min.compaction.lag.ms` (its largest
+ * timestamp), so the active segment is never touched.
+ *
+ * Cleaning a log (`cleanLog`):
+ * 1. an offset map (key → offset of its latest record) is built over the dirty tail (at most `maxMapEntries`
+ *    keys; when full the pass stops at a segment boundary and the rest waits for the next pass);
+ * 2. the segments from the log start up to the end of that map are rewritten in groups (consecutive segments
+ *    whose sizes add up to at most `segment.bytes`), each group into one segment named after its first segment:
+ *    a record is kept when no later record has its key; a record without a key is dropped; a kept tombstone
+ *    (null value) is dropped once its timestamp is more than `delete.retention.ms` old. kfk uses the record's
+ *    timestamp for this (Kafka ≥ 3.1 stamps a delete horizon into the batch, older versions used the segment's
+ *    mtime): the same clock as retention.ms. Batches keep their base offset and lastOffsetDelta, so offsets stay
+ *    and gaps appear; a batch left without records is dropped (Kafka keeps the last batch of each idempotent
+ *    producer as an empty batch; kfk's producer state is covered by the snapshot taken when those segments
+ *    rolled). Batches untouched are copied as they are; control batches are kept.
+ * 3. the new segment and its indexes are written as `.cleaned`, fsynced, renamed `.swap`, and swapped in
+ *    (src/log/cleaner/swap.ts): the old segments are renamed `.deleted`, closed once in-flight reads finish,
+ *    and removed after `file.delete.delay.ms`, as retention does.
+ * 4. the checkpoint moves to the end of the cleaned range.
+ *
+ * The work is sliced: reads go through the segments' async reads, and the cleaner yields to the event loop
+ * (setImmediate) every `batchesPerSlice` batches, so produce and fetch keep being served while it runs.
+ * Retention (cleanup.policy delete, also with `compact,delete`) is separate (src/log/retention.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { OffsetCheckpointFile, type TopicPartitionOffset } from './checkpoint.js';
+import { fsyncDir, fsyncFd, writeFullySync } from './file-io.js';
+import type { Log } from './log.js';
+import { LogSegment } from './log-segment.js';
+import { OffsetIndex } from './offset-index.js';
+import { TimeIndex } from './time-index.js';
+import { deleteSegmentFiles } from './retention.js';
+import { CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX, segmentFiles } from './cleaner/swap.js';
+import { forEachRawRecord, isControlBatch, rebuildBatch } from './cleaner/records.js';
+import { batchLastOffset, batchMaxTimestamp, batchSize, RECORD_BATCH_OVERHEAD } from '../protocol/record-batch-header.js';
+
+export const CLEANER_OFFSET_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
+
+const INT32_MAX = 0x7fffffff;
+const READ_BYTES = 1 << 20;
+const WRITE_BUFFER_BYTES = 1 << 20;
+
+export interface CleanOptions {
+  /** Clock (ms) for min.compaction.lag.ms and delete.retention.ms. Default Date.now. */
+  time?: () => number;
+  /** Most keys in one offset map. Default 4,000,000. */
+  maxMapEntries?: number;
+  /** Batches handled between two yields to the event loop. Default 128. */
+  batchesPerSlice?: number;
+  /** Checked between batches: true aborts the pass (the cleaner is stopping). */
+  aborted?: () => boolean;
+}
+
+export interface LogCleanerOptions extends CleanOptions {
+  /** `log.cleaner.backoff.ms`: sleep between passes that found nothing to clean. */
+  backoffMs: number;
+  /** Called with a pass's failure (the log is skipped until the next pass). */
+  onError?: (log: Log, err: unknown) => void;
+  /** Called after each cleaned log. */
+  onCleaned?: (log: Log, stats: CleanStats) => void;
+}
+
+/** What the cleaner would clean in a log now. */
+export interface CleanableLog {
+  log: Log;
+  firstDirtyOffset: number;
+  /** The end of the cleanable range: the active segment, or the first segment within min.compaction.lag.ms. */
+  firstUncleanableOffset: number;
+  cleanBytes: number;
+  dirtyBytes: number;
+  /** dirtyBytes / (cleanBytes + dirtyBytes). */
+  dirtyRatio: number;
+}
+
+export interface CleanStats {
+  /** The new cleaner checkpoint: offsets below it are clean. */
+  endOffset: number;
+  segmentsCleaned: number;
+  bytesRead: number;
+  bytesWritten: number;
+  recordsRead: number;
+  recordsKept: number;
+  tombstonesRemoved: number;
+  mapEntries: number;
+  elapsedMs: number;
+}
+
+class AbortedError extends Error {}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The segments holding offsets in [from, to) except the active one, read batch by batch through the segments' reads. */
+async function forEachBatch(
+  segs: readonly LogSegment[],
+  opts: CleanOptions,
+  visit: (buf: Buffer, pos: number, size: number, seg: LogSegment) => void,
+  onSegmentEnd?: (seg: LogSegment) => boolean,
+): Promise<void> {
+  const slice = opts.batchesPerSlice ?? 128;
+  let sinceYield = 0;
+  for (const seg of segs) {
+    let offset = seg.baseOffset;
+    for (;;) {
+      if (opts.aborted?.()) throw new AbortedError('cleaner stopped');
+      const buf = await seg.read(offset, READ_BYTES);
+      if (buf === null || buf.length === 0) break;
+      let pos = 0;
+      while (pos + RECORD_BATCH_OVERHEAD <= buf.length) {
+        const size = batchSize(buf, pos);
+        visit(buf, pos, size, seg);
+        offset = batchLastOffset(buf, pos) + 1;
+        pos += size;
+        if (++sinceYield >= slice) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+          if (opts.aborted?.()) throw new AbortedError('cleaner stopped');
+        }
+      }
+    }
+    if (onSegmentEnd?.(seg) === true) return;
+  }
+}
+
+/** Largest timestamp of a segment (for min.compaction.lag.ms); its file mtime when no batch has one. */
+async function segmentLargestTimestamp(seg: LogSegment): Promise<number> {
+  await seg.ensureIndexes();
+  if (seg.maxTimestamp >= 0) return seg.maxTimestamp;
+  try {
+    return (await fs.promises.stat(seg.logFile)).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * The cleanable range of a compacted log, from its cleaner checkpoint (undefined or out of range: the log
+ * start). Null when the log is not compacted or holds no dirty bytes.
+ */
+export async function cleanableRange(log: Log, checkpoint: number | undefined, now: number = Date.now()): Promise<CleanableLog | null> {
+  if (log.isClosed || !log.config.cleanupPolicy.includes('compact')) return null;
+  const segs = log.segments.slice();
+  if (segs.length < 2) return null;
+  const active = segs[segs.length - 1]!;
+  let firstDirty = checkpoint ?? log.logStartOffset;
+  if (firstDirty < log.logStartOffset || firstDirty > log.logEndOffset) firstDirty = log.logStartOffset;
+  let firstUncleanable = active.baseOffset;
+  const lag = log.config.minCompactionLagMs;
+  if (lag > 0) {
+    for (let i = 0; i < segs.length - 1; i++) {
+      const seg = segs[i]!;
+      if (segs[i + 1]!.baseOffset <= firstDirty) continue;
+      if (seg.isClosed) return null;
+      const ts = await segmentLargestTimestamp(seg);
+      if (ts > now - lag) {
+        firstUncleanable = seg.baseOffset;
+        break;
+      }
+    }
+  }
+  let cleanBytes = 0;
+  let dirtyBytes = 0;
+  for (let i = 0; i < segs.length - 1; i++) {
+    const seg = segs[i]!;
+    if (seg.baseOffset >= firstUncleanable) break;
+    if (segs[i + 1]!.baseOffset <= firstDirty) cleanBytes += seg.size;
+    else dirtyBytes += seg.size;
+  }
+  if (dirtyBytes === 0) return null;
+  const dirtyRatio = dirtyBytes / (cleanBytes + dirtyBytes);
+  return { log, firstDirtyOffset: firstDirty, firstUncleanableOffset: firstUncleanable, cleanBytes, dirtyBytes, dirtyRatio };
+}
+
+/** Writes one cleaned segment as `.cleaned` files, building its indexes as appends would. */
+class CleanedSegmentWriter {
+  readonly files: string[];
+  private readonly fd: number;
+  private readonly offsetIndex: OffsetIndex;
+  private readonly timeIndex: TimeIndex;
+  private size = 0;
+  private bytesSinceLastIndexEntry = 0;
+  private maxTimestamp = -1;
+  private offsetOfMaxTimestamp: number;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private written = 0;
+
+  constructor(
+    dir: string,
+    readonly baseOffset: number,
+    private readonly indexIntervalBytes: number,
+    segmentIndexBytes: number,
+  ) {
+    this.files = segmentFiles(dir, baseOffset, CLEANED_FILE_SUFFIX);
+    this.offsetOfMaxTimestamp = baseOffset;
+    this.fd = fs.openSync(this.files[0]!, 'w+');
+    this.offsetIndex = new OffsetIndex(this.files[1]!, baseOffset, segmentIndexBytes);
+    this.timeIndex = new TimeIndex(this.files[2]!, baseOffset, segmentIndexBytes);
+    this.offsetIndex.createEmpty();
+    this.timeIndex.createEmpty();
+  }
+
+  get bytes(): number {
+    return this.size;
+  }
+
+  append(buf: Buffer, pos: number, size: number): void {
+    const position = this.size;
+    const last = batchLastOffset(buf, pos);
+    const ts = batchMaxTimestamp(buf, pos);
+    if (ts > this.maxTimestamp) {
+      this.maxTimestamp = ts;
+      this.offsetOfMaxTimestamp = last;
+    }
+    if (this.bytesSinceLastIndexEntry > this.indexIntervalBytes && !this.offsetIndex.isFull && !this.timeIndex.isFull) {
+      this.offsetIndex.append(last, position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += size;
+    this.size += size;
+    this.pending.push(pos === 0 && size === buf.length ? buf : buf.subarray(pos, pos + size));
+    this.pendingBytes += size;
+    if (this.pendingBytes >= WRITE_BUFFER_BYTES) this.drain();
+  }
+
+  private drain(): void {
+    if (this.pendingBytes === 0) return;
+    const chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    writeFullySync(this.fd, chunk, 0, chunk.length, this.written);
+    this.written += chunk.length;
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /** Writes the rest, the final time-index entry, fsyncs and closes the files. */
+  async finish(): Promise<void> {
+    this.drain();
+    this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+    await fsyncFd(this.fd);
+    await this.offsetIndex.flush();
+    await this.timeIndex.flush();
+    this.close();
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    this.offsetIndex.close();
+    this.timeIndex.close();
+  }
+
+  removeFiles(): void {
+    this.close();
+    for (const f of this.files) fs.rmSync(f, { force: true });
+  }
+}
+
+/** Consecutive segments whose sizes add up to at most segment.bytes and whose offsets fit one segment and its indexes. */
+function groupSegments(segs: readonly LogSegment[], following: LogSegment, segmentBytes: number, indexIntervalBytes: number): LogSegment[][] {
+  const groups: LogSegment[][] = [];
+  let i = 0;
+  while (i < segs.length) {
+    const first = segs[i]!;
+    const group = [first];
+    let bytes = first.size;
+    const maxEntries = Math.min(first.offsetIndex.maxEntries, first.timeIndex.maxEntries) - 2;
+    i++;
+    while (i < segs.length) {
+      const next = segs[i]!;
+      const after = segs[i + 1] ?? following;
+      const fitsSize = bytes + next.size <= segmentBytes;
+      const fitsOffsets = after.baseOffset - 1 - first.baseOffset <= INT32_MAX;
+      const fitsIndex = Math.ceil((bytes + next.size) / Math.max(1, indexIntervalBytes)) <= maxEntries;
+      if (!fitsSize || !fitsOffsets || !fitsIndex) break;
+      group.push(next);
+      bytes += next.size;
+      i++;
+    }
+    groups.push(group);
+  }
+  return groups;
+}
+
+/**
+ * Compacts `log` over the range found by `cleanableRange`: see the file comment. Returns what it did; throws
+ * when the log changed under it in a way that stops the pass (segments deleted or closed), leaving no files.
+ */
+export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOffset' | 'firstUncleanableOffset'>, opts: CleanOptions = {}): Promise<CleanStats> {
+  const started = performance.now();
+  const now = (opts.time ?? Date.now)();
+  const maxEntries = opts.maxMapEntries ?? 4_000_000;
+  const cfg = log.config;
+  const segs = log.segments.slice();
+  const active = segs[segs.length - 1]!;
+  const stats: CleanStats = {
+    endOffset: range.firstDirtyOffset,
+    segmentsCleaned: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    recordsRead: 0,
+    recordsKept: 0,
+    tombstonesRemoved: 0,
+    mapEntries: 0,
+    elapsedMs: 0,
+  };
+
+  // 1. offset map over the dirty segments
+  const dirty = segs.filter(
+    (s, i) => s !== active && s.baseOffset < range.firstUncleanableOffset && segs[i + 1]!.baseOffset > range.firstDirtyOffset,
+  );
+  if (dirty.length === 0) return stats;
+  const map = new Map<string, number>();
+  let endOffset = range.firstUncleanableOffset;
+  await forEachBatch(
+    dirty,
+    opts,
+    (buf, pos, size) => {
+      stats.bytesRead += size;
+      if (isControlBatch(buf, pos)) return;
+      forEachRawRecord(buf, pos, size, (r) => {
+        if (r.key !== null) map.set(r.key.toString('latin1'), r.offset);
+      });
+    },
+    (seg) => {
+      if (map.size < maxEntries) return false;
+      const next = segs[segs.indexOf(seg) + 1]!;
+      endOffset = Math.min(endOffset, next.baseOffset);
+      return true;
+    },
+  );
+  stats.mapEntries = map.size;
+
+  // 2. rewrite [log start, endOffset) in groups
+  const toClean = segs.filter((s) => s !== active && s.baseOffset < endOffset);
+  const following = segs[toClean.length]!;
+  const groups = groupSegments(toClean, following, cfg.segmentBytes, cfg.indexIntervalBytes);
+  const deleteRetentionMs = cfg.deleteRetentionMs;
+  const kept: { start: number; end: number }[] = [];
+  for (const group of groups) {
+    const writer = new CleanedSegmentWriter(log.dir, group[0]!.baseOffset, cfg.indexIntervalBytes, cfg.segmentIndexBytes);
+    try {
+      await forEachBatch(group, opts, (buf, pos, size) => {
+        if (batchLastOffset(buf, pos) >= endOffset) return; // cannot happen: whole segments only
+        if (isControlBatch(buf, pos)) {
+          writer.append(buf, pos, size);
+          return;
+        }
+        kept.length = 0;
+        let count = 0;
+        let keptMaxTs = -1;
+        const data = forEachRawRecord(buf, pos, size, (r) => {
+          count++;
+          if (r.key === null) return;
+          const latest = map.get(r.key.toString('latin1'));
+          if (latest !== undefined && r.offset < latest) return;
+          if (r.nullValue && now - r.timestamp > deleteRetentionMs) {
+            stats.tombstonesRemoved++;
+            return;
+          }
+          kept.push({ start: r.start, end: r.end });
+          if (r.timestamp > keptMaxTs) keptMaxTs = r.timestamp;
+        });
+        stats.recordsRead += count;
+        stats.recordsKept += kept.length;
+        if (kept.length === 0) return;
+        if (kept.length === count) writer.append(buf, pos, size);
+        else {
+          const rebuilt = rebuildBatch(buf, pos, data, kept, keptMaxTs);
+          writer.append(rebuilt, 0, rebuilt.length);
+        }
+      });
+      for (const s of group) stats.bytesRead += s.size;
+      await writer.finish();
+    } catch (e) {
+      writer.removeFiles();
+      throw e;
+    }
+    // 3. .cleaned → .swap → swapped in
+    const cleaned = writer.files;
+    const swap = segmentFiles(log.dir, writer.baseOffset, SWAP_FILE_SUFFIX);
+    try {
+      for (let i = 0; i < cleaned.length; i++) fs.renameSync(cleaned[i]!, swap[i]!);
+      await fsyncDir(log.dir);
+    } catch (e) {
+      for (const f of [...cleaned, ...swap]) fs.rmSync(f, { force: true });
+      throw e;
+    }
+    const finals = segmentFiles(log.dir, writer.baseOffset);
+    const swapped = log.replaceSegments(group, () => {
+      for (const s of group) deleteSegmentFiles(s, cfg.fileDeleteDelayMs);
+      for (let i = 0; i < swap.length; i++) fs.renameSync(swap[i]!, finals[i]!);
+      return LogSegment.openSync(log.dir, writer.baseOffset, log.config, now);
+    });
+    if (!swapped) {
+      for (const f of swap) fs.rmSync(f, { force: true });
+      throw new Error(`log ${log.dir} changed while it was being cleaned`);
+    }
+    await fsyncDir(log.dir);
+    stats.segmentsCleaned += group.length;
+    stats.bytesWritten += writer.bytes;
+  }
+  stats.endOffset = endOffset;
+  stats.elapsedMs = performance.now() - started;
+  return stats;
+}
+
+/** The background cleaner of a LogManager's logs. */
+export class LogCleaner {
+  private readonly checkpoints = new Map<string, Map<string, number>>();
+  private readonly checkpointFiles = new Map<string, OffsetCheckpointFile>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private stopped = false;
+  private readonly time: () => number;
+
+  constructor(
+    private readonly source: { readonly logDirs: readonly string[]; allLogs(): Log[] },
+    private readonly opts: LogCleanerOptions,
+  ) {
+    this.time = opts.time ?? Date.now;
+    for (const dir of source.logDirs) this.checkpointFiles.set(dir, new OffsetCheckpointFile(path.join(dir, CLEANER_OFFSET_CHECKPOINT_FILE)));
+  }
+
+  /** Loads the checkpoints and starts the background passes (an unref'd timer). */
+  async start(): Promise<void> {
+    for (const [dir, file] of this.checkpointFiles) {
+      try {
+        this.checkpoints.set(dir, await file.readMap());
+      } catch {
+        this.checkpoints.set(dir, new Map()); // malformed: everything is dirty again, which is only slower
+      }
+    }
+    this.schedule(this.opts.backoffMs);
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const run = this.cleanOnce().then(
+        (stats) => this.schedule(stats === null ? this.opts.backoffMs : 0),
+        () => this.schedule(this.opts.backoffMs),
+      );
+      this.running = run.finally(() => {
+        if (this.running === run) this.running = null;
+      });
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** The cleaner checkpoint of a log (offsets below are clean), if any. */
+  checkpointOf(log: Log): number | undefined {
+    return this.checkpoints.get(path.dirname(log.dir))?.get(`${log.topic}-${log.partition}`);
+  }
+
+  /** The cleanable logs and their ranges, dirtiest first (those reaching min.cleanable.dirty.ratio). */
+  async cleanableLogs(): Promise<CleanableLog[]> {
+    const now = this.time();
+    const out: CleanableLog[] = [];
+    for (const log of this.source.allLogs()) {
+      const r = await cleanableRange(log, this.checkpointOf(log), now).catch(() => null);
+      if (r !== null && r.dirtyRatio >= log.config.minCleanableDirtyRatio) out.push(r);
+    }
+    return out.sort((a, b) => b.dirtyRatio - a.dirtyRatio);
+  }
+
+  /** One pass: cleans the dirtiest log, if any reaches its ratio. Returns its stats, or null when none. */
+  async cleanOnce(): Promise<CleanStats | null> {
+    if (this.stopped) return null;
+    const [filthiest] = await this.cleanableLogs();
+    if (filthiest === undefined || this.stopped) return null;
+    const log = filthiest.log;
+    try {
+      const stats = await cleanLog(log, filthiest, { ...this.opts, aborted: () => this.stopped || log.isClosed });
+      await this.updateCheckpoint(log, stats.endOffset);
+      this.opts.onCleaned?.(log, stats);
+      return stats;
+    } catch (e) {
+      if (!(e instanceof AbortedError)) this.opts.onError?.(log, e);
+      return null;
+    }
+  }
+
+  private async updateCheckpoint(log: Log, offset: number): Promise<void> {
+    const dir = path.dirname(log.dir);
+    let map = this.checkpoints.get(dir);
+    if (map === undefined) this.checkpoints.set(dir, (map = new Map()));
+    map.set(`${log.topic}-${log.partition}`, offset);
+    const file = this.checkpointFiles.get(dir);
+    if (file === undefined) return;
+    const present = new Set(this.source.allLogs().map((l) => `${l.topic}-${l.partition}`));
+    const entries: TopicPartitionOffset[] = [];
+    for (const l of this.source.allLogs()) {
+      if (path.dirname(l.dir) !== dir) continue;
+      const off = map.get(`${l.topic}-${l.partition}`);
+      if (off !== undefined) entries.push({ topic: l.topic, partition: l.partition, offset: off });
+    }
+    for (const k of [...map.keys()]) if (!present.has(k)) map.delete(k);
+    entries.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+    await file.write(entries);
+  }
+
+  /** Stops the passes; resolves once a pass in progress has stopped (it aborts between batches). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+}
