@@ -2,7 +2,7 @@
  * Admin operations: create/delete topics (sent to the controller named by Metadata), list and describe
  * topics (partitions, leader, replicas, ISR, non-default configs), add partitions, list offsets.
  */
-import { ClusterClient, kafkaError, type BrokerInfo, type ClusterClientOptions, type TopicMetadata } from './cluster-client.js';
+import { ClusterClient, kafkaError, clusterFrom, type BrokerInfo, type TopicMetadata } from './cluster-client.js';
 import { listOffsets, type IsolationLevel } from './consumer.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/apis.js';
@@ -138,20 +138,9 @@ export class Admin {
   private readonly operationTimeoutMs: number;
 
   constructor(opts: AdminOptions) {
-    if (opts.cluster) {
-      this.cluster = opts.cluster;
-      this.ownsCluster = false;
-    } else {
-      if (opts.bootstrap === undefined) throw new Error('createAdmin: bootstrap (or cluster) is required');
-      const clusterOpts: ClusterClientOptions = {
-        bootstrap: opts.bootstrap,
-        clientId: opts.clientId ?? 'kfk-admin',
-        requestTimeoutMs: opts.requestTimeoutMs,
-        connectTimeoutMs: opts.connectTimeoutMs,
-      };
-      this.cluster = new ClusterClient(clusterOpts);
-      this.ownsCluster = true;
-    }
+    const { cluster, owned } = clusterFrom(opts, 'createAdmin', 'kfk-admin');
+    this.cluster = cluster;
+    this.ownsCluster = owned;
     this.operationTimeoutMs = opts.operationTimeoutMs ?? 30_000;
   }
 

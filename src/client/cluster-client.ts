@@ -30,6 +30,31 @@ export interface ClusterClientOptions {
   maxVersions?: Readonly<Record<number, number>>;
 }
 
+/** What producers, consumers and admins accept: a cluster client to share, or where to find the cluster. */
+export interface ClusterSource {
+  cluster?: ClusterClient;
+  bootstrap?: string | readonly string[];
+  clientId?: string;
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+/**
+ * The cluster client a producer/consumer/admin uses: the one it was given (not closed by it), or a
+ * new one on the bootstrap servers (owned: closed with it).
+ */
+export function clusterFrom(opts: ClusterSource, who: string, defaultClientId: string): { cluster: ClusterClient; owned: boolean } {
+  if (opts.cluster) return { cluster: opts.cluster, owned: false };
+  if (opts.bootstrap === undefined) throw new Error(`${who}: bootstrap (or cluster) is required`);
+  const cluster = new ClusterClient({
+    bootstrap: opts.bootstrap,
+    clientId: opts.clientId ?? defaultClientId,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    connectTimeoutMs: opts.connectTimeoutMs,
+  });
+  return { cluster, owned: true };
+}
+
 export interface BrokerInfo {
   nodeId: number;
   host: string;

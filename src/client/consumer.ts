@@ -5,7 +5,7 @@
  * whole batch that contains the fetch offset), control batches and (read_committed) aborted transactions
  * dropped. Records come out of poll() or the async iterator.
  */
-import { ClusterClient, METADATA_ERROR_CODES, RETRIABLE_ERROR_CODES, backoffMs, type ClusterClientOptions } from './cluster-client.js';
+import { ClusterClient, METADATA_ERROR_CODES, RETRIABLE_ERROR_CODES, backoffMs, clusterFrom } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { decodeRecordBatch, forEachBatch, type RecordHeader } from '../protocol/records.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
@@ -151,20 +151,9 @@ export class Consumer {
   private wakeup: (() => void) | undefined;
 
   constructor(opts: ConsumerOptions) {
-    if (opts.cluster) {
-      this.cluster = opts.cluster;
-      this.ownsCluster = false;
-    } else {
-      if (opts.bootstrap === undefined) throw new Error('createConsumer: bootstrap (or cluster) is required');
-      const clusterOpts: ClusterClientOptions = {
-        bootstrap: opts.bootstrap,
-        clientId: opts.clientId ?? 'kfk-consumer',
-        requestTimeoutMs: opts.requestTimeoutMs,
-        connectTimeoutMs: opts.connectTimeoutMs,
-      };
-      this.cluster = new ClusterClient(clusterOpts);
-      this.ownsCluster = true;
-    }
+    const { cluster, owned } = clusterFrom(opts, 'createConsumer', 'kfk-consumer');
+    this.cluster = cluster;
+    this.ownsCluster = owned;
     this.isolationLevel = opts.isolationLevel ?? 'read_uncommitted';
     if (!(this.isolationLevel in ISOLATION)) throw new Error(`invalid isolation level '${String(this.isolationLevel)}'`);
     this.maxWaitMs = opts.maxWaitMs ?? 500;

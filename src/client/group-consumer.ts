@@ -15,7 +15,7 @@
  * The committed position of a partition is the offset after the last record handed to the application,
  * so records fetched but not yet returned (poll's maxRecords) are not committed.
  */
-import { ClusterClient, backoffMs, sleep, type ClusterClientOptions } from './cluster-client.js';
+import { ClusterClient, backoffMs, sleep, clusterFrom } from './cluster-client.js';
 import { BrokerConnection, ConnectionError } from './connection.js';
 import { Consumer, type ConsumerOptions, type ConsumerRecord, type OffsetSpec } from './consumer.js';
 import { assignorByName, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Assignor, type TopicPartition } from './assignors.js';
@@ -119,20 +119,9 @@ export class GroupConsumer {
   constructor(opts: GroupConsumerOptions) {
     if (!opts.groupId) throw new Error('createGroupConsumer: groupId is required');
     if (!opts.topics || opts.topics.length === 0) throw new Error('createGroupConsumer: topics is required');
-    if (opts.cluster) {
-      this.cluster = opts.cluster;
-      this.ownsCluster = false;
-    } else {
-      if (opts.bootstrap === undefined) throw new Error('createGroupConsumer: bootstrap (or cluster) is required');
-      const clusterOpts: ClusterClientOptions = {
-        bootstrap: opts.bootstrap,
-        clientId: opts.clientId ?? 'kfk-consumer',
-        requestTimeoutMs: opts.requestTimeoutMs,
-        connectTimeoutMs: opts.connectTimeoutMs,
-      };
-      this.cluster = new ClusterClient(clusterOpts);
-      this.ownsCluster = true;
-    }
+    const { cluster, owned } = clusterFrom(opts, 'createGroupConsumer', 'kfk-consumer');
+    this.cluster = cluster;
+    this.ownsCluster = owned;
     this.groupId = opts.groupId;
     this.topics = [...new Set(opts.topics)].sort();
     this.groupInstanceId = opts.groupInstanceId ?? null;

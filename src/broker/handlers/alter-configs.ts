@@ -18,6 +18,7 @@ import {
   brokerAlterUnsupported,
   checkTopic,
   replaceTopicOverrides,
+  repeatedResources,
   resourceErrorOf,
   type ConfigServices,
 } from './config-resources.js';
@@ -29,15 +30,11 @@ export function alterConfigsHandler(s: ConfigServices): ApiHandler<AlterConfigsR
     maxVersion: 2,
     async handle(req) {
       const responses: AlterConfigsResponseAlterConfigsResourceResponseInput[] = [];
-      const seen = new Map<string, number>();
-      for (const r of req.resources) {
-        const k = `${r.resourceType}\u0000${r.resourceName}`;
-        seen.set(k, (seen.get(k) ?? 0) + 1);
-      }
+      const isRepeated = repeatedResources(req.resources);
       for (const r of req.resources) {
         const base = { resourceType: r.resourceType, resourceName: r.resourceName };
         try {
-          if (seen.get(`${r.resourceType}\u0000${r.resourceName}`)! > 1) {
+          if (isRepeated(r)) {
             throw new ResourceError(ErrorCode.INVALID_REQUEST, 'Error due to duplicate config resources');
           }
           if (r.resourceType === ConfigResourceType.TOPIC) {

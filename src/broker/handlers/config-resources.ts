@@ -51,6 +51,14 @@ export interface ConfigServices {
 }
 
 /** A per-resource failure, answered in that resource's error fields. */
+/** Kafka refuses a request that names one config resource twice: returns the keys that repeat. */
+export function repeatedResources(resources: readonly { resourceType: number; resourceName: string }[]): (r: { resourceType: number; resourceName: string }) => boolean {
+  const seen = new Map<string, number>();
+  const key = (r: { resourceType: number; resourceName: string }) => `${r.resourceType}\u0000${r.resourceName}`;
+  for (const r of resources) seen.set(key(r), (seen.get(key(r)) ?? 0) + 1);
+  return (r) => seen.get(key(r))! > 1;
+}
+
 export class ResourceError extends Error {
   constructor(
     readonly code: number,
