@@ -3,9 +3,8 @@
  * metadata (unique, non-zero topic ids), Producer.send with string serializers (each codec the client can use
  * here), read back with kcat, and with the client's own group-less Consumer.fetch / listOffsets.
  *
- * Consumer.consume() (the message stream) always joins a consumer group first (FindCoordinator v4+, JoinGroup,
- * SyncGroup, Heartbeat), which the broker does not implement yet, so it is not exercised here; Consumer.fetch()
- * issues a plain Fetch (v17, by topic id) without any group and is what the consumption tests use.
+ * Consumer.consume() (the message stream) always joins a consumer group first; it is tested with the other group
+ * clients in groups.test.ts. Here Consumer.fetch() issues a plain Fetch (by topic id) without any group.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -233,5 +232,5 @@ describe('Producer.send (string serializers) → kcat and Consumer.fetch', () =>
     ]);
   });
 
-  it.skip('Consumer.consume() stream: needs consumer groups (FindCoordinator/JoinGroup/SyncGroup), not implemented yet', () => {});
+  // Consumer.consume() (a group member's message stream) is exercised in groups.test.ts.
 });
