@@ -95,6 +95,14 @@ async function start(args: string[]): Promise<number> {
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
+    // The broker stopped itself (every log dir failed): it has shut down already; exit non-zero.
+    void running.failed.then((err) => {
+      if (stopping) return;
+      stopping = true;
+      rmSync(pidFile, { force: true });
+      logger.error(`broker stopped: ${err.message}`);
+      resolve(1);
+    });
   });
 }
 
