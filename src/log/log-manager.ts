@@ -202,8 +202,11 @@ export class LogManager {
   private checkpointing: Promise<void> | null = null;
   /** Log dirs taken offline by a storage failure, with the cause; they stay offline until the next start. */
   private readonly offlineDirs = new Map<string, Error>();
-  /** The logs of offline dirs, by `<topic>-<partition>`: closed, kept so that they are not created again elsewhere. */
-  private readonly offlineLogs = new Map<string, Log>();
+  /**
+   * Partitions whose log is in an offline dir (or failed to be created in one), by `<topic>-<partition>` → that
+   * dir: they are not created again elsewhere (Kafka marks such a partition offline until the restart).
+   */
+  private readonly offlineLogs = new Map<string, string>();
   private readonly logger: StorageLogger;
 
   /** Call `startup()` before use (or use `LogManager.open`). */
@@ -397,7 +400,7 @@ export class LogManager {
       if (log.parentDir !== dir) continue;
       log.goOffline(cause);
       this.logs.delete(k);
-      this.offlineLogs.set(k, log);
+      this.offlineLogs.set(k, dir);
       partitions.push({ topic: log.topic, partition: log.partition });
     }
     this.checkpointsDue.delete(dir);
@@ -423,6 +426,13 @@ export class LogManager {
     if (!isStorageIoError(e)) return e;
     this.handleLogDirFailure(dir, what, e);
     return new KafkaStorageException(`Error while ${what} in dir ${dir}: ${e.message}`, e);
+  }
+
+  /** A log creation that failed in `dir`: on a storage failure the partition stays offline here (see offlineLogs). */
+  private creationFailure(dir: string, k: string, e: unknown): unknown {
+    const err = this.dirFailure(dir, `creating the log for ${k}`, e);
+    if (this.offlineDirs.has(dir)) this.offlineLogs.set(k, dir);
+    return err;
   }
 
   /** A background task failed: storage failures were logged by the dir failure path already; anything else is logged here. */
@@ -590,10 +600,11 @@ export class LogManager {
       this.checkTopicId(log, topicId);
       return log;
     }
-    const offline = this.offlineLogs.get(k);
-    if (offline !== undefined) {
-      // Its data is in a failed dir: a new empty log elsewhere would serve a partition that lost its records.
-      throw new KafkaStorageException(`Can not create log for ${k} because its log dir ${offline.parentDir} is offline`);
+    const offlineDir = this.offlineLogs.get(k);
+    if (offlineDir !== undefined) {
+      // Its files are in a failed dir: a new log elsewhere would serve the partition without its records (and
+      // leave two directories for it at the next start).
+      throw new KafkaStorageException(`Can not create log for ${k} because its log dir ${offlineDir} is offline`);
     }
     const existing = this.logs.get(k);
     if (existing !== undefined) {
@@ -622,7 +633,7 @@ export class LogManager {
           ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
         });
       } catch (e) {
-        throw this.dirFailure(dir, `creating the log for ${k}`, e);
+        throw this.creationFailure(dir, k, e);
       }
       try {
         await writePartitionMetadata(partitionDir, topicId);
@@ -633,7 +644,7 @@ export class LogManager {
         if (cause !== null) throw cause;
       } catch (e) {
         log.closeWithoutFlush();
-        throw this.dirFailure(dir, `creating the log for ${k}`, e);
+        throw this.creationFailure(dir, k, e);
       }
       this.wire(log);
       this.logs.set(k, log);

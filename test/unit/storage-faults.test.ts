@@ -387,6 +387,24 @@ describe('LogManager: a failed log dir goes offline, the others keep serving', (
     await again.close();
   });
 
+  it('a log that cannot be created takes its dir offline and is not created in another dir instead', async () => {
+    const { mgr, a, b, events } = await twoDirs();
+    await mgr.createLog('alpha', 0, TOPIC_ID); // dir a; the next one goes to dir b
+    const realMkdir = fs.promises.mkdir;
+    vi.spyOn(fs.promises, 'mkdir').mockImplementation((async (p: fs.PathLike, opts?: fs.MakeDirectoryOptions) => {
+      if (String(p).startsWith(path.resolve(b))) throw ioError('EIO', 'mkdir');
+      return realMkdir(p, opts);
+    }) as typeof fs.promises.mkdir);
+    await expect(mgr.createLog('beta', 0, TOPIC_ID)).rejects.toMatchObject({ code: ErrorCode.KAFKA_STORAGE_ERROR });
+    vi.restoreAllMocks();
+    expect(events.map((e) => [e.dir, e.what])).toEqual([[path.resolve(b), 'creating the log for beta-0']]);
+    // that partition stays offline here (its directory may exist in the failed dir); others go to the online dir
+    await expect(mgr.createLog('beta', 0, TOPIC_ID)).rejects.toMatchObject({ code: ErrorCode.KAFKA_STORAGE_ERROR });
+    expect((await mgr.createLog('beta', 1, TOPIC_ID)).parentDir).toBe(path.resolve(a));
+    expect(fs.existsSync(path.join(a, 'beta-0'))).toBe(false);
+    await mgr.close();
+  });
+
   it('with every dir failed the event says so and the fatal line is logged', async () => {
     const logger = recordingLogger();
     const only = path.join(tmp, 'only');
