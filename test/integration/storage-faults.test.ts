@@ -4,7 +4,7 @@
  * KAFKA_STORAGE_ERROR.
  *
  * - Two log dirs: the full one goes offline (logged once with the dir and ENOSPC, a log dir event notification
- *   in the registry, Fetch and ListOffsets answer KAFKA_STORAGE_ERROR for its partition), the partition in the
+ *   in the registry, Fetch, ListOffsets and DeleteRecords answer KAFKA_STORAGE_ERROR for its partition), the partition in the
  *   other dir keeps taking and serving records (kcat), and after the space is freed and the broker restarted
  *   every acknowledged record is there, exactly once and nothing else.
  * - One log dir: the broker shuts itself down and exits non-zero; after freeing space and a restart every
@@ -125,8 +125,8 @@ async function createTopic(b: BrokerProcess, topic: string): Promise<void> {
   expect(res.code, res.stderr).toBe(0);
 }
 
-/** Fetch (v4) and ListOffsets (v1) error codes for partition 0 of `topic`, over a plain connection. */
-async function partitionErrors(b: BrokerProcess, topic: string): Promise<{ fetch: number; listOffsets: number }> {
+/** Fetch (v4), ListOffsets (v1) and DeleteRecords (v0, below offset 0: a no-op) error codes for partition 0 of `topic`. */
+async function partitionErrors(b: BrokerProcess, topic: string): Promise<{ fetch: number; listOffsets: number; deleteRecords: number }> {
   const conn = await BrokerConnection.connect({ host: '127.0.0.1', port: b.port, clientId: 'storage-faults-test' });
   try {
     const fetched = await conn.request(
@@ -135,7 +135,12 @@ async function partitionErrors(b: BrokerProcess, topic: string): Promise<{ fetch
       { version: 4 },
     );
     const listed = await conn.request(2, { replicaId: -1, topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -2 }] }] }, { version: 1 });
-    return { fetch: fetched.responses[0].partitions[0].errorCode, listOffsets: listed.topics[0].partitions[0].errorCode };
+    const deleted = await conn.request(21, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset: 0 }] }], timeoutMs: 5000 }, { version: 0 });
+    return {
+      fetch: fetched.responses[0].partitions[0].errorCode,
+      listOffsets: listed.topics[0].partitions[0].errorCode,
+      deleteRecords: deleted.topics[0].partitions[0].errorCode,
+    };
   } finally {
     conn.close();
   }
@@ -178,7 +183,11 @@ describe('a log dir that fills up', () => {
     await waitFor(() => broker.stderr().includes(`Log dir ${resolvedSmall} is offline`), { message: 'the offline log line' });
     const causeLines = broker.stderr().split('\n').filter((l) => l.includes(`in dir ${resolvedSmall}: ENOSPC`));
     expect(causeLines, broker.stderr()).toHaveLength(1);
-    expect(await partitionErrors(broker, 'filling')).toEqual({ fetch: ErrorCode.KAFKA_STORAGE_ERROR, listOffsets: ErrorCode.KAFKA_STORAGE_ERROR });
+    expect(await partitionErrors(broker, 'filling')).toEqual({
+      fetch: ErrorCode.KAFKA_STORAGE_ERROR,
+      listOffsets: ErrorCode.KAFKA_STORAGE_ERROR,
+      deleteRecords: ErrorCode.KAFKA_STORAGE_ERROR,
+    });
     // and the controller is told, the way Kafka tells it
     await waitFor(() => logDirEvents(normalDir).length === 1, { message: 'a log dir event notification in the registry' });
     expect(JSON.parse(logDirEvents(normalDir)[0]!.text!)).toEqual({ version: 1, broker: broker.brokerId, event: 1 });
@@ -187,7 +196,7 @@ describe('a log dir that fills up', () => {
     const steady = await kcat(['-b', broker.bootstrap, '-P', '-t', 'steady', '-p', '0', '-X', 'acks=all'], { input: 'one\ntwo\nthree\n' });
     expect(steady.code, steady.stderr).toBe(0);
     expect((await readAll(broker, 'steady')).map(([, v]) => v)).toEqual(['one', 'two', 'three']);
-    expect(await partitionErrors(broker, 'steady')).toEqual({ fetch: ErrorCode.NONE, listOffsets: ErrorCode.NONE });
+    expect(await partitionErrors(broker, 'steady')).toEqual({ fetch: ErrorCode.NONE, listOffsets: ErrorCode.NONE, deleteRecords: ErrorCode.NONE });
 
     // a clean stop: the healthy dir is marked clean, the failed one is not (it is recovered at the next start)
     expect(await broker.stop()).toBe(0);
