@@ -273,8 +273,11 @@ export class Broker implements BrokerServices {
     );
     if (failure.allLogDirsOffline) {
       const err = new Error(`all log dirs in ${this.options.logDirs.join(', ')} have failed (the last: ${failure.dir}: ${failure.cause.message})`);
-      if (this.options.onFatalError) this.options.onFatalError(err);
-      else void this.stop().catch((e: unknown) => this.logger.error(`error during shutdown: ${(e as Error).stack ?? e}`));
+      // Not from inside the failed write's call stack: the request that met the failure is answered first.
+      setImmediate(() => {
+        if (this.options.onFatalError) this.options.onFatalError(err);
+        else void this.stop().catch((e: unknown) => this.logger.error(`error during shutdown: ${(e as Error).stack ?? e}`));
+      });
     }
   }
 
