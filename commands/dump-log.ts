@@ -143,11 +143,13 @@ function batchAt(log: Buffer, position: number): { lastOffset: number; maxTimest
   return { lastOffset: batchLastOffset(log, position), maxTimestamp: batchMaxTimestamp(log, position), size };
 }
 
+/** The segment's log file, or nothing when the index is dumped without its log (then every entry is a mismatch). */
 function readLogOrEmpty(file: string): Buffer {
   try {
     return fs.readFileSync(file);
-  } catch {
-    return Buffer.alloc(0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+    throw e;
   }
 }
 

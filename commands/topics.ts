@@ -117,7 +117,7 @@ function topicMatcher(pattern: string): (name: string) => boolean {
   try {
     re = new RegExp(`^(?:${pattern})$`);
   } catch {
-    re = undefined;
+    re = undefined; // not a valid regex: it can still match a topic by its exact name
   }
   return (name) => name === pattern || (re !== undefined && re.test(name));
 }

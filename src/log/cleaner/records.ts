@@ -136,6 +136,8 @@ export function compactedRecordsProblem(records: Buffer): 'missing-key' | 'corru
       pos += size;
     }
   } catch {
+    // Client data that cannot be decoded (bad varints, a codec error, a record running past its batch) is
+    // refused as a whole: the producer is answered CORRUPT_MESSAGE and nothing is stored.
     return 'corrupt';
   }
   return missing ? 'missing-key' : null;
