@@ -34,6 +34,7 @@ import { isInternalTopic } from '../cluster/topic-names.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { partitionKey } from '../replication/fetch-purgatory.js';
 import { SocketServer } from '../server/socket-server.js';
+import { ConnectionQuotas, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../server/connection-quotas.js';
 import type { ApiHandler } from '../server/request.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import type { BrokerServices, BrokerSettings } from './handlers/context.js';
@@ -92,6 +93,8 @@ export interface BrokerOptions {
   offsetsTopicReplicationFactor?: number;
   offsetsTopicSegmentBytes?: number;
   socketRequestMaxBytes: number;
+  /** max.connections, max.connections.per.ip(.overrides), connections.max.idle.ms, queued.max.requests; Kafka's defaults when left out. */
+  connectionLimits?: ConnectionLimits;
   /** Broker-level defaults for every log (topic overrides win). */
   logDefaults: Partial<LogConfig>;
   /** log.retention.check.interval.ms (default 300000). */
@@ -220,6 +223,8 @@ export class Broker implements BrokerServices {
       logger: this.logger,
     });
 
+    // One set of connection quotas for all listeners: Kafka's limits are per broker.
+    const quotas = new ConnectionQuotas(this.options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, this.logger);
     for (const l of this.options.listeners) {
       const server = new SocketServer(
         { name: l.name, host: l.host, port: l.port },
@@ -229,6 +234,7 @@ export class Broker implements BrokerServices {
           logger: this.logger,
           unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(() => this.handlers.values()) as Record<string, unknown>,
           ready: this.ready,
+          quotas,
         },
       );
       await server.start();
