@@ -5,7 +5,7 @@
  * generated code does. A name echoed back came in with the same encoding (checked against the specs below), but
  * a name decoded from invalid UTF-8 grows threefold when written back, so the limit is needed for names too.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,7 +17,7 @@ import {
   sizeOfCompactString,
   sizeOfString,
 } from '../../src/protocol/primitives.js';
-import { REPO_ROOT } from '../helpers/index.js';
+import { SPEC_DIR, loadSpec, type SpecField } from '../helpers/kafka-specs.js';
 
 function writeBoth(s: string | null): { classic: Buffer; compact: Buffer } {
   const classic = Writer.alloc(sizeOfString(s));
@@ -90,33 +90,8 @@ describe('the string readers', () => {
 // The claim that an echoed name goes back in the encoding it came in: request and response of an API share
 // their versions and flexible versions, and no request or response field has its own flexibleVersions.
 
-function loadSpec(file: string): { name: string; validVersions: string; flexibleVersions: string; fields: SpecField[] } {
-  const text = readFileSync(file, 'utf8')
-    .split('\n')
-    .map((line) => {
-      let inString = false;
-      for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (inString) {
-          if (c === '\\') i++;
-          else if (c === '"') inString = false;
-        } else if (c === '"') inString = true;
-        else if (c === '/' && line[i + 1] === '/') return line.slice(0, i);
-      }
-      return line;
-    })
-    .join('\n');
-  return JSON.parse(text);
-}
-
-interface SpecField {
-  name: string;
-  flexibleVersions?: string;
-  fields?: SpecField[];
-}
-
 describe('request and response encodings match version by version', () => {
-  const dir = path.join(REPO_ROOT, 'spec', 'kafka-protocol', 'messages');
+  const dir = SPEC_DIR;
   const requests = readdirSync(dir).filter((f) => f.endsWith('Request.json'));
 
   it('for every API in the specs', () => {
