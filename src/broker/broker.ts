@@ -106,6 +106,8 @@ export interface BrokerOptions {
   /** The static broker config, as DescribeConfigs reports it (default: Kafka's defaults). */
   brokerConfig?: BrokerConfig;
   logger?: Logger;
+  /** Wraps every API handler (the CLI's test-only fault injection, commands/test-faults.ts). */
+  wrapHandler?: (handler: ApiHandler) => ApiHandler;
 }
 
 export class Broker implements BrokerServices {
@@ -173,7 +175,7 @@ export class Broker implements BrokerServices {
         brokerConfigServices(options, this.metadata, () => this.reconcile()),
       ),
     ]) {
-      this.handlers.set(h.apiKey, h);
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
     }
   }
 
@@ -398,15 +400,18 @@ export class Broker implements BrokerServices {
     );
   }
 
-  /** Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry. */
-  async stop(): Promise<void> {
+  /**
+   * Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry.
+   * `cleanShutdown: false` (after a fatal error) does all of that but writes no clean-shutdown marker.
+   */
+  async stop(opts: { cleanShutdown?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.markReady(); // let waiting connections run into their (now closed) sockets
     await Promise.all(this.servers.map((s) => s.stop()));
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
-    if (this.logManager) await this.logManager.close();
+    if (this.logManager) await this.logManager.close({ cleanShutdownMarker: opts.cleanShutdown !== false });
     await this.options.registry.close();
   }
 }

@@ -15,6 +15,7 @@ import type { LogConfig } from '../log/log-config.js';
 import type { Registry } from '../registry/registry.js';
 import { EmbeddedRegistryStore } from '../registry/embedded.js';
 import { createLogger, type Logger } from '../server/logger.js';
+import type { ApiHandler } from '../server/request.js';
 import { Broker } from './broker.js';
 
 /** The embedded registry's file, beside the partition directories of the first log dir. */
@@ -25,7 +26,8 @@ export interface RunningBroker {
   /** host:port of the first listener, as advertised. */
   readonly bootstrap: string;
   readonly port: number;
-  stop(): Promise<void>;
+  /** Stops the broker; `cleanShutdown: false` (after a fatal error) writes no clean-shutdown marker. */
+  stop(opts?: { cleanShutdown?: boolean }): Promise<void>;
 }
 
 export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
@@ -123,7 +125,7 @@ async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry;
 
 export async function launchBroker(
   config: BrokerConfig,
-  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null } = {},
+  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null; wrapHandler?: (h: ApiHandler) => ApiHandler } = {},
 ): Promise<RunningBroker> {
   // Before anything is opened or created: settings kfk cannot honour and must not silently ignore.
   refuseUnsafeSettings(config);
@@ -160,6 +162,7 @@ export async function launchBroker(
         }
       }),
     logger: opts.logger ?? createLogger('info'),
+    ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
   });
   try {
     await broker.start();
@@ -174,9 +177,9 @@ export async function launchBroker(
     broker,
     bootstrap: `${first.host}:${first.port}`,
     port: first.port,
-    stop() {
+    stop(opts) {
       stopping ??= (async () => {
-        await broker.stop();
+        await broker.stop(opts);
         await close();
       })();
       return stopping;
