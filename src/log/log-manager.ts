@@ -767,9 +767,11 @@ export class LogManager {
    * Clean shutdown: flush and close every log, write the checkpoints, then the clean-shutdown marker in each
    * log dir whose logs all closed cleanly. Offline dirs are left as they are (no checkpoints, no marker: the next
    * start recovers them). A storage failure on the way takes its dir offline like any other and the rest of the
-   * shutdown goes on; any other failure is thrown once everything else is done.
+   * shutdown goes on; any other failure is thrown once everything else is done. `cleanShutdownMarker: false` (a
+   * shutdown after a fatal error, when memory may not match the files) leaves the marker out, so the next start
+   * re-validates the logs' tails.
    */
-  async close(): Promise<void> {
+  async close(opts: { cleanShutdownMarker?: boolean } = {}): Promise<void> {
     if (this.closed || !this.started) {
       this.closed = true;
       return;
@@ -804,7 +806,7 @@ export class LogManager {
     for (const dir of this.logDirs) {
       try {
         await this.checkpointDir(dir);
-        if (this.offlineDirs.has(dir) || uncleanDirs.has(dir)) continue;
+        if (this.offlineDirs.has(dir) || uncleanDirs.has(dir) || opts.cleanShutdownMarker === false) continue;
         try {
           await writeFileAtomic(path.join(dir, CLEAN_SHUTDOWN_FILE), '');
         } catch (e) {
