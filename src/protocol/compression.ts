@@ -272,12 +272,15 @@ function zstdDeclaredContentSize(buf: Buffer): number | null {
   return total;
 }
 
-/** A decompression context whose window (memory) may not exceed the output limit. */
+/** Smallest window always allowed (8 MiB, what zstd's level 19 uses); above it, the window may not exceed the limit. */
+const ZSTD_MIN_WINDOW_LOG = 23;
+
+/** A decompression context whose window (memory) stays within the output limit (or 8 MiB). */
 function zstdContext(limit: number): InstanceType<typeof zstd.DCtx> {
   const dctx = new zstd.DCtx();
   const { lowerBound, upperBound } = zstd.dParamGetBounds(zstd.DParameter.windowLogMax);
-  const windowLog = Math.min(upperBound, Math.max(lowerBound, Math.ceil(Math.log2(Math.max(limit, 1)))));
-  dctx.setParameter(zstd.DParameter.windowLogMax, windowLog);
+  const wanted = Math.max(ZSTD_MIN_WINDOW_LOG, Math.ceil(Math.log2(Math.max(limit, 1))));
+  dctx.setParameter(zstd.DParameter.windowLogMax, Math.min(upperBound, Math.max(lowerBound, wanted)));
   return dctx;
 }
 

@@ -298,8 +298,8 @@ export function validateProducedBatch(records: Buffer, rules: ProduceRecordRules
     try {
       data = decompress(codec, body, inlineLimit);
     } catch (err) {
-      if (!(err instanceof InflateLimitError)) return notDecompressible(codec, err);
-      if (limit <= inlineLimit) return tooLarge(limit);
+      // With the full limit (and so a larger zstd window) the asynchronous attempt below gives the answer.
+      if (limit <= inlineLimit) return err instanceof InflateLimitError ? tooLarge(limit) : notDecompressible(codec, err);
       spendInline(inlineLimit);
     }
     if (data !== null) {
