@@ -267,7 +267,7 @@ async function snappyDecompressAsync(buf: Buffer, limit: number): Promise<Buffer
 // zstd
 
 /** Output produced per zstd streaming step; decompressAsync yields to the event loop after each. */
-const ZSTD_SLICE = 1 << 20;
+const ZSTD_SLICE = 256 * 1024;
 
 /** Sum of the content sizes of the frames in buf, or null when a frame does not state its size. */
 function zstdDeclaredContentSize(buf: Buffer): number | null {
