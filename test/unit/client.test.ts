@@ -29,6 +29,7 @@ import { API_CODECS, ApiKey, requestHeaderVersion, responseHeaderVersion } from 
 import { readRequestHeader } from '../../src/protocol/generated/request-header.js';
 import { writeResponseHeader, sizeResponseHeader } from '../../src/protocol/generated/response-header.js';
 import { Reader, Writer } from '../../src/protocol/primitives.js';
+import type { ApiVersionsRequest } from '../../src/protocol/generated/index.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
 import { CompressionType } from '../../src/protocol/compression.js';
@@ -173,7 +174,8 @@ interface SeenRequest {
   apiKey: number;
   version: number;
   correlationId: number;
-  body: any;
+  /** The decoded request (undefined if it did not decode): cast to the generated type of `apiKey`'s request. */
+  body: unknown;
 }
 
 type Handler = (req: SeenRequest) => Buffer | Buffer[] | null;
@@ -194,7 +196,7 @@ async function fakeBroker(handler: Handler, opts: { chunkSize?: number } = {}): 
         const version = payload.readInt16BE(2);
         const r = new Reader(payload);
         const h = readRequestHeader(r, requestHeaderVersion(apiKey, version));
-        let body: any;
+        let body: unknown;
         try {
           body = API_CODECS.get(apiKey)!.readRequest(r, version);
         } catch {
@@ -243,7 +245,7 @@ describe('BrokerConnection', () => {
         [18, 3],
         [18, 0],
       ]);
-      expect(seen[0]!.body.clientSoftwareName).toBe('kfk');
+      expect((seen[0]!.body as ApiVersionsRequest).clientSoftwareName).toBe('kfk');
       expect(conn.versionFor(ApiKey.Produce)).toBe(9);
       expect(conn.versionFor(ApiKey.Fetch)).toBe(12);
       expect(conn.versionFor(ApiKey.Metadata)).toBe(8);
