@@ -43,6 +43,7 @@ import {
 import { freePort } from '../helpers/ports.js';
 import { run } from '../helpers/run.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { skipUnless } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 import { registryConformance } from '../registry-conformance.js';
 
@@ -61,7 +62,7 @@ if (!install && required) {
   });
 }
 
-describe.skipIf(!install)('ZooKeeperRegistry (real ZooKeeper)', () => {
+describe('ZooKeeperRegistry (real ZooKeeper)', skipUnless(install !== null, ZOOKEEPER_NOT_INSTALLED), () => {
   let zk: RunningZooKeeper;
   /** Every registry a test opens, closed in afterAll even when the test failed. */
   const opened = new Set<ZooKeeperRegistry>();
