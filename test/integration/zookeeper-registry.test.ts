@@ -274,11 +274,10 @@ describe('ZooKeeperRegistry (real ZooKeeper)', skipUnless(install !== null, ZOOK
 
   it('rejects with a one-line error naming the address when nothing answers', async () => {
     const port = await freePort();
-    const started = Date.now();
+    // It gives up (rejects) after connectionTimeoutMs instead of retrying forever; a hang fails on the test's timeout.
     const err = (await ZooKeeperRegistry.connect(`127.0.0.1:${port}/kafka`, { sessionTimeoutMs: 6000, connectionTimeoutMs: 1500 }).catch(
       (e: unknown) => e,
     )) as RegistryError;
-    expect(Date.now() - started).toBeLessThan(8000);
     expect(err.code).toBe('CONNECTION_LOSS');
     expect(err.message).toContain(`127.0.0.1:${port}`);
     expect(err.message).not.toContain('\n');
