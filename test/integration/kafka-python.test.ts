@@ -15,6 +15,7 @@ import {
   skipUnless,
   startBrokerProcess,
   startRecordingProxy,
+  waitFor,
   type BrokerProcess,
 } from '../helpers/index.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
@@ -194,10 +195,13 @@ describe('KafkaProducer then KafkaConsumer (assign + seek_to_beginning)', () => 
     expect(produced.results.every((r) => r.offset === -1)).toBe(true);
     // kp_client's consume reads up to the end offsets, polling with a deadline; wait until all are there.
     let consumed: ConsumeResult | undefined;
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-      consumed = await kp<ConsumeResult>('consume', { topic });
-      if (consumed.records.length >= records.length) break;
-    }
+    await waitFor(
+      async () => {
+        consumed = await kp<ConsumeResult>('consume', { topic });
+        return consumed.records.length >= records.length;
+      },
+      { timeoutMs: 30_000, message: `kafka-python to read all ${records.length} records` },
+    );
     expect(consumed!.records).toEqual(expected(records));
   });
 

@@ -19,7 +19,7 @@ import {
   stringSerializers,
   type CompressionAlgorithmValue,
 } from '@platformatic/kafka';
-import { kcat, registerCleanup, skipUnless, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
+import { kcat, registerCleanup, skipUnless, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
 import { CompressionType } from '../../src/protocol/compression.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
@@ -222,9 +222,13 @@ describe('Producer.send (string serializers) → kcat and Consumer.fetch', () =>
     await producer.send({ acks: 0, messages: [{ topic, key: 'zero', value: 'acks=0', partition: 0 }] });
     // acks=0 has no response: poll with kcat until the record is there
     let records: KcatRecord[] = [];
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline && records.length < 2; ) {
-      records = await kcatReadAll(topic);
-    }
+    await waitFor(
+      async () => {
+        records = await kcatReadAll(topic);
+        return records.length >= 2;
+      },
+      { timeoutMs: 15_000, message: 'kcat to read both records' },
+    );
     expect(records.map((r) => [r.offset, r.key, r.value])).toEqual([
       [0, 'one', 'acks=1'],
       [1, 'zero', 'acks=0'],

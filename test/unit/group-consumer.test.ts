@@ -26,6 +26,7 @@ import type {
 } from '../../src/protocol/generated/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
+import { waitFor } from '../helpers/wait.js';
 
 function frame(apiKey: number, version: number, correlationId: number, body: unknown): Buffer {
   const codec = API_CODECS.get(apiKey)!;
@@ -216,12 +217,16 @@ async function fakeCluster() {
   return { state, seen };
 }
 
+/** Polls until at least n records were handed out (each poll drives the consumer: joins, heartbeats, fetches). */
 async function pollUntil(gc: ReturnType<typeof createGroupConsumer>, n: number, maxRecords?: number): Promise<string[]> {
   const out: string[] = [];
-  const deadline = Date.now() + 10_000;
-  while (out.length < n && Date.now() < deadline) {
-    for (const r of await gc.poll({ maxWaitMs: 50, maxRecords })) out.push(r.value!.toString());
-  }
+  await waitFor(
+    async () => {
+      for (const r of await gc.poll({ maxWaitMs: 50, maxRecords })) out.push(r.value!.toString());
+      return out.length >= n;
+    },
+    { intervalMs: 0, message: `${n} records from the group consumer` },
+  );
   return out;
 }
 
@@ -259,8 +264,13 @@ describe('group consumer against a scripted coordinator', () => {
 
       // The coordinator starts a rebalance: the next poll commits what was consumed (generation 1), rejoins.
       state.rebalanceOnHeartbeat = true;
-      const deadline = Date.now() + 10_000;
-      while (state.generation < 2 && Date.now() < deadline) await gc.poll({ maxWaitMs: 20 });
+      await waitFor(
+        async () => {
+          await gc.poll({ maxWaitMs: 20 });
+          return state.generation >= 2;
+        },
+        { intervalMs: 0, message: 'the consumer to rejoin (generation 2)' },
+      );
       expect(state.generation).toBe(2);
       expect(state.commits).toEqual([{ generation: 1, memberId: 'member-1', offsets: { 't-0': 5, 't-1': 5 } }]);
     } finally {
