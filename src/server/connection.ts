@@ -39,6 +39,8 @@ export class Connection {
   private queueFull = false;
   /** Reading stopped because the client does not read its responses. */
   private writeBlocked = false;
+  /** Wakes drainQueue once the socket drains (or closes). */
+  private drained: (() => void) | null = null;
   private processing = false;
   private closed = false;
   readonly clientHost: string;
@@ -54,12 +56,20 @@ export class Connection {
     socket.on('error', () => this.close());
     socket.on('close', () => {
       this.closed = true;
+      this.wakeWriter();
     });
     // Back-pressure: stop reading a client that does not read its responses.
     socket.on('drain', () => {
       this.writeBlocked = false;
+      this.wakeWriter();
       this.maybeResume();
     });
+  }
+
+  private wakeWriter(): void {
+    const wake = this.drained;
+    this.drained = null;
+    wake?.();
   }
 
   private maybeResume(): void {
@@ -99,6 +109,12 @@ export class Connection {
     try {
       if (this.opts.ready) await this.opts.ready;
       while (this.queue.length > 0 && !this.closed) {
+        if (this.writeBlocked) {
+          // The client does not read its responses: handle nothing more until the socket drains, so at most one
+          // response beyond the socket's buffer waits in memory (Kafka mutes such a channel).
+          await new Promise<void>((resolve) => (this.drained = resolve));
+          continue;
+        }
         const frame = this.queue.shift()!;
         this.queuedBytes -= frame.length;
         if (this.queueFull && this.queue.length <= MAX_QUEUED_REQUESTS / 2) {
