@@ -10,7 +10,7 @@
  */
 import type { TestOptions } from 'vitest';
 
-declare module '@vitest/runner' {
+declare module 'vitest' {
   interface TaskMeta {
     /** Why the test was skipped (set by skipUnless). */
     skipReason?: string;

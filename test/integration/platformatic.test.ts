@@ -1,5 +1,5 @@
 /**
- * @platformatic/kafka 1.x (the line that runs on Node 20) against a kfk broker process: Admin.createTopics +
+ * @platformatic/kafka 2.x against a kfk broker process: Admin.createTopics +
  * metadata (unique, non-zero topic ids), Producer.send with string serializers (each codec the client can use
  * here), read back with kcat, and with the client's own group-less Consumer.fetch / listOffsets.
  *
@@ -127,7 +127,7 @@ describe('Admin', () => {
 });
 
 describe('Producer.send (string serializers) → kcat and Consumer.fetch', () => {
-  // zstd in this client needs zlib.zstdCompressSync, which Node 20 does not have
+  // zstd in this client needs zlib.zstdCompressSync (Node >= 22.15)
   const codecs: (CompressionAlgorithmValue | 'none')[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
   for (const codec of codecs) {
     const clientCan = codec !== 'zstd' || typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
