@@ -15,7 +15,7 @@ import {
   readPropertiesFlag,
   writeOut,
   type Opts,
-} from './cli.js';
+} from './common.js';
 import { bootstrapFromZooKeeper } from './zookeeper-bootstrap.js';
 import { Consumer, type ConsumerOptions, type ConsumerRecord, type IsolationLevel, type OffsetSpec } from '../src/client/consumer.js';
 import { ClusterClient } from '../src/client/cluster-client.js';

@@ -15,7 +15,7 @@ import {
   parseKeyValues,
   readPropertiesFlag,
   type Opts,
-} from './cli.js';
+} from './common.js';
 import { Producer, normalizeAcks, type ProducerOptions, type ProducerRecord } from '../src/client/producer.js';
 import { compressionFromName } from '../src/protocol/compression.js';
 import type { RecordHeader } from '../src/protocol/records.js';

@@ -4,7 +4,7 @@
  * columns (GROUP/TOPIC/CONSUMER-ID/HOST at least 15 wide, PARTITION 10, offsets and LAG 15), `-` for a
  * missing value, a blank line before each table.
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './cli.js';
+import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import { Admin, type GroupDescription, type GroupOffset } from '../src/client/admin.js';
 import { ErrorCode, KafkaError, errorName } from '../src/protocol/errors.js';
 

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliError, writeOut, type Opts } from './cli.js';
+import { CliError, writeOut, type Opts } from './common.js';
 import { compressionName } from '../src/protocol/compression.js';
 import { decodeRecordBatch, verifyBatchCrc, type DecodedBatch } from '../src/protocol/records.js';
 import { RECORD_BATCH_OVERHEAD, batchLastOffset, batchMagic, batchMaxTimestamp, batchSize, LOG_OVERHEAD } from '../src/protocol/record-batch-header.js';
