@@ -89,9 +89,14 @@ async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry;
 
 export async function launchBroker(
   config: BrokerConfig,
-  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null } = {},
+  opts: {
+    logger?: Logger;
+    validateTopicConfig?: (c: Record<string, string>) => string | null;
+    /** A registry session of the caller's (several brokers in one process sharing one store); closed by stop(). */
+    registry?: Registry;
+  } = {},
 ): Promise<RunningBroker> {
-  const { registry, close } = await openRegistry(config);
+  const { registry, close } = opts.registry !== undefined ? { registry: opts.registry, close: async () => {} } : await openRegistry(config);
   const broker = new Broker({
     brokerId: config.brokerId,
     listeners: config.listeners,
