@@ -590,7 +590,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     this.delayedProduce.expireAll();
     this.delayedDeleteRecords.expireAll();
     await this.isrWriter.flushed();
-    this.partitions.clear();
+    // The partitions stay known: the log manager's final replication-offset-checkpoint reads their high watermarks.
   }
 }
 
