@@ -214,8 +214,10 @@ export class LogManager {
         this.retentionTimer.unref();
       }
       if (this.opts.cleaner?.enable === true) {
+        const hw = this.opts.highWatermark;
         this.cleaner = new LogCleaner(this, {
           backoffMs: this.opts.cleaner.backoffMs,
+          ...(hw !== undefined ? { highWatermark: hw } : {}),
           ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
         });
         await this.cleaner.start();
@@ -377,7 +379,7 @@ export class LogManager {
       const now = (this.opts.time ?? Date.now)();
       for (const log of this.allLogs()) {
         if (this.closed) break;
-        count += (await deleteOldSegments(log, now)).count;
+        count += (await deleteOldSegments(log, now, this.opts.highWatermark?.(log))).count;
       }
       await this.checkpointing;
       return count;

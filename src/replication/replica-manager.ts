@@ -165,6 +165,11 @@ export class ReplicaManager implements ReplicaFetcherHost {
 
   private isLive = (brokerId: number): boolean => this.metadata.brokers.has(brokerId);
 
+  /** The partition a delayed operation waits on, while it is still the one hosted (not a re-created topic's). */
+  private samePartition(key: string, p: Partition): Partition | undefined {
+    return this.partitions.get(key) === p ? p : undefined;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Roles (called by reconciliation, one partition at a time)
 
@@ -412,7 +417,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     const now = p.checkEnoughReplicasReachOffset(requiredOffset);
     if (now.done) return now.errorCode === ErrorCode.NONE ? result : { ...result, errorCode: now.errorCode };
     return new Promise<AppendResult>((resolve) => {
-      const op = new DelayedProduce(() => this.partitions.get(key), requiredOffset, result, resolve);
+      const op = new DelayedProduce(() => this.samePartition(key, p), requiredOffset, result, resolve);
       this.delayedProduce.tryCompleteElseWatch(op, [key], timeoutMs);
     });
   }
@@ -576,7 +581,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     if (target < 0 || target > p.highWatermark) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 };
     deleteRecordsBefore(p.log, target);
     return new Promise((resolve) => {
-      this.delayedDeleteRecords.tryCompleteElseWatch(new DelayedDeleteRecords(() => this.partitions.get(key), target, this.isLive, resolve), [key], timeoutMs);
+      this.delayedDeleteRecords.tryCompleteElseWatch(new DelayedDeleteRecords(() => this.samePartition(key, p), target, this.isLive, resolve), [key], timeoutMs);
     });
   }
 
