@@ -167,4 +167,25 @@ describe('a replicated partition, request by request', () => {
     const all = await fetch(leader, 'proto', { fetchOffset: hw });
     expect(all.values).toEqual(['x', 'y']);
   });
+
+  it('with no leader (leader -1), every replica keeps its log and answers NOT_LEADER_OR_FOLLOWER; Metadata says LEADER_NOT_AVAILABLE', async () => {
+    const before = await readPartitionState(cluster.admin, 'proto', 0);
+    const offline = await writePartitionState(cluster.admin, 'proto', 0, (s) => ({ leader: -1, leaderEpoch: s.leaderEpoch + 1 }));
+    await waitFor(() => [...cluster.running.values()].every((b) => b.broker.replicaManager.getPartition('proto', 0)!.leaderEpoch === offline.leaderEpoch), {
+      message: 'every replica at the offline epoch',
+    });
+    for (const id of [0, 1, 2]) {
+      const c = await connect(id);
+      expect((await produce(c, 'proto', 1, 1000, 'nope')).errorCode, `broker ${id}`).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      expect((await fetch(c, 'proto')).errorCode, `broker ${id}`).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      expect(cluster.running.get(id)!.broker.replicaManager.getPartition('proto', 0)!.log.logEndOffset).toBeGreaterThan(0);
+      const md = await c.request(ApiKey.Metadata, { topics: [{ name: 'proto' }], allowAutoTopicCreation: false }, { version: 9 });
+      expect(md.topics[0].partitions[0]).toMatchObject({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, leaderId: -1 });
+    }
+    // The controller elects the old leader again: it serves everything it had.
+    await writePartitionState(cluster.admin, 'proto', 0, (s) => ({ leader: before.leader, leaderEpoch: s.leaderEpoch + 1 }));
+    const leader = await connect(before.leader);
+    await waitFor(async () => (await fetch(leader, 'proto')).errorCode === ErrorCode.NONE, { message: 'leader again' });
+    expect((await fetch(leader, 'proto')).values.slice(0, 2)).toEqual(['a', 'b']);
+  });
 });

@@ -25,6 +25,7 @@ beforeAll(async () => {
       'replica.high.watermark.checkpoint.interval.ms': '200',
       'offsets.topic.replication.factor': '3',
       'offsets.topic.num.partitions': '3',
+      'num.replica.fetchers': '2',
     },
   });
 });
@@ -115,6 +116,24 @@ describe('three brokers, replication factor 3', () => {
         }),
       { message: 'high watermarks checkpointed by every broker' },
     );
+  });
+
+  it('num.replica.fetchers=2: partitions from one leader are spread over two fetchers, each replicating its share', async () => {
+    const res = await kfk(['topics', '--create', '--topic', 'spread', '--replica-assignment', '0:1:2,0:1:2,0:1:2,0:1:2', '--bootstrap-server', cluster.bootstrap()]);
+    expect(res.code, res.stderr).toBe(0);
+    await waitFor(() => [0, 1, 2, 3].every((p) => cluster.running.get(1)!.broker.replicaManager.getPartition('spread', p) !== undefined));
+    const lines = Array.from({ length: 40 }, (_, i) => `k${i}:v${i}`);
+    expect((await produce('spread', lines, ['-K:', '-X', 'acks=all'])).stderr).not.toMatch(/failed/i);
+    for (const follower of [1, 2]) {
+      const fm = cluster.running.get(follower)!.broker.replicaManager.fetcherManager;
+      const ids = new Set([0, 1, 2, 3].map((p) => fm.fetcherOf('spread', p)!.fetcherId));
+      expect([...ids].sort()).toEqual([0, 1]);
+      expect(fm.allFetchers().filter((f) => f.sourceBroker.id === 0).length).toBe(2);
+    }
+    for (let p = 0; p < 4; p++) {
+      await waitFor(() => replicas('spread', p).every((r) => r.p.highWatermark === replicas('spread', p)[0]!.p.log.logEndOffset));
+      for (const id of [1, 2]) expect(logBytes(id, 'spread', p).equals(logBytes(0, 'spread', p))).toBe(true);
+    }
   });
 
   it('acks=all with min.insync.replicas=2: a stopped follower leaves the ISR, two stopped refuse acks=all, restarted ones catch up and rejoin', async () => {
