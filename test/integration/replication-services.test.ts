@@ -77,8 +77,14 @@ describe('services on replicated partitions', () => {
     }), { message: 'offsets replicated' });
     await cluster.stop(coordinator);
     try {
-      const next = st.isr.find((id) => id !== coordinator)!;
-      await writePartitionState(cluster.admin, '__consumer_offsets', 0, (s) => ({ leader: next, isr: s.isr.filter((id) => id !== coordinator), leaderEpoch: s.leaderEpoch + 1 }));
+      // As the controller does when a broker dies: its partitions (the offsets partition, and gtopic's if it led
+      // it) get another ISR member as leader, and it leaves the ISRs.
+      for (const topic of ['__consumer_offsets', 'gtopic']) {
+        await writePartitionState(cluster.admin, topic, 0, (s) => {
+          const isr = s.isr.filter((id) => id !== coordinator);
+          return { leader: s.leader === coordinator ? isr[0]! : s.leader, isr, leaderEpoch: s.leaderEpoch + 1 };
+        });
+      }
       const admin = kafka().admin();
       await admin.connect();
       try {

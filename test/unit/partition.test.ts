@@ -15,12 +15,23 @@ import { Partition, type LeaderAndIsr } from '../../src/replication/partition.js
 import { offsetTruncationState } from '../../src/replication/follower-truncation.js';
 
 let tmp: string;
+const opened: Log[] = [];
+const caches: LeaderEpochCache[] = [];
 beforeEach(async () => {
   tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'kfk-partition-test-'));
 });
 afterEach(async () => {
+  // Closed first: a log writes its leader-epoch-checkpoint in the background.
+  for (const log of opened.splice(0)) await log.close();
+  for (const cache of caches.splice(0)) await cache.flushed().catch(() => undefined);
   await fs.promises.rm(tmp, { recursive: true, force: true });
 });
+
+async function openLog(dir: string): Promise<Log> {
+  const log = await Log.open(dir);
+  opened.push(log);
+  return log;
+}
 
 const batch = (n: number) => buildRecordBatch(Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), timestamp: 1000 + i })));
 
@@ -32,7 +43,7 @@ function state(over: Partial<LeaderAndIsr> = {}): LeaderAndIsr {
 }
 
 async function leaderPartition(over: Partial<LeaderAndIsr> = {}, now = 1000): Promise<Partition> {
-  const log = await Log.open(path.join(tmp, 't-0'));
+  const log = await openLog(path.join(tmp, 't-0'));
   const p = new Partition('t', 0, Buffer.alloc(16, 1), log, ME, 0);
   p.makeLeader(state(over), now);
   return p;
@@ -132,7 +143,7 @@ describe('Partition as leader', () => {
   });
 
   it('expands the ISR for a follower at the high watermark and past the start of the current epoch', async () => {
-    const log = await Log.open(path.join(tmp, 't-0'));
+    const log = await openLog(path.join(tmp, 't-0'));
     log.append(batch(4), 0);
     const p = new Partition('t', 0, Buffer.alloc(16, 1), log, ME, 4);
     p.makeLeader(state({ isr: [0, 1], leaderEpoch: 2 }), 0); // epoch 2 starts at 4
@@ -174,7 +185,7 @@ describe('Partition as leader', () => {
 
 describe('Partition as follower', () => {
   it('takes min(leader high watermark, own log end offset) and says when leader or epoch changed', async () => {
-    const log = await Log.open(path.join(tmp, 't-0'));
+    const log = await openLog(path.join(tmp, 't-0'));
     const p = new Partition('t', 0, Buffer.alloc(16, 1), log, ME, 0);
     expect(p.makeFollower(state({ leader: 1 }))).toBe(true);
     expect(p.makeFollower(state({ leader: 1, zkVersion: 3 }))).toBe(false);
@@ -191,6 +202,7 @@ describe('follower truncation (KIP-101, KIP-279)', () => {
     const dir = path.join(tmp, `f-${entries.length}-${logEndOffset}`);
     fs.mkdirSync(dir);
     const cache = await LeaderEpochCache.load(dir);
+    caches.push(cache);
     for (const [epoch, start] of entries) cache.assign(epoch, start);
     return { logEndOffset, endOffsetFor: (e: number) => ((r) => ({ leaderEpoch: r.epoch, endOffset: r.endOffset }))(cache.endOffsetFor(e, logEndOffset)) };
   }
