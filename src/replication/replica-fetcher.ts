@@ -418,11 +418,17 @@ export class ReplicaFetcher {
     if (records.length > 0) {
       const first = batchBaseOffset(records, 0);
       const end = log.logEndOffset;
-      if (end === log.logStartOffset && first < end && batchLastOffset(records, 0) >= end) {
-        // The leader's log start offset (DeleteRecords) fell inside this batch and this log starts there: start
-        // the log at the batch instead, so that it holds the leader's batches whole (Kafka does the same).
-        log.truncateFullyAndStartAt(first);
-        p.onLogTruncated();
+      if (first < end && batchLastOffset(records, 0) >= end) {
+        if (end === log.logStartOffset) {
+          // The leader's log start offset (DeleteRecords) fell inside this batch and this log starts there: start
+          // the log at the batch instead, so that it holds the leader's batches whole (Kafka does the same).
+          log.truncateFullyAndStartAt(first);
+          p.onLogTruncated();
+        } else {
+          // This log ends inside one of the leader's batches: its tail has other batch boundaries than the
+          // leader's (possible only after an unclean election cut it at the leader's log end), so it diverges.
+          await this.truncateLog(p, first, `its log ends inside the leader's batch at ${first}`);
+        }
       }
       log.appendAsFollower(records);
     }
