@@ -247,7 +247,11 @@ export class ReplicaFetcher {
   private current(s: FetchState): { s: FetchState; p: Partition } | null {
     if (this.partitions.get(s.key) !== s) return null;
     const p = this.host.followerPartition(s.topic, s.partition);
-    if (p === undefined || p.isLeader || p.log.isClosed) return null;
+    if (p === undefined || p.isLeader || p.log.isClosed) {
+      // Not a follower here (any more) but still assigned: wait rather than spin until it is removed.
+      this.delay(s, 'not a follower on this broker');
+      return null;
+    }
     return { s, p };
   }
 
