@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// KFK_TEST_JSON_REPORT=<file>: also write vitest's JSON report there (.ci/run does, to list skipped tests and their
+// reasons above its summary line; see docs/testing.md).
+const jsonReport = process.env.KFK_TEST_JSON_REPORT;
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -7,6 +11,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests start broker processes; two cores, so keep parallelism modest.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: jsonReport ? ['default', ['json', { outputFile: jsonReport }]] : ['default'],
   },
 });

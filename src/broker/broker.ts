@@ -7,8 +7,8 @@ import { hostname } from 'node:os';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { isRegistryError } from '../registry/registry.js';
-import { brokerIdPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId } from '../registry/paths.js';
-import { LogManager, logManagerTimersFromBroker } from '../log/log-manager.js';
+import { brokerIdPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId, propagateLogDirEvent } from '../registry/paths.js';
+import { LogManager, logManagerTimersFromBroker, type LogDirFailure } from '../log/log-manager.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MetadataCache } from '../cluster/metadata-cache.js';
 import { Controller } from '../cluster/controller.js';
@@ -17,6 +17,7 @@ import { ReplicaManager } from '../replication/replica-manager.js';
 import { DEFAULT_REPLICATION_CONFIG, replicationConfigFromBroker, type ReplicationConfig } from '../replication/replication-config.js';
 import { Reconciler } from './reconciler.js';
 import { SocketServer } from '../server/socket-server.js';
+import { ConnectionQuotas, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../server/connection-quotas.js';
 import type { ApiHandler } from '../server/request.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import type { BrokerServices, BrokerSettings } from './handlers/context.js';
@@ -74,6 +75,8 @@ export interface BrokerOptions {
   offsetsTopicReplicationFactor?: number;
   offsetsTopicSegmentBytes?: number;
   socketRequestMaxBytes: number;
+  /** max.connections, max.connections.per.ip(.overrides), connections.max.idle.ms, queued.max.requests; Kafka's defaults when left out. */
+  connectionLimits?: ConnectionLimits;
   /** Broker-level defaults for every log (topic overrides win). */
   logDefaults: Partial<LogConfig>;
   /** log.retention.check.interval.ms (default 300000). */
@@ -85,6 +88,13 @@ export interface BrokerOptions {
   /** The static broker config, as DescribeConfigs reports it (default: Kafka's defaults). */
   brokerConfig?: BrokerConfig;
   logger?: Logger;
+  /**
+   * Called when the broker cannot go on and must be shut down (every log dir failed; Kafka halts then). The
+   * owner stops it (launchBroker does) and exits non-zero. Must not throw.
+   */
+  onFatalError?: (err: Error) => void;
+  /** Wraps every API handler (the CLI's test-only fault injection, commands/test-faults.ts). */
+  wrapHandler?: (handler: ApiHandler) => ApiHandler;
 }
 
 export class Broker implements BrokerServices {
@@ -153,7 +163,7 @@ export class Broker implements BrokerServices {
         brokerConfigServices(options, this.metadata, () => this.reconcile()),
       ),
     ]) {
-      this.handlers.set(h.apiKey, h);
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
     }
   }
 
@@ -185,6 +195,8 @@ export class Broker implements BrokerServices {
       onAppend: (log) => this.replicaManager.onLogAppend(log),
       // replication-offset-checkpoint: every hosted replica's high watermark, leader or follower.
       highWatermark: (log) => (this.replicaManager ? this.replicaManager.highWatermarkOf(log) : (this.logManager.checkpointedHighWatermark(log.topic, log.partition) ?? 0)),
+      logger: this.logger,
+      onLogDirFailure: (failure) => this.handleLogDirFailure(failure),
     });
     this.replicaManager = new ReplicaManager({
       brokerId: this.options.brokerId,
@@ -229,6 +241,8 @@ export class Broker implements BrokerServices {
       isStopped: () => this.stopped,
     });
 
+    // One set of connection quotas for all listeners: Kafka's limits are per broker.
+    const quotas = new ConnectionQuotas(this.options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, this.logger);
     for (const l of this.options.listeners) {
       const server = new SocketServer(
         { name: l.name, host: l.host, port: l.port },
@@ -238,6 +252,7 @@ export class Broker implements BrokerServices {
           logger: this.logger,
           unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(() => this.handlers.values()) as Record<string, unknown>,
           ready: this.ready,
+          quotas,
         },
       );
       await server.start();
@@ -259,6 +274,27 @@ export class Broker implements BrokerServices {
     await this.controller.elect();
     await this.reconcile();
     this.markReady();
+  }
+
+  /**
+   * A log dir went offline (Kafka's ReplicaManager.handleLogDirFailure; the LogManager closed its logs and logged
+   * it): fetches waiting on its partitions wake up to answer KAFKA_STORAGE_ERROR, a log dir event notification
+   * tells the controller (so it can elect other leaders), and with no log dir left the broker must stop.
+   */
+  private handleLogDirFailure(failure: LogDirFailure): void {
+    for (const p of failure.partitions) this.replicaManager?.onLogDirFailure(p.topic, p.partition);
+    propagateLogDirEvent(this.options.registry, this.options.brokerId).then(
+      (path) => this.logger.info(`wrote ${path} for the failure of log dir ${failure.dir}`),
+      (err: unknown) => this.logger.error(`could not write the log dir event notification for ${failure.dir}: ${(err as Error).message ?? err}`),
+    );
+    if (failure.allLogDirsOffline) {
+      const err = new Error(`all log dirs in ${this.options.logDirs.join(', ')} have failed (the last: ${failure.dir}: ${failure.cause.message})`);
+      // Not from inside the failed write's call stack: the request that met the failure is answered first.
+      setImmediate(() => {
+        if (this.options.onFatalError) this.options.onFatalError(err);
+        else void this.stop().catch((e: unknown) => this.logger.error(`error during shutdown: ${(e as Error).stack ?? e}`));
+      });
+    }
   }
 
   /** Registers this broker as the ephemeral /brokers/ids/<id> node (Kafka's v5 JSON). */
@@ -313,8 +349,11 @@ export class Broker implements BrokerServices {
     return this.reconciler.reconcileTopic(topic);
   }
 
-  /** Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry. */
-  async stop(): Promise<void> {
+  /**
+   * Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry.
+   * `cleanShutdown: false` (after a fatal error) does all of that but writes no clean-shutdown marker.
+   */
+  async stop(opts: { cleanShutdown?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.markReady(); // let waiting connections run into their (now closed) sockets
@@ -322,7 +361,7 @@ export class Broker implements BrokerServices {
     this.reconciler?.stop();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
-    if (this.logManager) await this.logManager.close();
+    if (this.logManager) await this.logManager.close({ cleanShutdownMarker: opts.cleanShutdown !== false });
     await this.options.registry.close();
   }
 }

@@ -4,12 +4,18 @@
  * storage engine's defaults.
  */
 import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import type { BrokerConfig } from '../config/broker-config.js';
+import { ConfigError } from '../config/config-def.js';
+import { refuseUnsafeSettings } from '../config/unsafe-settings.js';
+import { DEFAULT_QUEUED_BYTES_PER_CONNECTION, normaliseIp, type ConnectionLimits } from '../server/connection-quotas.js';
 import { validateTopicConfig } from '../config/topic-config.js';
 import type { LogConfig } from '../log/log-config.js';
 import type { Registry } from '../registry/registry.js';
 import { EmbeddedRegistryStore } from '../registry/embedded.js';
 import { createLogger, type Logger } from '../server/logger.js';
+import type { ApiHandler } from '../server/request.js';
 import { Broker } from './broker.js';
 
 /** The embedded registry's file, beside the partition directories of the first log dir. */
@@ -20,7 +26,13 @@ export interface RunningBroker {
   /** host:port of the first listener, as advertised. */
   readonly bootstrap: string;
   readonly port: number;
-  stop(): Promise<void>;
+  /** Stops the broker; `cleanShutdown: false` (after a fatal error) writes no clean-shutdown marker. */
+  stop(opts?: { cleanShutdown?: boolean }): Promise<void>;
+  /**
+   * Resolves, with the reason, once the broker has stopped itself because it could not go on (every log dir
+   * failed); the CLI then exits non-zero. Never resolves otherwise.
+   */
+  readonly failed: Promise<Error>;
 }
 
 export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
@@ -33,6 +45,9 @@ export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
     flushMessages: c.logFlushIntervalMessages > 0 && c.logFlushIntervalMessages < Number.MAX_SAFE_INTEGER ? c.logFlushIntervalMessages : undefined,
     flushMs: c.logFlushIntervalMs >= 0 && c.logFlushIntervalMs < Number.MAX_SAFE_INTEGER ? c.logFlushIntervalMs : undefined,
     messageTimestampType: c.logMessageTimestampType,
+    messageTimestampBeforeMaxMs: Number(c.values['log.message.timestamp.before.max.ms']),
+    messageTimestampAfterMaxMs: Number(c.values['log.message.timestamp.after.max.ms']),
+    messageTimestampDifferenceMaxMs: c.logMessageTimestampDifferenceMaxMs,
     retentionMs: c.logRetentionMs,
     retentionBytes: c.logRetentionBytes,
     fileDeleteDelayMs: c.logSegmentDeleteDelayMs,
@@ -57,6 +72,11 @@ export function logConfigFromTopic(overrides: Record<string, string>): Partial<L
   if (overrides['message.timestamp.type'] === 'CreateTime' || overrides['message.timestamp.type'] === 'LogAppendTime') {
     out.messageTimestampType = overrides['message.timestamp.type'];
   }
+  if (num('message.timestamp.before.max.ms') !== undefined) out.messageTimestampBeforeMaxMs = num('message.timestamp.before.max.ms');
+  if (num('message.timestamp.after.max.ms') !== undefined) out.messageTimestampAfterMaxMs = num('message.timestamp.after.max.ms');
+  if (num('message.timestamp.difference.max.ms') !== undefined) {
+    out.messageTimestampDifferenceMaxMs = num('message.timestamp.difference.max.ms');
+  }
   if (num('retention.ms') !== undefined) out.retentionMs = num('retention.ms');
   if (num('retention.bytes') !== undefined) out.retentionBytes = num('retention.bytes');
   if (num('file.delete.delay.ms') !== undefined) out.fileDeleteDelayMs = num('file.delete.delay.ms');
@@ -67,6 +87,35 @@ export function logConfigFromTopic(overrides: Record<string, string>): Partial<L
     out.cleanupPolicy = overrides['cleanup.policy'].split(',').map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
   }
   return out;
+}
+
+/**
+ * The broker's connection limits. Host names in max.connections.per.ip.overrides are resolved once, at
+ * start-up, as Kafka resolves them (InetAddress.getByName); every address of a name gets its count.
+ */
+export async function connectionLimitsFromConfig(c: BrokerConfig): Promise<ConnectionLimits> {
+  const overrides = new Map<string, number>();
+  for (const [host, count] of Object.entries(c.maxConnectionsPerIpOverrides)) {
+    if (isIP(host)) {
+      overrides.set(normaliseIp(host), count);
+      continue;
+    }
+    let addresses: { address: string }[];
+    try {
+      addresses = await lookup(host, { all: true });
+    } catch (err) {
+      throw ConfigError.invalid('max.connections.per.ip.overrides', host, `cannot resolve host ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    for (const a of addresses) overrides.set(normaliseIp(a.address), count);
+  }
+  return {
+    maxConnections: c.maxConnections,
+    maxConnectionsPerIp: c.maxConnectionsPerIp,
+    maxConnectionsPerIpOverrides: overrides,
+    connectionsMaxIdleMs: c.connectionsMaxIdleMs,
+    queuedMaxRequests: c.queuedMaxRequests,
+    queuedMaxBytesPerConnection: DEFAULT_QUEUED_BYTES_PER_CONNECTION,
+  };
 }
 
 async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry; close: () => Promise<void> }> {
@@ -92,11 +141,21 @@ export async function launchBroker(
   opts: {
     logger?: Logger;
     validateTopicConfig?: (c: Record<string, string>) => string | null;
+    wrapHandler?: (h: ApiHandler) => ApiHandler;
     /** A registry session of the caller's (several brokers in one process sharing one store); closed by stop(). */
     registry?: Registry;
   } = {},
 ): Promise<RunningBroker> {
+  // Before anything is opened or created: settings kfk cannot honour and must not silently ignore.
+  refuseUnsafeSettings(config);
+  const connectionLimits = await connectionLimitsFromConfig(config);
   const { registry, close } = opts.registry !== undefined ? { registry: opts.registry, close: async () => {} } : await openRegistry(config);
+  const logger = opts.logger ?? createLogger('info');
+  // A fatal error before start() returns (every log dir failed during the first reconciliation) fails the start.
+  let fatalDuringStart: Error | null = null;
+  let onFatal: (err: Error) => void = (err) => {
+    fatalDuringStart ??= err;
+  };
   const broker = new Broker({
     brokerId: config.brokerId,
     listeners: config.listeners,
@@ -112,6 +171,7 @@ export async function launchBroker(
     offsetsTopicReplicationFactor: config.offsetsTopicReplicationFactor,
     offsetsTopicSegmentBytes: config.offsetsTopicSegmentBytes,
     socketRequestMaxBytes: config.socketRequestMaxBytes,
+    connectionLimits,
     logDefaults: logDefaultsFromBroker(config),
     logRetentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     brokerConfig: config,
@@ -126,27 +186,46 @@ export async function launchBroker(
           return (err as Error).message;
         }
       }),
-    logger: opts.logger ?? createLogger('info'),
+    logger,
+    onFatalError: (err) => onFatal(err),
+    ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
   });
   try {
     await broker.start();
+    if (fatalDuringStart !== null) throw fatalDuringStart;
   } catch (err) {
-    await broker.stop().catch(() => {});
-    await close().catch(() => {});
+    // the start's own error is the one to report; failures cleaning up after it are logged beside it
+    const cleanupFailed = (what: string) => (e: unknown) => logger.error(`${what} after a failed start: ${(e as Error).stack ?? e}`);
+    await broker.stop().catch(cleanupFailed('stopping the broker'));
+    await close().catch(cleanupFailed('closing the registry'));
     throw err;
   }
   const first = broker.endpoints[0]!;
   let stopping: Promise<void> | null = null;
-  return {
+  let markFailed!: (err: Error) => void;
+  const failed = new Promise<Error>((resolve) => (markFailed = resolve));
+  const running: RunningBroker = {
     broker,
     bootstrap: `${first.host}:${first.port}`,
     port: first.port,
-    stop() {
+    stop(opts) {
       stopping ??= (async () => {
-        await broker.stop();
+        await broker.stop(opts);
         await close();
       })();
       return stopping;
     },
+    failed,
   };
+  onFatal = (err) => {
+    logger.error(`shutting down: ${err.message}`);
+    running.stop().then(
+      () => markFailed(err),
+      (stopError: unknown) => {
+        logger.error(`error during shutdown: ${(stopError as Error).stack ?? stopError}`);
+        markFailed(err);
+      },
+    );
+  };
+  return running;
 }

@@ -272,6 +272,7 @@ export class Partition {
    */
   checkEnoughReplicasReachOffset(requiredOffset: number): { done: boolean; errorCode: number } {
     if (!this.isLeader) return { done: true, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (this.log.isOffline) return { done: true, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
     if (this.hw < requiredOffset) return { done: false, errorCode: ErrorCode.NONE };
     if (this.maximalIsr.length < this.minInsyncReplicas) return { done: true, errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND };
     return { done: true, errorCode: ErrorCode.NONE };

@@ -8,14 +8,15 @@
  * - acks=all and DeleteRecords waiting in purgatories, completed by follower fetches and ISR changes;
  * - long-polling fetches: follower fetches wake when a log end offset moves, consumer fetches when a high
  *   watermark moves.
- * Produce validation here touches only batch headers; fetch returns file slices as they are.
+ * Produced records are validated by record-validator.ts (every record, as Kafka's LogValidator); fetch returns
+ * file slices as they are.
  */
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { decodeRecordBatches, validateProducedRecords } from '../protocol/records.js';
+import { decodeRecordBatches } from '../protocol/records.js';
+import { validateProducedBatch, type ProduceValidation, type RecordError } from '../protocol/record-validator.js';
 import type { LogManager } from '../log/log-manager.js';
 import type { Log } from '../log/log.js';
 import { logConfig, type LogConfig } from '../log/log-config.js';
-import { compactedRecordsProblem } from '../log/cleaner/records.js';
 import { deleteRecordsBefore } from '../log/retention.js';
 import type { MetadataCache } from '../cluster/metadata-cache.js';
 import type { Registry } from '../registry/registry.js';
@@ -28,10 +29,13 @@ import { Partition, type LeaderAndIsr, type PendingIsrChange } from './partition
 import { ReplicaFetcherManager } from './replica-fetcher-manager.js';
 import type { ReplicaFetcherHost } from './replica-fetcher.js';
 import { DEFAULT_REPLICATION_CONFIG, type ReplicationConfig } from './replication-config.js';
+import { OrderedAppends } from './ordered-appends.js';
 
 export interface AppendResult {
   errorCode: number;
   errorMessage?: string;
+  /** The records at fault when the batch was refused (Produce v8+ record_errors). */
+  recordErrors?: RecordError[];
   baseOffset: number;
   logAppendTime: number;
   logStartOffset: number;
@@ -123,6 +127,8 @@ export class ReplicaManager implements ReplicaFetcherHost {
   private closed = false;
   private readonly logManager: LogManager;
   private readonly metadata: MetadataCache;
+  /** Appends of a partition in arrival order, also when a batch's validation is asynchronous. */
+  private readonly appendOrder = new OrderedAppends<Partition>();
 
   constructor(private readonly opts: ReplicaManagerOptions) {
     this.brokerId = opts.brokerId;
@@ -281,6 +287,11 @@ export class ReplicaManager implements ReplicaFetcherHost {
     if (deleteLog) await this.logManager.deleteLog(topic, partition);
   }
 
+  /** A partition's log dir went offline: whatever waits on it wakes up to answer KAFKA_STORAGE_ERROR. */
+  onLogDirFailure(topic: string, partition: number): void {
+    this.wakeAll(partitionKey(topic, partition));
+  }
+
   private wakeAll(key: string): void {
     this.delayedProduce.checkAndComplete(key);
     this.delayedDeleteRecords.checkAndComplete(key);
@@ -385,16 +396,15 @@ export class ReplicaManager implements ReplicaFetcherHost {
       );
     }
     if (!records || records.length === 0) return failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set');
-    const check = validateProducedRecords(records, p.log.config.maxMessageBytes);
-    if (check.errorCode !== ErrorCode.NONE) return failed(check.errorCode, check.errorMessage);
-    // compacted topics need a key on every record (decompresses, so only for them)
-    if (p.log.config.cleanupPolicy.includes('compact')) {
-      const problem = compactedRecordsProblem(records);
-      if (problem === 'missing-key') {
-        return failed(ErrorCode.INVALID_RECORD, `Compacted topic cannot accept message without key in topic partition ${topic}-${partition}.`);
-      }
-      if (problem === 'corrupt') return failed(ErrorCode.CORRUPT_MESSAGE, 'records could not be read');
-    }
+    const verdict = validateProducedBatch(records, p.log.config);
+    return this.appendOrder.run(p, verdict, (check) => this.appendValidated(p, records, check, acks, timeoutMs));
+  }
+
+  /** Appends a validated batch (or answers why it was refused); called in arrival order per partition. */
+  private appendValidated(p: Partition, records: Buffer, check: ProduceValidation, acks: number, timeoutMs: number): AppendResult | Promise<AppendResult> {
+    if (check.errorCode !== ErrorCode.NONE) return { ...failed(check.errorCode, check.errorMessage), recordErrors: check.recordErrors };
+    // The partition may have gone, or this broker stopped leading it, while an asynchronous validation ran.
+    if (this.partitions.get(partitionKey(p.topic, p.partition)) !== p || !p.isLeader) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     // Produce request buffers are slices of the frame we own, so offsets can be written in place.
     try {
       const info = p.log.append(records, p.leaderEpoch, true);
@@ -439,6 +449,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     if (epochError !== ErrorCode.NONE) return none(epochError);
     const isFollower = params.replicaId >= FOLLOWER_ID_MIN;
     if (!p.isLeader && params.replicaId !== DEBUGGING_REPLICA_ID) return none(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    if (p.log.isOffline) return none(ErrorCode.KAFKA_STORAGE_ERROR);
     if (isFollower && !p.replicas.includes(params.replicaId)) {
       return none(f.currentLeaderEpoch >= 0 ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.NOT_LEADER_OR_FOLLOWER);
     }
@@ -491,6 +502,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return { errorCode: this.notHostedError(topic, partition), highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null };
     if (!p.isLeader) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null };
+    if (p.log.isOffline) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null };
     const hw = p.highWatermark;
     const base = { highWatermark: hw, lastStableOffset: p.lastStableOffset, logStartOffset: p.log.logStartOffset };
     if (offset < p.log.logStartOffset || offset > p.log.logEndOffset) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: null };
@@ -532,6 +544,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     const epochError = p.checkLeaderEpoch(currentLeaderEpoch);
     if (epochError !== ErrorCode.NONE) return fail(epochError);
     if (fetchOnlyFromLeader && !p.isLeader) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    if (p.log.isOffline) return fail(ErrorCode.KAFKA_STORAGE_ERROR);
     const log = p.log;
     const lastFetchable = isolationLevel === null ? log.logEndOffset : isolationLevel === 1 ? p.lastStableOffset : p.highWatermark;
     const lagging = isolationLevel !== null && p.isLeader && p.leaderEpochStartOffset > p.highWatermark;
@@ -563,6 +576,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     const epochError = p.checkLeaderEpoch(currentLeaderEpoch);
     if (epochError !== ErrorCode.NONE) return { errorCode: epochError, leaderEpoch: -1, endOffset: -1 };
     if (!p.isLeader) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderEpoch: -1, endOffset: -1 };
+    if (p.log.isOffline) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, leaderEpoch: -1, endOffset: -1 };
     const r = p.log.leaderEpochCache.endOffsetFor(leaderEpoch, p.log.logEndOffset);
     return { errorCode: ErrorCode.NONE, leaderEpoch: r.epoch, endOffset: r.endOffset };
   }
@@ -575,11 +589,18 @@ export class ReplicaManager implements ReplicaFetcherHost {
     const key = partitionKey(topic, partition);
     const p = this.partitions.get(key);
     if (!p) return { errorCode: this.notHostedError(topic, partition), lowWatermark: -1 };
+    if (p.log.isOffline) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, lowWatermark: -1 }; // its log dir failed
     if (!p.isLeader || p.log.isClosed) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, lowWatermark: -1 };
     if (!p.log.config.cleanupPolicy.includes('delete')) return { errorCode: ErrorCode.POLICY_VIOLATION, lowWatermark: -1 };
     const target = offset === -1 ? p.highWatermark : offset;
     if (target < 0 || target > p.highWatermark) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 };
-    deleteRecordsBefore(p.log, target);
+    try {
+      deleteRecordsBefore(p.log, target);
+    } catch (err) {
+      // a storage failure while removing the segments (the log dir has gone offline): KAFKA_STORAGE_ERROR
+      if (err instanceof KafkaError) return { errorCode: err.code, lowWatermark: -1 };
+      throw err;
+    }
     return new Promise((resolve) => {
       this.delayedDeleteRecords.tryCompleteElseWatch(new DelayedDeleteRecords(() => this.samePartition(key, p), target, this.isLive, resolve), [key], timeoutMs);
     });
