@@ -17,7 +17,8 @@ import { ApiKey } from '../../src/protocol/generated/apis.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { ZooKeeperRegistry } from '../../src/registry/zookeeper.js';
-import { findZooKeeper, startZooKeeper, type RunningZooKeeper } from '../../src/registry/zookeeper-server.js';
+import { ZOOKEEPER_NOT_INSTALLED, findZooKeeper, startZooKeeper, type RunningZooKeeper } from '../../src/registry/zookeeper-server.js';
+import { skipUnless } from '../helpers/skip.js';
 import { brokerIdPath } from '../../src/registry/paths.js';
 import { freePort, kcat, kfk, makeTempDir, registerCleanup, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
 import { readPartitionState, writePartitionState } from '../helpers/replication-cluster.js';
@@ -28,7 +29,7 @@ const install = findZooKeeper();
 const SESSION_MS = 6000;
 const LAG_MS = 2000;
 
-describe.skipIf(!install && process.env.CI !== 'true')('replication with ZooKeeper and three broker processes', () => {
+describe('replication with ZooKeeper and three broker processes', skipUnless(install !== null, ZOOKEEPER_NOT_INSTALLED), () => {
   let zk: RunningZooKeeper;
   let observer: ZooKeeperRegistry;
   const brokers = new Map<number, BrokerProcess>();
