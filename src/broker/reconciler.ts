@@ -153,6 +153,13 @@ export class Reconciler {
     this.retryTimer.unref();
   }
 
+  /** Reads a topic again after a pause (a partition of it could not be applied). */
+  private retryTopic(topic: string): void {
+    if (this.opts.isStopped()) return;
+    const t = setTimeout(() => this.watchFired(`topic:${topic}`), this.opts.retryMs ?? 1000);
+    t.unref();
+  }
+
   private async runJob(job: Job): Promise<void> {
     if (job === 'brokers') await this.readBrokers();
     else if (job === 'controller') await this.readController();
@@ -287,16 +294,22 @@ export class Reconciler {
       }
       const state = states.get(p.partition);
       if (state === undefined) continue; // written with the assignment by the controller; its watch is armed
-      const partition = await rm.applyLeaderAndIsr(
-        topic.name,
-        p.partition,
-        topic.topicId,
-        { ...state, replicas: p.replicas },
-        { log: logCfg, minInsyncReplicas: minIsr },
-      );
-      // Level-triggered topic configs: a hosted log always runs with its topic's current overrides (AlterConfigs);
-      // a complete config, so that a deleted override returns to the broker default.
-      partition.log.updateConfig(fullLogConfig(logCfg));
+      try {
+        const partition = await rm.applyLeaderAndIsr(
+          topic.name,
+          p.partition,
+          topic.topicId,
+          { ...state, replicas: p.replicas },
+          { log: logCfg, minInsyncReplicas: minIsr },
+        );
+        // Level-triggered topic configs: a hosted log always runs with its topic's current overrides
+        // (AlterConfigs); a complete config, so that a deleted override returns to the broker default.
+        partition.log.updateConfig(fullLogConfig(logCfg));
+      } catch (err) {
+        // One partition that cannot be applied (its log dir failed, say) holds up no other: it is tried again.
+        this.opts.logger.error(`applying the state of ${topic.name}-${p.partition} failed (retrying): ${(err as Error).message}`);
+        this.retryTopic(topic.name);
+      }
     }
     for (const h of rm.hostedPartitions()) {
       if (h.topic === topic.name && !topic.partitions.some((p) => p.partition === h.partition)) await rm.stopReplica(h.topic, h.partition, true);
