@@ -138,12 +138,18 @@ async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry;
 
 export async function launchBroker(
   config: BrokerConfig,
-  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null; wrapHandler?: (h: ApiHandler) => ApiHandler } = {},
+  opts: {
+    logger?: Logger;
+    validateTopicConfig?: (c: Record<string, string>) => string | null;
+    wrapHandler?: (h: ApiHandler) => ApiHandler;
+    /** A registry session of the caller's (several brokers in one process sharing one store); closed by stop(). */
+    registry?: Registry;
+  } = {},
 ): Promise<RunningBroker> {
   // Before anything is opened or created: settings kfk cannot honour and must not silently ignore.
   refuseUnsafeSettings(config);
   const connectionLimits = await connectionLimitsFromConfig(config);
-  const { registry, close } = await openRegistry(config);
+  const { registry, close } = opts.registry !== undefined ? { registry: opts.registry, close: async () => {} } : await openRegistry(config);
   const logger = opts.logger ?? createLogger('info');
   // A fatal error before start() returns (every log dir failed during the first reconciliation) fails the start.
   let fatalDuringStart: Error | null = null;

@@ -494,6 +494,22 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
   }
   const interBrokerProtocol = protocolMap[interBrokerListenerName] ?? interBrokerSecurityProtocol;
 
+  // Kafka's KafkaConfig.validateValues: a follower's fetch wait must fit in its socket timeout and in the ISR lag.
+  if (num('replica.fetch.wait.max.ms') > num('replica.socket.timeout.ms')) {
+    throw new ConfigError(
+      'replica.socket.timeout.ms should always be at least replica.fetch.wait.max.ms to prevent unnecessary socket timeouts',
+      'replica.socket.timeout.ms',
+      String(num('replica.socket.timeout.ms')),
+    );
+  }
+  if (num('replica.fetch.wait.max.ms') > num('replica.lag.time.max.ms')) {
+    throw new ConfigError(
+      'replica.fetch.wait.max.ms should always be less than or equal to replica.lag.time.max.ms to prevent frequent changes in ISR',
+      'replica.fetch.wait.max.ms',
+      String(num('replica.fetch.wait.max.ms')),
+    );
+  }
+
   // log dirs: log.dirs > log.dir
   const logDirsValue = strOrNull('log.dirs') ?? str('log.dir');
   const logDirs = splitCsv(logDirsValue);

@@ -249,8 +249,10 @@ export class LogManager {
         this.retentionTimer.unref();
       }
       if (this.opts.cleaner?.enable === true) {
+        const hw = this.opts.highWatermark;
         this.cleaner = new LogCleaner(this, {
           backoffMs: this.opts.cleaner.backoffMs,
+          ...(hw !== undefined ? { highWatermark: hw } : {}),
           onError: (log, err) => {
             if (log !== null) log.reportBackgroundError('cleaning the log', err);
             else this.backgroundFailure('a log cleaner pass', err);
@@ -532,7 +534,7 @@ export class LogManager {
       for (const log of this.allLogs()) {
         if (this.closed) break;
         try {
-          count += (await deleteOldSegments(log, now)).count;
+          count += (await deleteOldSegments(log, now, this.opts.highWatermark?.(log))).count;
         } catch (e) {
           log.reportBackgroundError('applying retention', e); // and on to the next log
         }
