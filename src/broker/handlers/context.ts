@@ -2,6 +2,7 @@
 import type { MetadataCache } from '../../cluster/metadata-cache.js';
 import type { ReplicaManager } from '../../replication/replica-manager.js';
 import type { Controller } from '../../cluster/controller.js';
+import type { AutoTopicCreator } from '../../cluster/auto-topic-creation.js';
 
 export interface BrokerSettings {
   brokerId: number;
@@ -19,4 +20,6 @@ export interface BrokerServices {
   readonly metadata: MetadataCache;
   readonly replicaManager: ReplicaManager;
   readonly controller: Controller;
+  /** Creates topics clients did not create explicitly: on the controller, or forwarded to it. */
+  readonly autoTopicCreator: AutoTopicCreator;
 }
