@@ -1,11 +1,15 @@
 /**
- * kfk server start [server.properties] [--override k=v ...]   (kafka-server-start.sh)
+ * kfk server start [server.properties] [--override k=v ...] [--brokers N [--ports p0,p1,...]]
+ *                                                              (kafka-server-start.sh)
  * kfk server stop                                              (kafka-server-stop.sh)
  *
- * start runs one broker in the foreground until SIGTERM/SIGINT, then shuts down cleanly (flush,
- * checkpoints, clean-shutdown marker) and exits 0. It prints one line on stdout when ready:
- * `started (kfk broker id=<id>, listeners=<...>)`. Each running broker leaves a pid file in
- * <tmpdir>/kfk-brokers so that `server stop` can find it, as kafka-server-stop.sh finds Kafka's.
+ * start runs one broker in the foreground until SIGTERM/SIGINT, then shuts down cleanly (a
+ * controlled shutdown when other brokers are alive, then flush, checkpoints, clean-shutdown marker)
+ * and exits 0. It prints one line on stdout when ready:
+ * `started (kfk broker id=<id>, listeners=<...>)`. With --brokers N it runs brokers 0..N-1 in this
+ * one process (src/broker/launch-cluster.ts: consecutive ports from the listener's, or --ports; data
+ * in <log.dirs>/broker-<id>) and prints one such line per broker. Each running process leaves a pid
+ * file in <tmpdir>/kfk-brokers so that `server stop` can find it, as kafka-server-stop.sh finds Kafka's.
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,13 +17,14 @@ import { join } from 'node:path';
 import { loadBrokerConfig, parseOverride } from '../src/config/broker-config.js';
 import { ConfigError } from '../src/config/config-def.js';
 import { launchBroker } from '../src/broker/launch.js';
+import { launchCluster } from '../src/broker/launch-cluster.js';
 import { createLogger } from '../src/server/logger.js';
 
 export class UsageError extends Error {}
 
 const PID_DIR = join(tmpdir(), 'kfk-brokers');
 
-const USAGE = `Usage: kfk server start [server.properties] [--override property=value]*
+const USAGE = `Usage: kfk server start [server.properties] [--override property=value]* [--brokers N [--ports p0,p1,...]]
        kfk server stop`;
 
 export async function runServer(args: string[]): Promise<number> {
@@ -33,8 +38,33 @@ export async function runServer(args: string[]): Promise<number> {
   throw new UsageError(`unknown server command '${sub}' (expected start or stop)`);
 }
 
-function parseStartArgs(args: string[]): { file?: string; overrides: Record<string, string> } {
+interface StartArgs {
+  file?: string;
+  overrides: Record<string, string>;
+  /** --brokers N: N brokers in this process. */
+  brokers?: number;
+  /** --ports: one port per broker. */
+  ports?: number[];
+}
+
+function positiveInt(value: string | undefined, flag: string): number {
+  if (value === undefined || !/^\d+$/.test(value.trim()) || Number(value) < 1) throw new UsageError(`${flag} needs a positive integer (got '${value ?? ''}')`);
+  return Number(value);
+}
+
+function portList(value: string | undefined): number[] {
+  if (value === undefined || value.trim() === '') throw new UsageError('--ports needs a comma-separated list of ports, e.g. 9092,9095,9098');
+  return value.split(',').map((p) => {
+    const s = p.trim();
+    if (!/^\d+$/.test(s) || Number(s) > 65535) throw new UsageError(`--ports: '${s}' is not a port`);
+    return Number(s);
+  });
+}
+
+function parseStartArgs(args: string[]): StartArgs {
   let file: string | undefined;
+  let brokers: number | undefined;
+  let ports: number[] | undefined;
   const overrides: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -46,8 +76,14 @@ function parseStartArgs(args: string[]): { file?: string; overrides: Record<stri
     } else if (a.startsWith('--override=')) {
       const [k, val] = parseOverride(a.slice('--override='.length));
       overrides[k] = val;
-    } else if (a === '--brokers' || a.startsWith('--brokers=')) {
-      throw new UsageError('--brokers N (several brokers in one process) needs replication, which is not available yet; start one broker per process');
+    } else if (a === '--brokers') {
+      brokers = positiveInt(args[++i], '--brokers');
+    } else if (a.startsWith('--brokers=')) {
+      brokers = positiveInt(a.slice('--brokers='.length), '--brokers');
+    } else if (a === '--ports') {
+      ports = portList(args[++i]);
+    } else if (a.startsWith('--ports=')) {
+      ports = portList(a.slice('--ports='.length));
     } else if (a === '--daemon') {
       throw new UsageError('--daemon is not supported; run it in the background with & or nohup');
     } else if (a.startsWith('-')) {
@@ -58,21 +94,40 @@ function parseStartArgs(args: string[]): { file?: string; overrides: Record<stri
       throw new UsageError(`unexpected argument '${a}' (only one properties file is accepted)`);
     }
   }
-  return { file, overrides };
+  if (ports && brokers === undefined) brokers = ports.length;
+  if (ports && ports.length !== brokers) throw new UsageError(`--ports lists ${ports.length} port(s) for --brokers ${brokers}`);
+  return { file, overrides, ...(brokers !== undefined ? { brokers } : {}), ...(ports ? { ports } : {}) };
 }
 
 async function start(args: string[]): Promise<number> {
-  const { file, overrides } = parseStartArgs(args);
+  const { file, overrides, brokers, ports } = parseStartArgs(args);
   const config = loadBrokerConfig({ file, overrides });
   const debug = process.env.KFK_DEBUG === '1';
   const logger = createLogger(debug ? 'debug' : 'info');
   for (const key of Object.keys(config.unknown)) logger.warn(`The configuration '${key}' was supplied but isn't a known config.`);
-  const running = await launchBroker(config, { logger });
+  let running: { stop(): Promise<void> };
+  const started: Array<{ id: number; listeners: string }> = [];
+  if (brokers === undefined) {
+    const broker = await launchBroker(config, { logger });
+    running = broker;
+    started.push({ id: config.brokerId, listeners: broker.broker.endpoints.map((l) => `${l.name}://${l.host}:${l.port}`).join(',') });
+  } else {
+    let cluster;
+    try {
+      cluster = await launchCluster(config, { brokers, ...(ports ? { ports } : {}), logger });
+    } catch (err) {
+      if (/^--(brokers|ports)/.test((err as Error).message)) throw new UsageError((err as Error).message);
+      throw err;
+    }
+    running = cluster;
+    for (const b of cluster.brokers) {
+      started.push({ id: b.id, listeners: b.running!.broker.endpoints.map((l) => `${l.name}://${l.host}:${l.port}`).join(',') });
+    }
+  }
   const pidFile = join(PID_DIR, String(process.pid));
   mkdirSync(PID_DIR, { recursive: true });
   writeFileSync(pidFile, `${process.pid}\n`);
-  const listeners = running.broker.endpoints.map((l) => `${l.name}://${l.host}:${l.port}`).join(',');
-  process.stdout.write(`started (kfk broker id=${config.brokerId}, listeners=${listeners})\n`);
+  for (const s of started) process.stdout.write(`started (kfk broker id=${s.id}, listeners=${s.listeners})\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

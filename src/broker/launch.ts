@@ -20,7 +20,17 @@ export interface RunningBroker {
   /** host:port of the first listener, as advertised. */
   readonly bootstrap: string;
   readonly port: number;
+  /** Clean shutdown (a controlled shutdown first when other brokers are alive). */
   stop(): Promise<void>;
+  /** Abrupt stop, the in-process equivalent of kill -9 (see Broker.kill). */
+  kill(): Promise<void>;
+}
+
+/** A registry opened by the caller (brokers of one process sharing an embedded store). */
+export interface ProvidedRegistry {
+  registry: Registry;
+  /** Called after the broker has stopped (the broker ends its own session). */
+  close: () => Promise<void>;
 }
 
 export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
@@ -69,7 +79,7 @@ export function logConfigFromTopic(overrides: Record<string, string>): Partial<L
   return out;
 }
 
-async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry; close: () => Promise<void> }> {
+export async function openRegistry(config: BrokerConfig, embeddedFile?: string): Promise<ProvidedRegistry> {
   if (config.zookeeperConnect) {
     const { ZooKeeperRegistry } = await import('../registry/zookeeper.js');
     const { ReconnectingRegistry } = await import('../registry/reconnecting.js');
@@ -83,15 +93,15 @@ async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry;
     );
     return { registry, close: async () => {} };
   }
-  const store = await EmbeddedRegistryStore.open({ file: join(config.logDirs[0]!, EMBEDDED_REGISTRY_FILE) });
+  const store = await EmbeddedRegistryStore.open({ file: embeddedFile ?? join(config.logDirs[0]!, EMBEDDED_REGISTRY_FILE) });
   return { registry: store.connect(), close: () => store.close() };
 }
 
 export async function launchBroker(
   config: BrokerConfig,
-  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null } = {},
+  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null; registry?: ProvidedRegistry } = {},
 ): Promise<RunningBroker> {
-  const { registry, close } = await openRegistry(config);
+  const { registry, close } = opts.registry ?? (await openRegistry(config));
   const broker = new Broker({
     brokerId: config.brokerId,
     listeners: config.listeners,
@@ -139,6 +149,13 @@ export async function launchBroker(
     stop() {
       stopping ??= (async () => {
         await broker.stop();
+        await close();
+      })();
+      return stopping;
+    },
+    kill() {
+      stopping ??= (async () => {
+        await broker.kill();
         await close();
       })();
       return stopping;
