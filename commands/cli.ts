@@ -224,8 +224,23 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .option('--if-exists', 'with --delete/--alter/--describe: do nothing if the topic does not exist')
     .option('--exclude-internal', 'leave internal topics out of --list / --describe')
     .option('--under-replicated-partitions', 'with --describe: only partitions whose ISR is smaller than the replica set')
-    .option('--unavailable-partitions', 'with --describe: only partitions without a leader')
+    .option('--unavailable-partitions', 'with --describe: only partitions without a live leader')
+    .option('--under-min-isr-partitions', 'with --describe: only partitions whose ISR is smaller than min.insync.replicas (or without a leader)')
+    .option('--at-min-isr-partitions', 'with --describe: only partitions whose ISR is exactly min.insync.replicas')
     .action(action(async () => (await import('./topics.js')).runTopics));
+
+  // leader-election
+  program
+    .command('leader-election')
+    .description('elect preferred or unclean leaders through the controller (kafka-leader-election.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--admin.config <file>', 'admin client properties file')
+    .option('--election-type <type>', 'preferred or unclean')
+    .option('--topic <topic>', 'the topic of the partition to elect (with --partition)')
+    .option('--partition <n>', 'the partition to elect (with --topic)')
+    .option('--all-topic-partitions', 'every partition that needs the election')
+    .option('--path-to-json-file <file>', 'partitions from a file: {"partitions":[{"topic":"t","partition":0}]}')
+    .action(action(async () => (await import('./leader-election.js')).runLeaderElection));
 
   // configs
   program

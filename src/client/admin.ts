@@ -19,6 +19,7 @@ import type { DescribeGroupsResponse } from '../protocol/generated/describe-grou
 import type { DeleteGroupsResponse } from '../protocol/generated/delete-groups.js';
 import type { OffsetFetchResponse } from '../protocol/generated/offset-fetch.js';
 import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.js';
+import type { ElectLeadersResponse } from '../protocol/generated/elect-leaders.js';
 import { BrokerConnection } from './connection.js';
 import { decodeAssignment, type TopicPartition } from './assignors.js';
 import { parseOffsetFetch } from './group-consumer.js';
@@ -66,6 +67,14 @@ export interface TopicDescription {
   topicId: string;
   isInternal: boolean;
   partitions: PartitionDescription[];
+}
+
+export interface ElectionResult {
+  topic: string;
+  partition: number;
+  /** 0 when a leader was elected. */
+  errorCode: number;
+  errorMessage: string | null;
 }
 
 export interface ClusterDescription {
@@ -551,6 +560,41 @@ export class Admin {
       out.set(groupId, code);
     }
     return out;
+  }
+
+  /**
+   * ElectLeaders on the controller: `preferred` moves leadership to each partition's preferred
+   * replica, `unclean` elects a leader for partitions without one, from outside the ISR if need be.
+   * `partitions` null = every partition (the answer then leaves out those that needed no election).
+   * Resolves with each partition's error code (0 = elected; ELECTION_NOT_NEEDED, ...).
+   */
+  async electLeaders(
+    type: 'preferred' | 'unclean',
+    partitions: ReadonlyArray<{ topic: string; partition: number }> | null,
+  ): Promise<ElectionResult[]> {
+    const byTopic = new Map<string, number[]>();
+    for (const tp of partitions ?? []) {
+      let list = byTopic.get(tp.topic);
+      if (!list) byTopic.set(tp.topic, (list = []));
+      list.push(tp.partition);
+    }
+    const resp = await this.onController(async (conn) => {
+      const r = await conn.request<ElectLeadersResponse>(
+        ApiKey.ElectLeaders,
+        {
+          electionType: type === 'unclean' ? 1 : 0,
+          topicPartitions: partitions === null ? null : [...byTopic.entries()].map(([topic, ps]) => ({ topic, partitions: ps })),
+          timeoutMs: this.operationTimeoutMs,
+        },
+        { timeoutMs: this.operationTimeoutMs + 10_000 },
+      );
+      if (r.errorCode === ErrorCode.NOT_CONTROLLER) throw new KafkaError(ErrorCode.NOT_CONTROLLER);
+      if (r.errorCode !== ErrorCode.NONE) throw kafkaError(r.errorCode, null, 'leader election');
+      return r;
+    });
+    return resp.replicaElectionResults.flatMap((t) =>
+      t.partitionResult.map((p) => ({ topic: t.topic, partition: p.partitionId, errorCode: p.errorCode, errorMessage: p.errorMessage })),
+    );
   }
 
   async close(): Promise<void> {
