@@ -601,11 +601,20 @@ export class Admin {
     if (this.ownsCluster) await this.cluster.close();
   }
 
+  /**
+   * Runs a controller request, retrying while the controller moves: as Kafka's admin client keeps
+   * retrying within its API timeout, the retries cover operationTimeoutMs (a controller failover
+   * takes up to the ZooKeeper session timeout), not only the cluster client's default count.
+   */
   private onController<T>(fn: (conn: Awaited<ReturnType<ClusterClient['controllerConnection']>>) => Promise<T>): Promise<T> {
-    return this.cluster.retry(async (attempt) => {
-      if (attempt > 0) await this.cluster.refreshMetadata([]);
-      return fn(await this.cluster.controllerConnection());
-    });
+    const retries = Math.max(this.cluster.retries, Math.ceil(this.operationTimeoutMs / this.cluster.retryBackoffMaxMs));
+    return this.cluster.retry(
+      async (attempt) => {
+        if (attempt > 0) await this.cluster.refreshMetadata([]);
+        return fn(await this.cluster.controllerConnection());
+      },
+      { retries },
+    );
   }
 }
 
