@@ -15,6 +15,7 @@ import { launchCluster, type RunningCluster } from '../../src/broker/launch-clus
 import { createLogger, silentLogger } from '../../src/server/logger.js';
 import type { Registry } from '../../src/registry/registry.js';
 import { BrokerConnection } from '../../src/client/connection.js';
+import { createAdmin } from '../../src/client/admin.js';
 import { ApiKey } from '../../src/protocol/generated/apis.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import {
@@ -143,6 +144,17 @@ describe('broker death', () => {
       },
       { timeoutMs: 10_000, message: 'every live broker reports the new leaders and ISRs' },
     );
+    // Metadata v12 (the bundled client) also carries the leader epochs and the offline replica.
+    const admin = createAdmin({ bootstrap: c.brokers[2]!.bootstrap });
+    try {
+      const [d] = await admin.describeTopics(['deaths']);
+      for (const p of d!.partitions) {
+        expect(p.leaderEpoch).toBe(after.get(p.partition)!.leaderEpoch);
+        expect(p.offlineReplicas).toEqual([victim]);
+      }
+    } finally {
+      await admin.close();
+    }
     const described = await kfk(['topics', '--bootstrap-server', c.bootstrap.split(',')[0]!, '--describe', '--topic', 'deaths']);
     expect(described.code, described.stderr).toBe(0);
     for (const [p, s] of after) {

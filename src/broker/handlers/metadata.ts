@@ -62,6 +62,11 @@ export function metadataHandler(b: BrokerServices): ApiHandler<MetadataRequest, 
               }
               if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) {
                 t = b.metadata.topic(name);
+                if (!t) {
+                  // Created, but not yet in this broker's metadata: the client asks again.
+                  topics.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, name, topicId: ZERO_UUID, isInternal: false, partitions: [] });
+                  continue;
+                }
               }
             }
           }
