@@ -242,6 +242,27 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .option('--path-to-json-file <file>', 'partitions from a file: {"partitions":[{"topic":"t","partition":0}]}')
     .action(action(async () => (await import('./leader-election.js')).runLeaderElection));
 
+  // reassign-partitions
+  program
+    .command('reassign-partitions')
+    .description('move partitions between brokers (kafka-reassign-partitions.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--command-config <file>', 'admin client properties file')
+    .option('--generate', 'propose an assignment of --topics-to-move-json-file over --broker-list')
+    .option('--execute', 'start the reassignment in --reassignment-json-file')
+    .option('--verify', 'report whether the reassignment in --reassignment-json-file is complete')
+    .option('--cancel', 'cancel the ongoing reassignments in --reassignment-json-file')
+    .option('--list', 'list the ongoing reassignments')
+    .option('--topics-to-move-json-file <file>', '{"topics":[{"topic":"t"}],"version":1}')
+    .option('--broker-list <ids>', 'brokers to assign to, e.g. 0,1,2 (with --generate)')
+    .option('--reassignment-json-file <file>', '{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}')
+    .option('--additional', 'with --execute: start even if reassignments are ongoing')
+    .option('--disable-rack-aware', 'accepted (kfk assigns without racks)')
+    .option('--throttle <bytes>', 'not supported (kfk has no replication throttles)')
+    .option('--replica-alter-log-dirs-throttle <bytes>', 'not supported')
+    .option('--timeout <ms>', 'accepted for compatibility')
+    .action(action(async () => (await import('./reassign-partitions.js')).runReassignPartitions));
+
   // configs
   program
     .command('configs')

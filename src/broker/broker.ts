@@ -72,6 +72,7 @@ import { deleteGroupsHandler } from './handlers/delete-groups.js';
 import { offsetDeleteHandler } from './handlers/offset-delete.js';
 import { controlledShutdownHandler } from './handlers/controlled-shutdown.js';
 import { electLeadersHandler } from './handlers/elect-leaders.js';
+import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler } from './handlers/partition-reassignments.js';
 
 export interface ListenerConfig {
   name: string;
@@ -190,6 +191,8 @@ export class Broker implements BrokerServices {
       offsetDeleteHandler(this),
       controlledShutdownHandler(this),
       electLeadersHandler(this),
+      alterPartitionReassignmentsHandler(this),
+      listPartitionReassignmentsHandler(this),
       initProducerIdHandler(new ProducerIdManager(options.registry, options.brokerId)),
       createPartitionsHandler(this),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(

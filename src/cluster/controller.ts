@@ -18,6 +18,10 @@ import { ErrorCode } from '../protocol/errors.js';
 import { isRegistryError, type Registry, type WatchEvent, type Watcher } from '../registry/registry.js';
 import {
   configChangesPath,
+  decodeReassignPartitions,
+  encodeReassignPartitions,
+  encodeTopicAssignment,
+  reassignPartitionsPath,
   controllerPath,
   decodeIsrChangeNotification,
   decodePartitionState,
@@ -62,6 +66,17 @@ import {
   type TopicCreationPlan,
 } from './topic-changes.js';
 import { isInternalTopic } from './topic-names.js';
+import {
+  invalidReassignment,
+  isBeingReassigned,
+  originReplicas,
+  reassignTo,
+  sameReplicas,
+  targetReplicas,
+  type ReplicaAssignment,
+} from './reassignment.js';
+import { electForReassignment } from './leader-election.js';
+import { tpKey } from './controller-context.js';
 
 export type { CreatePartitionsRequest, CreateTopicRequest } from './topic-changes.js';
 
@@ -115,6 +130,28 @@ export interface ElectionOutcome {
   errorMessage: string | null;
 }
 
+export interface ReassignmentRequest {
+  topic: string;
+  partition: number;
+  /** The target replicas; null cancels an ongoing reassignment. */
+  replicas: number[] | null;
+}
+
+export interface ReassignmentOutcome {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+export interface OngoingReassignment {
+  topic: string;
+  partition: number;
+  replicas: number[];
+  adding: number[];
+  removing: number[];
+}
+
 export interface ControlledShutdownResult {
   errorCode: number;
   errorMessage?: string;
@@ -142,6 +179,8 @@ export class Controller {
   private rebalanceTimer: NodeJS.Timeout | null = null;
   private retryTimers = new Set<NodeJS.Timeout>();
   private closed = false;
+  /** Reassignments that came from /admin/reassign_partitions (removed from it when they complete). */
+  private zkReassignments = new Set<string>();
 
   constructor(private readonly opts: ControllerOptions) {
     this.registry = opts.registry;
@@ -317,6 +356,7 @@ export class Controller {
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
     this.ctx.reset();
+    this.zkReassignments.clear();
     if (wasController) this.logger.info(`controller: broker ${this.brokerId} resigned as controller`);
   }
 
@@ -337,6 +377,9 @@ export class Controller {
     await this.onlinePartitionStateChange(this.ctx.allPartitions(), 'controller failover');
     await this.processTopicDeletion();
     await this.processPreferredReplicaElectionZnode();
+    // Reassignments in progress carry on (the assignment znodes hold them), then the legacy znode's.
+    for (const tp of this.ctx.partitionsBeingReassigned()) await this.onPartitionReassignment(tp, targetReplicas(this.assignmentOf(tp)!));
+    await this.processZkReassignment();
     if (this.settings.autoLeaderRebalanceEnable) this.scheduleRebalance(FIRST_REBALANCE_CHECK_MS);
     this.logger.info(
       `controller: ready with epoch ${this.ctx.epoch}: brokers [${[...this.ctx.liveBrokerEpochs.keys()].sort((a, b) => a - b).join(',')}], ` +
@@ -759,6 +802,231 @@ export class Controller {
     const remaining = this.ctx.partitionsLedBy(id).filter((tp) => this.ctx.replicas(tp.topic, tp.partition)!.length > 1);
     if (remaining.length > 0) this.logger.info(`controller: broker ${id} still leads ${remaining.map(tpName).join(', ')}`);
     return { errorCode: ErrorCode.NONE, remaining };
+  }
+
+  // ---- Partition reassignment (KIP-455) ------------------------------------------------------------
+
+  /** AlterPartitionReassignments (key 45): starts (or, with replicas null, cancels) reassignments. */
+  alterPartitionReassignments(requests: ReassignmentRequest[]): Promise<ReassignmentOutcome[]> {
+    const preempted = requests.map((r) => ({ topic: r.topic, partition: r.partition, errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: null }));
+    return this.call('AlterPartitionReassignments', preempted, async () => {
+      const out: ReassignmentOutcome[] = [];
+      for (const r of requests) {
+        const tp = { topic: r.topic, partition: r.partition };
+        const fail = (errorCode: number, errorMessage: string) => out.push({ ...tp, errorCode, errorMessage });
+        const current = this.assignmentOf(tp);
+        if (!current || !this.ctx.partitionState(tp.topic, tp.partition)) {
+          fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'The partition does not exist.');
+          continue;
+        }
+        let target: number[];
+        if (r.replicas === null) {
+          if (!isBeingReassigned(current)) {
+            fail(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, `No ongoing reassignment for partition ${tpName(tp)}.`);
+            continue;
+          }
+          target = originReplicas(current);
+        } else {
+          const invalid = invalidReassignment(r.replicas, current, this.ctx.eligibleBrokers());
+          if (invalid) {
+            fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, invalid);
+            continue;
+          }
+          target = r.replicas;
+        }
+        await this.removeFromZkReassignment([tp]);
+        await this.onPartitionReassignment(tp, target);
+        out.push({ ...tp, errorCode: ErrorCode.NONE, errorMessage: null });
+      }
+      return out;
+    });
+  }
+
+  /** ListPartitionReassignments (key 46): the ongoing ones among `partitions` (null: all). Null when this broker is not the controller. */
+  listPartitionReassignments(partitions: TopicPartitionRef[] | null): Promise<OngoingReassignment[] | null> {
+    return this.call<OngoingReassignment[] | null>('ListPartitionReassignments', null, async () => {
+      const wanted = partitions ? new Set(partitions.map((tp) => tpKey(tp.topic, tp.partition))) : null;
+      return this.ctx
+        .partitionsBeingReassigned()
+        .filter((tp) => !wanted || wanted.has(tpKey(tp.topic, tp.partition)))
+        .map((tp) => {
+          const a = this.assignmentOf(tp)!;
+          return { ...tp, replicas: a.replicas, adding: a.adding, removing: a.removing };
+        });
+    });
+  }
+
+  private assignmentOf(tp: TopicPartitionRef): ReplicaAssignment | undefined {
+    const t = this.ctx.topics.get(tp.topic);
+    const replicas = t?.assignment.get(tp.partition);
+    if (!t || !replicas) return undefined;
+    return { replicas, adding: t.addingReplicas.get(tp.partition) ?? [], removing: t.removingReplicas.get(tp.partition) ?? [] };
+  }
+
+  /** Writes one partition's replica assignment (RS, AR, RR) into its topic's znode, compare-and-set on the znode version. */
+  private async writeAssignment(tp: TopicPartitionRef, next: ReplicaAssignment): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const topic = this.ctx.topics.get(tp.topic);
+      if (!topic) throw new Error(`topic ${tp.topic} is gone`);
+      const partitions = new Map(topic.assignment);
+      const adding = new Map(topic.addingReplicas);
+      const removing = new Map(topic.removingReplicas);
+      partitions.set(tp.partition, next.replicas);
+      if (next.adding.length > 0) adding.set(tp.partition, next.adding);
+      else adding.delete(tp.partition);
+      if (next.removing.length > 0) removing.set(tp.partition, next.removing);
+      else removing.delete(tp.partition);
+      try {
+        const [result] = await fencedMulti(this.registry, this.ctx.epochZkVersion, [
+          {
+            op: 'set',
+            path: topicPath(tp.topic),
+            data: encodeTopicAssignment({ partitions, addingReplicas: adding, removingReplicas: removing, topicId: topic.topicId }),
+            version: topic.assignmentVersion,
+          },
+        ]);
+        topic.assignment = partitions;
+        topic.addingReplicas = adding;
+        topic.removingReplicas = removing;
+        if (result && result.op === 'set') topic.assignmentVersion = result.stat.version;
+        return;
+      } catch (err) {
+        if (!isRegistryError(err, 'BAD_VERSION') || attempt >= 5) throw err;
+        await this.loadTopic(tp.topic);
+      }
+    }
+  }
+
+  /**
+   * Kafka's onPartitionReassignment. Phase A (a target replica is not in the ISR yet): write
+   * RS = TRS + ORS with AR and RR, bump the leader epoch so that every replica sees it, and watch the
+   * partition's state for the ISR to grow. Phase B (every target replica in the ISR): move the
+   * leadership into TRS if needed (leader epoch + 1 in any case), take RR out of the ISR, write RS = TRS.
+   */
+  private async onPartitionReassignment(tp: TopicPartitionRef, target: number[]): Promise<void> {
+    const current = this.assignmentOf(tp);
+    const state = this.ctx.partitionState(tp.topic, tp.partition);
+    if (!current || !state) return;
+    const next = reassignTo(current, target);
+    // Replicas of an ongoing reassignment that the new one drops (a cancellation or an override).
+    const dropped = current.replicas.filter((r) => !next.replicas.includes(r));
+    if (!isBeingReassigned(next) && dropped.length === 0 && sameReplicas(next.replicas, current.replicas) && !isBeingReassigned(current)) {
+      this.logger.info(`controller: partition ${tpName(tp)} is already assigned to [${target.join(',')}]`);
+      return;
+    }
+    const trs = targetReplicas(next);
+    if (trs.every((r) => state.state.isr.includes(r))) {
+      await this.completeReassignment(tp, next, dropped);
+      return;
+    }
+    if (!sameReplicas(next.replicas, current.replicas) || !sameReplicas(next.adding, current.adding) || !sameReplicas(next.removing, current.removing)) {
+      await this.writeAssignment(tp, next);
+    }
+    const results = await writeLeaderAndIsr(this.registry, this.ctx, [tp], (_tp, cur) => {
+      const isr = cur.state.isr.filter((r) => !dropped.includes(r));
+      return { change: { leader: cur.state.leader, isr: isr.length > 0 ? isr : cur.state.isr } };
+    });
+    this.logOutcomes(results, 'reassignment started');
+    this.logger.info(
+      `controller: reassigning ${tpName(tp)} to [${trs.join(',')}]: replicas [${next.replicas.join(',')}], adding [${next.adding.join(',')}], removing [${next.removing.join(',')}]; waiting for the new replicas to join the ISR`,
+    );
+    await this.watchReassignmentIsr(tp);
+  }
+
+  private async watchReassignmentIsr(tp: TopicPartitionRef): Promise<void> {
+    const key = tpKey(tp.topic, tp.partition);
+    const node = await this.registry.get(
+      partitionStatePath(tp.topic, tp.partition),
+      this.watcher(`reassign-isr:${key}`, `PartitionReassignmentIsrChange(${tpName(tp)})`, () => this.processReassignmentIsrChange(tp)),
+    );
+    if (node) this.ctx.setPartitionState(tp.topic, tp.partition, { state: decodePartitionState(node.data), version: node.stat.version });
+  }
+
+  /** The state of a partition being reassigned changed: complete it when the target replicas have joined the ISR. */
+  private async processReassignmentIsrChange(tp: TopicPartitionRef): Promise<void> {
+    if (!this.isActive) return;
+    const a = this.assignmentOf(tp);
+    if (!a || !isBeingReassigned(a)) return;
+    await this.watchReassignmentIsr(tp);
+    const state = this.ctx.partitionState(tp.topic, tp.partition);
+    if (state && targetReplicas(a).every((r) => state.state.isr.includes(r))) await this.completeReassignment(tp, a, []);
+  }
+
+  private async completeReassignment(tp: TopicPartitionRef, next: ReplicaAssignment, dropped: number[]): Promise<void> {
+    const trs = targetReplicas(next);
+    const leaving = [...new Set([...next.removing, ...dropped])];
+    const eligible = this.ctx.eligibleBrokers();
+    const results = await writeLeaderAndIsr(this.registry, this.ctx, [tp], (_tp, cur): LeaderAndIsrDecision => {
+      if (!trs.every((r) => cur.state.isr.includes(r))) return { failure: 'no-eligible-leader', message: 'target replicas are not all in the ISR' };
+      let leader = cur.state.leader;
+      if (!trs.includes(leader) || !eligible.has(leader)) {
+        const r = electForReassignment(trs, cur.state, eligible);
+        if (!r.ok) return { failure: r.reason, message: `no target replica of ${tpName(tp)} can lead` };
+        leader = r.value.leader;
+      }
+      return { change: { leader, isr: cur.state.isr.filter((r) => !leaving.includes(r)) } };
+    });
+    const outcome = [...results.values()][0];
+    if (!outcome || outcome.status !== 'updated') {
+      this.logger.warn(`controller: reassignment of ${tpName(tp)} cannot complete yet: ${outcome && outcome.status === 'failed' ? outcome.message : 'the partition is gone'}`);
+      return;
+    }
+    this.logOutcomes(results, 'reassignment completing');
+    await this.writeAssignment(tp, { replicas: trs, adding: [], removing: [] });
+    this.logger.info(`controller: reassignment of ${tpName(tp)} completed: replicas [${trs.join(',')}]`);
+    await this.removeFromZkReassignment([tp]);
+  }
+
+  /** /admin/reassign_partitions (ZooKeeper-mode tools): start each reassignment it lists; completed ones are removed from it. */
+  private async processZkReassignment(): Promise<void> {
+    if (!this.isActive) return;
+    const watch = this.watcher(`exists:${reassignPartitionsPath}`, 'ZkPartitionReassignment', () => this.processZkReassignment());
+    if (!(await this.registry.exists(reassignPartitionsPath, watch))) return;
+    const node = await this.registry.get(reassignPartitionsPath);
+    if (!node) return;
+    let entries: Array<TopicPartitionRef & { replicas: number[] }> = [];
+    try {
+      entries = decodeReassignPartitions(node.data);
+    } catch (err) {
+      this.logger.warn(`controller: ignoring unreadable ${reassignPartitionsPath}: ${(err as Error).message}`);
+    }
+    const finished: TopicPartitionRef[] = [];
+    for (const e of entries) {
+      const tp = { topic: e.topic, partition: e.partition };
+      const current = this.assignmentOf(tp);
+      const invalid = current ? invalidReassignment(e.replicas, current, this.ctx.eligibleBrokers()) : 'The partition does not exist.';
+      if (invalid) {
+        this.logger.warn(`controller: ignoring the reassignment of ${tpName(tp)} in ${reassignPartitionsPath}: ${invalid}`);
+        finished.push(tp);
+        continue;
+      }
+      this.zkReassignments.add(tpKey(tp.topic, tp.partition));
+      await this.onPartitionReassignment(tp, e.replicas);
+      if (!isBeingReassigned(this.assignmentOf(tp) ?? { replicas: [], adding: [], removing: [] })) finished.push(tp);
+    }
+    await this.removeFromZkReassignment(finished, true);
+  }
+
+  /** Takes partitions out of /admin/reassign_partitions, deleting it when none is left. */
+  private async removeFromZkReassignment(partitions: TopicPartitionRef[], force = false): Promise<void> {
+    const keys = new Set(partitions.map((tp) => tpKey(tp.topic, tp.partition)).filter((k) => force || this.zkReassignments.has(k)));
+    if (keys.size === 0) return;
+    for (const k of keys) this.zkReassignments.delete(k);
+    const node = await this.registry.get(reassignPartitionsPath);
+    if (!node) return;
+    let entries: Array<TopicPartitionRef & { replicas: number[] }> = [];
+    try {
+      entries = decodeReassignPartitions(node.data);
+    } catch {
+      entries = [];
+    }
+    const left = entries.filter((e) => !keys.has(tpKey(e.topic, e.partition)));
+    try {
+      if (left.length === 0) await fencedMulti(this.registry, this.ctx.epochZkVersion, [{ op: 'delete', path: reassignPartitionsPath, version: node.stat.version }]);
+      else await fencedMulti(this.registry, this.ctx.epochZkVersion, [{ op: 'set', path: reassignPartitionsPath, data: encodeReassignPartitions(left), version: node.stat.version }]);
+    } catch (err) {
+      if (!isRegistryError(err, 'NO_NODE') && !isRegistryError(err, 'BAD_VERSION')) throw err;
+    }
   }
 
   // ---- Preferred and unclean elections -------------------------------------------------------------
