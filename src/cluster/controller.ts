@@ -227,12 +227,27 @@ export class Controller {
     });
   }
 
-  /** Stops the controller: no more events; resigns (the /controller znode goes with the broker's session). */
+  /**
+   * Stops the controller: no more events, and it resigns. A controller that stops cleanly also deletes
+   * /controller (fenced by its epoch), so that another broker takes over at once instead of when this
+   * broker's registry session ends after its logs are closed.
+   */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.events.close();
+    const wasActive = this.isActive;
+    const epochZkVersion = this.ctx.epochZkVersion;
+    this.activeControllerId = -1;
     this.onControllerResignation();
+    if (wasActive && epochZkVersion >= 0) {
+      try {
+        await deleteController(this.registry, epochZkVersion);
+      } catch (err) {
+        // Deposed meanwhile, or the session is already gone (a killed broker): /controller is not ours to delete.
+        this.logger.debug(`controller: not deleting /controller on shutdown: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Resolves when every queued event has been processed (tests). */
