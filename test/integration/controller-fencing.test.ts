@@ -83,7 +83,7 @@ interface Backend {
 async function registerBroker(r: Registry, id: number): Promise<void> {
   await r.create(
     brokerIdPath(id),
-    encodeBrokerRegistration({ id, endpoints: [{ listenerName: 'PLAINTEXT', host: '127.0.0.1', port: 9 }], rack: null, timestamp: Date.now(), jmxPort: -1, features: {} }),
+    encodeBrokerRegistration({ id, endpoints: [{ listenerName: 'PLAINTEXT', host: '127.0.0.1', port: 9, securityProtocol: 'PLAINTEXT' }], rack: null, timestamp: Date.now(), jmxPort: -1, features: {} }),
     'ephemeral',
   );
 }
