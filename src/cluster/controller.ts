@@ -1027,20 +1027,27 @@ export class Controller {
     const keys = new Set(partitions.map((tp) => tpKey(tp.topic, tp.partition)).filter((k) => force || this.zkReassignments.has(k)));
     if (keys.size === 0) return;
     for (const k of keys) this.zkReassignments.delete(k);
-    const node = await this.registry.get(reassignPartitionsPath);
-    if (!node) return;
-    let entries: Array<TopicPartitionRef & { replicas: number[] }> = [];
-    try {
-      entries = decodeReassignPartitions(node.data);
-    } catch {
-      entries = [];
-    }
-    const left = entries.filter((e) => !keys.has(tpKey(e.topic, e.partition)));
-    try {
-      if (left.length === 0) await fencedMulti(this.registry, this.ctx.epochZkVersion, [{ op: 'delete', path: reassignPartitionsPath, version: node.stat.version }]);
-      else await fencedMulti(this.registry, this.ctx.epochZkVersion, [{ op: 'set', path: reassignPartitionsPath, data: encodeReassignPartitions(left), version: node.stat.version }]);
-    } catch (err) {
-      if (!isRegistryError(err, 'NO_NODE') && !isRegistryError(err, 'BAD_VERSION')) throw err;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const node = await this.registry.get(reassignPartitionsPath);
+      if (!node) return;
+      let entries: Array<TopicPartitionRef & { replicas: number[] }>;
+      try {
+        entries = decodeReassignPartitions(node.data);
+      } catch (err) {
+        // Unreadable: nothing in it can be carried out either, so it goes.
+        this.logger.warn(`controller: deleting unreadable ${reassignPartitionsPath}: ${(err as Error).message}`);
+        entries = [];
+      }
+      const left = entries.filter((e) => !keys.has(tpKey(e.topic, e.partition)));
+      try {
+        if (left.length === 0) await fencedMulti(this.registry, this.ctx.epochZkVersion, [{ op: 'delete', path: reassignPartitionsPath, version: node.stat.version }]);
+        else await fencedMulti(this.registry, this.ctx.epochZkVersion, [{ op: 'set', path: reassignPartitionsPath, data: encodeReassignPartitions(left), version: node.stat.version }]);
+        return;
+      } catch (err) {
+        if (isRegistryError(err, 'NO_NODE')) return;
+        if (!isRegistryError(err, 'BAD_VERSION')) throw err;
+        // Rewritten meanwhile (a tool added partitions): read it again.
+      }
     }
   }
 
