@@ -156,6 +156,12 @@ function fencingSuite(name: string, backend: () => Promise<Backend>): void {
       expect(bc.isActive).toBe(false);
       const epochA = a.controllerEpoch;
 
+      // Let A finish with what it has heard so far (its own election, B's registration): ZooKeeper delivers a
+      // session's watch events before the answer to its next read, and idle() waits for them to be processed.
+      await sa.exists(controllerPath);
+      await sa.children('/brokers/ids');
+      await a.idle();
+      await bc.idle();
       // A stops hearing anything (paused); its /controller disappears and B takes over.
       deafA.deaf = true;
       await admin.delete(controllerPath);
