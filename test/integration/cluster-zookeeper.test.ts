@@ -193,8 +193,11 @@ describe.skipIf(!install)('three brokers on ZooKeeper', () => {
     for (const t of ['testfor3', 'after-failover']) {
       for (const s of (await partitionStates(observer, t)).values()) expect(s.controllerEpoch).toBeLessThanOrEqual(epoch + 1);
     }
-    const md = await kcatMetadata(proc.bootstrap);
-    expect(md.controllerid).toBe(await controllerId(observer));
+    // Its metadata follows the registry once it has reconciled under the new session.
+    await waitFor(async () => (await kcatMetadata(proc.bootstrap)).controllerid === (await controllerId(observer)), {
+      timeoutMs: 15_000,
+      message: 'the resumed broker reports the new controller',
+    });
     await ensureAllRunning();
   }, 120_000);
 

@@ -187,6 +187,11 @@ describe('broker death', () => {
     await waitFor(async () => (await partitionStates(reg, 'dirty')).get(0)!.leader === 2, { message: 'dirty-0 elected uncleanly' });
     expect((await partitionStates(reg, 'dirty')).get(0)).toMatchObject({ leader: 2, isr: [2], leaderEpoch: 1 });
 
+    // Broker 0's metadata follows the registry.
+    await waitFor(
+      async () => (await kcatMetadata(c.brokers[0]!.bootstrap, 'clean')).topics[0]!.partitions[0]!.leader === -1 && (await kcatMetadata(c.brokers[0]!.bootstrap, 'dirty')).topics[0]!.partitions[0]!.leader === 2,
+      { message: 'broker 0 reports clean-0 offline and dirty-0 led by 2' },
+    );
     const md = await kcatMetadata(c.brokers[0]!.bootstrap, 'clean');
     expect(md.topics[0]!.partitions[0]).toMatchObject({ leader: -1, error: expect.stringMatching(/leader not available/i) });
     const described = await kfk(['topics', '--bootstrap-server', c.brokers[0]!.bootstrap, '--describe', '--topic', 'clean']);

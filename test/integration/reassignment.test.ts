@@ -94,8 +94,11 @@ describe('partition reassignment', () => {
     expect(listed.stdout).toBe('Current partition reassignments:\nmoving-0: replicas: 1,2,0. adding: 2. removing: 0.\n');
     const verifying = await kfk(['reassign-partitions', '--bootstrap-server', b, '--verify', '--reassignment-json-file', plan]);
     expect(verifying.stdout).toBe('Status of partition reassignment:\nReassignment of partition moving-0 is still in progress.\n');
-    const described = await kfk(['topics', '--bootstrap-server', b, '--describe', '--topic', 'moving']);
-    expect(described.stdout).toContain('\tTopic: moving\tPartition: 0\tLeader: 0\tReplicas: 1,2,0\tIsr: 0,1\n');
+    // Brokers' metadata follows the registry (eventually): --describe shows the union of old and new replicas.
+    await waitFor(
+      async () => (await kfk(['topics', '--bootstrap-server', b, '--describe', '--topic', 'moving'])).stdout.includes('\tTopic: moving\tPartition: 0\tLeader: 0\tReplicas: 1,2,0\tIsr: 0,1\n'),
+      { message: 'describe shows the replicas being reassigned' },
+    );
 
     // Broker 2 catches up and its leader takes it into the ISR: phase B.
     await leaderExpandsIsr(reg, 'moving', 0, 2);
@@ -106,8 +109,12 @@ describe('partition reassignment', () => {
     expect(state.leader).toBe(1); // the first target replica in the ISR: leadership left broker 0
     expect(state.isr.sort()).toEqual([1, 2]);
     expect(state.leaderEpoch).toBe(2);
-    const verified = await kfk(['reassign-partitions', '--bootstrap-server', b, '--verify', '--reassignment-json-file', plan]);
-    expect(verified.stdout).toBe('Status of partition reassignment:\nReassignment of partition moving-0 is complete.\n');
+    await waitFor(
+      async () =>
+        (await kfk(['reassign-partitions', '--bootstrap-server', b, '--verify', '--reassignment-json-file', plan])).stdout ===
+        'Status of partition reassignment:\nReassignment of partition moving-0 is complete.\n',
+      { message: '--verify reports the reassignment complete' },
+    );
     expect((await kfk(['reassign-partitions', '--bootstrap-server', b, '--list'])).stdout).toBe('No partition reassignments found.\n');
   });
 

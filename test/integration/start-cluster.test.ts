@@ -62,7 +62,7 @@ describe('startCluster', () => {
           timeoutMs: 15_000,
           message: `leaderships moved off broker ${victim}`,
         });
-        expect((await admin.describeCluster()).brokers.map((b) => b.nodeId)).not.toContain(victim);
+        await waitFor(async () => !(await admin.describeCluster()).brokers.some((b) => b.nodeId === victim), { timeoutMs: 15_000, message: 'the dead broker gone from Metadata' });
 
         await cluster.restartBroker(victim);
         expect(cluster.brokers[victim]!.running).toBe(true);
