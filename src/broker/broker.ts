@@ -7,12 +7,15 @@ import { hostname } from 'node:os';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { isRegistryError } from '../registry/registry.js';
-import { brokerIdPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId, propagateLogDirEvent } from '../registry/paths.js';
+import { brokerIdPath, brokerIdsPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId, propagateLogDirEvent } from '../registry/paths.js';
 import { LogManager, logManagerTimersFromBroker, type LogDirFailure } from '../log/log-manager.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MetadataCache } from '../cluster/metadata-cache.js';
 import { Controller } from '../cluster/controller.js';
 import { OFFSETS_TOPIC } from '../cluster/topic-names.js';
+import { ControllerChannel } from '../cluster/controller-channel.js';
+import { AutoTopicCreator } from '../cluster/auto-topic-creation.js';
+import { controlledShutdown } from '../cluster/controlled-shutdown.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { DEFAULT_REPLICATION_CONFIG, replicationConfigFromBroker, type ReplicationConfig } from '../replication/replication-config.js';
 import { Reconciler } from './reconciler.js';
@@ -50,6 +53,9 @@ import { describeGroupsHandler } from './handlers/describe-groups.js';
 import { deleteGroupsHandler } from './handlers/delete-groups.js';
 import { offsetDeleteHandler } from './handlers/offset-delete.js';
 import { offsetForLeaderEpochHandler } from './handlers/offset-for-leader-epoch.js';
+import { controlledShutdownHandler } from './handlers/controlled-shutdown.js';
+import { electLeadersHandler } from './handlers/elect-leaders.js';
+import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler } from './handlers/partition-reassignments.js';
 
 export interface ListenerConfig {
   name: string;
@@ -109,6 +115,11 @@ export class Broker implements BrokerServices {
   private markReady!: () => void;
   private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
   readonly controller: Controller;
+  readonly autoTopicCreator: AutoTopicCreator;
+  /** Requests this broker sends to the controller (forwarded topic creation, controlled shutdown). */
+  private readonly controllerChannel: ControllerChannel;
+  /** The czxid of this broker's /brokers/ids registration (Kafka's broker epoch); -1 before registering. */
+  brokerEpoch = -1;
   readonly logger: Logger;
   private readonly handlers = new Map<number, ApiHandler>();
   private servers: SocketServer[] = [];
@@ -129,13 +140,27 @@ export class Broker implements BrokerServices {
       offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
       offsetsTopicSegmentBytes: options.offsetsTopicSegmentBytes ?? 104857600,
     };
+    const bc = options.brokerConfig;
     this.controller = new Controller({
       registry: options.registry,
       brokerId: options.brokerId,
-      metadata: this.metadata,
+      settings: {
+        deleteTopicEnable: options.deleteTopicEnable,
+        ...(bc
+          ? {
+              uncleanLeaderElectionEnable: bc.uncleanLeaderElectionEnable,
+              autoLeaderRebalanceEnable: bc.autoLeaderRebalanceEnable,
+              leaderImbalanceCheckIntervalSeconds: bc.leaderImbalanceCheckIntervalSeconds,
+              leaderImbalancePerBrokerPercentage: bc.leaderImbalancePerBrokerPercentage,
+            }
+          : {}),
+      },
       validateTopicConfig: options.validateTopicConfig ?? (() => null),
       reconcile: () => this.reconcile(),
+      logger: this.logger,
     });
+    this.controllerChannel = new ControllerChannel(options.registry, { brokerId: options.brokerId });
+    this.autoTopicCreator = new AutoTopicCreator(this.controller, this.controllerChannel, this.logger);
     for (const h of [
       apiVersionsHandler(() => this.handlers.values()),
       metadataHandler(this),
@@ -157,6 +182,10 @@ export class Broker implements BrokerServices {
       describeGroupsHandler(this),
       deleteGroupsHandler(this),
       offsetDeleteHandler(this),
+      controlledShutdownHandler(this),
+      electLeadersHandler(this),
+      alterPartitionReassignmentsHandler(this),
+      listPartitionReassignmentsHandler(this),
       initProducerIdHandler(new ProducerIdManager(options.registry, options.brokerId)),
       createPartitionsHandler(this),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
@@ -261,17 +290,20 @@ export class Broker implements BrokerServices {
     this.advertised = this.resolveAdvertisedListeners();
 
     await this.registerBroker();
-    // A new registry session (the old one expired): register again, run the election, re-arm watches.
     this.options.registry.onSessionEvent((e) => {
-      if (e.state !== 'connected' || this.stopped) return;
+      if (this.stopped) return;
+      // The session expired: its ephemeral nodes (/controller among them) are gone, so stop acting as controller now.
+      if (e.state === 'expired') this.controller.onSessionExpired();
+      if (e.state !== 'connected') return;
+      // A new registry session: register again, run the election, re-arm watches.
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
         await this.registerBroker();
-        await this.controller.elect();
+        await this.controller.reelect();
         await this.reconcile();
       })().catch((err) => this.logger.error(`re-registration failed: ${(err as Error).stack ?? err}`));
     });
-    await this.controller.elect();
+    await this.controller.startup();
     await this.reconcile();
     this.markReady();
   }
@@ -316,6 +348,8 @@ export class Broker implements BrokerServices {
       }
       throw err;
     });
+    const registered = await this.options.registry.get(brokerIdPath(this.options.brokerId));
+    if (registered) this.brokerEpoch = registered.stat.czxid;
   }
 
   private resolveAdvertisedListeners(): ListenerConfig[] {
@@ -350,19 +384,74 @@ export class Broker implements BrokerServices {
   }
 
   /**
-   * Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry.
-   * `cleanShutdown: false` (after a fatal error) does all of that but writes no clean-shutdown marker.
+   * Clean shutdown: a controlled shutdown first when other brokers are alive (leaderships move
+   * away while this broker still serves), then stop listening, close connections, flush and
+   * checkpoint logs, leave the registry. `cleanShutdown: false` (after a fatal error) skips the
+   * controlled shutdown and writes no clean-shutdown marker.
    */
-  async stop(opts: { cleanShutdown?: boolean } = {}): Promise<void> {
-    if (this.stopped) return;
+  async stop(opts: { cleanShutdown?: boolean; controlledShutdownMaxRetries?: number } = {}): Promise<void> {
+    if (this.stopped || this.stopping) return this.stopping ?? undefined;
+    this.stopping = (async () => {
+      if (opts.cleanShutdown !== false) await this.maybeControlledShutdown(opts.controlledShutdownMaxRetries);
+      await this.shutdownNow(opts.cleanShutdown !== false);
+    })();
+    return this.stopping;
+  }
+
+  private stopping: Promise<void> | null = null;
+
+  private async maybeControlledShutdown(maxRetries?: number): Promise<void> {
+    const bc = this.options.brokerConfig;
+    if (!this.replicaManager || bc?.controlledShutdownEnable === false) return;
+    try {
+      const others = ((await this.options.registry.children(brokerIdsPath)) ?? []).filter((id) => Number(id) !== this.options.brokerId);
+      if (others.length === 0) return; // alone: nobody to hand leadership to
+      await controlledShutdown({
+        brokerId: this.options.brokerId,
+        brokerEpoch: this.brokerEpoch,
+        maxRetries: maxRetries ?? bc?.controlledShutdownMaxRetries ?? 3,
+        retryBackoffMs: bc?.controlledShutdownRetryBackoffMs ?? 5000,
+        controller: this.controller,
+        channel: this.controllerChannel,
+        logger: this.logger,
+      });
+    } catch (err) {
+      this.logger.warn(`controlled shutdown failed, shutting down anyway: ${(err as Error).message}`);
+    }
+  }
+
+  private async shutdownNow(cleanShutdownMarker: boolean): Promise<void> {
     this.stopped = true;
     this.markReady(); // let waiting connections run into their (now closed) sockets
+    this.controllerChannel.close();
+    await this.controller.shutdown();
     await Promise.all(this.servers.map((s) => s.stop()));
     this.reconciler?.stop();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
-    if (this.logManager) await this.logManager.close({ cleanShutdownMarker: opts.cleanShutdown !== false });
+    if (this.logManager) await this.logManager.close({ cleanShutdownMarker });
     await this.options.registry.close();
+  }
+
+  /**
+   * Abrupt stop, the in-process equivalent of kill -9 (startCluster().killBroker): client sockets
+   * dropped, the registry session ended (its ephemeral nodes vanish as after a ZooKeeper session
+   * timeout) without a controlled shutdown, logs closed without a flush, checkpoint or
+   * clean-shutdown marker, so that the next start recovers them.
+   */
+  async kill(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.markReady();
+    this.controllerChannel.close();
+    const registry = this.options.registry as Registry & { expire?: () => void };
+    if (typeof registry.expire === 'function') registry.expire();
+    else await registry.close().catch(() => undefined);
+    await Promise.all(this.servers.map((s) => s.stop()));
+    await this.controller.shutdown();
+    this.groupCoordinator?.close();
+    if (this.replicaManager) await this.replicaManager.close();
+    if (this.logManager) this.logManager.closeWithoutFlush();
   }
 }
 

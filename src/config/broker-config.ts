@@ -295,6 +295,7 @@ export interface BrokerConfig {
   numReplicaFetchers: number;
   autoLeaderRebalanceEnable: boolean;
   leaderImbalanceCheckIntervalSeconds: number;
+  leaderImbalancePerBrokerPercentage: number;
   controlledShutdownEnable: boolean;
   controlledShutdownMaxRetries: number;
   controlledShutdownRetryBackoffMs: number;
@@ -616,6 +617,7 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
     numReplicaFetchers: num('num.replica.fetchers'),
     autoLeaderRebalanceEnable: bool('auto.leader.rebalance.enable'),
     leaderImbalanceCheckIntervalSeconds: num('leader.imbalance.check.interval.seconds'),
+    leaderImbalancePerBrokerPercentage: num('leader.imbalance.per.broker.percentage'),
     controlledShutdownEnable: bool('controlled.shutdown.enable'),
     controlledShutdownMaxRetries: num('controlled.shutdown.max.retries'),
     controlledShutdownRetryBackoffMs: num('controlled.shutdown.retry.backoff.ms'),

@@ -823,6 +823,22 @@ export class LogManager {
     if (bug !== null) throw (bug as { error: unknown }).error;
   }
 
+  /**
+   * A crash, for in-process failure tests (a killed broker of startCluster()): timers stop and the
+   * files are closed, but nothing is flushed or checkpointed and no clean-shutdown marker is written,
+   * so the next open recovers every log as after kill -9.
+   */
+  closeWithoutFlush(): void {
+    if (this.closed) return;
+    this.closed = true;
+    void this.cleaner?.stop().catch(() => undefined);
+    if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    for (const log of this.allLogs()) log.closeWithoutFlush();
+    this.logs.clear();
+  }
+
   /** Same as close(). */
   shutdown(): Promise<void> {
     return this.close();

@@ -27,7 +27,7 @@ export function createPartitionsHandler(b: BrokerServices): ApiHandler<CreatePar
           results.push({ name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic in request.' });
           continue;
         }
-        if (b.metadata.controllerId !== b.settings.brokerId) {
+        if (!b.controller.isActive) {
           results.push({ name: t.name, errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: 'This is not the correct controller for this cluster.' });
           continue;
         }

@@ -22,7 +22,7 @@ export function createTopicsHandler(b: BrokerServices): ApiHandler<CreateTopicsR
           topics.push({ name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Create topics request from client contains multiple topics named ${t.name}` });
           continue;
         }
-        if (b.metadata.controllerId !== b.settings.brokerId) {
+        if (!b.controller.isActive) {
           topics.push({ name: t.name, errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: 'This is not the correct controller for this cluster.' });
           continue;
         }

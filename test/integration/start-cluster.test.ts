@@ -1,0 +1,83 @@
+/**
+ * startCluster(), as a Node user embeds it for failover tests: a three-broker cluster whose
+ * bootstrap string serves kafkajs (a third-party client), brokers killed and restarted, leadership
+ * moving, test-suite defaults, and a temporary data dir removed by stop().
+ */
+import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import kafkajs from 'kafkajs';
+import { startCluster } from '../../src/index.js';
+import { waitFor } from '../helpers/wait.js';
+
+const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
+
+describe('startCluster', () => {
+  it('runs three brokers for kafkajs; a killed broker loses its leaderships and comes back', async () => {
+    const cluster = await startCluster({ brokers: 3 });
+    try {
+      expect(cluster.brokers.map((b) => b.id)).toEqual([0, 1, 2]);
+      expect(cluster.bootstrap.split(',')).toEqual(cluster.brokers.map((b) => b.bootstrap));
+      expect(cluster.brokers.every((b) => b.running && b.bootstrap === `127.0.0.1:${b.port}`)).toBe(true);
+
+      const kafka = new Kafka({ brokers: cluster.bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100 } });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        expect((await admin.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([0, 1, 2]);
+        await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 3, replicationFactor: 3 }], waitForLeaders: true });
+        const producer = kafka.producer();
+        await producer.connect();
+        await producer.send({ topic: 'orders', messages: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }, { key: 'c', value: '3' }] });
+        await producer.disconnect();
+
+        // A group gets its records at once: group.initial.rebalance.delay.ms is 0 by default here.
+        const configs = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.BROKER, name: '0', configNames: ['group.initial.rebalance.delay.ms', 'offsets.topic.replication.factor'] }],
+        });
+        const values = Object.fromEntries(configs.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
+        expect(values).toEqual({ 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.replication.factor': '3' });
+        const consumer = kafka.consumer({ groupId: 'cluster-group', sessionTimeout: 10_000 });
+        await consumer.connect();
+        await consumer.subscribe({ topic: 'orders', fromBeginning: true });
+        const seen: string[] = [];
+        await new Promise<void>((resolve, reject) => {
+          consumer
+            .run({
+              eachMessage: async ({ message }) => {
+                seen.push(`${message.key}=${message.value}`);
+                if (seen.length === 3) resolve();
+              },
+            })
+            .catch(reject);
+        });
+        await consumer.disconnect();
+        expect(seen.sort()).toEqual(['a=1', 'b=2', 'c=3']);
+
+        const leaders = async () => (await admin.fetchTopicMetadata({ topics: ['orders'] })).topics[0]!.partitions.map((p) => p.leader);
+        const victim = (await leaders()).find((l) => l !== 0)!; // broker 0 is the controller; kill another leader
+        await cluster.killBroker(victim);
+        expect(cluster.brokers[victim]!.running).toBe(false);
+        await waitFor(async () => !(await leaders()).includes(victim) && (await leaders()).every((l) => l >= 0), {
+          timeoutMs: 15_000,
+          message: `leaderships moved off broker ${victim}`,
+        });
+        await waitFor(async () => !(await admin.describeCluster()).brokers.some((b) => b.nodeId === victim), { timeoutMs: 15_000, message: 'the dead broker gone from Metadata' });
+
+        await cluster.restartBroker(victim);
+        expect(cluster.brokers[victim]!.running).toBe(true);
+        await waitFor(async () => (await admin.describeCluster()).brokers.length === 3, { timeoutMs: 15_000, message: 'three brokers again' });
+
+        // A clean stop moves leaderships first, too.
+        const leader = (await leaders()).find((l) => l !== 0)!;
+        await cluster.stopBroker(leader);
+        await waitFor(async () => !(await leaders()).includes(leader), { timeoutMs: 15_000, message: `leaderships moved off broker ${leader}` });
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      await cluster.stop();
+    }
+    expect(existsSync(cluster.dataDir)).toBe(false);
+  });
+});
