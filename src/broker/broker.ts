@@ -156,7 +156,7 @@ export class Broker implements BrokerServices {
           : {}),
       },
       validateTopicConfig: options.validateTopicConfig ?? (() => null),
-      reconcile: () => this.reconcile(),
+      reconcileTopic: (topic) => this.reconcileTopic(topic),
       logger: this.logger,
     });
     this.controllerChannel = new ControllerChannel(options.registry, { brokerId: options.brokerId });
@@ -189,7 +189,7 @@ export class Broker implements BrokerServices {
       initProducerIdHandler(new ProducerIdManager(options.registry, options.brokerId)),
       createPartitionsHandler(this),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
-        brokerConfigServices(options, this.metadata, () => this.reconcile()),
+        brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),
     ]) {
       this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
@@ -406,6 +406,9 @@ export class Broker implements BrokerServices {
     try {
       const others = ((await this.options.registry.children(brokerIdsPath)) ?? []).filter((id) => Number(id) !== this.options.brokerId);
       if (others.length === 0) return; // alone: nobody to hand leadership to
+      // From here on no follower starts fetching at a new leader epoch: the ISRs the controller takes this broker
+      // out of stay without it (otherwise leaders would see it catch up again and add it back before it exits).
+      this.replicaManager.beginControlledShutdown();
       await controlledShutdown({
         brokerId: this.options.brokerId,
         brokerEpoch: this.brokerEpoch,
@@ -418,6 +421,8 @@ export class Broker implements BrokerServices {
     } catch (err) {
       this.logger.warn(`controlled shutdown failed, shutting down anyway: ${(err as Error).message}`);
     }
+    // Kafka's StopReplica for a broker whose controlled shutdown is done: it replicates nothing any more.
+    if (this.replicaManager) await this.replicaManager.stopFollowing().catch((err: unknown) => this.logger.warn(`stopping the replica fetchers failed: ${(err as Error).message}`));
   }
 
   private async shutdownNow(cleanShutdownMarker: boolean): Promise<void> {

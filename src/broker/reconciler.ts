@@ -26,6 +26,7 @@ import {
   topicConfigPath,
   topicPath,
   topicsPath,
+  type TopicAssignment,
 } from '../registry/paths.js';
 import type { LogManager } from '../log/log-manager.js';
 import { logConfig as fullLogConfig, type LogConfig } from '../log/log-config.js';
@@ -234,28 +235,40 @@ export class Reconciler {
   private async readTopic(name: string, updateMetadata = true): Promise<TopicInfo | null> {
     const { registry } = this.opts;
     const watch = this.topicWatcher(name);
-    const node = await registry.get(topicPath(name), watch);
-    if (node === null) {
-      await this.removeTopic(name);
-      return null;
-    }
-    this.known.add(name);
-    const assignment = decodeTopicAssignment(name, node.data);
-    const cfgPath = topicConfigPath(name);
-    // exists() also fires when the config node is created later (AlterConfigs on a topic without overrides).
-    const cfgNode = (await registry.exists(cfgPath, watch)) ? await registry.get(cfgPath, watch) : null;
-    const config = cfgNode ? decodeTopicConfig(cfgNode.data) : {};
-    const partitions: PartitionInfo[] = [];
-    const states = new Map<number, ReadState>();
-    for (const [partition, replicas] of [...assignment.partitions.entries()].sort((a, b) => a[0] - b[0])) {
-      const path = partitionStatePath(name, partition);
-      const st = await registry.get(path, watch);
-      if (st === null) await registry.exists(path, watch);
-      const state = st ? decodePartitionState(st.data) : null;
-      if (state !== null && st !== null) {
-        states.set(partition, { ...state, zkVersion: st.stat.version });
+    let assignment: TopicAssignment;
+    let config: Record<string, string>;
+    let partitions: PartitionInfo[];
+    let states: Map<number, ReadState>;
+    // The assignment and the states are separate znodes. A reassignment's controller writes them so that a state
+    // with a new leader epoch is never current before its assignment is; read them as one consistent pair (the
+    // assignment unchanged while the states were read), or a leader could pair a new epoch with replicas the
+    // controller already removed and take one of them back into the ISR.
+    for (;;) {
+      const node = await registry.get(topicPath(name), watch);
+      if (node === null) {
+        await this.removeTopic(name);
+        return null;
       }
-      partitions.push({ partition, replicas, leader: state?.leader ?? -1, leaderEpoch: state?.leaderEpoch ?? -1, isr: state?.isr ?? [] });
+      this.known.add(name);
+      assignment = decodeTopicAssignment(name, node.data);
+      const cfgPath = topicConfigPath(name);
+      // exists() also fires when the config node is created later (AlterConfigs on a topic without overrides).
+      const cfgNode = (await registry.exists(cfgPath, watch)) ? await registry.get(cfgPath, watch) : null;
+      config = cfgNode ? decodeTopicConfig(cfgNode.data) : {};
+      partitions = [];
+      states = new Map<number, ReadState>();
+      for (const [partition, replicas] of [...assignment.partitions.entries()].sort((a, b) => a[0] - b[0])) {
+        const path = partitionStatePath(name, partition);
+        const st = await registry.get(path, watch);
+        if (st === null) await registry.exists(path, watch);
+        const state = st ? decodePartitionState(st.data) : null;
+        if (state !== null && st !== null) {
+          states.set(partition, { ...state, zkVersion: st.stat.version });
+        }
+        partitions.push({ partition, replicas, leader: state?.leader ?? -1, leaderEpoch: state?.leaderEpoch ?? -1, isr: state?.isr ?? [] });
+      }
+      const after = await registry.exists(topicPath(name));
+      if (after !== null && after.version === node.stat.version) break;
     }
     const topic: TopicInfo = {
       name,

@@ -15,7 +15,7 @@
  *    go through partition-state-writer.ts (epoch-fenced, re-read on a version conflict).
  */
 import { ErrorCode } from '../protocol/errors.js';
-import { isRegistryError, type Registry, type WatchEvent, type Watcher } from '../registry/registry.js';
+import { isRegistryError, type MultiOp, type MultiResult, type Registry, type WatchEvent, type Watcher } from '../registry/registry.js';
 import {
   configChangesPath,
   decodeReassignPartitions,
@@ -25,6 +25,8 @@ import {
   controllerPath,
   decodeIsrChangeNotification,
   decodePartitionState,
+  encodePartitionState,
+  type PartitionState,
   decodePreferredReplicaElection,
   decodeTopicAssignment,
   decodeTopicConfig,
@@ -52,7 +54,7 @@ import {
   removeReplicaFromIsr,
 } from './leader-election.js';
 import type { TopicInfo } from './metadata-cache.js';
-import { writeLeaderAndIsr, type LeaderAndIsrDecision, type LeaderAndIsrOutcome } from './partition-state-writer.js';
+import { refreshPartitionState, writeLeaderAndIsr, type LeaderAndIsrDecision, type LeaderAndIsrOutcome } from './partition-state-writer.js';
 import {
   firstState,
   newPartitionOps,
@@ -114,8 +116,11 @@ export interface ControllerOptions {
   settings?: Partial<ControllerSettings>;
   /** Validates topic config overrides; returns an error message or null. */
   validateTopicConfig: (configs: Record<string, string>) => string | null;
-  /** Brings the local broker's metadata up to date (after a topic change, before answering the client). */
-  reconcile: () => Promise<void>;
+  /**
+   * Brings the local broker up to date with one topic (after creating, growing or deleting it, before answering
+   * the client). Only that topic: a controller write dirties the topics it touches and nothing else.
+   */
+  reconcileTopic: (topic: string) => Promise<void>;
   logger?: Logger;
 }
 
@@ -259,13 +264,13 @@ export class Controller {
 
   async createTopic(req: CreateTopicRequest): Promise<ControllerResult> {
     const result = await this.call<ControllerResult>('CreateTopic', notController(), () => this.doCreateTopic(req));
-    if (result.errorCode === ErrorCode.NONE && !req.validateOnly) await this.opts.reconcile();
+    if (result.errorCode === ErrorCode.NONE && !req.validateOnly) await this.opts.reconcileTopic(req.name);
     return result;
   }
 
   async createPartitions(req: CreatePartitionsRequest): Promise<ControllerResult> {
     const result = await this.call<ControllerResult>('CreatePartitions', notController(), () => this.doCreatePartitions(req));
-    if (result.errorCode === ErrorCode.NONE && !req.validateOnly) await this.opts.reconcile();
+    if (result.errorCode === ErrorCode.NONE && !req.validateOnly) await this.opts.reconcileTopic(req.name);
     return result;
   }
 
@@ -278,7 +283,7 @@ export class Controller {
       await this.deleteTopicNow(name);
       return { errorCode: ErrorCode.NONE };
     });
-    if (result.errorCode === ErrorCode.NONE) await this.opts.reconcile();
+    if (result.errorCode === ErrorCode.NONE) await this.opts.reconcileTopic(name);
     return result;
   }
 
@@ -881,35 +886,47 @@ export class Controller {
   /** Writes one partition's replica assignment (RS, AR, RR) into its topic's znode, compare-and-set on the znode version. */
   private async writeAssignment(tp: TopicPartitionRef, next: ReplicaAssignment): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const topic = this.ctx.topics.get(tp.topic);
-      if (!topic) throw new Error(`topic ${tp.topic} is gone`);
-      const partitions = new Map(topic.assignment);
-      const adding = new Map(topic.addingReplicas);
-      const removing = new Map(topic.removingReplicas);
-      partitions.set(tp.partition, next.replicas);
-      if (next.adding.length > 0) adding.set(tp.partition, next.adding);
-      else adding.delete(tp.partition);
-      if (next.removing.length > 0) removing.set(tp.partition, next.removing);
-      else removing.delete(tp.partition);
+      const write = this.assignmentWrite(tp, next);
       try {
-        const [result] = await fencedMulti(this.registry, this.ctx.epochZkVersion, [
-          {
-            op: 'set',
-            path: topicPath(tp.topic),
-            data: encodeTopicAssignment({ partitions, addingReplicas: adding, removingReplicas: removing, topicId: topic.topicId }),
-            version: topic.assignmentVersion,
-          },
-        ]);
-        topic.assignment = partitions;
-        topic.addingReplicas = adding;
-        topic.removingReplicas = removing;
-        if (result && result.op === 'set') topic.assignmentVersion = result.stat.version;
+        const [result] = await fencedMulti(this.registry, this.ctx.epochZkVersion, [write.op]);
+        write.apply(result);
         return;
       } catch (err) {
         if (!isRegistryError(err, 'BAD_VERSION') || attempt >= 5) throw err;
         await this.loadTopic(tp.topic);
       }
     }
+  }
+
+  /**
+   * The set-op writing one partition's RS, AR and RR into its topic's assignment znode (compare-and-set on the
+   * version in the context), and what to record in the context once it is written.
+   */
+  private assignmentWrite(tp: TopicPartitionRef, next: ReplicaAssignment): { op: MultiOp; apply: (result: MultiResult | undefined) => void } {
+    const topic = this.ctx.topics.get(tp.topic);
+    if (!topic) throw new Error(`topic ${tp.topic} is gone`);
+    const partitions = new Map(topic.assignment);
+    const adding = new Map(topic.addingReplicas);
+    const removing = new Map(topic.removingReplicas);
+    partitions.set(tp.partition, next.replicas);
+    if (next.adding.length > 0) adding.set(tp.partition, next.adding);
+    else adding.delete(tp.partition);
+    if (next.removing.length > 0) removing.set(tp.partition, next.removing);
+    else removing.delete(tp.partition);
+    return {
+      op: {
+        op: 'set',
+        path: topicPath(tp.topic),
+        data: encodeTopicAssignment({ partitions, addingReplicas: adding, removingReplicas: removing, topicId: topic.topicId }),
+        version: topic.assignmentVersion,
+      },
+      apply: (result) => {
+        topic.assignment = partitions;
+        topic.addingReplicas = adding;
+        topic.removingReplicas = removing;
+        if (result && result.op === 'set') topic.assignmentVersion = result.stat.version;
+      },
+    };
   }
 
   /**
@@ -967,27 +984,62 @@ export class Controller {
     if (state && targetReplicas(a).every((r) => state.state.isr.includes(r))) await this.completeReassignment(tp, a, []);
   }
 
+  /**
+   * Phase B. The new leader and ISR (leader epoch + 1) and RS = TRS are written in one fenced multi-op, as
+   * Kafka's LeaderAndIsr request carries the new replicas with the new epoch: a broker never applies the new
+   * epoch with the old replicas, so a leader cannot take a removed replica that is still fetching back into the
+   * ISR. The removed replicas' brokers then stop them and delete their logs (reconciliation).
+   */
   private async completeReassignment(tp: TopicPartitionRef, next: ReplicaAssignment, dropped: number[]): Promise<void> {
     const trs = targetReplicas(next);
     const leaving = [...new Set([...next.removing, ...dropped])];
     const eligible = this.ctx.eligibleBrokers();
-    const results = await writeLeaderAndIsr(this.registry, this.ctx, [tp], (_tp, cur): LeaderAndIsrDecision => {
-      if (!trs.every((r) => cur.state.isr.includes(r))) return { failure: 'no-eligible-leader', message: 'target replicas are not all in the ISR' };
+    let written: PartitionState | null = null;
+    for (let attempt = 0; written === null; attempt++) {
+      const cur = this.ctx.partitionState(tp.topic, tp.partition);
+      if (!cur || !this.ctx.topics.has(tp.topic)) {
+        this.logger.warn(`controller: reassignment of ${tpName(tp)} cannot complete: the partition is gone`);
+        return;
+      }
+      if (!trs.every((r) => cur.state.isr.includes(r))) {
+        this.logger.warn(`controller: reassignment of ${tpName(tp)} cannot complete yet: target replicas are not all in the ISR`);
+        return;
+      }
       let leader = cur.state.leader;
       if (!trs.includes(leader) || !eligible.has(leader)) {
         const r = electForReassignment(trs, cur.state, eligible);
-        if (!r.ok) return { failure: r.reason, message: `no target replica of ${tpName(tp)} can lead` };
+        if (!r.ok) {
+          this.logger.warn(`controller: reassignment of ${tpName(tp)} cannot complete yet: no target replica of ${tpName(tp)} can lead`);
+          return;
+        }
         leader = r.value.leader;
       }
-      return { change: { leader, isr: cur.state.isr.filter((r) => !leaving.includes(r)) } };
-    });
-    const outcome = [...results.values()][0];
-    if (!outcome || outcome.status !== 'updated') {
-      this.logger.warn(`controller: reassignment of ${tpName(tp)} cannot complete yet: ${outcome && outcome.status === 'failed' ? outcome.message : 'the partition is gone'}`);
-      return;
+      const state: PartitionState = {
+        controllerEpoch: this.ctx.epoch,
+        leader,
+        leaderEpoch: cur.state.leaderEpoch + 1,
+        isr: cur.state.isr.filter((r) => !leaving.includes(r)),
+      };
+      const assignment = this.assignmentWrite(tp, { replicas: trs, adding: [], removing: [] });
+      try {
+        const [assigned, set] = await fencedMulti(this.registry, this.ctx.epochZkVersion, [
+          assignment.op,
+          { op: 'set', path: partitionStatePath(tp.topic, tp.partition), data: encodePartitionState(state), version: cur.version },
+        ]);
+        assignment.apply(assigned);
+        this.ctx.setPartitionState(tp.topic, tp.partition, { state, version: set && set.op === 'set' ? set.stat.version : cur.version + 1 });
+        written = state;
+      } catch (err) {
+        if (isRegistryError(err, 'NO_NODE')) {
+          await this.loadTopic(tp.topic);
+          return;
+        }
+        // A leader changed the ISR, or the assignment changed, since the context read them: read both again.
+        if (!isRegistryError(err, 'BAD_VERSION') || attempt >= 10) throw err;
+        await this.loadTopic(tp.topic);
+      }
     }
-    this.logOutcomes(results, 'reassignment completing');
-    await this.writeAssignment(tp, { replicas: trs, adding: [], removing: [] });
+    this.logOutcomes(new Map([[tp, { status: 'updated', state: written, unclean: false }]]), 'reassignment completing');
     this.logger.info(`controller: reassignment of ${tpName(tp)} completed: replicas [${trs.join(',')}]`);
     await this.removeFromZkReassignment([tp]);
   }
@@ -1070,6 +1122,9 @@ export class Controller {
       if (!needed) out.push({ ...tp, errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: 'Leader election not needed for topic partition.' });
       else known.push(tp);
     }
+    // Decide on the current ISRs: a leader's expansion reaches this view through /isr_change_notification, a step
+    // behind the state znode, and a preferred replica that has just rejoined must not be refused for that.
+    for (const tp of known) await refreshPartitionState(this.registry, this.ctx, tp);
     if (known.length > 0) {
       const alive = this.ctx.aliveBrokers();
       const results = await writeLeaderAndIsr(this.registry, this.ctx, known, (tp, current, replicas): LeaderAndIsrDecision => {

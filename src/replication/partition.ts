@@ -210,12 +210,14 @@ export class Partition {
   }
 
   /**
-   * The ISR expansion this follower's progress calls for, or null (Kafka's maybeExpandIsr): a replica outside the
-   * ISR whose log end offset reached both the high watermark and the start of the current epoch. Marks the change
+   * The ISR expansion this follower's progress calls for, or null (Kafka's maybeExpandIsr): an assigned replica
+   * outside the ISR whose log end offset reached both the high watermark and the start of the current epoch. Marks the change
    * as in flight; the caller writes it.
    */
   prepareIsrExpand(replicaId: number): PendingIsrChange | null {
     if (!this.isLeader || this.pendingIsr !== null || this.isr.includes(replicaId)) return null;
+    // Only an assigned replica joins (a replica a reassignment removed may still be fetching for a moment).
+    if (!this.replicas.includes(replicaId)) return null;
     const r = this.remote.get(replicaId);
     if (r === undefined || r.logEndOffset < this.hw || r.logEndOffset < this.leaderEpochStartOffset) return null;
     return this.setPending('expand', [...this.isr, replicaId]);

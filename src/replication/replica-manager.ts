@@ -125,6 +125,12 @@ export class ReplicaManager implements ReplicaFetcherHost {
   private readonly time: () => number;
   private isrTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /**
+   * Set when this broker's controlled shutdown begins: no follower starts fetching any more (a partition whose
+   * leader or leader epoch changes stops fetching), so the controller's removal of this broker from an ISR is
+   * never undone by a leader seeing it catch up at the new epoch. See beginControlledShutdown().
+   */
+  private shuttingDown = false;
   private readonly logManager: LogManager;
   private readonly metadata: MetadataCache;
   /** Appends of a partition in arrival order, also when a batch's validation is asynchronous. */
@@ -251,7 +257,10 @@ export class ReplicaManager implements ReplicaFetcherHost {
     await this.ensureFetching(p);
   }
 
-  /** A follower fetches from its leader while that broker is live; otherwise it waits. */
+  /**
+   * A follower fetches from its leader while that broker is live; otherwise it waits. In a controlled shutdown
+   * a follower keeps fetching only from the leader and at the leader epoch it already fetches at.
+   */
   private async ensureFetching(p: Partition): Promise<void> {
     if (p.isLeader) return;
     const key = partitionKey(p.topic, p.partition);
@@ -267,7 +276,32 @@ export class ReplicaManager implements ReplicaFetcherHost {
       if (current.host !== source.host || current.port !== source.port) this.fetcherManager.retarget(source);
       return;
     }
+    if (this.shuttingDown) {
+      if (current !== undefined) await this.fetcherManager.removePartitions([key]);
+      return;
+    }
     await this.fetcherManager.addPartition({ topic: p.topic, partition: p.partition, leaderEpoch: p.leaderEpoch }, source);
+  }
+
+  /**
+   * This broker's controlled shutdown begins (before it asks the controller): followers go on fetching at the
+   * leader epochs they have, so that acks=all on partitions whose ISR still lists this broker is not held up, but
+   * none starts fetching at a new epoch. The controller's answer moves leaderships away and takes this broker out
+   * of ISRs, each with a new leader epoch, so the leaders never see it catch up again and never add it back
+   * (a fetch sent at the old epoch is fenced once a leader is at the new one).
+   */
+  beginControlledShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  /**
+   * The controlled shutdown is over: every follower stops fetching (Kafka's StopReplica without deleting the
+   * partition, which the controller sends a broker whose controlled shutdown succeeded). Logs stay open until
+   * close(); this broker leads what it still leads.
+   */
+  async stopFollowing(): Promise<void> {
+    this.shuttingDown = true;
+    await this.fetcherManager.shutdown();
   }
 
   /** The live brokers changed: followers start or stop fetching from leaders that came or went. */

@@ -89,7 +89,7 @@ async function registerBroker(r: Registry, id: number): Promise<void> {
 }
 
 function controllerOn(registry: Registry, brokerId: number): Controller {
-  return new Controller({ registry, brokerId, validateTopicConfig: () => null, reconcile: async () => {}, logger: silentLogger, settings: { autoLeaderRebalanceEnable: false } });
+  return new Controller({ registry, brokerId, validateTopicConfig: () => null, reconcileTopic: async () => {}, logger: silentLogger, settings: { autoLeaderRebalanceEnable: false } });
 }
 
 function fencingSuite(name: string, backend: () => Promise<Backend>): void {
