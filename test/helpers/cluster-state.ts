@@ -1,8 +1,6 @@
 /**
  * Cluster-state helpers for controller tests: the partition states and controller znodes as the
- * registry has them, Metadata as a third-party client (kcat) sees it from one broker, and a
- * stand-in for a partition leader's own ISR change (compare-and-set on the state znode plus an
- * /isr_change_notification node, exactly the protocol a leader follows).
+ * registry has them, and Metadata as a third-party client (kcat) sees it from one broker.
  */
 import type { Registry } from '../../src/registry/registry.js';
 import {
@@ -12,10 +10,6 @@ import {
   decodeControllerEpoch,
   decodePartitionState,
   decodeTopicAssignment,
-  encodeIsrChangeNotification,
-  encodePartitionState,
-  isrChangeNotificationPath,
-  isrChangePrefix,
   partitionStatePath,
   topicPath,
   type PartitionState,
@@ -46,28 +40,6 @@ export async function controllerId(registry: Registry): Promise<number> {
 export async function controllerEpoch(registry: Registry): Promise<number> {
   const node = await registry.get(controllerEpochPath);
   return node ? decodeControllerEpoch(node.data) : 0;
-}
-
-/**
- * What a partition leader does when a follower catches up (Kafka's ZooKeeper-era Partition.expandIsr):
- * compare-and-set the state znode with the ISR grown (leader and leader epoch unchanged), then
- * announce it under /isr_change_notification. No-op when the broker is already in the ISR.
- */
-export async function leaderExpandsIsr(registry: Registry, topic: string, partition: number, broker: number): Promise<void> {
-  for (;;) {
-    const node = await registry.get(partitionStatePath(topic, partition));
-    if (!node) throw new Error(`no state for ${topic}-${partition}`);
-    const state = decodePartitionState(node.data);
-    if (state.isr.includes(broker)) return;
-    try {
-      await registry.set(partitionStatePath(topic, partition), encodePartitionState({ ...state, isr: [...state.isr, broker] }), node.stat.version);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'BAD_VERSION') continue;
-      throw err;
-    }
-    await registry.create(`${isrChangeNotificationPath}/${isrChangePrefix}`, encodeIsrChangeNotification([{ topic, partition }]), 'persistent_sequential');
-    return;
-  }
 }
 
 export interface KcatPartition {

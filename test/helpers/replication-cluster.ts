@@ -1,9 +1,12 @@
 /**
  * Several real brokers in this test process sharing one EmbeddedRegistryStore (each with its own registry
- * session, listener on 127.0.0.1 and temp log dir), for replication tests; and the registry writes a controller
- * makes, so tests can move leadership as the controller would (leader epoch + 1, fenced by /controller_epoch).
+ * session, listener on 127.0.0.1 and temp log dir), for replication tests; a fault injection that stalls a
+ * broker's replication; and the registry writes a controller makes (leader epoch + 1, fenced by
+ * /controller_epoch), for tests of one broker's reconciliation without a cluster around it.
  */
 import path from 'node:path';
+import { vi } from 'vitest';
+import type { Broker } from '../../src/broker/broker.js';
 import { brokerConfigFromProperties } from '../../src/config/broker-config.js';
 import { launchBroker, type RunningBroker } from '../../src/broker/launch.js';
 import { EmbeddedRegistryStore } from '../../src/registry/embedded.js';
@@ -86,6 +89,26 @@ export async function startInProcessCluster(opts: { brokers: number; config?: Re
     throw err;
   }
   return cluster;
+}
+
+/**
+ * Fault injection: the broker's followers stop fetching, as if the network to their leaders were cut, while the
+ * broker stays registered and serves clients. Its leaders see it fall behind once they have records it lacks
+ * (Kafka counts a follower with the leader's whole log as in sync) and shrink their ISRs after
+ * replica.lag.time.max.ms; a replica a reassignment adds on it does not catch up; acks=all waits for it while it
+ * is in an ISR. `release()` lets it fetch again: it catches up and its leaders take it back into their ISRs.
+ */
+export async function stallReplication(broker: Broker): Promise<{ release(): Promise<void> }> {
+  const fetchers = broker.replicaManager.fetcherManager;
+  const adding = vi.spyOn(fetchers, 'addPartition').mockImplementation(async () => undefined);
+  await fetchers.shutdown();
+  return {
+    async release() {
+      adding.mockRestore();
+      // Level-triggered: a full pass finds every follower without a fetcher and starts one.
+      await broker.reconcile();
+    },
+  };
 }
 
 function prefixed(prefix: string) {

@@ -4,10 +4,9 @@
  * partitions and unclean election, controller failover, controlled shutdown, ISR changes announced
  * by leaders, preferred elections (ElectLeaders, kfk leader-election, auto rebalance, the ZooKeeper
  * admin znodes), NOT_CONTROLLER and forwarding. Checked in the registry (partition state znodes),
- * in Metadata as kcat sees it from every live broker, and with the kfk CLI.
- *
- * Until followers replicate (the replication branch), leadership moved here is visible in the
- * registry and Metadata but data is not copied; these tests check the control plane only.
+ * in Metadata as kcat sees it from every live broker, and with the kfk CLI. Followers replicate and
+ * leaders change their own ISRs as they do in production: a replica that must be out of an ISR is
+ * made to fall behind (stallReplication, a cut network) rather than written out of it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { brokerConfigFromProperties } from '../../src/config/broker-config.js';
@@ -27,7 +26,8 @@ import {
   topicPath,
 } from '../../src/registry/paths.js';
 import { kcat, kfk, makeTempDir, registerCleanup, waitFor } from '../helpers/index.js';
-import { assignment, controllerEpoch, controllerId, kcatMetadata, leaderExpandsIsr, partitionStates } from '../helpers/cluster-state.js';
+import { assignment, controllerEpoch, controllerId, kcatMetadata, partitionStates } from '../helpers/cluster-state.js';
+import { stallReplication } from '../helpers/replication-cluster.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -78,6 +78,30 @@ const controllerOf = (c: RunningCluster) => c.brokers.find((b) => b.running?.bro
 async function createTopic(c: RunningCluster, name: string, args: string[]): Promise<void> {
   const res = await kfk(['topics', '--bootstrap-server', c.bootstrap, '--create', '--topic', name, ...args]);
   expect(res.code, res.stderr).toBe(0);
+}
+
+/**
+ * Makes broker `id` fall out of the ISRs of `topics` (partition 0, led elsewhere) as a follower that stopped
+ * fetching does: its replication stalls, a record reaches each leader, and the leaders drop it after
+ * replica.lag.time.max.ms, announcing the change under /isr_change_notification.
+ */
+async function fallBehind(c: RunningCluster, id: number, topics: string[]): Promise<{ release(): Promise<void> }> {
+  const stall = await stallReplication(c.brokers[id]!.running!.broker);
+  for (const t of topics) {
+    const put = await kcat(['-b', c.bootstrap, '-P', '-t', t, '-p', '0', '-X', 'acks=1'], { input: `behind-${id}\n` });
+    expect(put.code, put.stderr).toBe(0);
+  }
+  const reg = registryOf(c);
+  await waitFor(async () => {
+    for (const t of topics) if ((await partitionStates(reg, t)).get(0)!.isr.includes(id)) return false;
+    return true;
+  }, { timeoutMs: 20_000, message: `broker ${id} out of the ISRs of ${topics.join(', ')}` });
+  return stall;
+}
+
+/** The ISR change notifications the leaders wrote have been read and deleted by the controller. */
+async function notificationsProcessed(reg: Registry): Promise<void> {
+  await waitFor(async () => ((await reg.children(isrChangeNotificationPath)) ?? []).length === 0, { message: 'ISR change notifications deleted' });
 }
 
 /** Every live broker's Metadata for `topic`, as kcat sees it. */
@@ -165,21 +189,15 @@ describe('broker death', () => {
   });
 
   it('leaves partitions whose ISR members all died offline (Leader: none) until one returns; unclean election elects a live replica', async () => {
-    const c = await startTestCluster(3);
+    const c = await startTestCluster(3, { 'replica.lag.time.max.ms': '1000' });
     const reg = registryOf(c);
     // Broker 0 is the controller and stays; 1 and 2 die one after the other.
     await createTopic(c, 'clean', ['--replica-assignment', '1:2:0']);
     await createTopic(c, 'dirty', ['--replica-assignment', '1:2:0', '--config', 'unclean.leader.election.enable=true']);
-    // The ISR shrinks to the leader alone, as a leader does when followers fall behind.
-    for (const t of ['clean', 'dirty']) {
-      await reg.set(
-        `${topicPath(t)}/partitions/0/state`,
-        Buffer.from(JSON.stringify({ controller_epoch: 1, leader: 1, version: 1, leader_epoch: 0, isr: [1] })),
-        (await partitionStates(reg, t)).get(0)!.version,
-      );
-      await reg.create(`${isrChangeNotificationPath}/isr_change_`, Buffer.from(JSON.stringify({ version: 1, partitions: [{ topic: t, partition: 0 }] })), 'persistent_sequential');
-    }
-    await waitFor(async () => ((await reg.children(isrChangeNotificationPath)) ?? []).length === 0, { message: 'notifications processed' });
+    // The ISR shrinks to the leader alone: 2 and 0 stop replicating and fall behind.
+    const stalls = [await fallBehind(c, 2, ['clean', 'dirty']), await fallBehind(c, 0, ['clean', 'dirty'])];
+    for (const t of ['clean', 'dirty']) expect((await partitionStates(reg, t)).get(0)).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 0 });
+    await notificationsProcessed(reg);
     await c.killBroker(1);
     await waitFor(async () => (await partitionStates(reg, 'clean')).get(0)!.leader === -1, { message: 'clean-0 offline' });
     const offline = (await partitionStates(reg, 'clean')).get(0)!;
@@ -210,6 +228,10 @@ describe('broker death', () => {
     await c.restartBroker(1);
     await waitFor(async () => (await partitionStates(reg, 'clean')).get(0)!.leader === 1, { message: 'clean-0 led by returning broker 1' });
     expect((await partitionStates(reg, 'clean')).get(0)).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 2 });
+    // Broker 0 replicates again: it catches up and leader 1 takes it back into the ISR.
+    for (const s of stalls) await s.release().catch(() => undefined); // broker 2's is gone with it
+    await waitFor(async () => (await partitionStates(reg, 'clean')).get(0)!.isr.includes(0), { message: 'broker 0 back in the ISR of clean-0' });
+    expect((await partitionStates(reg, 'clean')).get(0)).toMatchObject({ leader: 1, leaderEpoch: 2 });
   });
 
   it('takes a broker that died and came back at once out of the ISR (a bounced broker is a death, then a start)', async () => {
@@ -220,10 +242,14 @@ describe('broker death', () => {
     expect(before.leader).toBe(1);
     await c.killBroker(1);
     await c.restartBroker(1);
-    await waitFor(async () => !(await partitionStates(reg, 'bounce')).get(0)!.isr.includes(1), { message: 'broker 1 out of the ISR' });
-    const after = (await partitionStates(reg, 'bounce')).get(0)!;
-    expect(after.leader).toBe(0);
-    expect(after.isr).toEqual([0]);
+    // One write for the death: leader 0, broker 1 out of the ISR, leader epoch + 1...
+    await waitFor(async () => (await partitionStates(reg, 'bounce')).get(0)!.leader === 0, { message: 'broker 0 leads' });
+    // (Seen as a bounce, or as a death before the registration came back, depending on timing.)
+    const written = `[broker 0] info controller: bounce-0: leader 0, ISR [0], leader epoch ${before.leaderEpoch + 1} (broker(s) 1 `;
+    expect(logs.filter((l) => l.startsWith(written))).toHaveLength(1);
+    // ...then it is a follower that catches up and rejoins the ISR (no further leader epoch).
+    await waitFor(async () => (await partitionStates(reg, 'bounce')).get(0)!.isr.includes(1), { message: 'broker 1 back in the ISR' });
+    expect((await partitionStates(reg, 'bounce')).get(0)).toMatchObject({ leader: 0, leaderEpoch: before.leaderEpoch + 1 });
   });
 });
 
@@ -300,8 +326,13 @@ describe('controlled shutdown', () => {
     const after = await partitionStates(reg, 'moving');
     for (const [p, s] of after) {
       expect(s.leader, `partition ${p}`).not.toBe(2);
-      expect(s.isr).not.toContain(2);
       expect(s.leaderEpoch).toBe(before.get(p)!.leaderEpoch + 1);
+      // The controller's write took broker 2 out of the ISR. (Broker 2 did not ask itself, so it does not know it
+      // is shutting down and keeps following: its leaders may take it back, without a new leader epoch.)
+      const written = new RegExp(`^\\[broker 0\\] info controller: moving-${p}: leader \\d, ISR \\[([\\d,]*)\\], leader epoch ${s.leaderEpoch} \\(controlled shutdown of broker 2\\)$`);
+      const line = logs.find((l) => written.test(l));
+      expect(line, `the controller's write of moving-${p}`).toBeDefined();
+      expect(written.exec(line!)![1]!.split(',')).not.toContain('2');
     }
     // An unreplicated partition cannot move and is not reported (Kafka counts only replicated ones).
     expect((await partitionStates(reg, 'single')).get(0)!.leader).toBe(2);
@@ -345,18 +376,20 @@ describe('leader-made ISR changes and preferred leaders', () => {
     await createTopic(c, 'pref', ['--replica-assignment', '1:2:0,2:0:1,0:1:2']);
     await c.killBroker(1);
     await waitFor(async () => [...(await partitionStates(reg, 'pref')).values()].every((s) => !s.isr.includes(1)), { message: 'broker 1 out of every ISR' });
-    await c.restartBroker(1);
     const b0 = c.brokers[0]!.bootstrap;
-    // Broker 1 is not in the ISR yet: its preferred partition cannot go back to it.
+    // Broker 1 is not in the ISR: its preferred partition cannot go back to it.
     const early = await kfk(['leader-election', '--bootstrap-server', b0, '--election-type', 'preferred', '--topic', 'pref', '--partition', '0']);
     expect(early.code).toBe(1);
     expect(early.stdout).toContain('Error completing leader election (PREFERRED) for partition: pref-0: PREFERRED_LEADER_NOT_AVAILABLE');
     expect(early.stderr).toContain('1 replica(s) could not be elected');
 
-    // The leaders take broker 1 back into their ISRs, as they do when it has caught up.
+    // Broker 1 returns and catches up: the leaders take it back into their ISRs (compare-and-set, no new
+    // leader epoch) and announce it under /isr_change_notification, which the controller reads and deletes.
     const states = await partitionStates(reg, 'pref');
-    for (const p of states.keys()) await leaderExpandsIsr(reg, 'pref', p, 1);
-    await waitFor(async () => ((await reg.children(isrChangeNotificationPath)) ?? []).length === 0, { message: 'ISR change notifications deleted' });
+    await c.restartBroker(1);
+    await waitFor(async () => [...(await partitionStates(reg, 'pref')).values()].every((s) => s.isr.includes(1)), { message: 'broker 1 back in every ISR' });
+    for (const [p, s] of await partitionStates(reg, 'pref')) expect(s.leaderEpoch, `pref-${p}`).toBe(states.get(p)!.leaderEpoch);
+    await notificationsProcessed(reg);
 
     const all = await kfk(['leader-election', '--bootstrap-server', b0, '--election-type', 'preferred', '--all-topic-partitions']);
     expect(all.code, all.stderr).toBe(0);
@@ -369,6 +402,7 @@ describe('leader-made ISR changes and preferred leaders', () => {
     const unclean = await kfk(['leader-election', '--bootstrap-server', b0, '--election-type', 'unclean', '--all-topic-partitions']);
     expect(unclean.code, unclean.stderr).toBe(0);
     expect(unclean.stdout).toBe('');
+    await notificationsProcessed(reg);
   });
 
   it('moves leadership back to preferred replicas on its own (auto.leader.rebalance.enable)', async () => {
@@ -377,8 +411,8 @@ describe('leader-made ISR changes and preferred leaders', () => {
     await createTopic(c, 'balance', ['--replica-assignment', '1:0,1:0,0:1']);
     await c.killBroker(1);
     await waitFor(async () => [...(await partitionStates(reg, 'balance')).values()].every((s) => s.leader === 0), { message: 'broker 0 leads everything' });
+    // Broker 1 returns, catches up and rejoins the ISRs; then the balance task moves its leaderships back.
     await c.restartBroker(1);
-    for (const p of [0, 1, 2]) await leaderExpandsIsr(reg, 'balance', p, 1);
     await waitFor(async () => [...(await partitionStates(reg, 'balance')).values()].map((s) => s.leader).join() === '1,1,0', {
       timeoutMs: 15_000,
       message: 'preferred leaders back by the leader balance task',
@@ -392,7 +426,7 @@ describe('leader-made ISR changes and preferred leaders', () => {
     await c.killBroker(1);
     await waitFor(async () => [...(await partitionStates(reg, 'zkpref')).values()].every((s) => s.leader === 0), { message: 'broker 0 leads' });
     await c.restartBroker(1);
-    for (const p of [0, 1]) await leaderExpandsIsr(reg, 'zkpref', p, 1);
+    await waitFor(async () => [...(await partitionStates(reg, 'zkpref')).values()].every((s) => s.isr.includes(1)), { message: 'broker 1 back in the ISRs' });
     await reg.create(preferredReplicaElectionPath, encodePreferredReplicaElection([{ topic: 'zkpref', partition: 1 }]), 'persistent');
     await waitFor(async () => (await reg.exists(preferredReplicaElectionPath)) === null, { message: 'the znode deleted' });
     const states = await partitionStates(reg, 'zkpref');
@@ -472,12 +506,12 @@ describe('only the controller changes topics', () => {
   });
 
   it('retries offline partitions when a topic enables unclean.leader.election.enable', async () => {
-    const c = await startTestCluster(2);
+    const c = await startTestCluster(2, { 'replica.lag.time.max.ms': '1000' });
     const reg = registryOf(c);
     await createTopic(c, 'later', ['--replica-assignment', '1:0']);
-    await reg.set(`${topicPath('later')}/partitions/0/state`, Buffer.from(JSON.stringify({ controller_epoch: 1, leader: 1, version: 1, leader_epoch: 0, isr: [1] })), -1);
-    await reg.create(`${isrChangeNotificationPath}/isr_change_`, Buffer.from(JSON.stringify({ version: 1, partitions: [{ topic: 'later', partition: 0 }] })), 'persistent_sequential');
-    await waitFor(async () => ((await reg.children(isrChangeNotificationPath)) ?? []).length === 0, { message: 'notification processed' });
+    // Broker 0 falls behind: leader 1 is the ISR alone when it dies.
+    await fallBehind(c, 0, ['later']);
+    await notificationsProcessed(reg);
     await c.killBroker(1);
     await waitFor(async () => (await partitionStates(reg, 'later')).get(0)!.leader === -1, { message: 'offline' });
     const res = await kfk(['configs', '--bootstrap-server', c.brokers[0]!.bootstrap, '--alter', '--entity-type', 'topics', '--entity-name', 'later', '--add-config', 'unclean.leader.election.enable=true']);

@@ -1,13 +1,14 @@
 /**
  * Partition reassignment (KIP-455) on an in-process cluster: `kfk reassign-partitions` --generate,
  * --execute, --verify, --list, --cancel; AlterPartitionReassignments / ListPartitionReassignments
- * errors; /admin/reassign_partitions; a controller failover in the middle. The new replicas'
- * catching up is played by leaderExpandsIsr (what a partition leader writes when a follower has
- * caught up), so these tests check the controller's side: the assignment znode's RS/AR/RR, the
- * leader and ISR written, and what the tools print.
+ * errors; /admin/reassign_partitions; a controller failover in the middle. Checked in the assignment
+ * znode's RS/AR/RR, the leader and ISR written, what the tools print, and the replicas themselves: an
+ * adding replica copies the partition and its leader takes it into the ISR, then the removed ones leave
+ * and delete their logs. While a test looks at a reassignment in progress, the adding replica's broker
+ * cannot replicate (stallReplication), as a slow copy would be.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brokerConfigFromProperties } from '../../src/config/broker-config.js';
 import { launchCluster, type RunningCluster } from '../../src/broker/launch-cluster.js';
@@ -16,8 +17,9 @@ import { createAdmin } from '../../src/client/admin.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { decodeTopicAssignment, encodeReassignPartitions, reassignPartitionsPath, topicPath } from '../../src/registry/paths.js';
 import type { Registry } from '../../src/registry/registry.js';
-import { kfk, makeTempDir, registerCleanup, waitFor } from '../helpers/index.js';
-import { controllerId, leaderExpandsIsr, partitionStates } from '../helpers/cluster-state.js';
+import { kcat, kfk, makeTempDir, registerCleanup, waitFor } from '../helpers/index.js';
+import { controllerId, partitionStates } from '../helpers/cluster-state.js';
+import { stallReplication } from '../helpers/replication-cluster.js';
 
 registerCleanup();
 
@@ -45,6 +47,15 @@ async function assignmentState(reg: Registry, topic: string) {
   return decodeTopicAssignment(topic, node!.data);
 }
 
+/** Broker `id`'s log directory of a partition. */
+const logDirOf = (c: RunningCluster, id: number, topic: string, partition: number): string =>
+  join(c.brokers[id]!.running!.broker.options.logDirs[0]!, `${topic}-${partition}`);
+
+/** The records of a partition as the hosting broker's replica holds them (its log end), read in the broker. */
+function replicaEnd(c: RunningCluster, id: number, topic: string, partition: number): number | undefined {
+  return c.brokers[id]!.running?.broker.replicaManager.getPartition(topic, partition)?.log.logEndOffset;
+}
+
 function jsonFile(dir: string, name: string, value: unknown): string {
   const file = join(dir, name);
   writeFileSync(file, JSON.stringify(value));
@@ -58,6 +69,11 @@ describe('partition reassignment', () => {
     const b = c.brokers[1]!.bootstrap;
     const dir = makeTempDir('kfk-reassign-files-');
     expect((await kfk(['topics', '--bootstrap-server', b, '--create', '--topic', 'moving', '--replica-assignment', '0:1,1:0'])).code).toBe(0);
+    const values = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    const put = await kcat(['-b', b, '-P', '-t', 'moving', '-p', '0', '-X', 'acks=all'], { input: values.join('\n') + '\n' });
+    expect(put.code, put.stderr).toBe(0);
+    const oldReplicaLog = logDirOf(c, 0, 'moving', 0);
+    expect(existsSync(oldReplicaLog)).toBe(true);
 
     const topics = jsonFile(dir, 'topics.json', { topics: [{ topic: 'moving' }], version: 1 });
     const gen = await kfk(['reassign-partitions', '--bootstrap-server', b, '--generate', '--topics-to-move-json-file', topics, '--broker-list', '1,2']);
@@ -76,6 +92,8 @@ describe('partition reassignment', () => {
     for (const p of proposed.partitions) expect([...p.replicas].sort()).toEqual([1, 2]);
 
     const plan = jsonFile(dir, 'plan.json', { version: 1, partitions: [{ topic: 'moving', partition: 0, replicas: [1, 2] }] });
+    // Broker 2 copies slowly: the reassignment stays in phase A until it may replicate.
+    const slow = await stallReplication(c.brokers[2]!.running!.broker);
     const exec = await kfk(['reassign-partitions', '--bootstrap-server', b, '--execute', '--reassignment-json-file', plan]);
     expect(exec.code, exec.stderr).toBe(0);
     expect(exec.stdout).toBe(
@@ -100,8 +118,12 @@ describe('partition reassignment', () => {
       { message: 'describe shows the replicas being reassigned' },
     );
 
-    // Broker 2 catches up and its leader takes it into the ISR: phase B.
-    await leaderExpandsIsr(reg, 'moving', 0, 2);
+    // The new replica exists on broker 2 (it follows the partition) but has copied nothing yet.
+    await waitFor(() => replicaEnd(c, 2, 'moving', 0) !== undefined, { message: 'broker 2 hosts a replica of moving-0' });
+    expect(replicaEnd(c, 2, 'moving', 0)).toBe(0);
+
+    // Broker 2 replicates: it catches up, its leader takes it into the ISR, and the controller completes (phase B).
+    await slow.release();
     await waitFor(async () => (await assignmentState(reg, 'moving')).partitions.get(0)!.join() === '1,2', { message: 'reassignment completed' });
     const done = await assignmentState(reg, 'moving');
     expect(done.addingReplicas.size + done.removingReplicas.size).toBe(0);
@@ -116,6 +138,13 @@ describe('partition reassignment', () => {
       { message: '--verify reports the reassignment complete' },
     );
     expect((await kfk(['reassign-partitions', '--bootstrap-server', b, '--list'])).stdout).toBe('No partition reassignments found.\n');
+    // The data moved with it: the new leader serves every record, broker 2 holds them, broker 0 deleted its log.
+    const got = await kcat(['-b', b, '-C', '-t', 'moving', '-p', '0', '-o', 'beginning', '-e', '-q']);
+    expect(got.stdout.split('\n').filter(Boolean)).toEqual(values);
+    await waitFor(() => replicaEnd(c, 2, 'moving', 0) === values.length, { message: 'broker 2 has every record' });
+    await waitFor(() => !existsSync(oldReplicaLog), { message: 'broker 0 deleted its log of moving-0' });
+    // The removed replica stays out of the ISR (its leader no longer counts it as a replica).
+    expect((await partitionStates(reg, 'moving')).get(0)!.isr.sort()).toEqual([1, 2]);
   });
 
   it('completes a reordering at once, cancels an ongoing reassignment, and refuses what Kafka refuses', async () => {
@@ -134,8 +163,11 @@ describe('partition reassignment', () => {
       expect(elected[0]!.errorCode).toBe(0);
       expect((await partitionStates(reg, 'order')).get(0)!.leader).toBe(1);
 
-      // An ongoing reassignment cancelled: back to the original replicas, the added one out.
+      // An ongoing reassignment cancelled: back to the original replicas, the added one out. (Broker 2 copies
+      // slowly, so the reassignment is still going on when it is cancelled.)
+      const slow = await stallReplication(c.brokers[2]!.running!.broker);
       await admin.alterPartitionReassignments([{ topic: 'order', partition: 1, replicas: [0, 2] }]);
+      await waitFor(() => replicaEnd(c, 2, 'order', 1) !== undefined, { message: 'broker 2 hosts a replica of order-1' });
       expect(await admin.listPartitionReassignments()).toEqual([{ topic: 'order', partition: 1, replicas: [0, 2, 1], addingReplicas: [2], removingReplicas: [1] }]);
       expect(await admin.alterPartitionReassignments([{ topic: 'order', partition: 1, replicas: null }])).toEqual([
         { topic: 'order', partition: 1, errorCode: 0, errorMessage: null },
@@ -143,6 +175,11 @@ describe('partition reassignment', () => {
       await waitFor(async () => (await admin.listPartitionReassignments()).length === 0, { message: 'cancelled' });
       expect((await assignmentState(reg, 'order')).partitions.get(1)).toEqual([0, 1]);
       expect((await partitionStates(reg, 'order')).get(1)!.isr.sort()).toEqual([0, 1]);
+      // Broker 2 is no replica any more: it stops it and deletes its log, and replicating again changes nothing.
+      await waitFor(() => replicaEnd(c, 2, 'order', 1) === undefined && !existsSync(join(c.brokers[2]!.running!.broker.options.logDirs[0]!, 'order-1')), {
+        message: 'broker 2 deleted its replica of order-1',
+      });
+      await slow.release();
 
       const errors = await admin.alterPartitionReassignments([
         { topic: 'order', partition: 1, replicas: null },
@@ -173,6 +210,9 @@ describe('partition reassignment', () => {
     let reg = registryOf(c);
     const b = c.brokers[2]!.bootstrap;
     expect((await kfk(['topics', '--bootstrap-server', b, '--create', '--topic', 'legacy', '--replica-assignment', '1:2'])).code).toBe(0);
+    const leaving = logDirOf(c, 1, 'legacy', 0);
+    // Broker 0 copies slowly: the reassignment is still going on when the controller dies.
+    await stallReplication(c.brokers[0]!.running!.broker);
     await reg.create(reassignPartitionsPath, encodeReassignPartitions([{ topic: 'legacy', partition: 0, replicas: [2, 0] }]), 'persistent');
     await waitFor(async () => (await assignmentState(reg, 'legacy')).addingReplicas.get(0)?.join() === '0', { message: 'reassignment started' });
     // The controller dies mid-way; the next one resumes from the assignment znode.
@@ -181,11 +221,12 @@ describe('partition reassignment', () => {
     await waitFor(async () => (await controllerId(reg)) > 0, { message: 'a new controller' });
     await c.restartBroker(0);
     await waitFor(async () => ((await reg.children('/brokers/ids')) ?? []).length === 3, { message: 'broker 0 back' });
-    await leaderExpandsIsr(reg, 'legacy', 0, 0);
+    // Restarted, broker 0 replicates: it catches up, joins the ISR, and the new controller completes.
     await waitFor(async () => (await assignmentState(reg, 'legacy')).partitions.get(0)!.join() === '2,0', { timeoutMs: 15_000, message: 'completed' });
     await waitFor(async () => (await reg.exists(reassignPartitionsPath)) === null, { message: '/admin/reassign_partitions deleted' });
     const s = (await partitionStates(reg, 'legacy')).get(0)!;
     expect(s.leader).toBe(2);
     expect(s.isr.sort()).toEqual([0, 2]);
+    await waitFor(() => !existsSync(leaving), { message: 'broker 1 deleted its log of legacy-0' });
   });
 });

@@ -3,7 +3,9 @@
  * serves Produce, Fetch and ListOffsets (NOT_LEADER_OR_FOLLOWER elsewhere, UNKNOWN_TOPIC_OR_PARTITION only for
  * partitions that do not exist); current_leader_epoch is checked (KIP-320); consumers read up to the high
  * watermark while followers read up to the log end; OffsetsForLeaderEpoch answers from the leader epoch cache;
- * acks=all times out (REQUEST_TIMED_OUT) while an ISR member does not fetch.
+ * acks=all times out (REQUEST_TIMED_OUT) while an ISR member does not fetch; a partition whose ISR members are
+ * all gone has no leader, and its other replicas keep their logs. Leadership and ISRs change only as the
+ * brokers' controller and the partition leader change them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerConnection } from '../../src/client/connection.js';
@@ -11,7 +13,7 @@ import { ApiKey } from '../../src/protocol/generated/apis.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { kfk, registerCleanup, waitFor } from '../helpers/index.js';
-import { readPartitionState, startInProcessCluster, writePartitionState, type InProcessCluster } from '../helpers/replication-cluster.js';
+import { readPartitionState, stallReplication, startInProcessCluster, type InProcessCluster } from '../helpers/replication-cluster.js';
 
 registerCleanup();
 
@@ -73,7 +75,13 @@ beforeAll(async () => {
   cluster = await startInProcessCluster({
     brokers: 3,
     // Long enough that no follower leaves the ISR during these tests.
-    config: { 'replica.lag.time.max.ms': '60000', 'replica.fetch.wait.max.ms': '100', 'replica.fetch.backoff.ms': '100' },
+    config: {
+      'replica.lag.time.max.ms': '60000',
+      'replica.fetch.wait.max.ms': '100',
+      'replica.fetch.backoff.ms': '100',
+      // A leadership that cannot move (no other ISR member) is not asked about again and again.
+      'controlled.shutdown.max.retries': '1',
+    },
   });
   const res = await kfk(['topics', '--create', '--topic', 'proto', '--partitions', '1', '--replication-factor', '3', '--bootstrap-server', cluster.bootstrap()]);
   expect(res.code, res.stderr).toBe(0);
@@ -83,6 +91,15 @@ beforeAll(async () => {
   followers = [0, 1, 2].filter((id) => id !== leaderId);
   await waitFor(() => [...cluster.running.values()].every((b) => b.broker.replicaManager.getPartition('proto', 0) !== undefined));
 });
+
+/** Waits until the registry's ISR of proto-0 is `isr` (any order) and returns the state. */
+async function isrBecomes(isr: number[]) {
+  const want = [...isr].sort().join();
+  await waitFor(async () => [...(await readPartitionState(cluster.admin, 'proto', 0)).isr].sort().join() === want, { timeoutMs: 20_000, message: `proto-0 ISR [${want}]` });
+  return readPartitionState(cluster.admin, 'proto', 0);
+}
+
+const replicaOn = (id: number) => cluster.running.get(id)?.broker.replicaManager.getPartition('proto', 0);
 
 afterAll(async () => {
   for (const c of conns) c.close();
@@ -107,8 +124,15 @@ describe('a replicated partition, request by request', () => {
 
   it('checks current_leader_epoch: older → FENCED_LEADER_EPOCH, newer → UNKNOWN_LEADER_EPOCH, -1 or equal → served', async () => {
     const leader = await connect(leaderId);
-    // The controller bumps the epoch (same leader, as when it removes a dead follower from the ISR).
-    epoch = (await writePartitionState(cluster.admin, 'proto', 0, (s) => ({ leaderEpoch: s.leaderEpoch + 1 }))).leaderEpoch;
+    // A follower shuts down: the controller takes it out of the ISR with the leader epoch + 1 (same leader); it
+    // comes back, catches up and the leader takes it back into the ISR (no new epoch).
+    await cluster.stop(followers[1]!);
+    const shrunk = await isrBecomes([leaderId, followers[0]!]);
+    expect(shrunk.leader).toBe(leaderId);
+    expect(shrunk.leaderEpoch).toBe(epoch + 1);
+    epoch = shrunk.leaderEpoch;
+    await cluster.start(followers[1]!);
+    expect((await isrBecomes([0, 1, 2])).leaderEpoch).toBe(epoch);
     await waitFor(() => [...cluster.running.values()].every((b) => b.broker.replicaManager.getPartition('proto', 0)!.leaderEpoch === epoch), {
       message: `every replica at epoch ${epoch}`,
     });
@@ -141,8 +165,8 @@ describe('a replicated partition, request by request', () => {
     const before = await listOffset(leader, 'proto', -1);
     const leaderPartition = cluster.running.get(leaderId)!.broker.replicaManager.getPartition('proto', 0)!;
     await waitFor(() => leaderPartition.highWatermark === leaderPartition.log.logEndOffset, { message: 'high watermark at the log end' });
-    // One follower stops: it stays in the ISR (replica.lag.time.max.ms is long), so the high watermark stalls.
-    await cluster.stop(followers[1]!);
+    // One follower cannot fetch: it stays in the ISR (replica.lag.time.max.ms is long), so the high watermark stalls.
+    const stalled = await stallReplication(cluster.running.get(followers[1]!)!.broker);
     const timedOut = await produce(leader, 'proto', -1, 1000, 'x');
     expect(timedOut.errorCode).toBe(ErrorCode.REQUEST_TIMED_OUT);
     expect((await produce(leader, 'proto', 1, 1000, 'y')).errorCode).toBe(ErrorCode.NONE);
@@ -158,34 +182,49 @@ describe('a replicated partition, request by request', () => {
     expect(consumer.values).toEqual([]);
     expect(consumer.highWatermark).toBe(hw);
     // The leader's records past the high watermark go to followers (this one is broker `followers[1]`'s id,
-    // which is away; the read is what that follower would get).
+    // which is not fetching; the read is what that follower would get).
     const asFollower = await fetch(leader, 'proto', { replicaId: followers[1], fetchOffset: hw });
     expect(asFollower.values).toEqual(['x', 'y']);
 
-    await cluster.start(followers[1]!);
-    await waitFor(() => leaderPartition.highWatermark === hw + 2, { message: 'high watermark past x and y once the follower is back' });
+    await stalled.release();
+    await waitFor(() => leaderPartition.highWatermark === hw + 2, { message: 'high watermark past x and y once the follower fetches again' });
     const all = await fetch(leader, 'proto', { fetchOffset: hw });
     expect(all.values).toEqual(['x', 'y']);
   });
 
-  it('with no leader (leader -1), every replica keeps its log and answers NOT_LEADER_OR_FOLLOWER; Metadata says LEADER_NOT_AVAILABLE', async () => {
-    const before = await readPartitionState(cluster.admin, 'proto', 0);
-    const offline = await writePartitionState(cluster.admin, 'proto', 0, (s) => ({ leader: -1, leaderEpoch: s.leaderEpoch + 1 }));
-    await waitFor(() => [...cluster.running.values()].every((b) => b.broker.replicaManager.getPartition('proto', 0)!.leaderEpoch === offline.leaderEpoch), {
-      message: 'every replica at the offline epoch',
-    });
-    for (const id of [0, 1, 2]) {
+  it('with no leader (every ISR member gone), the other replicas keep their logs and answer NOT_LEADER_OR_FOLLOWER; Metadata says LEADER_NOT_AVAILABLE', async () => {
+    const [f0, f1] = followers as [number, number];
+    // The followers shut down one after the other (each leaves the ISR), then the leader, the last ISR member.
+    await cluster.stop(f0);
+    await cluster.stop(f1);
+    const alone = await isrBecomes([leaderId]);
+    expect(alone.leader).toBe(leaderId);
+    await cluster.stop(leaderId);
+    // A follower comes back and is controller now: the leader is gone and no live replica is in the ISR, so
+    // the partition has no leader (unclean.leader.election.enable is false); the other follower comes back too.
+    await cluster.start(f0);
+    await waitFor(async () => (await readPartitionState(cluster.admin, 'proto', 0)).leader === -1, { message: 'proto-0 offline' });
+    const offline = await readPartitionState(cluster.admin, 'proto', 0);
+    expect(offline).toMatchObject({ leader: -1, isr: [leaderId], leaderEpoch: alone.leaderEpoch + 1 });
+    await cluster.start(f1);
+    await waitFor(() => followers.every((id) => replicaOn(id)?.leaderEpoch === offline.leaderEpoch), { message: 'both followers at the offline epoch' });
+    for (const id of followers) {
       const c = await connect(id);
       expect((await produce(c, 'proto', 1, 1000, 'nope')).errorCode, `broker ${id}`).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
       expect((await fetch(c, 'proto')).errorCode, `broker ${id}`).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-      expect(cluster.running.get(id)!.broker.replicaManager.getPartition('proto', 0)!.log.logEndOffset).toBeGreaterThan(0);
+      expect(replicaOn(id)!.log.logEndOffset, `broker ${id} keeps its log`).toBeGreaterThan(0);
       const md = await c.request(ApiKey.Metadata, { topics: [{ name: 'proto' }], allowAutoTopicCreation: false }, { version: 9 });
       expect(md.topics[0].partitions[0]).toMatchObject({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, leaderId: -1 });
     }
-    // The controller elects the old leader again: it serves everything it had.
-    await writePartitionState(cluster.admin, 'proto', 0, (s) => ({ leader: before.leader, leaderEpoch: s.leaderEpoch + 1 }));
-    const leader = await connect(before.leader);
+    // The returning followers were not elected: they are not in the ISR.
+    expect(await readPartitionState(cluster.admin, 'proto', 0)).toMatchObject({ leader: -1, leaderEpoch: offline.leaderEpoch });
+    // The last ISR member returns: the controller elects it, it serves everything it had, and the others catch
+    // up and rejoin the ISR.
+    await cluster.start(leaderId);
+    const leader = await connect(leaderId);
     await waitFor(async () => (await fetch(leader, 'proto')).errorCode === ErrorCode.NONE, { message: 'leader again' });
+    expect((await readPartitionState(cluster.admin, 'proto', 0)).leader).toBe(leaderId);
     expect((await fetch(leader, 'proto')).values.slice(0, 2)).toEqual(['a', 'b']);
+    await isrBecomes([0, 1, 2]);
   });
 });
