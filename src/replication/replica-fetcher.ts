@@ -317,6 +317,10 @@ export class ReplicaFetcher {
     });
     if (t.offset < log.logEndOffset) {
       await this.truncateLog(p, t.offset, `${source}: leader epoch ${leader.leaderEpoch} ends at ${leader.endOffset} on the leader`);
+    } else {
+      // No record to cut; an epoch this broker recorded at its log end as a short-lived leader, which the leader
+      // never saw, still goes (else the next fetch diverges at the same place again, and again).
+      await log.truncateTo(t.offset);
     }
     if (t.completed) this.startFetching(s, p);
     else s.state = 'truncating';
