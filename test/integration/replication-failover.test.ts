@@ -1,6 +1,6 @@
 /**
- * Leadership changes written into the registry as the controller writes them (leader epoch + 1, fenced by
- * /controller_epoch), against three in-process brokers:
+ * Leadership changes made by the brokers' controller (a controlled shutdown, an unclean election when a broker
+ * returns, a preferred election after reordering the replicas), against three in-process brokers:
  * - KIP-101 scenario 1: a follower whose high watermark lags its log (checkpointed at 0, log end 1) restarts,
  *   follows, then leads: the acknowledged record is kept (no truncation to the high watermark).
  * - A divergent tail (records of an older epoch the new leader never had) is cut on the old replicas, and all
@@ -11,8 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAdmin } from '../../src/client/admin.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { kcat, kfk, registerCleanup, REPO_ROOT, spawnProcess, waitFor } from '../helpers/index.js';
-import { readPartitionState, startInProcessCluster, writePartitionState, type InProcessCluster } from '../helpers/replication-cluster.js';
+import { readPartitionState, startInProcessCluster, type InProcessCluster } from '../helpers/replication-cluster.js';
 
 registerCleanup();
 
@@ -31,6 +33,8 @@ beforeAll(async () => {
       'replica.fetch.wait.max.ms': '2500',
       'replica.fetch.backoff.ms': '100',
       'replica.high.watermark.checkpoint.interval.ms': '100000',
+      // A leadership that cannot move (no other ISR member) is not asked about again and again.
+      'controlled.shutdown.max.retries': '1',
     },
   });
 });
@@ -73,13 +77,44 @@ async function consumeFrom(id: number, topic: string): Promise<string[]> {
   return res.stdout.split('\n').filter((l) => l.length > 0);
 }
 
-/** Moves leadership as the controller does: new leader and ISR, leader epoch + 1. */
-async function elect(topic: string, leader: number, isr: number[]): Promise<number> {
-  const next = await writePartitionState(cluster.admin, topic, 0, (s) => ({ leader, isr, leaderEpoch: s.leaderEpoch + 1 }));
-  await waitFor(() => [...cluster.running.values()].every((b) => (b.broker.replicaManager.getPartition(topic, 0)?.leaderEpoch ?? next.leaderEpoch) === next.leaderEpoch), {
-    message: `every running replica of ${topic} at epoch ${next.leaderEpoch}`,
+/** Waits until the registry names `leader` as the leader of partition 0 and every running replica applied that state. */
+async function ledBy(topic: string, leader: number): Promise<number> {
+  await waitFor(async () => (await readPartitionState(cluster.admin, topic, 0)).leader === leader, { timeoutMs: 20_000, message: `${topic}-0 led by broker ${leader}` });
+  const epoch = (await readPartitionState(cluster.admin, topic, 0)).leaderEpoch;
+  await waitFor(() => [...cluster.running.values()].every((b) => (b.broker.replicaManager.getPartition(topic, 0)?.leaderEpoch ?? epoch) === epoch), {
+    message: `every running replica of ${topic} at epoch ${epoch}`,
   });
-  return next.leaderEpoch;
+  return epoch;
+}
+
+/**
+ * Moves the leadership of partition 0 to `leader`, an ISR member, as an operator does: reorder the replicas so
+ * that it is the preferred one (a reassignment that copies nothing), then a preferred leader election.
+ */
+async function moveLeadership(topic: string, leader: number): Promise<number> {
+  const admin = createAdmin({ bootstrap: cluster.bootstrap() });
+  try {
+    const replicas = (await readAssignment(topic))!;
+    const reordered = [leader, ...replicas.filter((r) => r !== leader)];
+    const [moved] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: reordered }]);
+    expect(moved!.errorCode, moved!.errorMessage ?? '').toBe(ErrorCode.NONE);
+    // The preferred replica must be in the ISR; under load a follower may briefly not be.
+    await waitFor(
+      async () => {
+        const [r] = await admin.electLeaders('preferred', [{ topic, partition: 0 }]);
+        return r!.errorCode === ErrorCode.NONE || (r!.errorCode === ErrorCode.ELECTION_NOT_NEEDED && (await readPartitionState(cluster.admin, topic, 0)).leader === leader);
+      },
+      { timeoutMs: 20_000, message: `broker ${leader} elected leader of ${topic}-0` },
+    );
+  } finally {
+    await admin.close();
+  }
+  return ledBy(topic, leader);
+}
+
+async function readAssignment(topic: string): Promise<number[] | undefined> {
+  const t = cluster.running.values().next().value!.broker.metadata.topic(topic);
+  return t?.partitions.find((p) => p.partition === 0)?.replicas;
 }
 
 async function inSync(topic: string, ids: number[]): Promise<void> {
@@ -108,34 +143,41 @@ describe('leadership changes keep every acknowledged record and no divergent tai
     await cluster.start(1);
     await inSync('kip101', [0, 1]);
     expect(partitionOn(1, 'kip101').log.logEndOffset).toBe(2);
-    // The leader goes; broker 1 leads (a clean election: it is in the ISR).
+    // The leader shuts down; its controlled shutdown makes broker 1 leader (a clean election: it is in the ISR).
     await cluster.stop(0);
-    await elect('kip101', 1, [1]);
+    await ledBy('kip101', 1);
+    expect((await readPartitionState(cluster.admin, 'kip101', 0)).isr).toEqual([1]);
     expect(await consumeFrom(1, 'kip101')).toEqual(['m0', 'm1']);
+    // Broker 0 returns as a follower, catches up, and broker 1 takes it back into the ISR.
     await cluster.start(0);
-    await elect('kip101', 1, [1, 0]);
+    await waitFor(async () => (await readPartitionState(cluster.admin, 'kip101', 0)).isr.length === 2, { timeoutMs: 20_000, message: 'broker 0 back in the ISR' });
     await inSync('kip101', [0, 1]);
     expect(logBytes(0, 'kip101').equals(logBytes(1, 'kip101'))).toBe(true);
   });
 
   it('cuts the tail an old epoch wrote that the new leader never had (acks=1), and ends with identical replicas', async () => {
-    await createTopic('diverge', [[0, 1, 2]]);
+    await createTopic('diverge', [[0, 1, 2]], ['unclean.leader.election.enable=true']);
     await produceTo(0, 'diverge', 'all', ['a', 'b']);
     await inSync('diverge', [0, 1, 2]);
     // Broker 2 goes away; 0 and 1 take more records (acks=1), which 2 never sees.
     await cluster.stop(2);
     await produceTo(0, 'diverge', '1', ['x1', 'x2', 'x3']);
     await waitFor(() => partitionOn(1, 'diverge').log.logEndOffset === 5, { message: 'broker 1 has the x records' });
+    // Broker 0's controlled shutdown moves the leadership to 1; broker 1 then cannot hand it over and goes, the
+    // partition's last ISR member.
     await cluster.stop(0);
     await cluster.stop(1);
-    // Only broker 2 comes back, and the controller (unclean election) makes it leader.
+    // Only broker 2 comes back: the controller (unclean.leader.election.enable) makes it leader.
     await cluster.start(2);
-    const epoch = await elect('diverge', 2, [2]);
+    const epoch = await ledBy('diverge', 2);
+    expect((await readPartitionState(cluster.admin, 'diverge', 0)).isr).toEqual([2]);
     expect(partitionOn(2, 'diverge').log.logEndOffset).toBe(2);
     await produceTo(2, 'diverge', 'all', ['y1', 'y2']);
+    // The others return as its followers: they cut the x records, catch up and rejoin the ISR.
     await cluster.start(0);
     await cluster.start(1);
-    await elect('diverge', 2, [2, 0, 1]);
+    await waitFor(async () => (await readPartitionState(cluster.admin, 'diverge', 0)).isr.length === 3, { timeoutMs: 20_000, message: 'brokers 0 and 1 back in the ISR' });
+    expect((await readPartitionState(cluster.admin, 'diverge', 0)).leaderEpoch).toBe(epoch);
     await inSync('diverge', [0, 1, 2]);
     for (const id of [0, 1]) {
       expect(logBytes(id, 'diverge').equals(logBytes(2, 'diverge')), `broker ${id} equals the new leader`).toBe(true);
@@ -145,6 +187,20 @@ describe('leadership changes keep every acknowledged record and no divergent tai
     }
     expect(partitionOn(2, 'diverge').log.leaderEpochCache.epochEntries.map((e) => e.epoch)).toContain(epoch);
     expect(await consumeFrom(2, 'diverge')).toEqual(['a', 'b', 'y1', 'y2']);
+  });
+
+  it('a broker that led an epoch without appending anything follows the next leader and catches up', async () => {
+    await createTopic('brief', [[0, 1]]);
+    await produceTo(0, 'brief', 'all', ['p0', 'p1']);
+    await inSync('brief', [0, 1]);
+    // The reorder keeps broker 0 leader at a new epoch (recorded at its log end); the preferred election then
+    // moves the leadership to broker 1 before anything is appended: broker 1 never sees that epoch.
+    const epoch = await moveLeadership('brief', 1);
+    await produceTo(1, 'brief', '1', ['q0', 'q1', 'q2']);
+    await inSync('brief', [0, 1]);
+    expect(partitionOn(0, 'brief').log.leaderEpochCache.epochEntries).toEqual(partitionOn(1, 'brief').log.leaderEpochCache.epochEntries);
+    expect(partitionOn(0, 'brief').log.leaderEpochCache.epochEntries.map((e) => e.epoch)).not.toContain(epoch - 1);
+    expect(logBytes(0, 'brief').equals(logBytes(1, 'brief'))).toBe(true);
   });
 
   it('confluent-kafka idempotent producer while leadership moves around the ISR: every acknowledged record exactly once, in order', async () => {
@@ -158,7 +214,7 @@ describe('leadership changes keep every acknowledged record and no divergent tai
     const order = [1, 2, 0, 2, 1, 0];
     for (let i = 0; i < order.length; i++) {
       await producer.waitForOutput(`acked ${(i + 1) * 500}\n`, { timeoutMs: 30_000 });
-      await elect('idem-failover', order[i]!, [0, 1, 2]);
+      await moveLeadership('idem-failover', order[i]!);
     }
     await producer.waitForOutput(`acked ${(order.length + 1) * 500}\n`, { timeoutMs: 30_000 });
     producer.write('stop\n');

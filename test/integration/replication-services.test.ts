@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { kcat, kfk, registerCleanup, waitFor } from '../helpers/index.js';
-import { readPartitionState, startInProcessCluster, writePartitionState, type InProcessCluster } from '../helpers/replication-cluster.js';
+import { readPartitionState, startInProcessCluster, type InProcessCluster } from '../helpers/replication-cluster.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 registerCleanup();
@@ -75,16 +75,11 @@ describe('services on replicated partitions', () => {
       const p = b.broker.replicaManager.getPartition('__consumer_offsets', 0)!;
       return p.log.logEndOffset === cluster.running.get(coordinator)!.broker.replicaManager.getPartition('__consumer_offsets', 0)!.log.logEndOffset;
     }), { message: 'offsets replicated' });
+    // Its controlled shutdown moves its leaderships (the offsets partition, and gtopic's if it led it) to
+    // other ISR members.
     await cluster.stop(coordinator);
     try {
-      // As the controller does when a broker dies: its partitions (the offsets partition, and gtopic's if it led
-      // it) get another ISR member as leader, and it leaves the ISRs.
-      for (const topic of ['__consumer_offsets', 'gtopic']) {
-        await writePartitionState(cluster.admin, topic, 0, (s) => {
-          const isr = s.isr.filter((id) => id !== coordinator);
-          return { leader: s.leader === coordinator ? isr[0]! : s.leader, isr, leaderEpoch: s.leaderEpoch + 1 };
-        });
-      }
+      await waitFor(async () => (await readPartitionState(cluster.admin, '__consumer_offsets', 0)).leader !== coordinator, { message: 'a new coordinator' });
       const admin = kafka().admin();
       await admin.connect();
       try {

@@ -3,11 +3,12 @@
  * - kcat's acks=all records land byte-identical on every replica; Metadata's ISR is all three;
  * - a follower frozen with SIGSTOP leaves the ISR after replica.lag.time.max.ms (state znode and kcat -L) and
  *   acks=all carries on with min.insync.replicas=2; SIGCONT: it catches up and rejoins;
- * - kill -9 of the leader: once the partition state names another ISR member (written here as the controller
- *   does, leader epoch + 1), it serves every acknowledged record; the killed broker restarts as a follower,
- *   catches up, rejoins the ISR, and holds the same bytes;
- * - a leader frozen past its ZooKeeper session while leadership moves is a zombie when it wakes up: it
- *   acknowledges no acks=all write and comes back as a follower.
+ * - kill -9 of the leader: once its session expires the controller elects another ISR member (leader epoch + 1),
+ *   which serves every acknowledged record; the killed broker restarts as a follower, catches up, rejoins the
+ *   ISR, and holds the same bytes;
+ * - a leader (the controller too) frozen past its ZooKeeper session, while another broker becomes controller and
+ *   moves the leadership, is a zombie when it wakes up: it acknowledges no acks=all write and comes back as a
+ *   follower.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +22,7 @@ import { ZOOKEEPER_NOT_INSTALLED, findZooKeeper, startZooKeeper, type RunningZoo
 import { skipUnless } from '../helpers/skip.js';
 import { brokerIdPath } from '../../src/registry/paths.js';
 import { freePort, kcat, kfk, makeTempDir, registerCleanup, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
-import { readPartitionState, writePartitionState } from '../helpers/replication-cluster.js';
+import { readPartitionState } from '../helpers/replication-cluster.js';
 
 registerCleanup();
 
@@ -159,7 +160,9 @@ describe('replication with ZooKeeper and three broker processes', skipUnless(ins
     brokers.delete(1);
     await waitFor(async () => (await observer.exists(brokerIdPath(1))) === null, { timeoutMs: SESSION_MS * 3, message: 'broker 1 session expired' });
     // The controller's offline election: the first live ISR member leads, the dead one leaves the ISR.
-    const st = await writePartitionState(observer, 'zk-kill', 0, (s) => ({ leader: 2, isr: [2, 0], leaderEpoch: s.leaderEpoch + 1 }));
+    await waitFor(async () => (await readPartitionState(observer, 'zk-kill', 0)).leader === 2, { timeoutMs: 20_000, message: 'broker 2 elected' });
+    const st = await readPartitionState(observer, 'zk-kill', 0);
+    expect(st.isr).toEqual([2, 0]);
     await waitFor(async () => (await consume(2, 'zk-kill')).length === values.length, { message: 'new leader serves the topic' });
     expect(await consume(2, 'zk-kill')).toEqual(values);
     expect(await produce(2, 'zk-kill', 'all', ['after'])).not.toMatch(/failed/i);
@@ -179,7 +182,9 @@ describe('replication with ZooKeeper and three broker processes', skipUnless(ins
     let answer: Promise<{ errorCode: number }>;
     try {
       await waitFor(async () => (await observer.exists(brokerIdPath(0))) === null, { timeoutMs: SESSION_MS * 3, message: 'broker 0 session expired' });
-      await writePartitionState(observer, 'zk-zombie', 0, (s) => ({ leader: 1, isr: [1, 2], leaderEpoch: s.leaderEpoch + 1 }));
+      // Another broker is controller now: it elects the first live ISR member and takes broker 0 out of the ISR.
+      await waitFor(async () => (await readPartitionState(observer, 'zk-zombie', 0)).leader === 1, { timeoutMs: 20_000, message: 'broker 1 elected' });
+      expect((await readPartitionState(observer, 'zk-zombie', 0)).isr).toEqual([1, 2]);
       expect(await produce(1, 'zk-zombie', 'all', ['z1'])).not.toMatch(/failed/i);
       // Queued while frozen: the zombie handles it first thing when it wakes.
       answer = conn
