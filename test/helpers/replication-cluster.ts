@@ -38,7 +38,12 @@ export interface InProcessCluster {
   close(): Promise<void>;
 }
 
-export async function startInProcessCluster(opts: { brokers: number; config?: Record<string, string> }): Promise<InProcessCluster> {
+export async function startInProcessCluster(opts: {
+  brokers: number;
+  config?: Record<string, string>;
+  /** Wraps each broker's registry session (tests that record what a broker reads). */
+  wrapRegistry?: (brokerId: number, registry: Registry) => Registry;
+}): Promise<InProcessCluster> {
   const store = EmbeddedRegistryStore.inMemory();
   const admin = store.connect();
   const running = new Map<number, RunningBroker>();
@@ -57,7 +62,8 @@ export async function startInProcessCluster(opts: { brokers: number; config?: Re
       ...opts.config,
     });
     const logger = verbose ? prefixed(`[broker ${id}] `) : silentLogger;
-    const b = await launchBroker(config, { logger, registry: store.connect() });
+    const session = store.connect();
+    const b = await launchBroker(config, { logger, registry: opts.wrapRegistry ? opts.wrapRegistry(id, session) : session });
     ports.set(id, b.port);
     running.set(id, b);
     return b;
