@@ -1,12 +1,15 @@
 /**
  * startCluster(), as a Node user embeds it for failover tests: a three-broker cluster whose
- * bootstrap string serves kafkajs (a third-party client), brokers killed and restarted, leadership
- * moving, test-suite defaults, and a temporary data dir removed by stop().
+ * bootstrap string serves kafkajs and kcat (third-party clients), brokers killed and restarted, leadership
+ * moving with every acknowledged record kept, test-suite defaults, and a temporary data dir removed by stop().
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { startCluster } from '../../src/index.js';
+import { kcat, kfk } from '../helpers/index.js';
+import { kcatMetadata } from '../helpers/cluster-state.js';
 import { waitFor } from '../helpers/wait.js';
 
 const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
@@ -79,5 +82,53 @@ describe('startCluster', () => {
       await cluster.stop();
     }
     expect(existsSync(cluster.dataDir)).toBe(false);
+  });
+
+  it('kcat end to end: acks=all to an RF=3 topic, the leader killed, every record read from the new leader, the old one rejoins the ISR', async () => {
+    const cluster = await startCluster({ brokers: 3 });
+    try {
+      const created = await kfk(['topics', '--create', '--topic', 'walk', '--partitions', '1', '--replication-factor', '3', '--config', 'min.insync.replicas=2', '--bootstrap-server', cluster.bootstrap]);
+      expect(created.code, created.stderr).toBe(0);
+      const produce = async (values: string[]) => {
+        const res = await kcat(['-b', cluster.bootstrap, '-P', '-t', 'walk', '-p', '0', '-X', 'acks=all', '-X', 'message.timeout.ms=20000'], { input: values.join('\n') + '\n' });
+        expect(res.code, res.stderr).toBe(0);
+        expect(res.stderr).not.toMatch(/failed|error/i);
+      };
+      const before = Array.from({ length: 500 }, (_, i) => `before-${i}`);
+      await produce(before);
+      const md = await kcatMetadata(cluster.bootstrap, 'walk');
+      const leader = md.topics[0]!.partitions[0]!.leader;
+      expect(md.topics[0]!.partitions[0]!.isrs.sort()).toEqual([0, 1, 2]);
+
+      await cluster.killBroker(leader);
+      const live = cluster.brokers.filter((b) => b.running).map((b) => b.bootstrap).join(',');
+      await waitFor(
+        async () => {
+          const p = (await kcatMetadata(live, 'walk')).topics[0]!.partitions[0]!;
+          return p.leader >= 0 && p.leader !== leader && !p.isrs.includes(leader);
+        },
+        { timeoutMs: 20_000, message: `a new leader, broker ${leader} out of the ISR` },
+      );
+      // acks=all goes on with two in-sync replicas (min.insync.replicas=2).
+      const after = Array.from({ length: 100 }, (_, i) => `after-${i}`);
+      await produce(after);
+      const read = await kcat(['-b', live, '-C', '-t', 'walk', '-p', '0', '-o', 'beginning', '-e', '-q']);
+      expect(read.code, read.stderr).toBe(0);
+      expect(read.stdout.split('\n').filter(Boolean)).toEqual([...before, ...after]);
+
+      // The killed leader comes back as a follower, catches up and rejoins the ISR with the same bytes.
+      await cluster.restartBroker(leader);
+      await waitFor(async () => (await kcatMetadata(cluster.bootstrap, 'walk')).topics[0]!.partitions[0]!.isrs.length === 3, {
+        timeoutMs: 20_000,
+        message: `broker ${leader} back in the ISR`,
+      });
+      const logBytes = (id: number) => {
+        const dir = join(cluster.dataDir, `broker-${id}`, 'walk-0');
+        return Buffer.concat(readdirSync(dir).filter((f) => f.endsWith('.log')).sort().map((f) => readFileSync(join(dir, f))));
+      };
+      await waitFor(() => [0, 1, 2].every((id) => logBytes(id).equals(logBytes(0))), { message: 'identical replicas' });
+    } finally {
+      await cluster.stop();
+    }
   });
 });
