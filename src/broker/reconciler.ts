@@ -212,14 +212,20 @@ export class Reconciler {
   }
 
   private async readController(): Promise<void> {
-    const node = await this.opts.registry.get(controllerPath, this.watchers.controller);
-    if (node === null) {
-      // No controller right now: watch for the next one.
-      await this.opts.registry.exists(controllerPath, this.watchers.controller);
-      this.opts.metadata.controllerId = -1;
-      return;
+    for (;;) {
+      const node = await this.opts.registry.get(controllerPath, this.watchers.controller);
+      if (node !== null) {
+        this.opts.metadata.controllerId = decodeController(node.data).brokerId;
+        return;
+      }
+      // No controller right now: watch for the next one. A reading of a missing node sets no watch, so a
+      // controller elected between the two calls is found by exists(), and read again; taking it for "none" would
+      // leave Metadata without a controller until /controller changes again.
+      if ((await this.opts.registry.exists(controllerPath, this.watchers.controller)) === null) {
+        this.opts.metadata.controllerId = -1;
+        return;
+      }
     }
-    this.opts.metadata.controllerId = decodeController(node.data).brokerId;
   }
 
   private async readTopicList(): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * Reconciliation is level-triggered and scoped (src/broker/reconciler.ts): a change to one topic's partition
- * state makes the broker re-read that topic only, and a stale (older epoch) state never demotes a replica.
+ * state makes the broker re-read that topic only, a stale (older epoch) state never demotes a replica, and a
+ * controller elected while the broker looks for one is not missed.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,11 @@ import { launchBroker, type RunningBroker } from '../../src/broker/launch.js';
 import { EmbeddedRegistryStore } from '../../src/registry/embedded.js';
 import type { Registry } from '../../src/registry/registry.js';
 import { silentLogger } from '../../src/server/logger.js';
+import { Reconciler } from '../../src/broker/reconciler.js';
+import { MetadataCache } from '../../src/cluster/metadata-cache.js';
+import type { ReplicaManager } from '../../src/replication/replica-manager.js';
+import type { LogManager } from '../../src/log/log-manager.js';
+import { controllerPath, encodeController } from '../../src/registry/paths.js';
 import { makeTempDir, registerCleanup, waitFor } from '../helpers/index.js';
 import { writePartitionState } from '../helpers/replication-cluster.js';
 
@@ -73,5 +79,57 @@ describe('scoped reconciliation', () => {
     await broker.broker.reconcileTopic('beta');
     expect(p.isLeader).toBe(true);
     expect(p.leaderEpoch).toBe(5);
+  });
+});
+
+describe('the controller znode', () => {
+  it('a controller elected between reading /controller (none) and watching it is found, not taken for none', async () => {
+    const elector = store.connect();
+    let elected = false;
+    // A session whose first read of /controller finds none, and the controller is elected right after it.
+    const racing = new Proxy(store.connect(), {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (prop === 'get' && typeof v === 'function') {
+          return async (p: string, ...rest: unknown[]) => {
+            const node = await (v as (...a: unknown[]) => Promise<unknown>).call(target, p, ...rest);
+            if (p === controllerPath && node === null && !elected) {
+              elected = true;
+              await elector.create(controllerPath, encodeController({ brokerId: 7, timestamp: Date.now() }), 'ephemeral');
+            }
+            return node;
+          };
+        }
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Registry;
+    // The broker of this file holds /controller; free it so that the race can happen.
+    await broker.stop();
+    const metadata = new MetadataCache();
+    const reconciler = new Reconciler({
+      registry: racing,
+      brokerId: 3,
+      metadata,
+      replicaManager: { onBrokersChanged: async () => {}, hostedPartitions: () => [], getPartition: () => undefined } as unknown as ReplicaManager,
+      logManager: { allLogs: () => [], getLog: () => undefined } as unknown as LogManager,
+      logDefaults: {},
+      minInsyncReplicas: 1,
+      groupCoordinator: () => null,
+      logger: silentLogger,
+      isStopped: () => false,
+    });
+    try {
+      expect(await racing.exists(controllerPath)).toBeNull();
+      await reconciler.reconcileAll();
+      expect(elected).toBe(true);
+      expect(metadata.controllerId).toBe(7);
+      // And its watch is armed: the controller's resignation is seen.
+      await elector.delete(controllerPath, -1);
+      await waitFor(() => metadata.controllerId === -1, { message: 'the resignation seen' });
+    } finally {
+      reconciler.stop();
+      await racing.close();
+      await elector.close();
+    }
   });
 });
