@@ -89,13 +89,14 @@ describe('startCluster', () => {
     try {
       const created = await kfk(['topics', '--create', '--topic', 'walk', '--partitions', '1', '--replication-factor', '3', '--config', 'min.insync.replicas=2', '--bootstrap-server', cluster.bootstrap]);
       expect(created.code, created.stderr).toBe(0);
-      const produce = async (values: string[]) => {
-        const res = await kcat(['-b', cluster.bootstrap, '-P', '-t', 'walk', '-p', '0', '-X', 'acks=all', '-X', 'message.timeout.ms=20000'], { input: values.join('\n') + '\n' });
+      // kcat exits 0 and reports no failed delivery only when every record was acknowledged (acks=all).
+      const produce = async (bootstrap: string, values: string[]) => {
+        const res = await kcat(['-b', bootstrap, '-P', '-t', 'walk', '-p', '0', '-X', 'acks=all', '-X', 'message.timeout.ms=20000'], { input: values.join('\n') + '\n' });
         expect(res.code, res.stderr).toBe(0);
-        expect(res.stderr).not.toMatch(/failed|error/i);
+        expect(res.stderr).not.toMatch(/delivery failed|failed to produce/i);
       };
       const before = Array.from({ length: 500 }, (_, i) => `before-${i}`);
-      await produce(before);
+      await produce(cluster.bootstrap, before);
       const md = await kcatMetadata(cluster.bootstrap, 'walk');
       const leader = md.topics[0]!.partitions[0]!.leader;
       expect(md.topics[0]!.partitions[0]!.isrs.sort()).toEqual([0, 1, 2]);
@@ -111,7 +112,7 @@ describe('startCluster', () => {
       );
       // acks=all goes on with two in-sync replicas (min.insync.replicas=2).
       const after = Array.from({ length: 100 }, (_, i) => `after-${i}`);
-      await produce(after);
+      await produce(live, after);
       const read = await kcat(['-b', live, '-C', '-t', 'walk', '-p', '0', '-o', 'beginning', '-e', '-q']);
       expect(read.code, read.stderr).toBe(0);
       expect(read.stdout.split('\n').filter(Boolean)).toEqual([...before, ...after]);
