@@ -388,6 +388,14 @@ export class ClusterClient {
     return p.leader;
   }
 
+  /** The leader of topic/partition in the cached metadata, without a request: -1 when none or not known. */
+  cachedLeader(topic: string, partition: number): number {
+    const t = this.metadata.topics.get(topic);
+    if (!t) return -1;
+    const p = t.partitions[partition]?.partition === partition ? t.partitions[partition] : t.partitions.find((x) => x.partition === partition);
+    return p ? p.leader : -1;
+  }
+
   /** A connection to the controller (from Metadata; any broker when the controller is unknown). */
   async controllerConnection(): Promise<BrokerConnection> {
     if (this.metadata.controllerId < 0 || !this.metadata.brokers.has(this.metadata.controllerId)) {
