@@ -86,7 +86,8 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       'after',
       '\nExamples:\n  kfk server start\n  kfk topics --bootstrap-server localhost:9092 --create --topic test --partitions 2\n' +
         "  printf 'hello\\nworld\\n' | kfk console-producer --bootstrap-server localhost:9092 --topic test\n" +
-        '  kfk console-consumer --bootstrap-server localhost:9092 --topic test --from-beginning\n',
+        '  kfk console-consumer --bootstrap-server localhost:9092 --topic test --from-beginning\n' +
+        '  kfk perf produce --bootstrap-server localhost:9092 --topic test --num-records 1000000 --record-size 100 --throughput -1\n',
     );
 
   const action =
@@ -270,9 +271,71 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .option('--verify-index-only', 'check index entries against the log without printing them')
     .action(action(async () => (await import('./dump-log.js')).runDumpLog));
 
+  // perf: kafka-producer-perf-test.sh, kafka-consumer-perf-test.sh, kafka-e2e-latency.sh
+  const perf = program
+    .command('perf')
+    .description('measure throughput and latency: perf produce | perf consume | perf e2e (Kafka\'s perf tools)');
+  perf
+    .command('produce')
+    .description('produce records as fast as possible or at a rate, and print throughput and latency (kafka-producer-perf-test.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster (or bootstrap.servers in --producer-props)')
+    .option('--topic <topic>', 'topic to produce to')
+    .option('--num-records <n>', 'number of records to send')
+    .option('--record-size <bytes>', 'size of each record (random capital letters)')
+    .option('--payload-file <file>', 'send records read from this file, split at --payload-delimiter, chosen at random')
+    .option('--payload-delimiter <delimiter>', 'delimiter of --payload-file (default \\n)')
+    .option('--payload-monotonic', 'each record\'s value is its index, as text')
+    .option('--throughput <n>', 'records/s to aim for; -1 for no limit (default -1)')
+    .option('--producer-props <prop=value...>', 'producer settings, e.g. acks=1 linger.ms=5 batch.size=1048576')
+    .option('--producer.config <file>', 'producer settings properties file')
+    .option('--print-metrics', 'print the producer\'s metrics at the end')
+    .option('--reporting-interval <ms>', 'interval of the progress lines (default 5000)')
+    .option('--transactional-id <id>', 'not supported yet (kfk has no transactions)')
+    .option('--transaction-duration-ms <ms>', 'not supported yet (kfk has no transactions)')
+    .action(action(async () => (await import('./perf-produce.js')).runPerfProduce));
+  perf
+    .command('consume')
+    .description('consume records as fast as possible and print Kafka\'s CSV of throughput (kafka-consumer-perf-test.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--topic <topic>', 'topic to consume')
+    .option('--messages <n>', 'number of records to consume')
+    .option('--group <group>', 'consumer group (default perf-consumer-<random>)')
+    .option('--fetch-size <bytes>', 'max bytes fetched per partition and request (default 1048576)')
+    .option('--from-latest', 'start at the end of the log when the group has no committed offset (default: the beginning)')
+    .option('--show-detailed-stats', 'a row per --reporting-interval instead of one at the end')
+    .option('--reporting-interval <ms>', 'interval of the detailed rows (default 5000)')
+    .option('--timeout <ms>', 'stop after this long without a record (default 10000)')
+    .option('--hide-header', 'no CSV header line')
+    .option('--date-format <format>', 'the time columns\' format (default yyyy-MM-dd HH:mm:ss:SSS)')
+    .option('--consumer.config <file>', 'consumer settings properties file')
+    .option('--consumer-property <prop=value>', 'consumer setting (repeatable)', collect)
+    .option('--print-metrics', 'print the consumer\'s metrics at the end')
+    .option('--socket-buffer-size <bytes>', 'accepted for compatibility')
+    .option('--num-fetch-threads <n>', 'accepted for compatibility (deprecated in Kafka)')
+    .option('--threads <n>', 'accepted for compatibility (deprecated in Kafka)')
+    .action(action(async () => (await import('./perf-consume.js')).runPerfConsume));
+  perf
+    .command('e2e')
+    .description('end-to-end latency: produce a record, consume it, repeat, or at a rate (Kafka\'s EndToEndLatency)')
+    .usage('[--bootstrap-server s] --topic t --num-records n [--producer-acks 1] [--record-size 100] [--throughput n] | broker_list topic num_messages producer_acks message_size_bytes [properties_file]')
+    .argument('[args...]', "Kafka's positional form")
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--topic <topic>', 'topic to use (its records are read from the end)')
+    .option('--num-records <n>', 'number of records')
+    .option('--producer-acks <acks>', '1 or all (default 1)')
+    .option('--record-size <bytes>', 'size of each record (default 100)')
+    .option('--throughput <n>', 'records/s, without waiting for each one (default: one at a time, as Kafka\'s tool)')
+    .option('--command-config <file>', 'client settings properties file')
+    .action(async (args: string[], _opts: unknown, cmd: Command) => {
+      const { runPerfE2e } = await import('./perf-e2e.js');
+      state.forceExit = true;
+      state.code = await runPerfE2e(cmd.opts(), args ?? []);
+    });
+
   // --debug is accepted after the command name too (options are positional: see enablePositionalOptions).
   for (const sub of program.commands) {
-    if (sub.name() !== 'server' && sub.name() !== 'zookeeper') sub.addOption(new Option('--debug', 'print stack traces on errors').hideHelp());
+    if (sub.name() === 'server' || sub.name() === 'zookeeper') continue;
+    for (const cmd of sub.commands.length > 0 ? sub.commands : [sub]) cmd.addOption(new Option('--debug', 'print stack traces on errors').hideHelp());
   }
   return program;
 }

@@ -183,6 +183,19 @@ export class Consumer {
   private errorStreak = 0;
   private wakeup: (() => void) | undefined;
   private readonly walker = new RecordViewWalker();
+  private readonly stats = { fetches: 0, fetchLatencyTotal: 0, fetchLatencyMax: 0, bytesFetched: 0 };
+
+  /** A few of the Java consumer's fetch metrics (consumer-fetch-manager-metrics), from counters kept per fetch. */
+  metrics(): Record<string, number> {
+    const m = this.stats;
+    return {
+      'fetch-total': m.fetches,
+      'fetch-latency-avg': m.fetches > 0 ? m.fetchLatencyTotal / m.fetches : 0,
+      'fetch-latency-max': m.fetchLatencyMax,
+      'bytes-fetched-total': m.bytesFetched,
+      'fetch-size-avg': m.fetches > 0 ? m.bytesFetched / m.fetches : 0,
+    };
+  }
 
   constructor(opts: ConsumerOptions) {
     const { cluster, owned } = clusterFrom(opts, 'createConsumer', 'kfk-consumer');
@@ -489,6 +502,7 @@ export class Consumer {
     }
     const requested = new Map(parts.map((p) => [key(p.topic, p.partition), { st: p, fetchOffset: p.fetchOffset, position: p.position as number }]));
     let resp: FetchResponse;
+    const sentAt = Date.now();
     try {
       const conn = await this.cluster.connection(leader);
       resp = await conn.request<FetchResponse>(
@@ -531,6 +545,10 @@ export class Consumer {
       throw err;
     }
     if (this.closed) return;
+    const latency = Date.now() - sentAt;
+    this.stats.fetches++;
+    this.stats.fetchLatencyTotal += latency;
+    if (latency > this.stats.fetchLatencyMax) this.stats.fetchLatencyMax = latency;
     if (resp.errorCode !== ErrorCode.NONE) {
       throw new KafkaError(resp.errorCode, `Fetch from broker ${leader} failed: ${errorName(resp.errorCode)}`);
     }
@@ -555,6 +573,7 @@ export class Consumer {
           if (last + 1 > next) next = last + 1;
         });
         if (next === st.fetchOffset) continue; // only a partial batch: the next fetch asks again
+        this.stats.bytesFetched += data.length;
         st.fetchOffset = next;
         this.completed.push({ st, fromOffset: req.position, nextOffset: next, data, aborted: pd.abortedTransactions });
       }

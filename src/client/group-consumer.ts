@@ -116,6 +116,7 @@ export class GroupConsumer {
   private closed = false;
   private closing: Promise<void> | undefined;
   private fatal: Error | undefined;
+  private rebalanceMs = 0;
 
   constructor(opts: GroupConsumerOptions) {
     if (!opts.groupId) throw new Error('createGroupConsumer: groupId is required');
@@ -137,6 +138,11 @@ export class GroupConsumer {
       typeof a === 'string' ? assignorByName(a) : a,
     );
     this.consumer = new Consumer({ ...opts, cluster: this.cluster, autoOffsetReset: this.autoOffsetReset });
+  }
+
+  /** Time spent joining and rebalancing so far, in ms (Kafka's consumer perf test reports it as rebalance.time.ms). */
+  get rebalanceTimeMs(): number {
+    return this.rebalanceMs;
   }
 
   /** The current member id ('' before the first join). */
@@ -432,6 +438,15 @@ export class GroupConsumer {
 
   /** Revokes the current assignment (committing it first) and runs JoinGroup + SyncGroup until it succeeds. */
   private async rejoin(): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.rejoinGroup();
+    } finally {
+      this.rebalanceMs += Date.now() - started;
+    }
+  }
+
+  private async rejoinGroup(): Promise<void> {
     this.stopHeartbeat();
     if (this.assigned.length > 0) {
       if (this.autoCommit && this.generationId >= 0) {

@@ -274,6 +274,18 @@ export class Producer {
   private readonly inFlight = new Map<number, number>();
   private buffered = 0;
   private unacked = 0;
+  private readonly stats = {
+    recordsAcked: 0,
+    recordErrors: 0,
+    recordRetries: 0,
+    requests: 0,
+    batches: 0,
+    batchBytes: 0,
+    batchBytesMax: 0,
+    batchRecords: 0,
+    requestLatencyTotal: 0,
+    requestLatencyMax: 0,
+  };
   private flushing = 0;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
@@ -320,6 +332,28 @@ export class Producer {
         this.transport = new ClusterTransport(new ClusterClient(clusterOpts), allowAuto, true);
       }
     }
+  }
+
+  /**
+   * A few of the Java producer's metrics (producer-metrics group), computed from counters kept per batch and
+   * per request: what `kfk perf produce --print-metrics` prints.
+   */
+  metrics(): Record<string, number> {
+    const m = this.stats;
+    return {
+      'record-send-total': m.recordsAcked,
+      'record-error-total': m.recordErrors,
+      'record-retry-total': m.recordRetries,
+      'request-total': m.requests,
+      'batch-size-avg': m.batches > 0 ? m.batchBytes / m.batches : 0,
+      'batch-size-max': m.batchBytesMax,
+      'records-per-request-avg': m.requests > 0 ? m.batchRecords / m.requests : 0,
+      'request-latency-avg': m.requests > 0 ? m.requestLatencyTotal / m.requests : 0,
+      'request-latency-max': m.requestLatencyMax,
+      'outgoing-byte-total': m.batchBytes,
+      'buffer-total-bytes': this.bufferMemory,
+      'buffer-available-bytes': Math.max(0, this.bufferMemory - this.buffered),
+    };
   }
 
   /** Records queued or in flight and not yet acknowledged. */
@@ -378,6 +412,20 @@ export class Producer {
       this.loadTopic(topic, ts);
     }
     ts.waiting.push({ record, size, cb: callback });
+  }
+
+  /**
+   * The topic's partition count, loading its metadata (Java's partitionsFor): lets a caller wait for what the
+   * first send would otherwise wait for. Rejects if the topic is unknown (and not auto-created).
+   */
+  async partitionsFor(topic: string): Promise<number> {
+    const known = this.topics.get(topic);
+    if (known?.status === 'ready') return known.numPartitions;
+    const info = await this.transport.topic(topic, true);
+    if (!this.topics.has(topic)) {
+      this.topics.set(topic, { status: 'ready', numPartitions: info.leaders.length, waiting: [], sticky: -1, stickyBytes: 0 });
+    }
+    return info.leaders.length;
   }
 
   /** Resolves when fewer than bufferMemory bytes are held (use it to stream large inputs). */
@@ -644,6 +692,15 @@ export class Producer {
 
   private sendBatches(leader: number, batches: Batch[]): void {
     this.inFlight.set(leader, (this.inFlight.get(leader) ?? 0) + 1);
+    const m = this.stats;
+    const sentAt = Date.now();
+    m.requests++;
+    for (const b of batches) {
+      m.batches++;
+      m.batchBytes += b.encoded!.length;
+      if (b.encoded!.length > m.batchBytesMax) m.batchBytesMax = b.encoded!.length;
+      m.batchRecords += b.count;
+    }
     const reqBatches: ProduceBatch[] = batches.map((b) => ({
       topic: b.topic,
       partition: b.partition,
@@ -679,12 +736,16 @@ export class Producer {
         },
       )
       .finally(() => {
+        const latency = Date.now() - sentAt;
+        m.requestLatencyTotal += latency;
+        if (latency > m.requestLatencyMax) m.requestLatencyMax = latency;
         this.inFlight.set(leader, (this.inFlight.get(leader) ?? 1) - 1);
         this.drain();
       });
   }
 
   private completeBatch(b: Batch, r: PartitionResult): void {
+    this.stats.recordsAcked += b.count;
     this.settled(b.count, b.bytes);
     if (b.withCallback === 0) return;
     const logAppend = r.logAppendTimeMs !== undefined && r.logAppendTimeMs >= 0 ? r.logAppendTimeMs : undefined;
@@ -723,9 +784,11 @@ export class Producer {
   private retryOrFail(b: Batch, err: Error, retriable: boolean): void {
     b.attempts++;
     if (!retriable || b.attempts > this.retries || this.closed || Date.now() - b.createdAt >= this.deliveryTimeoutMs) {
+      this.stats.recordErrors += b.count;
       this.failBatch(b, err);
       return;
     }
+    this.stats.recordRetries += b.count;
     b.retryAt = Date.now() + backoffMs(b.attempts - 1, this.retryBackoffMs, this.retryBackoffMaxMs);
     const q = this.queue(b.topic, b.partition);
     q.ready.unshift(b);
