@@ -18,8 +18,8 @@
  * - consume: kcat -C -e and kfk perf consume (fetch.nMsg.sec: without the group join) of what kcat produced;
  * - the same loads against Redis Streams (redis-benchmark: XADD pipelined 100 deep, AOF fsync every second; XRANGE
  *   COUNT 10000) and NATS JetStream (file-backed stream, `nats` npm client, 1000 publishes in flight; pull consumer);
- * - end-to-end latency at 1,000 and 10,000 records/s: kfk perf e2e --throughput, Redis (XADD / XREAD BLOCK) and
- *   NATS (publish / ordered consumer), p50 / p99 / p99.9;
+ * - end-to-end latency at 1,000 and 10,000 records/s: kfk perf e2e --throughput (after one second of warm-up
+ *   records), Redis (XADD / XREAD BLOCK) and NATS (publish / ordered consumer), p50 / p99 / p99.9;
  * - CLI start-up: `node -e 0`, `kfk --version`, `kfk topics --list` (hyperfine, 3 warm-ups, 15 runs, medians);
  * - broker RSS: idle after start, and the largest seen during the produce and consume runs of the first config.
  */
@@ -215,7 +215,7 @@ async function measureLatency(rate) {
   const broker = await startKfk();
   try {
     await kfkOk(['topics', '--bootstrap-server', broker.bootstrap, '--create', '--topic', 'e2e', '--partitions', '1']);
-    const res = await kfkOk(['perf', 'e2e', '--bootstrap-server', broker.bootstrap, '--topic', 'e2e', '--num-records', String(n), '--throughput', String(rate), '--producer-acks', '1']);
+    const res = await kfkOk(['perf', 'e2e', '--bootstrap-server', broker.bootstrap, '--topic', 'e2e', '--num-records', String(n), '--throughput', String(rate), '--producer-acks', '1', '--warmup-records', String(rate)]);
     const m = /Latency \(ms\): avg ([\d.]+), 50th ([\d.]+), 99th ([\d.]+), 99\.9th ([\d.]+)/.exec(res.stdout);
     out.kfk = { p50: Number(m[2]), p99: Number(m[3]), p999: Number(m[4]) };
   } finally {
@@ -226,7 +226,7 @@ async function measureLatency(rate) {
     const { startRedis, redisLatency } = await import('./lib/redis.mjs');
     const r = await startRedis(mkdtempSync(join(work, 'redis-')));
     try {
-      const l = await redisLatency(r.port, n, rate);
+      const l = (await redisLatency(r.port, n + rate, rate)).slice(rate); // the same second of warm-up
       if (l.length === n) out.redis = { p50: pct(l, 0.5), p99: pct(l, 0.99), p999: pct(l, 0.999) };
       else note(`Redis latency at ${rate}/s: only ${l.length} of ${n} entries arrived`);
     } finally {
@@ -237,7 +237,7 @@ async function measureLatency(rate) {
     const { startNats, natsLatency } = await import('./lib/nats.mjs');
     const s = await startNats(mkdtempSync(join(work, 'nats-')));
     try {
-      const l = await natsLatency(s.port, n, rate);
+      const l = (await natsLatency(s.port, n + rate, rate)).slice(rate); // the same second of warm-up
       if (l.length === n) out.nats = { p50: pct(l, 0.5), p99: pct(l, 0.99), p999: pct(l, 0.999) };
       else note(`NATS latency at ${rate}/s: only ${l.length} of ${n} messages arrived`);
     } finally {
@@ -323,7 +323,7 @@ function report(results) {
     lines.push('');
   }
   if (results.latency) {
-    lines.push('**End-to-end latency** (ms, send to receipt, 100 B records; kfk: `kfk perf e2e --throughput R`, acks=1):');
+    lines.push('**End-to-end latency** (ms, send to receipt, 100 B records; kfk: `kfk perf e2e --throughput R --warmup-records R`, acks=1; every system gets one second of warm-up records first, not counted):');
     lines.push('');
     lines.push('| rate | kfk p50 / p99 / p99.9 | Redis Streams p50 / p99 / p99.9 | NATS JetStream p50 / p99 / p99.9 |');
     lines.push('|---|---|---|---|');

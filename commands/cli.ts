@@ -325,6 +325,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .option('--producer-acks <acks>', '1 or all (default 1)')
     .option('--record-size <bytes>', 'size of each record (default 100)')
     .option('--throughput <n>', 'records/s, without waiting for each one (default: one at a time, as Kafka\'s tool)')
+    .option('--warmup-records <n>', 'records sent and consumed first, not counted (default 0)')
     .option('--command-config <file>', 'client settings properties file')
     .action(async (args: string[], _opts: unknown, cmd: Command) => {
       const { runPerfE2e } = await import('./perf-e2e.js');

@@ -23,6 +23,7 @@ interface E2eSettings {
   acks: Acks;
   recordSize: number;
   throughput: number;
+  warmupRecords: number;
   props: Record<string, string>;
 }
 
@@ -52,6 +53,7 @@ async function settings(opts: Opts, args: readonly string[]): Promise<E2eSetting
     acks,
     recordSize: parseIntFlag(posSize ?? opts.recordSize ?? 100, '--record-size', 8),
     throughput: opts.throughput === undefined ? -1 : parseIntFlag(opts.throughput, '--throughput', -1),
+    warmupRecords: opts.warmupRecords === undefined ? 0 : parseIntFlag(opts.warmupRecords, '--warmup-records', 0),
     props,
   };
 }
@@ -60,7 +62,9 @@ export async function runPerfE2e(opts: Opts, args: readonly string[] = []): Prom
   const s = await settings(opts, args);
   const producer = new Producer({ bootstrap: s.bootstrap, clientId: 'perf-e2e-producer', acks: s.acks, lingerMs: 0 });
   const consumer = new Consumer({ bootstrap: s.bootstrap, clientId: 'perf-e2e-consumer', maxWaitMs: 500, minBytes: 1 });
-  const n = s.numRecords;
+  // warm-up records (connections made, code optimized) go first and are not counted
+  const warmup = s.warmupRecords;
+  const n = warmup + s.numRecords;
   const sentAt = new Float64Array(n);
   const latencies = new Float64Array(n);
   const received = new Uint8Array(n);
@@ -83,7 +87,7 @@ export async function runPerfE2e(opts: Opts, args: readonly string[] = []): Prom
     receivedCount++;
     const latency = now - sentAt[index]!;
     latencies[index] = latency;
-    if (index % 1000 === 0) process.stdout.write(`${index}\t${latency}\n`);
+    if (index >= warmup && (index - warmup) % 1000 === 0) process.stdout.write(`${index - warmup}\t${latency}\n`);
     if (waiter && waiter.index === index) {
       const w = waiter;
       waiter = undefined;
@@ -139,15 +143,17 @@ export async function runPerfE2e(opts: Opts, args: readonly string[] = []): Prom
   if (receivedCount < n) throw new CliError(`only ${receivedCount} of ${n} records were consumed (within 10 s of the last one)`);
   if (unexpected > 0) process.stderr.write(`Warning: ${unexpected} records on the topic were not sent by this run (ignored)\n`);
 
+  const measured = latencies.subarray(warmup);
+  const m = measured.length;
   let total = 0;
-  for (let i = 0; i < n; i++) total += latencies[i]!;
-  const whole = Int32Array.from(latencies, (v) => Math.floor(v));
-  const [p50, p99, p999] = percentiles(whole, n, [0.5, 0.99, 0.999]);
-  process.stdout.write(`Avg latency: ${fixed(total / n, 4)} ms\n`);
+  for (let i = 0; i < m; i++) total += measured[i]!;
+  const whole = Int32Array.from(measured, (v) => Math.floor(v));
+  const [p50, p99, p999] = percentiles(whole, m, [0.5, 0.99, 0.999]);
+  process.stdout.write(`Avg latency: ${fixed(total / m, 4)} ms\n`);
   process.stdout.write(`Percentiles: 50th = ${p50}, 99th = ${p99}, 99.9th = ${p999}\n`);
-  const [q50, q99, q999, max] = percentiles(latencies, n, [0.5, 0.99, 0.999, 1]);
+  const [q50, q99, q999, max] = percentiles(measured, m, [0.5, 0.99, 0.999, 1]);
   process.stdout.write(
-    `Latency (ms): avg ${fixed(total / n, 3)}, 50th ${fixed(q50!, 3)}, 99th ${fixed(q99!, 3)}, 99.9th ${fixed(q999!, 3)}, max ${fixed(max!, 3)}` +
+    `Latency (ms): avg ${fixed(total / m, 3)}, 50th ${fixed(q50!, 3)}, 99th ${fixed(q99!, 3)}, 99.9th ${fixed(q999!, 3)}, max ${fixed(max!, 3)}` +
       (s.throughput > 0 ? ` at ${s.throughput} records/s\n` : ' (one record at a time)\n'),
   );
   return 0;
