@@ -11,7 +11,7 @@
  *   API is then the highest one in client range ∩ broker range (as librdkafka does).
  */
 import net from 'node:net';
-import { Reader, Writer } from '../protocol/primitives.js';
+import { Reader, SplicingWriter, Writer, measureSpliced } from '../protocol/primitives.js';
 import { API_CODECS, ApiKey, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/apis.js';
 import { sizeRequestHeader, writeRequestHeader } from '../protocol/generated/request-header.js';
 import { readResponseHeader } from '../protocol/generated/response-header.js';
@@ -154,6 +154,35 @@ export function encodeRequest(
   codec.writeRequest(w, body, version);
   if (w.pos !== 4 + size) throw new Error(`encoded ${codec.name} v${version} size mismatch: ${w.pos - 4} != ${size}`);
   return w.buf;
+}
+
+/** Bytes fields at least this long (a Produce request's record batches) are sent as their own buffers. */
+const SPLICE_MIN_BYTES = 16 * 1024;
+
+/**
+ * As encodeRequest, except that bytes fields of at least 16 KiB (record batches) are not copied into the frame:
+ * the frame is then a list of buffers in order, for one corked write.
+ */
+export function encodeRequestChunks(
+  apiKey: number,
+  version: number,
+  correlationId: number,
+  clientId: string | null,
+  body: unknown,
+): Buffer | Buffer[] {
+  const codec = API_CODECS.get(apiKey);
+  if (!codec) throw new Error(`unknown API key ${apiKey}`);
+  const hv = requestHeaderVersion(apiKey, version);
+  const header = { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId };
+  const { size: bodySize, spliced } = measureSpliced(SPLICE_MIN_BYTES, () => codec.sizeRequest(body, version));
+  if (spliced === 0) return encodeRequest(apiKey, version, correlationId, clientId, body);
+  const size = sizeRequestHeader(header, hv) + bodySize;
+  const w = new SplicingWriter(Buffer.allocUnsafe(4 + size - spliced), SPLICE_MIN_BYTES);
+  w.int32(size);
+  writeRequestHeader(w, header, hv);
+  codec.writeRequest(w, body, version);
+  if (w.pos !== w.buf.length) throw new Error(`encoded ${codec.name} v${version} size mismatch: ${w.pos} != ${w.buf.length} (besides ${spliced} referenced)`);
+  return w.chunks();
 }
 
 /** Decodes a response frame payload (header + body) for a known api key / version. */
@@ -371,15 +400,15 @@ export class BrokerConnection {
     if (this.closedError) return Promise.reject(this.closedError);
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = (this.nextCorrelationId + 1) & 0x7fffffff;
-    let frame: Buffer;
+    let frame: Buffer | Buffer[];
     try {
-      frame = encodeRequest(apiKey, version, correlationId, this.clientId, body);
+      frame = encodeRequestChunks(apiKey, version, correlationId, this.clientId, body);
     } catch (err) {
       return Promise.reject(err);
     }
     if (opts.expectResponse === false) {
       return new Promise((resolve, reject) => {
-        this.socket.write(frame, (err) => (err ? reject(this.closedError ?? new ConnectionError(err.message)) : resolve(undefined)));
+        this.write(frame, (err) => (err ? reject(this.closedError ?? new ConnectionError(err.message)) : resolve(undefined)));
       });
     }
     return new Promise<Buffer>((resolve, reject) => {
@@ -392,8 +421,19 @@ export class BrokerConnection {
         }, timeoutMs);
       }
       this.inFlight.set(correlationId, entry);
-      this.socket.write(frame);
+      this.write(frame);
     });
+  }
+
+  /** Writes a frame; one in several buffers goes out corked (one writev). `done` follows the last buffer. */
+  private write(frame: Buffer | Buffer[], done?: (err?: Error | null) => void): void {
+    if (Buffer.isBuffer(frame)) {
+      this.socket.write(frame, done);
+      return;
+    }
+    this.socket.cork();
+    for (let i = 0; i < frame.length; i++) this.socket.write(frame[i]!, i === frame.length - 1 ? done : undefined);
+    this.socket.uncork();
   }
 
   private onData(chunk: Buffer): void {

@@ -1,8 +1,8 @@
 /**
  * Builds one v2 record batch incrementally, as Kafka's MemoryRecordsBuilder does: each record is encoded into
  * the batch's buffer when it is appended, so a producer holds bytes, not one JavaScript object per record.
- * The buffer starts small and doubles up to the batch's limit (a first record larger than the limit gets a
- * buffer of its own size, as Kafka lets one oversized record form a batch alone).
+ * The buffer is the batch's limit (batch.size) up to 1 MiB, and doubles from there up to the limit (a first record
+ * larger than the limit gets a buffer of its own size, as Kafka lets one oversized record form a batch alone).
  *
  * Record layout (docs/protocol-notes.md §3): length varint | attributes int8 | timestampDelta varlong |
  * offsetDelta varint | keyLength varint | key | valueLength varint | value | headerCount varint | headers.
@@ -36,7 +36,8 @@ export type RecordBytes = Buffer | string | null | undefined;
 /** Record headers: a list (duplicates allowed, order kept) or an object. */
 export type RecordHeadersInput = ReadonlyArray<{ key: string; value: RecordBytes }> | Readonly<Record<string, RecordBytes>> | undefined;
 
-const INITIAL_CAPACITY = 4096;
+/** A batch's first buffer: its whole limit up to this (Kafka allocates batch.size at once), then doubling. */
+const MAX_INITIAL_CAPACITY = 1 << 20;
 
 function byteLength(v: RecordBytes): number {
   if (v === null || v === undefined) return -1;
@@ -113,7 +114,7 @@ export class RecordBatchBuilder {
 
   /** `limit`: the batch's size in bytes (batch.size); more records are refused once it would be passed. */
   constructor(readonly limit: number) {
-    this.buf = Buffer.allocUnsafe(Math.min(Math.max(limit, RECORD_BATCH_OVERHEAD), INITIAL_CAPACITY));
+    this.buf = Buffer.allocUnsafe(Math.min(Math.max(limit, RECORD_BATCH_OVERHEAD), MAX_INITIAL_CAPACITY));
   }
 
   /** Bytes of the batch so far (header included, uncompressed). */
