@@ -180,7 +180,8 @@ function fastRecords(
   afterMaxMs: number,
 ): number {
   const first = index;
-  let maxTimestamp = -1;
+  // the largest timestamp delta, as a small integer: no floating-point work per record unless bounds are checked
+  let maxDelta = -0x80000000;
   while (index < count && pos < stopAt) {
     let v = shortVarint(buf, pos, end);
     if (v < 0) break;
@@ -191,7 +192,7 @@ function fastRecords(
     p++; // attributes
     v = shortVarint(buf, p, recordEnd);
     if (v < 0) break;
-    const timestamp = baseTimestamp + zigzag(v);
+    const timestampDelta = zigzag(v);
     p += v & 3;
     v = shortVarint(buf, p, recordEnd);
     if (v < 0 || zigzag(v) !== index) break;
@@ -208,13 +209,16 @@ function fastRecords(
     p += (v & 3) + (valueLength > 0 ? valueLength : 0);
     // no headers: one zero byte, the record's last
     if (p + 1 !== recordEnd || buf[p] !== 0) break;
-    if (checkRange && timestamp !== -1 && (now - timestamp > beforeMaxMs || timestamp - now > afterMaxMs)) break;
-    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    if (checkRange) {
+      const timestamp = baseTimestamp + timestampDelta;
+      if (timestamp !== -1 && (now - timestamp > beforeMaxMs || timestamp - now > afterMaxMs)) break;
+    }
+    if (timestampDelta > maxDelta) maxDelta = timestampDelta;
     pos = recordEnd;
     index++;
   }
   fastCount = index - first;
-  fastMaxTimestamp = maxTimestamp;
+  fastMaxTimestamp = fastCount > 0 ? baseTimestamp + maxDelta : -1;
   return pos;
 }
 
