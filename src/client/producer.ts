@@ -9,7 +9,6 @@
 import { ClusterClient, RETRIABLE_ERROR_CODES, METADATA_ERROR_CODES, backoffMs, type ClusterClientOptions } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { partitionForKey } from './partitioner.js';
-import type { RecordHeader } from '../protocol/records.js';
 import { RecordBatchBuilder } from '../protocol/record-batch-builder.js';
 import { CompressionType, compressionFromName, type CompressionName } from '../protocol/compression.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
@@ -22,7 +21,7 @@ export interface ProducerRecord {
   key?: Buffer | string | null;
   value: Buffer | string | null;
   /** A list (duplicates allowed, order kept) or an object. */
-  headers?: RecordHeader[] | Record<string, Buffer | string | null>;
+  headers?: ReadonlyArray<{ key: string; value: Buffer | string | null }> | Record<string, Buffer | string | null>;
   /** Explicit partition; otherwise murmur2(key) or the sticky partition. */
   partition?: number;
   /** Epoch millis (CreateTime); default: now. */
