@@ -222,7 +222,14 @@ async function measureLatency(rate) {
     await broker.stop();
     rmSync(broker.dir, { recursive: true, force: true });
   }
-  if (ONLY.has('peers') && has('redis-server')) {
+  const peer = async (name, fn) => {
+    try {
+      await fn();
+    } catch (err) {
+      note(`${name} latency at ${rate}/s: ${String(err?.message ?? err).split('\n')[0]}`);
+    }
+  };
+  if (ONLY.has('peers') && has('redis-server')) await peer('Redis', async () => {
     const { startRedis, redisLatency } = await import('./lib/redis.mjs');
     const r = await startRedis(mkdtempSync(join(work, 'redis-')));
     try {
@@ -232,8 +239,8 @@ async function measureLatency(rate) {
     } finally {
       await r.stop();
     }
-  }
-  if (ONLY.has('peers') && has('nats-server')) {
+  });
+  if (ONLY.has('peers') && has('nats-server')) await peer('NATS', async () => {
     const { startNats, natsLatency } = await import('./lib/nats.mjs');
     const s = await startNats(mkdtempSync(join(work, 'nats-')));
     try {
@@ -243,7 +250,7 @@ async function measureLatency(rate) {
     } finally {
       await s.stop();
     }
-  }
+  });
   console.log(`latency ${rate}/s: ${JSON.stringify(out)}`);
   return out;
 }
@@ -389,7 +396,13 @@ try {
       let peers;
       if (ONLY.has('peers') && cfg.acks === '1' && cfg.partitions === 1 && cfg.codec === 'none') {
         const peerRuns = [];
-        for (let i = 0; i < RUNS; i++) peerRuns.push(await measurePeers(cfg.size));
+        for (let i = 0; i < RUNS; i++) {
+          try {
+            peerRuns.push(await measurePeers(cfg.size));
+          } catch (err) {
+            note(`peers at ${cfg.size} B, run ${i + 1}: ${String(err?.message ?? err).split('\n')[0]}`);
+          }
+        }
         peers = Object.fromEntries(Object.keys(peerRuns[0] ?? {}).map((k) => [k, median(peerRuns.map((r) => r[k]))]));
       }
       results.configs.push({ cfg, runs, peers });

@@ -85,7 +85,7 @@ export async function natsLatency(port, n, rate, size = 100) {
     const latencies = [];
     const reading = (async () => {
       for await (const m of messages) {
-        latencies.push(performance.now() - m.data.readDoubleBE(0));
+        latencies.push(performance.now() - new DataView(m.data.buffer, m.data.byteOffset, m.data.byteLength).getFloat64(0));
         if (latencies.length >= n) break;
       }
     })();
