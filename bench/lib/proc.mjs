@@ -45,10 +45,18 @@ export function run(cmd, args, { input, timeoutMs = 600_000, env, cwd } = {}) {
   });
 }
 
+/** Servers started and not yet stopped: killed if the suite itself exits or crashes first. */
+const running = new Set();
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
 /** Starts a server process and resolves once `ready` (a string or RegExp) appears in its output. */
 export function startServer(cmd, args, ready, { env, timeoutMs = 30_000 } = {}) {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    running.add(p);
+    p.once('exit', () => running.delete(p));
     let text = '';
     const timer = setTimeout(() => {
       p.kill('SIGKILL');
