@@ -378,8 +378,9 @@ export class Producer {
   /**
    * Queues a record without a promise (Java's `send(record, callback)`): the cheapest way to send many. The
    * callback, if any, is called once: `(null, metadata)` when acknowledged, `(error)` when the record failed
-   * for good; never before produce() returns. The record is encoded into its partition's batch at once, so
-   * the producer keeps no reference to `record` or its buffers.
+   * for good; never before produce() returns. The record is encoded into its partition's batch at once (once the
+   * topic's metadata is known; before that, the first records wait as they are), so the producer keeps no
+   * reference to `record` or its buffers after that.
    */
   produce(topic: string, record: ProducerRecord, callback?: ProduceCallback): void {
     let size: number;
