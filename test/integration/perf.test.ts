@@ -15,7 +15,8 @@ let broker: BrokerProcess;
 let B: string;
 
 beforeAll(async () => {
-  broker = await startBrokerProcess();
+  // no initial rebalance delay: perf consume joins a new group in every test
+  broker = await startBrokerProcess({ overrides: { 'group.initial.rebalance.delay.ms': '0' } });
   B = broker.bootstrap;
 });
 
@@ -94,6 +95,19 @@ describe('kfk perf produce', () => {
     expect(new Set(values)).toEqual(new Set(['alpha', 'beta', 'gamma']));
   });
 
+  it('takes producer settings from --producer.config (client.id shows in the metrics)', async () => {
+    await createTopic('perf-config');
+    const file = path.join(makeTempDir('perf-config'), 'producer.properties');
+    fs.writeFileSync(file, 'client.id=from-file\nacks=all\nlinger.ms=0\n');
+    const { stdout } = await ok([
+      'perf', 'produce', '--bootstrap-server', B, '--topic', 'perf-config', '--num-records', '500', '--record-size', '10',
+      '--producer.config', file, '--producer-props', 'linger.ms=2', '--print-metrics',
+    ]);
+    expect(stdout).toMatch(/^500 records sent/m);
+    expect(stdout).toMatch(/^producer-metrics:record-send-total:\{client-id=from-file\} +: 500\.000$/m);
+    expect(await kcatCount('perf-config', 500)).toBe(500);
+  });
+
   it('refuses --transactional-id, a missing payload option, and idempotence, each with one line', async () => {
     const txn = await kfk(['perf', 'produce', '--bootstrap-server', B, '--topic', 't', '--num-records', '1', '--record-size', '1', '--transactional-id', 'x']);
     expect(txn.code).toBe(1);
@@ -125,6 +139,25 @@ describe('kfk perf consume', () => {
     expect(row![3]).toBe((500_000 / (1024 * 1024)).toFixed(4)); // 5,000 × 100 bytes, in MiB
     expect(row![4]).toBe('5000');
     expect(lines).toHaveLength(2);
+  });
+
+  it('--group commits what it read (a second run starts there); --from-latest starts at the end', async () => {
+    const first = await ok(['perf', 'consume', '--bootstrap-server', B, '--topic', 'perf-consume', '--messages', '5000', '--group', 'perf-g', '--timeout', '30000', '--hide-header']);
+    expect(first.stdout.trim().split(', ')[4]).toBe('5000');
+    const described = await ok(['consumer-groups', '--bootstrap-server', B, '--describe', '--group', 'perf-g']);
+    const rows = described.stdout.split('\n').filter((l) => l.startsWith('perf-g '));
+    expect(rows).toHaveLength(2);
+    const committed = rows.map((l) => l.trim().split(/\s+/)).map((cols) => ({ current: Number(cols[3]), lag: Number(cols[5]) }));
+    expect(committed.reduce((n, r) => n + r.current, 0)).toBe(5000);
+    expect(committed.every((r) => r.lag === 0)).toBe(true);
+
+    const again = await kfk(['perf', 'consume', '--bootstrap-server', B, '--topic', 'perf-consume', '--messages', '1', '--group', 'perf-g', '--timeout', '1000', '--hide-header']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.trim().split(', ')[4]).toBe('0');
+    expect(again.stderr).toContain('WARNING: Exiting before consuming the expected number of messages');
+    const latest = await kfk(['perf', 'consume', '--bootstrap-server', B, '--topic', 'perf-consume', '--messages', '1', '--from-latest', '--timeout', '1000', '--hide-header']);
+    expect(latest.code, latest.stderr).toBe(0);
+    expect(latest.stdout.trim().split(', ')[4]).toBe('0');
   });
 
   it('with --show-detailed-stats prints rows per interval, and on a timeout says so and counts what it read', async () => {
