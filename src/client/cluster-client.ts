@@ -3,7 +3,7 @@
  * leader and controller lookup, and a bounded retry loop for the errors Kafka calls retriable.
  */
 import { BrokerConnection, ConnectionError, type ConnectionOptions } from './connection.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import type { MetadataResponse } from '../protocol/generated/metadata.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import { ZERO_UUID } from '../protocol/primitives.js';

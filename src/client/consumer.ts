@@ -19,7 +19,7 @@ import { decodeRecordBatch, forEachBatch, type RecordHeader } from '../protocol/
 import { batchLastOffset } from '../protocol/record-batch-header.js';
 import { RecordViewWalker, type RecordView } from './record-view.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import { ZERO_UUID } from '../protocol/primitives.js';
 import type { FetchResponse } from '../protocol/generated/fetch.js';
 import type { ListOffsetsResponse } from '../protocol/generated/list-offsets.js';

@@ -21,7 +21,7 @@ import { Consumer, type ConsumerOptions, type ConsumerRecord, type OffsetSpec } 
 import type { RecordView } from './record-view.js';
 import { assignorByName, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Assignor, type TopicPartition } from './assignors.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import type { FindCoordinatorResponse } from '../protocol/generated/find-coordinator.js';
 import type { JoinGroupResponse } from '../protocol/generated/join-group.js';
 import type { SyncGroupResponse } from '../protocol/generated/sync-group.js';

@@ -12,7 +12,7 @@ import { partitionForKey } from './partitioner.js';
 import { RecordBatchBuilder } from '../protocol/record-batch-builder.js';
 import { CompressionType, compressionFromName, type CompressionName } from '../protocol/compression.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import type { ProduceResponse } from '../protocol/generated/produce.js';
 
 export type Acks = 0 | 1 | -1;
