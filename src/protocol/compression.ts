@@ -21,7 +21,7 @@
  * `decompressAsync` keeps the event loop free: gzip, snappy and lz4 run on libuv's thread pool, zstd is
  * streamed in slices with a yield to the event loop between them.
  */
-import { gunzip, gunzipSync, gzipSync } from 'node:zlib';
+import type * as ZlibModule from 'node:zlib';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type * as SnappyModule from 'snappy';
@@ -31,7 +31,7 @@ import type ZstdBinding from 'zstd-napi/binding.js';
 import { ErrorCode, KafkaError } from './errors.js';
 import { lz4FrameOutputBound } from './lz4-frame.js';
 
-// The codecs are native addons: each is loaded on its first use, so a process that never meets that codec (the CLI's
+// The codecs (native addons, and node:zlib) are each loaded on first use, so a process that never meets that codec (the CLI's
 // admin commands, a broker whose clients do not compress) does not pay for loading it.
 const requireNative = createRequire(import.meta.url);
 let snappyLib: typeof SnappyModule | undefined;
@@ -42,6 +42,11 @@ const snappyCodec = (): typeof SnappyModule => (snappyLib ??= requireNative('sna
 const lz4Codec = (): typeof Lz4Module => (lz4Lib ??= requireNative('lz4-napi') as typeof Lz4Module);
 const zstdCodec = (): typeof ZstdModule => (zstdLib ??= requireNative('zstd-napi') as typeof ZstdModule);
 const zstdNative = (): typeof ZstdBinding => (zstdBinding ??= requireNative('zstd-napi/binding.js') as typeof ZstdBinding);
+let zlibLib: typeof ZlibModule | undefined;
+const zlib = (): typeof ZlibModule => (zlibLib ??= requireNative('node:zlib') as typeof ZlibModule);
+const gzipSync = (buf: Buffer): Buffer => zlib().gzipSync(buf);
+const gunzipSync: typeof ZlibModule.gunzipSync = (...args) => zlib().gunzipSync(...args);
+const gunzip = (buf: Buffer, options: ZlibModule.ZlibOptions, callback: ZlibModule.CompressCallback): void => zlib().gunzip(buf, options, callback);
 const snappyCompress = (buf: Buffer): Buffer => snappyCodec().compressSync(buf);
 const snappyUncompress: typeof SnappyModule.uncompressSync = (...args) => snappyCodec().uncompressSync(...args);
 const snappyUncompressAsync: typeof SnappyModule.uncompress = (...args) => snappyCodec().uncompress(...args);
