@@ -122,7 +122,8 @@ export async function runPerfProduce(opts: Opts): Promise<number> {
       const value = fixedPayload ?? (payloads ? payloads[Math.floor(Math.random() * payloads.length)]! : Buffer.from(String(i)));
       const sendStart = Date.now();
       const bytes = value.length;
-      producer.produce(topic, { value }, (err) => {
+      // the send time is the record's timestamp too (what the producer would take), read once
+      producer.produce(topic, { value, timestamp: sendStart }, (err) => {
         const now = Date.now();
         if (err) {
           failure ??= err;

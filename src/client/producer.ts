@@ -270,6 +270,8 @@ export class Producer {
 
   private readonly topics = new Map<string, TopicState>();
   private readonly queues = new Map<string, Map<number, PartitionQueue>>();
+  /** The queue the last record went to (records mostly follow one another to the same partition). */
+  private lastQueue: PartitionQueue | undefined;
   private readonly inFlight = new Map<number, number>();
   private buffered = 0;
   private unacked = 0;
@@ -584,10 +586,13 @@ export class Producer {
   }
 
   private queue(topic: string, partition: number): PartitionQueue {
+    const last = this.lastQueue;
+    if (last !== undefined && last.partition === partition && last.topic === topic) return last; // the common case
     let byPartition = this.queues.get(topic);
     if (!byPartition) this.queues.set(topic, (byPartition = new Map()));
     let q = byPartition.get(partition);
     if (!q) byPartition.set(partition, (q = { topic, partition, open: undefined, ready: [] }));
+    this.lastQueue = q;
     return q;
   }
 

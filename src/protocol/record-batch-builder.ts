@@ -27,7 +27,7 @@ import {
   RECORDS_COUNT,
   TRANSACTIONAL_FLAG,
 } from './record-batch-header.js';
-import { sizeOfVarint, sizeOfVarlong, writeInt64 } from './primitives.js';
+import { sizeOfVarlong, writeInt64 } from './primitives.js';
 import { crc32c } from './crc32c.js';
 import { CompressionType, compress } from './compression.js';
 
@@ -38,6 +38,12 @@ export type RecordHeadersInput = ReadonlyArray<{ key: string; value: RecordBytes
 
 /** A batch's first buffer: its whole limit up to this (Kafka allocates batch.size at once), then doubling. */
 const MAX_INITIAL_CAPACITY = 1 << 20;
+
+/** Bytes of a zig-zag varint (32-bit value), without a loop. */
+function sizeOfVarint(v: number): number {
+  const u = ((v << 1) ^ (v >> 31)) >>> 0;
+  return u < 0x80 ? 1 : u < 0x4000 ? 2 : u < 0x200000 ? 3 : u < 0x10000000 ? 4 : 5;
+}
 
 function byteLength(v: RecordBytes): number {
   if (v === null || v === undefined) return -1;
@@ -134,7 +140,7 @@ export class RecordBatchBuilder {
     const headerBytes = headers === undefined ? 1 : headersSize(headers, this.headerLengths);
     const body =
       1 +
-      sizeOfVarlong(timestampDelta) +
+      (timestampDelta >= -64 && timestampDelta < 64 ? 1 : sizeOfVarlong(timestampDelta)) +
       sizeOfVarint(this.count) +
       sizeOfVarint(keyLength) +
       (keyLength > 0 ? keyLength : 0) +
