@@ -40,7 +40,7 @@ export class ProgressOutput {
   private readonly tty: boolean;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stdout) {
-    this.tty = out.isTTY === true && !process.env.NO_PROGRESS;
+    this.tty = out.isTTY === true;
   }
 
   get isTTY(): boolean {
