@@ -216,6 +216,9 @@ export async function runConsoleProducer(opts: Opts): Promise<number> {
     failed++;
     failure ??= err;
   };
+  const onResult = (err: Error | null): void => {
+    if (err) onError(err);
+  };
 
   let lineNumber = 0;
   const splitter = new LineSplitter();
@@ -231,10 +234,11 @@ export async function runConsoleProducer(opts: Opts): Promise<number> {
         !cfg.parseKey && !cfg.parseHeaders && cfg.nullMarker === undefined
           ? { value: bytes }
           : parseLine(bytes.toString('utf8'), lineNumber, cfg);
-      const p = producer.send(topic, rec).catch(onError);
       if (sync) {
-        await p;
+        await producer.send(topic, rec).catch(onError);
         if (failure) return;
+      } else {
+        producer.produce(topic, rec, onResult); // no promise per line
       }
     }
   };

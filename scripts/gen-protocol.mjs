@@ -620,6 +620,8 @@ function generate() {
     indexLines.push(`export * from './${mod}.js';`);
   }
   indexLines.push(`export * from './apis.js';`);
+  // api-table.ts: the same table without the codecs, which load on first use (what a client needs to start fast)
+  files.set('api-table.ts', apiTableModule(apiRows));
 
   // apis.ts: the API table with codecs, used by the server's dispatcher and the client.
   const apis = [HEADER, `import type { Reader, Writer } from '../primitives.js';`];
@@ -677,6 +679,107 @@ export function responseHeaderVersion(apiKey: number, apiVersion: number): numbe
   files.set('apis.ts', apis.join('\n'));
   files.set('index.ts', indexLines.join('\n') + '\n');
   return files;
+}
+
+/**
+ * api-table.ts: API keys, version ranges and header versions, with each API's codec module imported only when
+ * loadApiCodec asks for it. A client that speaks a handful of APIs then loads a handful of the generated modules
+ * instead of all of them (apis.ts imports every one, for the broker's dispatcher). Not part of index.ts: its names
+ * repeat those of apis.ts.
+ */
+function apiTableModule(apiRows) {
+  const lines = [
+    HEADER,
+    `import type { ApiCodec } from './apis.js';
+
+export interface ApiInfo {
+  readonly key: number;
+  readonly name: string;
+  /** Lowest version in the spec. */
+  readonly minVersion: number;
+  /** Highest version in the spec, including an unstable latest version. */
+  readonly maxVersion: number;
+  /** Highest version that is stable (never advertise an unstable version). */
+  readonly maxStableVersion: number;
+  /** First flexible version, or -1 if none. */
+  readonly flexibleMin: number;
+  /** The generated module with this API's codecs (without .js). */
+  readonly module: string;
+}
+
+export const ApiKey = {`,
+  ];
+  for (const a of apiRows) lines.push(`  ${a.name}: ${a.key},`);
+  lines.push('} as const;\n');
+  lines.push('export const API_TABLE: ReadonlyMap<number, ApiInfo> = new Map<number, ApiInfo>([');
+  for (const a of apiRows) {
+    lines.push(
+      `  [${a.key}, { key: ${a.key}, name: '${a.name}', minVersion: ${a.min}, maxVersion: ${a.max}, maxStableVersion: ${a.latestUnstable ? a.max - 1 : a.max}, flexibleMin: ${a.flexibleMin}, module: '${a.mod}' }],`,
+    );
+  }
+  lines.push(']);');
+  lines.push(`
+/** Request header version for an API version: v2 when flexible, v1 otherwise (ControlledShutdown v0 uses v0). */
+export function requestHeaderVersion(apiKey: number, apiVersion: number): number {
+  const api = API_TABLE.get(apiKey);
+  if (apiKey === 7 && apiVersion === 0) return 0;
+  return api && api.flexibleMin >= 0 && apiVersion >= api.flexibleMin ? 2 : 1;
+}
+
+/** Response header version: v1 when flexible, except ApiVersions, which always answers with v0 (KIP-511). */
+export function responseHeaderVersion(apiKey: number, apiVersion: number): number {
+  if (apiKey === 18) return 0;
+  const api = API_TABLE.get(apiKey);
+  return api && api.flexibleMin >= 0 && apiVersion >= api.flexibleMin ? 1 : 0;
+}
+
+const loaded = new Map<number, ApiCodec>();
+const loading = new Map<number, Promise<ApiCodec | undefined>>();
+
+/** The codec of an API once loadApiCodec has loaded it, else undefined. */
+export function loadedApiCodec(apiKey: number): ApiCodec | undefined {
+  return loaded.get(apiKey);
+}
+
+/**
+ * Imports an API's codec module (once) and returns its codec; undefined for an unknown key. Callers waiting for the
+ * same API share one promise, so they resume in the order they asked.
+ */
+export function loadApiCodec(apiKey: number): Promise<ApiCodec | undefined> {
+  const known = loaded.get(apiKey);
+  if (known) return Promise.resolve(known);
+  let pending = loading.get(apiKey);
+  if (!pending) {
+    pending = importCodec(apiKey);
+    loading.set(apiKey, pending);
+  }
+  return pending;
+}
+
+async function importCodec(apiKey: number): Promise<ApiCodec | undefined> {
+  const api = API_TABLE.get(apiKey);
+  if (!api) return undefined;
+  const m = (await import(\`./\${api.module}.js\`)) as Record<string, any>;
+  const codec: ApiCodec = {
+    key: api.key,
+    name: api.name,
+    minVersion: api.minVersion,
+    maxVersion: api.maxVersion,
+    maxStableVersion: api.maxStableVersion,
+    flexibleMin: api.flexibleMin,
+    listeners: [],
+    readRequest: m[\`read\${api.name}Request\`],
+    writeRequest: m[\`write\${api.name}Request\`],
+    sizeRequest: m[\`size\${api.name}Request\`],
+    readResponse: m[\`read\${api.name}Response\`],
+    writeResponse: m[\`write\${api.name}Response\`],
+    sizeResponse: m[\`size\${api.name}Response\`],
+  };
+  loaded.set(apiKey, codec);
+  return codec;
+}
+`);
+  return lines.join('\n');
 }
 
 const files = generate();

@@ -5,7 +5,7 @@
 import { ClusterClient, kafkaError, clusterFrom, type BrokerInfo, type TopicMetadata } from './cluster-client.js';
 import { listOffsets, type IsolationLevel } from './consumer.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import { ZERO_UUID, uuidToString } from '../protocol/primitives.js';
 import type { CreateTopicsResponse } from '../protocol/generated/create-topics.js';
 import type { DeleteTopicsResponse } from '../protocol/generated/delete-topics.js';

@@ -3,7 +3,7 @@
  * leader and controller lookup, and a bounded retry loop for the errors Kafka calls retriable.
  */
 import { BrokerConnection, ConnectionError, type ConnectionOptions } from './connection.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import type { MetadataResponse } from '../protocol/generated/metadata.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import { ZERO_UUID } from '../protocol/primitives.js';
@@ -386,6 +386,14 @@ export class ClusterClient {
     const p = t.partitions[partition] ?? t.partitions.find((x) => x.partition === partition);
     if (!p) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic}' has no partition ${partition}`);
     return p.leader;
+  }
+
+  /** The leader of topic/partition in the cached metadata, without a request: -1 when none or not known. */
+  cachedLeader(topic: string, partition: number): number {
+    const t = this.metadata.topics.get(topic);
+    if (!t) return -1;
+    const p = t.partitions[partition]?.partition === partition ? t.partitions[partition] : t.partitions.find((x) => x.partition === partition);
+    return p ? p.leader : -1;
   }
 
   /** A connection to the controller (from Metadata; any broker when the controller is unknown). */

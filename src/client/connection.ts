@@ -11,8 +11,11 @@
  *   API is then the highest one in client range ∩ broker range (as librdkafka does).
  */
 import net from 'node:net';
-import { Reader, Writer } from '../protocol/primitives.js';
-import { API_CODECS, ApiKey, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/apis.js';
+import { Reader, SplicingWriter, Writer, measureSpliced } from '../protocol/primitives.js';
+// The light API table: each API's codec module is imported on its first request (api-table.ts), so a short-lived
+// client (the CLI) loads a few of the generated modules, not all of them.
+import { API_TABLE, ApiKey, loadApiCodec, loadedApiCodec, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/api-table.js';
+import type { ApiCodec } from '../protocol/generated/apis.js';
 import { sizeRequestHeader, writeRequestHeader } from '../protocol/generated/request-header.js';
 import { readResponseHeader } from '../protocol/generated/response-header.js';
 import type { ApiVersionsResponse } from '../protocol/generated/api-versions.js';
@@ -40,8 +43,8 @@ export const CLIENT_SOFTWARE_VERSION = '0.1.0';
 export function clientVersionRange(apiKey: number): readonly [number, number] | undefined {
   const fixed = CLIENT_VERSION_RANGES[apiKey];
   if (fixed) return fixed;
-  const codec = API_CODECS.get(apiKey);
-  return codec ? [codec.minVersion, codec.maxStableVersion] : undefined;
+  const api = API_TABLE.get(apiKey);
+  return api ? [api.minVersion, api.maxStableVersion] : undefined;
 }
 
 export interface VersionRange {
@@ -135,6 +138,13 @@ export class FrameDecoder {
   }
 }
 
+/** The codec of an API (loadApiCodec must have loaded it: BrokerConnection does before encoding). */
+function codecOf(apiKey: number): ApiCodec {
+  const codec = loadedApiCodec(apiKey);
+  if (codec) return codec;
+  throw new Error(API_TABLE.has(apiKey) ? `the codec of API key ${apiKey} is not loaded (await loadApiCodec first)` : `unknown API key ${apiKey}`);
+}
+
 /** Encodes header + body for one request into a single size-prefixed buffer. */
 export function encodeRequest(
   apiKey: number,
@@ -143,8 +153,7 @@ export function encodeRequest(
   clientId: string | null,
   body: unknown,
 ): Buffer {
-  const codec = API_CODECS.get(apiKey);
-  if (!codec) throw new Error(`unknown API key ${apiKey}`);
+  const codec = codecOf(apiKey);
   const hv = requestHeaderVersion(apiKey, version);
   const header = { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId };
   const size = sizeRequestHeader(header, hv) + codec.sizeRequest(body, version);
@@ -156,10 +165,37 @@ export function encodeRequest(
   return w.buf;
 }
 
+/** Bytes fields at least this long (a Produce request's record batches) are sent as their own buffers. */
+const SPLICE_MIN_BYTES = 16 * 1024;
+
+/**
+ * As encodeRequest, except that bytes fields of at least 16 KiB (record batches) are not copied into the frame:
+ * the frame is then a list of buffers in order, for one corked write.
+ */
+export function encodeRequestChunks(
+  apiKey: number,
+  version: number,
+  correlationId: number,
+  clientId: string | null,
+  body: unknown,
+): Buffer | Buffer[] {
+  const codec = codecOf(apiKey);
+  const hv = requestHeaderVersion(apiKey, version);
+  const header = { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId };
+  const { size: bodySize, spliced } = measureSpliced(SPLICE_MIN_BYTES, () => codec.sizeRequest(body, version));
+  if (spliced === 0) return encodeRequest(apiKey, version, correlationId, clientId, body);
+  const size = sizeRequestHeader(header, hv) + bodySize;
+  const w = new SplicingWriter(Buffer.allocUnsafe(4 + size - spliced), SPLICE_MIN_BYTES);
+  w.int32(size);
+  writeRequestHeader(w, header, hv);
+  codec.writeRequest(w, body, version);
+  if (w.pos !== w.buf.length) throw new Error(`encoded ${codec.name} v${version} size mismatch: ${w.pos} != ${w.buf.length} (besides ${spliced} referenced)`);
+  return w.chunks();
+}
+
 /** Decodes a response frame payload (header + body) for a known api key / version. */
 export function decodeResponse(apiKey: number, version: number, payload: Buffer): { correlationId: number; body: any } {
-  const codec = API_CODECS.get(apiKey);
-  if (!codec) throw new Error(`unknown API key ${apiKey}`);
+  const codec = codecOf(apiKey);
   const r = new Reader(payload);
   const header = readResponseHeader(r, responseHeaderVersion(apiKey, version));
   return { correlationId: header.correlationId, body: codec.readResponse(r, version) };
@@ -335,7 +371,7 @@ export class BrokerConnection {
     readResponseHeader(r, 0);
     const errorCode = payload.length >= r.pos + 2 ? payload.readInt16BE(r.pos) : ErrorCode.UNKNOWN_SERVER_ERROR;
     if (errorCode === ErrorCode.UNSUPPORTED_VERSION) return { errorCode, errorName: 'UNSUPPORTED_VERSION', apiKeys: [] };
-    const body = API_CODECS.get(ApiKey.ApiVersions)!.readResponse(r, version) as ApiVersionsResponse;
+    const body = codecOf(ApiKey.ApiVersions).readResponse(r, version) as ApiVersionsResponse;
     return { errorCode: body.errorCode, errorName: errorName(body.errorCode), apiKeys: body.apiKeys };
   }
 
@@ -356,7 +392,7 @@ export class BrokerConnection {
   async request<T = any>(apiKey: number, body: unknown, opts: RequestOptions = {}): Promise<T> {
     const version = opts.version ?? this.versions.get(apiKey);
     if (version === undefined) {
-      const name = API_CODECS.get(apiKey)?.name ?? `API ${apiKey}`;
+      const name = API_TABLE.get(apiKey)?.name ?? `API ${apiKey}`;
       throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `the broker at ${this.address} does not support ${name} in a version kfk speaks`);
     }
     const payload = await this.rawRequest(apiKey, version, body, opts);
@@ -369,17 +405,23 @@ export class BrokerConnection {
   rawRequest(apiKey: number, version: number, body: unknown, opts?: RequestOptions): Promise<Buffer>;
   rawRequest(apiKey: number, version: number, body: unknown, opts: RequestOptions = {}): Promise<Buffer | undefined> {
     if (this.closedError) return Promise.reject(this.closedError);
+    if (!loadedApiCodec(apiKey)) {
+      // first use of this API: import its codec, then send (requests waiting for the same API keep their order)
+      return loadApiCodec(apiKey).then((codec) =>
+        codec ? this.rawRequest(apiKey, version, body, opts) : Promise.reject(new Error(`unknown API key ${apiKey}`)),
+      );
+    }
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = (this.nextCorrelationId + 1) & 0x7fffffff;
-    let frame: Buffer;
+    let frame: Buffer | Buffer[];
     try {
-      frame = encodeRequest(apiKey, version, correlationId, this.clientId, body);
+      frame = encodeRequestChunks(apiKey, version, correlationId, this.clientId, body);
     } catch (err) {
       return Promise.reject(err);
     }
     if (opts.expectResponse === false) {
       return new Promise((resolve, reject) => {
-        this.socket.write(frame, (err) => (err ? reject(this.closedError ?? new ConnectionError(err.message)) : resolve(undefined)));
+        this.write(frame, (err) => (err ? reject(this.closedError ?? new ConnectionError(err.message)) : resolve(undefined)));
       });
     }
     return new Promise<Buffer>((resolve, reject) => {
@@ -387,13 +429,24 @@ export class BrokerConnection {
       const entry: InFlight = { apiKey, version, resolve, reject, timer: undefined };
       if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
         entry.timer = setTimeout(() => {
-          const name = API_CODECS.get(apiKey)?.name ?? String(apiKey);
+          const name = API_TABLE.get(apiKey)?.name ?? String(apiKey);
           this.fail(new RequestTimeoutError(`${name} request to ${this.address} timed out after ${timeoutMs}ms`));
         }, timeoutMs);
       }
       this.inFlight.set(correlationId, entry);
-      this.socket.write(frame);
+      this.write(frame);
     });
+  }
+
+  /** Writes a frame; one in several buffers goes out corked (one writev). `done` follows the last buffer. */
+  private write(frame: Buffer | Buffer[], done?: (err?: Error | null) => void): void {
+    if (Buffer.isBuffer(frame)) {
+      this.socket.write(frame, done);
+      return;
+    }
+    this.socket.cork();
+    for (let i = 0; i < frame.length; i++) this.socket.write(frame[i]!, i === frame.length - 1 ? done : undefined);
+    this.socket.uncork();
   }
 
   private onData(chunk: Buffer): void {

@@ -9,9 +9,10 @@
  * ```
  */
 export { Producer, createProducer, normalizeAcks } from './producer.js';
-export type { Acks, ProducerOptions, ProducerRecord, RecordMetadata, ProducerTransport } from './producer.js';
+export type { Acks, ProduceCallback, ProducerOptions, ProducerRecord, RecordMetadata, ProducerTransport } from './producer.js';
 export { Consumer, createConsumer, listOffsets } from './consumer.js';
 export type { Assignment, ConsumerOptions, ConsumerRecord, IsolationLevel, OffsetSpec } from './consumer.js';
+export type { RecordView } from './record-view.js';
 export { GroupConsumer, CommitFailedError, createGroupConsumer } from './group-consumer.js';
 export type { GroupConsumerOptions, CommittedOffset } from './group-consumer.js';
 export { rangeAssignor, roundRobinAssignor, assignorByName } from './assignors.js';

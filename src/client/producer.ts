@@ -9,10 +9,10 @@
 import { ClusterClient, RETRIABLE_ERROR_CODES, METADATA_ERROR_CODES, backoffMs, type ClusterClientOptions } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { partitionForKey } from './partitioner.js';
-import { buildRecordBatch, type RecordHeader, type RecordInput } from '../protocol/records.js';
+import { RecordBatchBuilder } from '../protocol/record-batch-builder.js';
 import { CompressionType, compressionFromName, type CompressionName } from '../protocol/compression.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import type { ProduceResponse } from '../protocol/generated/produce.js';
 
 export type Acks = 0 | 1 | -1;
@@ -21,7 +21,7 @@ export interface ProducerRecord {
   key?: Buffer | string | null;
   value: Buffer | string | null;
   /** A list (duplicates allowed, order kept) or an object. */
-  headers?: RecordHeader[] | Record<string, Buffer | string | null>;
+  headers?: ReadonlyArray<{ key: string; value: Buffer | string | null }> | Record<string, Buffer | string | null>;
   /** Explicit partition; otherwise murmur2(key) or the sticky partition. */
   partition?: number;
   /** Epoch millis (CreateTime); default: now. */
@@ -171,18 +171,25 @@ export class ClusterTransport implements ProducerTransport {
   }
 }
 
-interface Callback {
-  resolve(m: RecordMetadata): void;
-  reject(err: Error): void;
-}
+/**
+ * Called once per record when it is acknowledged (error null) or has failed for good, as the callback of Java's
+ * `send(record, callback)`. `metadata` is built only for callbacks that declare a second parameter.
+ */
+export type ProduceCallback = (error: Error | null, metadata?: RecordMetadata) => void;
 
 interface Batch {
   topic: string;
   partition: number;
-  records: RecordInput[];
-  callbacks: Callback[];
-  /** Estimated uncompressed size. */
-  size: number;
+  /** Records are encoded into it as they are appended; null once the batch is closed and encoded. */
+  builder: RecordBatchBuilder | null;
+  /** Per record, in append order: its callback (or undefined) and timestamp. */
+  callbacks: Array<ProduceCallback | undefined>;
+  timestamps: number[];
+  /** Records with a callback (none: completion skips the per-record loop). */
+  withCallback: number;
+  count: number;
+  /** Bytes of records held (buffer.memory accounting). */
+  bytes: number;
   createdAt: number;
   encoded?: Buffer;
   attempts: number;
@@ -200,7 +207,7 @@ interface PartitionQueue {
 interface TopicState {
   status: 'loading' | 'ready';
   numPartitions: number;
-  waiting: Array<{ record: ProducerRecord; size: number; input: RecordInput; cb: Callback }>;
+  waiting: Array<{ record: ProducerRecord; size: number; cb: ProduceCallback | undefined }>;
   sticky: number;
   stickyBytes: number;
 }
@@ -210,15 +217,32 @@ const RECORD_OVERHEAD = 21;
 /** Record batch v2 header. */
 const BATCH_OVERHEAD = 61;
 
-function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
-  if (v === null || v === undefined) return null;
-  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+function bytesOf(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length;
 }
 
-function normalizeHeaders(h: ProducerRecord['headers']): RecordHeader[] {
-  if (!h) return [];
-  if (Array.isArray(h)) return h.map((x) => ({ key: x.key, value: toBuffer(x.value) }));
-  return Object.entries(h).map(([key, value]) => ({ key, value: toBuffer(value) }));
+/** Upper bound of a record's encoded size (for max.request.size and buffer.memory). */
+function estimateRecordSize(record: ProducerRecord): number {
+  let size = RECORD_OVERHEAD + bytesOf(record.key) + bytesOf(record.value);
+  const h = record.headers;
+  if (h) {
+    if (Array.isArray(h)) for (const x of h) size += Buffer.byteLength(x.key) + bytesOf(x.value) + 10;
+    else for (const k of Object.keys(h)) size += Buffer.byteLength(k) + bytesOf((h as Record<string, Buffer | string | null>)[k]) + 10;
+  }
+  return size;
+}
+
+function checkRecordBytes(v: unknown, what: string): void {
+  if (v === null || v === undefined || typeof v === 'string' || Buffer.isBuffer(v)) return;
+  throw new TypeError(`the record's ${what} must be a Buffer, a string or null`);
+}
+
+/** A user's callback threw: the producer's state stays consistent, and the error surfaces as uncaught. */
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
 }
 
 export function normalizeAcks(acks: ProducerOptions['acks']): Acks {
@@ -246,9 +270,23 @@ export class Producer {
 
   private readonly topics = new Map<string, TopicState>();
   private readonly queues = new Map<string, Map<number, PartitionQueue>>();
+  /** The queue the last record went to (records mostly follow one another to the same partition). */
+  private lastQueue: PartitionQueue | undefined;
   private readonly inFlight = new Map<number, number>();
   private buffered = 0;
   private unacked = 0;
+  private readonly stats = {
+    recordsAcked: 0,
+    recordErrors: 0,
+    recordRetries: 0,
+    requests: 0,
+    batches: 0,
+    batchBytes: 0,
+    batchBytesMax: 0,
+    batchRecords: 0,
+    requestLatencyTotal: 0,
+    requestLatencyMax: 0,
+  };
   private flushing = 0;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
@@ -297,6 +335,28 @@ export class Producer {
     }
   }
 
+  /**
+   * A few of the Java producer's metrics (producer-metrics group), computed from counters kept per batch and
+   * per request: what `kfk perf produce --print-metrics` prints.
+   */
+  metrics(): Record<string, number> {
+    const m = this.stats;
+    return {
+      'record-send-total': m.recordsAcked,
+      'record-error-total': m.recordErrors,
+      'record-retry-total': m.recordRetries,
+      'request-total': m.requests,
+      'batch-size-avg': m.batches > 0 ? m.batchBytes / m.batches : 0,
+      'batch-size-max': m.batchBytesMax,
+      'records-per-request-avg': m.requests > 0 ? m.batchRecords / m.requests : 0,
+      'request-latency-avg': m.requests > 0 ? m.requestLatencyTotal / m.requests : 0,
+      'request-latency-max': m.requestLatencyMax,
+      'outgoing-byte-total': m.batchBytes,
+      'buffer-total-bytes': this.bufferMemory,
+      'buffer-available-bytes': Math.max(0, this.bufferMemory - this.buffered),
+    };
+  }
+
   /** Records queued or in flight and not yet acknowledged. */
   get pendingCount(): number {
     return this.unacked;
@@ -312,53 +372,62 @@ export class Producer {
    * good. Ordering per partition is kept for records sent one after another (retries aside).
    */
   send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
-    if (this.closed) return Promise.reject(new Error('producer is closed'));
-    let input: RecordInput;
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      this.produce(topic, record, (err, metadata) => (err ? reject(err) : resolve(metadata!)));
+    });
+  }
+
+  /**
+   * Queues a record without a promise (Java's `send(record, callback)`): the cheapest way to send many. The
+   * callback, if any, is called once: `(null, metadata)` when acknowledged, `(error)` when the record failed
+   * for good; never before produce() returns. The record is encoded into its partition's batch at once (once the
+   * topic's metadata is known; before that, the first records wait as they are), so the producer keeps no
+   * reference to `record` or its buffers after that.
+   */
+  produce(topic: string, record: ProducerRecord, callback?: ProduceCallback): void {
+    let size: number;
     try {
-      input = {
-        key: toBuffer(record.key),
-        value: toBuffer(record.value),
-        headers: normalizeHeaders(record.headers),
-        timestamp: record.timestamp ?? Date.now(),
-      };
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    let size = RECORD_OVERHEAD + (input.key?.length ?? 0) + (input.value?.length ?? 0);
-    for (const h of input.headers!) size += Buffer.byteLength(h.key) + (h.value?.length ?? 0) + 2;
-    if (size + BATCH_OVERHEAD > this.maxRequestSize) {
-      return Promise.reject(
-        new KafkaError(
+      if (this.closed) throw new Error('producer is closed');
+      checkRecordBytes(record.key, 'key');
+      checkRecordBytes(record.value, 'value');
+      size = estimateRecordSize(record);
+      if (size + BATCH_OVERHEAD > this.maxRequestSize) {
+        throw new KafkaError(
           ErrorCode.MESSAGE_TOO_LARGE,
           `The message is ${size + BATCH_OVERHEAD} bytes when serialized which is larger than ${this.maxRequestSize}, the maximum request size`,
-        ),
-      );
+        );
+      }
+    } catch (err) {
+      if (callback) queueMicrotask(() => callback(err as Error));
+      return;
     }
-    return new Promise<RecordMetadata>((resolve, reject) => {
-      this.unacked++;
-      this.buffered += size;
-      const cb: Callback = {
-        resolve: (m) => {
-          this.settled(size);
-          resolve(m);
-        },
-        reject: (e) => {
-          this.settled(size);
-          reject(e);
-        },
-      };
-      let ts = this.topics.get(topic);
-      if (ts && ts.status === 'ready') {
-        this.append(topic, ts, record, input, size, cb);
-        return;
-      }
-      if (!ts) {
-        ts = { status: 'loading', numPartitions: 0, waiting: [], sticky: -1, stickyBytes: 0 };
-        this.topics.set(topic, ts);
-        this.loadTopic(topic, ts);
-      }
-      ts.waiting.push({ record, size, input, cb });
-    });
+    this.unacked++;
+    this.buffered += size;
+    let ts = this.topics.get(topic);
+    if (ts && ts.status === 'ready') {
+      this.append(topic, ts, record, size, callback);
+      return;
+    }
+    if (!ts) {
+      ts = { status: 'loading', numPartitions: 0, waiting: [], sticky: -1, stickyBytes: 0 };
+      this.topics.set(topic, ts);
+      this.loadTopic(topic, ts);
+    }
+    ts.waiting.push({ record, size, cb: callback });
+  }
+
+  /**
+   * The topic's partition count, loading its metadata (Java's partitionsFor): lets a caller wait for what the
+   * first send would otherwise wait for. Rejects if the topic is unknown (and not auto-created).
+   */
+  async partitionsFor(topic: string): Promise<number> {
+    const known = this.topics.get(topic);
+    if (known?.status === 'ready') return known.numPartitions;
+    const info = await this.transport.topic(topic, true);
+    if (!this.topics.has(topic)) {
+      this.topics.set(topic, { status: 'ready', numPartitions: info.leaders.length, waiting: [], sticky: -1, stickyBytes: 0 });
+    }
+    return info.leaders.length;
   }
 
   /** Resolves when fewer than bufferMemory bytes are held (use it to stream large inputs). */
@@ -390,9 +459,10 @@ export class Producer {
 
   // ------------------------------------------------------------------------------------------------
 
-  private settled(size: number): void {
-    this.unacked--;
-    this.buffered -= size;
+  /** Records and bytes leave the producer (acknowledged or failed); wakes waiters. */
+  private settled(records: number, bytes: number): void {
+    this.unacked -= records;
+    this.buffered -= bytes;
     if (this.buffered < this.bufferMemory && this.spaceWaiters.length > 0) {
       const w = this.spaceWaiters;
       this.spaceWaiters = [];
@@ -405,6 +475,12 @@ export class Producer {
     }
   }
 
+  /** A record that never made it into a batch failed. */
+  private failRecord(size: number, cb: ProduceCallback | undefined, err: Error): void {
+    this.settled(1, size);
+    if (cb) queueMicrotask(() => cb(err));
+  }
+
   private loadTopic(topic: string, ts: TopicState): void {
     this.transport.topic(topic, true).then(
       (info) => {
@@ -412,13 +488,14 @@ export class Producer {
         ts.numPartitions = info.leaders.length;
         const waiting = ts.waiting;
         ts.waiting = [];
-        for (const w of waiting) this.append(topic, ts, w.record, w.input, w.size, w.cb);
+        for (const w of waiting) this.append(topic, ts, w.record, w.size, w.cb);
       },
       (err: unknown) => {
         this.topics.delete(topic);
         const waiting = ts.waiting;
         ts.waiting = [];
-        for (const w of waiting) w.cb.reject(err instanceof Error ? err : new Error(String(err)));
+        const e = err instanceof Error ? err : new Error(String(err));
+        for (const w of waiting) this.failRecord(w.size, w.cb, e);
       },
     );
   }
@@ -433,17 +510,21 @@ export class Producer {
     return start;
   }
 
-  private append(topic: string, ts: TopicState, record: ProducerRecord, input: RecordInput, size: number, cb: Callback): void {
+  private append(topic: string, ts: TopicState, record: ProducerRecord, size: number, cb: ProduceCallback | undefined): void {
     const n = ts.numPartitions;
     let partition: number;
     if (record.partition !== undefined && record.partition !== null) {
       partition = record.partition;
       if (!Number.isInteger(partition) || partition < 0 || partition >= n) {
-        cb.reject(new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${partition} of topic '${topic}' with partition count ${n} is not present in metadata`));
+        this.failRecord(
+          size,
+          cb,
+          new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${partition} of topic '${topic}' with partition count ${n} is not present in metadata`),
+        );
         return;
       }
-    } else if (input.key) {
-      partition = this.partitioner(input.key, n);
+    } else if (record.key !== null && record.key !== undefined) {
+      partition = this.partitioner(typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : record.key, n);
     } else {
       if (ts.sticky < 0 || ts.stickyBytes >= this.batchSize) {
         ts.sticky = this.nextSticky(topic, ts);
@@ -453,28 +534,65 @@ export class Producer {
       ts.stickyBytes += size;
     }
     const q = this.queue(topic, partition);
-    if (q.open && q.open.records.length > 0 && q.open.size + size > this.batchSize) {
+    const timestamp = record.timestamp ?? Date.now();
+    let batch = q.open;
+    if (batch && batch.builder!.append(timestamp, record.key, record.value, record.headers) < 0) {
+      // full: close it and start a new one
       this.closeBatch(q);
       this.scheduleDrain();
+      batch = undefined;
+    } else if (batch === undefined) {
+      // fall through to open one below
+    } else {
+      this.recordAppended(batch, cb, timestamp, size);
+      this.maybeSend(q, batch);
+      return;
     }
-    if (!q.open) {
-      q.open = { topic, partition, records: [], callbacks: [], size: BATCH_OVERHEAD, createdAt: Date.now(), attempts: 0, retryAt: 0 };
-      this.armTimer(q.open.createdAt + this.lingerMs);
-    }
-    q.open.records.push(input);
-    q.open.callbacks.push(cb);
-    q.open.size += size;
-    if (q.open.size >= this.batchSize || this.lingerMs <= 0 || this.flushing > 0) {
-      if (q.open.size >= this.batchSize) this.closeBatch(q);
+    batch = {
+      topic,
+      partition,
+      builder: new RecordBatchBuilder(this.batchSize),
+      callbacks: [],
+      timestamps: [],
+      withCallback: 0,
+      count: 0,
+      bytes: 0,
+      createdAt: Date.now(),
+      attempts: 0,
+      retryAt: 0,
+    };
+    q.open = batch;
+    this.armTimer(batch.createdAt + this.lingerMs);
+    batch.builder!.append(timestamp, record.key, record.value, record.headers); // the first record always fits
+    this.recordAppended(batch, cb, timestamp, size);
+    this.maybeSend(q, batch);
+  }
+
+  private recordAppended(batch: Batch, cb: ProduceCallback | undefined, timestamp: number, size: number): void {
+    batch.callbacks.push(cb);
+    batch.timestamps.push(timestamp);
+    if (cb) batch.withCallback++;
+    batch.count++;
+    batch.bytes += size;
+  }
+
+  /** Closes a full batch, and has batches sent now when linger does not apply. */
+  private maybeSend(q: PartitionQueue, batch: Batch): void {
+    const full = batch.builder!.sizeInBytes >= this.batchSize;
+    if (full || this.lingerMs <= 0 || this.flushing > 0) {
+      if (full) this.closeBatch(q);
       this.scheduleDrain();
     }
   }
 
   private queue(topic: string, partition: number): PartitionQueue {
+    const last = this.lastQueue;
+    if (last !== undefined && last.partition === partition && last.topic === topic) return last; // the common case
     let byPartition = this.queues.get(topic);
     if (!byPartition) this.queues.set(topic, (byPartition = new Map()));
     let q = byPartition.get(partition);
     if (!q) byPartition.set(partition, (q = { topic, partition, open: undefined, ready: [] }));
+    this.lastQueue = q;
     return q;
   }
 
@@ -528,7 +646,7 @@ export class Producer {
             b,
             new KafkaError(
               ErrorCode.REQUEST_TIMED_OUT,
-              `Expiring ${b.records.length} record(s) for ${b.topic}-${b.partition}: ${now - b.createdAt} ms has passed since batch creation`,
+              `Expiring ${b.count} record(s) for ${b.topic}-${b.partition}: ${now - b.createdAt} ms has passed since batch creation`,
             ),
           );
         }
@@ -570,17 +688,29 @@ export class Producer {
   }
 
   private encode(b: Batch): Buffer {
-    if (!b.encoded) b.encoded = buildRecordBatch(b.records, { compression: this.compression });
+    if (!b.encoded) {
+      b.encoded = b.builder!.build({ compression: this.compression });
+      b.builder = null;
+    }
     return b.encoded;
   }
 
   private sendBatches(leader: number, batches: Batch[]): void {
     this.inFlight.set(leader, (this.inFlight.get(leader) ?? 0) + 1);
+    const m = this.stats;
+    const sentAt = Date.now();
+    m.requests++;
+    for (const b of batches) {
+      m.batches++;
+      m.batchBytes += b.encoded!.length;
+      if (b.encoded!.length > m.batchBytesMax) m.batchBytesMax = b.encoded!.length;
+      m.batchRecords += b.count;
+    }
     const reqBatches: ProduceBatch[] = batches.map((b) => ({
       topic: b.topic,
       partition: b.partition,
       records: b.encoded!,
-      recordCount: b.records.length,
+      recordCount: b.count,
     }));
     this.transport
       .produce(leader, this.acks, this.requestTimeoutMs, reqBatches)
@@ -611,33 +741,59 @@ export class Producer {
         },
       )
       .finally(() => {
+        const latency = Date.now() - sentAt;
+        m.requestLatencyTotal += latency;
+        if (latency > m.requestLatencyMax) m.requestLatencyMax = latency;
         this.inFlight.set(leader, (this.inFlight.get(leader) ?? 1) - 1);
         this.drain();
       });
   }
 
   private completeBatch(b: Batch, r: PartitionResult): void {
+    this.stats.recordsAcked += b.count;
+    this.settled(b.count, b.bytes);
+    if (b.withCallback === 0) return;
     const logAppend = r.logAppendTimeMs !== undefined && r.logAppendTimeMs >= 0 ? r.logAppendTimeMs : undefined;
-    b.callbacks.forEach((cb, i) => {
-      cb.resolve({
-        topic: b.topic,
-        partition: b.partition,
-        offset: this.acks !== 0 && r.baseOffset >= 0 ? r.baseOffset + i : -1,
-        timestamp: logAppend ?? b.records[i]!.timestamp!,
-      });
-    });
+    const baseOffset = this.acks !== 0 && r.baseOffset >= 0 ? r.baseOffset : -1;
+    const callbacks = b.callbacks;
+    for (let i = 0; i < callbacks.length; i++) {
+      const cb = callbacks[i];
+      if (cb === undefined) continue;
+      try {
+        if (cb.length < 2) cb(null);
+        else {
+          cb(null, {
+            topic: b.topic,
+            partition: b.partition,
+            offset: baseOffset >= 0 ? baseOffset + i : -1,
+            timestamp: logAppend ?? b.timestamps[i]!,
+          });
+        }
+      } catch (err) {
+        rethrowLater(err);
+      }
+    }
   }
 
   private failBatch(b: Batch, err: Error): void {
-    for (const cb of b.callbacks) cb.reject(err);
+    this.settled(b.count, b.bytes);
+    for (const cb of b.callbacks) {
+      try {
+        cb?.(err);
+      } catch (thrown) {
+        rethrowLater(thrown);
+      }
+    }
   }
 
   private retryOrFail(b: Batch, err: Error, retriable: boolean): void {
     b.attempts++;
     if (!retriable || b.attempts > this.retries || this.closed || Date.now() - b.createdAt >= this.deliveryTimeoutMs) {
+      this.stats.recordErrors += b.count;
       this.failBatch(b, err);
       return;
     }
+    this.stats.recordRetries += b.count;
     b.retryAt = Date.now() + backoffMs(b.attempts - 1, this.retryBackoffMs, this.retryBackoffMaxMs);
     const q = this.queue(b.topic, b.partition);
     q.ready.unshift(b);

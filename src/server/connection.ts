@@ -169,6 +169,20 @@ export class Connection {
     d?.();
   }
 
+  /**
+   * Writes a response; one in several buffers (records referenced, not copied) goes out corked, as one writev.
+   * Returns false when the socket's buffer is full (wait for 'drain').
+   */
+  private write(response: Buffer | readonly Buffer[]): boolean {
+    if (Buffer.isBuffer(response)) return this.socket.write(response);
+    const socket = this.socket;
+    socket.cork();
+    let room = true;
+    for (const chunk of response) room = socket.write(chunk) && room;
+    socket.uncork();
+    return room; // false only if a write said so, and then 'drain' follows
+  }
+
   private async processQueue(): Promise<void> {
     this.processing = true;
     try {
@@ -197,7 +211,7 @@ export class Connection {
           this.close();
           break;
         }
-        if (outcome.response && !this.socket.write(outcome.response)) {
+        if (outcome.response && !this.write(outcome.response)) {
           this.writeBlocked = true;
           this.updateReading();
         }

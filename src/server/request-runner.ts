@@ -14,7 +14,7 @@
  * unhandled rejection; it can at worst be answered with an error. Connection still attaches a last-resort
  * catch, which nothing is expected to reach.
  */
-import { Reader, Writer, ProtocolError } from '../protocol/primitives.js';
+import { Reader, Writer, ProtocolError, SplicingWriter, measureSpliced } from '../protocol/primitives.js';
 import { API_CODECS, requestHeaderVersion, responseHeaderVersion, type ApiCodec } from '../protocol/generated/apis.js';
 import { readRequestHeader } from '../protocol/generated/request-header.js';
 import { KafkaError, errorName } from '../protocol/errors.js';
@@ -25,11 +25,17 @@ import type { Socket } from 'node:net';
 
 const API_VERSIONS_KEY = 18;
 
-/** What the connection does after a request: write `response` (if any), then close if `close`. */
+/**
+ * What the connection does after a request: write `response` (if any), then close if `close`. A response in
+ * several buffers (large records fields referenced, not copied: encodeResponseChunks) is written with one writev.
+ */
 export interface Outcome {
-  readonly response: Buffer | null;
+  readonly response: Buffer | readonly Buffer[] | null;
   readonly close: boolean;
 }
+
+/** Bytes fields at least this long go to the socket as their own buffer rather than being copied into the frame. */
+export const SPLICE_MIN_BYTES = 16 * 1024;
 
 const NOTHING: Outcome = { response: null, close: false };
 const CLOSE: Outcome = { response: null, close: true };
@@ -136,7 +142,7 @@ export class RequestRunner {
   private respond(req: InFlight, res: unknown): Outcome {
     if (res === NO_RESPONSE) return NOTHING;
     try {
-      return { response: encodeResponse(req.codec, req.ctx.apiVersion, req.ctx.correlationId, res as Record<string, unknown>), close: false };
+      return { response: encodeResponseChunks(req.codec, req.ctx.apiVersion, req.ctx.correlationId, res as Record<string, unknown>), close: false };
     } catch (err) {
       return this.failed(req, err, 'while encoding the response');
     }
@@ -197,6 +203,27 @@ function stackOf(err: unknown): string {
   } catch {
     return 'non-error value thrown';
   }
+}
+
+/**
+ * Encodes a response frame as encodeResponse does, except that bytes fields of at least SPLICE_MIN_BYTES (the
+ * records a Fetch returns: file data already in a buffer of its own) are not copied: the frame is then a list of
+ * buffers, in order, for one writev. Throws as encodeResponse does.
+ */
+export function encodeResponseChunks(codec: ApiCodec, apiVersion: number, correlationId: number, body: Record<string, unknown>): Buffer | Buffer[] {
+  const headerVersion = responseHeaderVersion(codec.key, apiVersion);
+  const headerSize = headerVersion >= 1 ? 5 : 4;
+  const { size: bodySize, spliced } = measureSpliced(SPLICE_MIN_BYTES, () => codec.sizeResponse(body, apiVersion));
+  if (spliced === 0) return encodeResponse(codec, apiVersion, correlationId, body);
+  const w = new SplicingWriter(Buffer.allocUnsafe(4 + headerSize + bodySize - spliced), SPLICE_MIN_BYTES);
+  w.int32(headerSize + bodySize);
+  w.int32(correlationId);
+  if (headerVersion >= 1) w.uvarint(0);
+  codec.writeResponse(w, body, apiVersion);
+  if (w.pos !== w.buf.length) {
+    throw new ProtocolError(`${codec.name} v${apiVersion} response wrote ${w.pos} bytes (besides ${spliced} referenced) where its size pass counted ${w.buf.length}`);
+  }
+  return w.chunks();
 }
 
 /**
