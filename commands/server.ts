@@ -6,6 +6,10 @@
  * checkpoints, clean-shutdown marker) and exits 0. It prints one line on stdout when ready:
  * `started (kfk broker id=<id>, listeners=<...>)`. Each running broker leaves a pid file in
  * <tmpdir>/kfk-brokers so that `server stop` can find it, as kafka-server-stop.sh finds Kafka's.
+ *
+ * A fatal error (uncaught exception, unhandled rejection) is logged and shuts the broker down without the
+ * clean-shutdown marker, exit code 1 (fatal-errors.ts). KFK_TEST_FAULT=1 enables test-only fault injection
+ * (test-faults.ts).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +18,9 @@ import { loadBrokerConfig, parseOverride } from '../src/config/broker-config.js'
 import { ConfigError } from '../src/config/config-def.js';
 import { launchBroker } from '../src/broker/launch.js';
 import { createLogger } from '../src/server/logger.js';
+import type { RunningBroker } from '../src/broker/launch.js';
+import { installFatalErrorHandlers } from './fatal-errors.js';
+import { testFaultsEnabled, withTestFaults } from './test-faults.js';
 
 export class UsageError extends Error {}
 
@@ -67,30 +74,55 @@ async function start(args: string[]): Promise<number> {
   const debug = process.env.KFK_DEBUG === '1';
   const logger = createLogger(debug ? 'debug' : 'info');
   for (const key of Object.keys(config.unknown)) logger.warn(`The configuration '${key}' was supplied but isn't a known config.`);
-  const running = await launchBroker(config, { logger });
   const pidFile = join(PID_DIR, String(process.pid));
+
+  let running: RunningBroker | undefined;
+  let finish: (code: number) => void = (code) => process.exit(code);
+  // Installed before the broker starts, so that a fatal error during start-up also stops what was opened.
+  const fatal = installFatalErrorHandlers({
+    logger,
+    shutdown: () => (running ? running.stop({ cleanShutdown: false }) : Promise.resolve()),
+    exit: (code) => finish(code),
+    exitNow: (code) => {
+      rmSync(pidFile, { force: true });
+      process.exit(code);
+    },
+  });
+  const faults = testFaultsEnabled();
+  if (faults) logger.warn('KFK_TEST_FAULT=1: test-only fault injection is enabled (client ids kfk-test-fault:<kind>)');
+  try {
+    running = await launchBroker(config, { logger, ...(faults ? { wrapHandler: withTestFaults } : {}) });
+  } catch (err) {
+    fatal.uninstall();
+    throw err;
+  }
   mkdirSync(PID_DIR, { recursive: true });
   writeFileSync(pidFile, `${process.pid}\n`);
   const listeners = running.broker.endpoints.map((l) => `${l.name}://${l.host}:${l.port}`).join(',');
   process.stdout.write(`started (kfk broker id=${config.brokerId}, listeners=${listeners})\n`);
 
   return new Promise<number>((resolve) => {
+    finish = (code) => {
+      rmSync(pidFile, { force: true });
+      resolve(code);
+      // Whatever a failed subsystem left scheduled must not keep the process alive.
+      if (code !== 0) setTimeout(() => process.exit(code), 2000).unref();
+    };
     let stopping = false;
     const shutdown = (signal: string) => {
-      if (stopping) return;
+      if (stopping || fatal.triggered) return;
       stopping = true;
+      fatal.shuttingDown();
       logger.info(`received ${signal}, shutting down`);
-      running
+      running!
         .stop()
         .then(() => {
-          rmSync(pidFile, { force: true });
           logger.info('shut down cleanly');
-          resolve(0);
+          finish(0);
         })
         .catch((err) => {
-          rmSync(pidFile, { force: true });
           logger.error(`error during shutdown: ${(err as Error).stack ?? err}`);
-          resolve(1);
+          finish(1);
         });
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));

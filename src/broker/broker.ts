@@ -34,6 +34,7 @@ import { isInternalTopic } from '../cluster/topic-names.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { partitionKey } from '../replication/fetch-purgatory.js';
 import { SocketServer } from '../server/socket-server.js';
+import { ConnectionQuotas, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../server/connection-quotas.js';
 import type { ApiHandler } from '../server/request.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import type { BrokerServices, BrokerSettings } from './handlers/context.js';
@@ -92,6 +93,8 @@ export interface BrokerOptions {
   offsetsTopicReplicationFactor?: number;
   offsetsTopicSegmentBytes?: number;
   socketRequestMaxBytes: number;
+  /** max.connections, max.connections.per.ip(.overrides), connections.max.idle.ms, queued.max.requests; Kafka's defaults when left out. */
+  connectionLimits?: ConnectionLimits;
   /** Broker-level defaults for every log (topic overrides win). */
   logDefaults: Partial<LogConfig>;
   /** log.retention.check.interval.ms (default 300000). */
@@ -103,6 +106,8 @@ export interface BrokerOptions {
   /** The static broker config, as DescribeConfigs reports it (default: Kafka's defaults). */
   brokerConfig?: BrokerConfig;
   logger?: Logger;
+  /** Wraps every API handler (the CLI's test-only fault injection, commands/test-faults.ts). */
+  wrapHandler?: (handler: ApiHandler) => ApiHandler;
 }
 
 export class Broker implements BrokerServices {
@@ -170,7 +175,7 @@ export class Broker implements BrokerServices {
         brokerConfigServices(options, this.metadata, () => this.reconcile()),
       ),
     ]) {
-      this.handlers.set(h.apiKey, h);
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
     }
   }
 
@@ -220,6 +225,8 @@ export class Broker implements BrokerServices {
       logger: this.logger,
     });
 
+    // One set of connection quotas for all listeners: Kafka's limits are per broker.
+    const quotas = new ConnectionQuotas(this.options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, this.logger);
     for (const l of this.options.listeners) {
       const server = new SocketServer(
         { name: l.name, host: l.host, port: l.port },
@@ -229,6 +236,7 @@ export class Broker implements BrokerServices {
           logger: this.logger,
           unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(() => this.handlers.values()) as Record<string, unknown>,
           ready: this.ready,
+          quotas,
         },
       );
       await server.start();
@@ -392,15 +400,18 @@ export class Broker implements BrokerServices {
     );
   }
 
-  /** Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry. */
-  async stop(): Promise<void> {
+  /**
+   * Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry.
+   * `cleanShutdown: false` (after a fatal error) does all of that but writes no clean-shutdown marker.
+   */
+  async stop(opts: { cleanShutdown?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.markReady(); // let waiting connections run into their (now closed) sockets
     await Promise.all(this.servers.map((s) => s.stop()));
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
-    if (this.logManager) await this.logManager.close();
+    if (this.logManager) await this.logManager.close({ cleanShutdownMarker: opts.cleanShutdown !== false });
     await this.options.registry.close();
   }
 }

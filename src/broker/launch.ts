@@ -4,12 +4,18 @@
  * storage engine's defaults.
  */
 import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import type { BrokerConfig } from '../config/broker-config.js';
+import { ConfigError } from '../config/config-def.js';
+import { refuseUnsafeSettings } from '../config/unsafe-settings.js';
+import { DEFAULT_QUEUED_BYTES_PER_CONNECTION, normaliseIp, type ConnectionLimits } from '../server/connection-quotas.js';
 import { validateTopicConfig } from '../config/topic-config.js';
 import type { LogConfig } from '../log/log-config.js';
 import type { Registry } from '../registry/registry.js';
 import { EmbeddedRegistryStore } from '../registry/embedded.js';
 import { createLogger, type Logger } from '../server/logger.js';
+import type { ApiHandler } from '../server/request.js';
 import { Broker } from './broker.js';
 
 /** The embedded registry's file, beside the partition directories of the first log dir. */
@@ -20,7 +26,8 @@ export interface RunningBroker {
   /** host:port of the first listener, as advertised. */
   readonly bootstrap: string;
   readonly port: number;
-  stop(): Promise<void>;
+  /** Stops the broker; `cleanShutdown: false` (after a fatal error) writes no clean-shutdown marker. */
+  stop(opts?: { cleanShutdown?: boolean }): Promise<void>;
 }
 
 export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
@@ -69,6 +76,35 @@ export function logConfigFromTopic(overrides: Record<string, string>): Partial<L
   return out;
 }
 
+/**
+ * The broker's connection limits. Host names in max.connections.per.ip.overrides are resolved once, at
+ * start-up, as Kafka resolves them (InetAddress.getByName); every address of a name gets its count.
+ */
+export async function connectionLimitsFromConfig(c: BrokerConfig): Promise<ConnectionLimits> {
+  const overrides = new Map<string, number>();
+  for (const [host, count] of Object.entries(c.maxConnectionsPerIpOverrides)) {
+    if (isIP(host)) {
+      overrides.set(normaliseIp(host), count);
+      continue;
+    }
+    let addresses: { address: string }[];
+    try {
+      addresses = await lookup(host, { all: true });
+    } catch (err) {
+      throw ConfigError.invalid('max.connections.per.ip.overrides', host, `cannot resolve host ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    for (const a of addresses) overrides.set(normaliseIp(a.address), count);
+  }
+  return {
+    maxConnections: c.maxConnections,
+    maxConnectionsPerIp: c.maxConnectionsPerIp,
+    maxConnectionsPerIpOverrides: overrides,
+    connectionsMaxIdleMs: c.connectionsMaxIdleMs,
+    queuedMaxRequests: c.queuedMaxRequests,
+    queuedMaxBytesPerConnection: DEFAULT_QUEUED_BYTES_PER_CONNECTION,
+  };
+}
+
 async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry; close: () => Promise<void> }> {
   if (config.zookeeperConnect) {
     const { ZooKeeperRegistry } = await import('../registry/zookeeper.js');
@@ -89,8 +125,11 @@ async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry;
 
 export async function launchBroker(
   config: BrokerConfig,
-  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null } = {},
+  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null; wrapHandler?: (h: ApiHandler) => ApiHandler } = {},
 ): Promise<RunningBroker> {
+  // Before anything is opened or created: settings kfk cannot honour and must not silently ignore.
+  refuseUnsafeSettings(config);
+  const connectionLimits = await connectionLimitsFromConfig(config);
   const { registry, close } = await openRegistry(config);
   const broker = new Broker({
     brokerId: config.brokerId,
@@ -107,6 +146,7 @@ export async function launchBroker(
     offsetsTopicReplicationFactor: config.offsetsTopicReplicationFactor,
     offsetsTopicSegmentBytes: config.offsetsTopicSegmentBytes,
     socketRequestMaxBytes: config.socketRequestMaxBytes,
+    connectionLimits,
     logDefaults: logDefaultsFromBroker(config),
     logRetentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     brokerConfig: config,
@@ -122,6 +162,7 @@ export async function launchBroker(
         }
       }),
     logger: opts.logger ?? createLogger('info'),
+    ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
   });
   try {
     await broker.start();
@@ -136,9 +177,9 @@ export async function launchBroker(
     broker,
     bootstrap: `${first.host}:${first.port}`,
     port: first.port,
-    stop() {
+    stop(opts) {
       stopping ??= (async () => {
-        await broker.stop();
+        await broker.stop(opts);
         await close();
       })();
       return stopping;

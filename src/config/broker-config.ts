@@ -131,10 +131,11 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   d('socket.request.max.bytes', 'int', 104857600, 'high', 'Largest request the broker accepts.', atLeast(1)),
   d('socket.send.buffer.bytes', 'int', 102400, 'high', 'SO_SNDBUF of sockets (-1: OS default).'),
   d('socket.receive.buffer.bytes', 'int', 102400, 'high', 'SO_RCVBUF of sockets (-1: OS default).'),
-  d('connections.max.idle.ms', 'long', 600000, 'medium', 'Close connections idle this long.'),
-  d('max.connections', 'int', JAVA_INT_MAX, 'medium', 'Maximum connections to the broker.', atLeast(0)),
-  d('max.connections.per.ip', 'int', JAVA_INT_MAX, 'medium', 'Maximum connections from one IP address.', atLeast(0)),
-  d('queued.max.requests', 'int', 500, 'high', 'Requests queued before the network stops reading.', atLeast(1)),
+  d('connections.max.idle.ms', 'long', 600000, 'medium', 'Close a connection that has had no complete request (and no response written, and no request being handled) for this long; -1 never closes one.'),
+  d('max.connections', 'int', JAVA_INT_MAX, 'medium', 'Maximum connections to the broker over all listeners; one more is closed when it is accepted.', atLeast(0)),
+  d('max.connections.per.ip', 'int', JAVA_INT_MAX, 'medium', 'Maximum connections from one IP address; one more is closed when it is accepted.', atLeast(0)),
+  d('max.connections.per.ip.overrides', 'string', '', 'medium', 'Per-address exceptions to max.connections.per.ip, as host-or-IP:count,... (e.g. 127.0.0.1:200).'),
+  d('queued.max.requests', 'int', 500, 'high', 'Requests read and waiting to be handled, over the whole broker, before connections with a request already waiting stop being read.', atLeast(1)),
   d('num.network.threads', 'int', 3, 'high', 'Network threads.' + IGNORED, atLeast(1)),
   d('num.io.threads', 'int', 8, 'high', 'Request handler threads.' + IGNORED, atLeast(1)),
   d('background.threads', 'int', 10, 'high', 'Background threads.' + IGNORED, atLeast(1)),
@@ -274,6 +275,10 @@ export interface BrokerConfig {
   socketSendBufferBytes: number;
   socketReceiveBufferBytes: number;
   connectionsMaxIdleMs: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  /** max.connections.per.ip.overrides by host or IP as written (launch resolves host names). */
+  maxConnectionsPerIpOverrides: Record<string, number>;
   queuedMaxRequests: number;
   numNetworkThreads: number;
   numIoThreads: number;
@@ -377,6 +382,21 @@ export function parseListeners(
 /** Format listeners back to "NAME://host:port,..." (IPv6 hosts in brackets). */
 export function formatListeners(listeners: readonly Listener[]): string {
   return listeners.map((l) => `${l.name}://${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`).join(',');
+}
+
+/** Parse max.connections.per.ip.overrides: "host-or-ip:count,..." (the count after the last ':', so IPv6 works). */
+export function parseConnectionOverrides(value: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of splitCsv(value)) {
+    const i = entry.lastIndexOf(':');
+    const host = i > 0 ? entry.slice(0, i).trim().replace(/^\[(.*)\]$/, '$1') : '';
+    const count = i > 0 ? entry.slice(i + 1).trim() : '';
+    if (host === '' || !/^\d+$/.test(count) || Number(count) > JAVA_INT_MAX) {
+      throw ConfigError.invalid('max.connections.per.ip.overrides', value, `Map entry '${entry}' is not of the form host:count with a count from 0 to ${JAVA_INT_MAX}`);
+    }
+    out[host] = Number(count);
+  }
+  return out;
 }
 
 function splitCsv(s: string): string[] {
@@ -493,6 +513,17 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
   const flushIntervalMs = numOrNull('log.flush.interval.ms') ?? num('log.flush.scheduler.interval.ms');
   const sessionTimeout = num('zookeeper.session.timeout.ms');
 
+  // connection limits (KafkaConfig: max.connections.per.ip may be 0 only with overrides)
+  const maxConnectionsPerIp = num('max.connections.per.ip');
+  const maxConnectionsPerIpOverrides = parseConnectionOverrides(str('max.connections.per.ip.overrides'));
+  if (maxConnectionsPerIp === 0 && Object.keys(maxConnectionsPerIpOverrides).length === 0) {
+    throw ConfigError.invalid(
+      'max.connections.per.ip',
+      0,
+      'max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set.',
+    );
+  }
+
   return {
     brokerId,
     brokerIdGenerationEnable: generation,
@@ -550,6 +581,9 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
     socketSendBufferBytes: num('socket.send.buffer.bytes'),
     socketReceiveBufferBytes: num('socket.receive.buffer.bytes'),
     connectionsMaxIdleMs: num('connections.max.idle.ms'),
+    maxConnections: num('max.connections'),
+    maxConnectionsPerIp,
+    maxConnectionsPerIpOverrides,
     queuedMaxRequests: num('queued.max.requests'),
     numNetworkThreads: num('num.network.threads'),
     numIoThreads: num('num.io.threads'),

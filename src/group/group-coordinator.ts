@@ -10,7 +10,7 @@
  * On becoming leader of an offsets partition the coordinator replays its log to rebuild committed offsets
  * and groups. Offsets of Empty groups expire after offsets.retention.minutes (checked on a timer).
  */
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Reader, Writer } from '../protocol/primitives.js';
 import { buildRecordBatch, decodeRecordBatches, type RecordInput } from '../protocol/records.js';
 import { readOffsetCommitKey, sizeOffsetCommitKey, writeOffsetCommitKey } from '../protocol/generated/offset-commit-key.js';
@@ -125,6 +125,29 @@ export function groupMetadataValue(v: GroupMetadataValue): Buffer {
   return encodeWith(GROUP_VALUE_VERSION, sizeGroupMetadataValue(v, GROUP_VALUE_VERSION), (w) => writeGroupMetadataValue(w, v, GROUP_VALUE_VERSION));
 }
 
+function stackOf(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+/** A clock whose scheduled callbacks cannot throw out of their timer: an error goes to `onError`. */
+export function guardedClock(clock: Clock, onError: (err: unknown) => void): Clock {
+  return {
+    now: () => clock.now(),
+    schedule: (ms, fn) =>
+      clock.schedule(ms, () => {
+        try {
+          fn();
+        } catch (err) {
+          try {
+            onError(err);
+          } catch {
+            // the error report failed too; nothing else can be done from inside a timer
+          }
+        }
+      }),
+  };
+}
+
 function subscriptionTopics(metadata: Buffer): string[] | null {
   try {
     const r = new Reader(metadata);
@@ -169,13 +192,16 @@ export class GroupCoordinator {
   private closed = false;
 
   constructor(private readonly opts: GroupCoordinatorOptions) {
-    this.clock = opts.clock ?? systemClock;
-    this.config = { ...DEFAULT_GROUP_CONFIG, ...(opts.group ?? {}) };
     this.logger = opts.logger ?? silentLogger;
+    // Every group timer (sessions, rebalance and sync timeouts, the initial delay, offset expiry) runs through
+    // this clock: a timer callback that throws is logged instead of reaching the process.
+    this.clock = guardedClock(opts.clock ?? systemClock, (err) => this.logger.error(`group coordinator timer failed: ${stackOf(err)}`));
+    this.config = { ...DEFAULT_GROUP_CONFIG, ...(opts.group ?? {}) };
     this.hooks = {
       clock: this.clock,
       config: this.config,
       storeGroup: (g, a) => this.storeGroup(g, a),
+      reportError: (what, err) => this.logger.error(`${what} failed: ${stackOf(err)}`),
     };
     this.scheduleExpiryCheck();
   }
@@ -187,9 +213,10 @@ export class GroupCoordinator {
   private scheduleExpiryCheck(): void {
     if (this.closed) return;
     this.cancelExpiry = this.clock.schedule(this.opts.offsetsRetentionCheckIntervalMs ?? 600000, () => {
-      void this.expireOffsets()
-        .catch((err) => this.logger.error(`offset expiration failed: ${(err as Error).message}`))
-        .finally(() => this.scheduleExpiryCheck());
+      this.expireOffsets()
+        .catch((err) => this.logger.error(`offset expiration failed: ${stackOf(err)}`))
+        .then(() => this.scheduleExpiryCheck())
+        .catch((err) => this.logger.error(`scheduling the next offset expiration failed: ${stackOf(err)}`));
     });
   }
 
@@ -331,7 +358,20 @@ export class GroupCoordinator {
   // ------------------------------------------------------------------------------------------
   // Writing records
 
+  /**
+   * Appends to __consumer_offsets and resolves with the error code for the group APIs; never rejects (a thrown
+   * error is logged and mapped like an error code), because several callers only update the group from it.
+   */
   private async append(partition: number, records: RecordInput[], forCommit: boolean): Promise<number> {
+    try {
+      return await this.appendOrThrow(partition, records, forCommit);
+    } catch (err) {
+      this.logger.error(`appending to ${OFFSETS_TOPIC}-${partition} failed: ${stackOf(err)}`);
+      return appendError(err instanceof KafkaError ? err.code : ErrorCode.UNKNOWN_SERVER_ERROR, forCommit);
+    }
+  }
+
+  private async appendOrThrow(partition: number, records: RecordInput[], forCommit: boolean): Promise<number> {
     if (records.length === 0) return ErrorCode.NONE;
     if (this.partitions.get(partition) !== 'loaded') return ErrorCode.NOT_COORDINATOR;
     const batch = buildRecordBatch(records);

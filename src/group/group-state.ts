@@ -154,6 +154,8 @@ export interface GroupHooks {
    */
   storeGroup(group: Group, assignments: Map<string, Buffer>): Promise<number>;
   newMemberId?(clientId: string): string;
+  /** Reports a failure in work nobody awaits (a store whose result only updates the group); default: ignored. */
+  reportError?(what: string, err: unknown): void;
 }
 
 export function tpKey(topic: string, partition: number): string {
@@ -535,7 +537,8 @@ export class Group {
     }
     this.initNextGeneration();
     if (this.is('Empty')) {
-      void this.hooks.storeGroup(this, new Map());
+      // The empty group's new generation is stored for the record; nobody waits for it.
+      this.hooks.storeGroup(this, new Map()).catch((err) => this.hooks.reportError?.(`storing empty group ${this.groupId}`, err));
       return;
     }
     for (const m of this.members.values()) {
@@ -635,7 +638,7 @@ export class Group {
           // Members the leader left out get an empty assignment (never a missing one).
           for (const id of this.members.keys()) if (!assignments.has(id)) assignments.set(id, EMPTY);
           const generation = this.generationId;
-          void this.hooks.storeGroup(this, assignments).then((err) => {
+          this.hooks.storeGroup(this, assignments).then((err) => {
             if (!this.is('CompletingRebalance') || this.generationId !== generation) return;
             if (err !== ErrorCode.NONE) {
               this.resetAndPropagateAssignmentError(err);
@@ -654,6 +657,17 @@ export class Group {
               cb?.({ errorCode: ErrorCode.NONE, protocolType: this.protocolType, protocolName: this.protocolName, assignment: m.assignment });
             }
             this.transition('Stable');
+          }).catch((err) => {
+            // storeGroup itself resolves with an error code; this is a failure in the code above
+            this.hooks.reportError?.(`completing the sync of group ${this.groupId}`, err);
+            try {
+              if (this.is('CompletingRebalance') && this.generationId === generation) {
+                this.resetAndPropagateAssignmentError(ErrorCode.UNKNOWN_SERVER_ERROR);
+                this.maybePrepareRebalance();
+              }
+            } catch (again) {
+              this.hooks.reportError?.(`recovering group ${this.groupId} from a failed sync`, again);
+            }
           });
         }
         return result;

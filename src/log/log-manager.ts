@@ -561,9 +561,10 @@ export class LogManager {
 
   /**
    * Clean shutdown: flush and close every log, write the checkpoints, then the clean-shutdown marker in each
-   * log dir whose logs all closed cleanly.
+   * log dir whose logs all closed cleanly. `cleanShutdownMarker: false` (a shutdown after a fatal error, when
+   * memory may not match the files) leaves the marker out, so the next start re-validates the logs' tails.
    */
-  async close(): Promise<void> {
+  async close(opts: { cleanShutdownMarker?: boolean } = {}): Promise<void> {
     if (this.closed || !this.started) {
       this.closed = true;
       return;
@@ -588,7 +589,7 @@ export class LogManager {
     );
     for (const dir of this.logDirs) {
       await this.checkpointDir(dir);
-      if (!failedDirs.has(dir)) await writeFileAtomic(path.join(dir, CLEAN_SHUTDOWN_FILE), '');
+      if (!failedDirs.has(dir) && opts.cleanShutdownMarker !== false) await writeFileAtomic(path.join(dir, CLEAN_SHUTDOWN_FILE), '');
     }
     this.logs.clear();
   }

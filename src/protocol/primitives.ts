@@ -18,6 +18,13 @@ export class ProtocolError extends Error {
 
 const TWO_32 = 4294967296;
 
+/**
+ * The longest string the protocol carries, in UTF-8 bytes, for both encodings: an int16 length caps the
+ * classic one, and Kafka's generated code holds compact strings to the same limit (it refuses a longer one
+ * when reading, "string field ... had invalid length", and when writing, "field is too long to be serialized").
+ */
+export const MAX_STRING_BYTES = 0x7fff;
+
 export const ZERO_UUID: Buffer = Buffer.alloc(16);
 
 export class Reader {
@@ -133,7 +140,7 @@ export class Reader {
     return v;
   }
   string(): string | null {
-    const n = this.int16();
+    const n = this.int16(); // at most MAX_STRING_BYTES by construction
     if (n < 0) return null;
     this.need(n);
     const s = this.buf.toString('utf8', this.pos, this.pos + n);
@@ -143,6 +150,7 @@ export class Reader {
   compactString(): string | null {
     const n = this.uvarint() - 1;
     if (n < 0) return null;
+    if (n > MAX_STRING_BYTES) throw new ProtocolError(`string of ${n} bytes is longer than the protocol allows (${MAX_STRING_BYTES})`);
     this.need(n);
     const s = this.buf.toString('utf8', this.pos, this.pos + n);
     this.pos += n;
@@ -249,6 +257,7 @@ export class Writer {
       this.int16(-1);
       return;
     }
+    v = fitString(v);
     const n = this.buf.write(v, this.pos + 2, 'utf8');
     this.buf.writeInt16BE(n, this.pos);
     this.pos += 2 + n;
@@ -258,6 +267,7 @@ export class Writer {
       this.uvarint(0);
       return;
     }
+    v = fitString(v);
     const n = Buffer.byteLength(v, 'utf8');
     this.uvarint(n + 1);
     this.pos += this.buf.write(v, this.pos, 'utf8');
@@ -309,12 +319,29 @@ export function sizeOfVarint(v: number): number {
 export function sizeOfVarlong(v: number): number {
   return sizeOfUvarint(v >= 0 ? v * 2 : -v * 2 - 1);
 }
+/**
+ * The string as the writers put it on the wire: unchanged when its UTF-8 form fits MAX_STRING_BYTES (always
+ * true for short strings, checked without encoding), otherwise cut at a character boundary to fit. This is the
+ * one place where every string the broker writes (error messages that quote client input, names decoded from
+ * invalid UTF-8, which grow threefold as U+FFFD) is made to fit its field; the size pass and the write pass both
+ * call it, so they agree.
+ */
+export function fitString(v: string): string {
+  // A UTF-16 code unit never takes more than 3 bytes of UTF-8 (a surrogate pair: 4 bytes for 2 units).
+  if (v.length * 3 <= MAX_STRING_BYTES) return v;
+  if (Buffer.byteLength(v, 'utf8') <= MAX_STRING_BYTES) return v;
+  const bytes = Buffer.from(v, 'utf8');
+  let end = MAX_STRING_BYTES;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // do not split a multi-byte character
+  return bytes.toString('utf8', 0, end);
+}
+
 export function sizeOfString(v: string | null): number {
-  return v === null ? 2 : 2 + Buffer.byteLength(v, 'utf8');
+  return v === null ? 2 : 2 + Buffer.byteLength(fitString(v), 'utf8');
 }
 export function sizeOfCompactString(v: string | null): number {
   if (v === null) return 1;
-  const n = Buffer.byteLength(v, 'utf8');
+  const n = Buffer.byteLength(fitString(v), 'utf8');
   return sizeOfUvarint(n + 1) + n;
 }
 export function sizeOfBytes(v: Buffer | null): number {

@@ -1,0 +1,219 @@
+/**
+ * Runs one request frame: header and body decoding, the handler, response encoding. It is the one place
+ * where a request can fail, and it owns every failure, synchronous or not:
+ *
+ * - a frame that cannot be decoded (unknown API key, unsupported version, truncated or malformed header or
+ *   body) closes the connection, as Kafka does; ApiVersions of an unknown version is answered (KIP-511);
+ * - a handler that throws or rejects, or a response that cannot be encoded, gets the API's error response
+ *   (error-response.ts: UNKNOWN_SERVER_ERROR, or the code of a KafkaError) when the API has one, otherwise the
+ *   connection is closed;
+ * - each failure is logged once, with the API name, key, version, correlation id, client id and client address.
+ *
+ * run() returns an Outcome or a promise of one and never throws or rejects: every path that could is wrapped,
+ * and the wrappers' own fallback is closing the connection. A new handler therefore cannot bring back an
+ * unhandled rejection; it can at worst be answered with an error. Connection still attaches a last-resort
+ * catch, which nothing is expected to reach.
+ */
+import { Reader, Writer, ProtocolError } from '../protocol/primitives.js';
+import { API_CODECS, requestHeaderVersion, responseHeaderVersion, type ApiCodec } from '../protocol/generated/apis.js';
+import { readRequestHeader } from '../protocol/generated/request-header.js';
+import { KafkaError, errorName } from '../protocol/errors.js';
+import { CloseConnection, NO_RESPONSE, type ApiHandler, type RequestContext } from './request.js';
+import { UNKNOWN_SERVER_ERROR, buildErrorResponse, type ApiErrorInfo } from './error-response.js';
+import type { Logger } from './logger.js';
+import type { Socket } from 'node:net';
+
+const API_VERSIONS_KEY = 18;
+
+/** What the connection does after a request: write `response` (if any), then close if `close`. */
+export interface Outcome {
+  readonly response: Buffer | null;
+  readonly close: boolean;
+}
+
+const NOTHING: Outcome = { response: null, close: false };
+const CLOSE: Outcome = { response: null, close: true };
+
+export interface RequestRunnerOptions {
+  handlers: ReadonlyMap<number, ApiHandler>;
+  logger: Logger;
+  listenerName: string;
+  /** Body for an ApiVersions request of an unsupported version: v0 layout with error 35. */
+  unsupportedApiVersionsBody: () => Record<string, unknown>;
+}
+
+/** The connection a request came from. */
+export interface RequestSource {
+  readonly clientHost: string;
+  readonly socket: Socket;
+}
+
+/** A decoded request on its way through the handler. */
+interface InFlight {
+  readonly ctx: RequestContext;
+  readonly codec: ApiCodec;
+  readonly handler: ApiHandler;
+  readonly body: unknown;
+}
+
+export class RequestRunner {
+  constructor(private readonly opts: RequestRunnerOptions) {}
+
+  /** Never throws, never rejects. */
+  run(frame: Buffer, source: RequestSource): Outcome | Promise<Outcome> {
+    let req: InFlight | Outcome;
+    try {
+      req = this.decode(frame, source);
+    } catch (err) {
+      return this.lastResort(err, source);
+    }
+    if (!('ctx' in req)) return req;
+    const inFlight = req;
+    let out: unknown;
+    try {
+      out = inFlight.handler.handle(inFlight.body, inFlight.ctx);
+    } catch (err) {
+      return this.failed(inFlight, err, 'in the handler');
+    }
+    if (out instanceof Promise) {
+      return out.then(
+        (res) => this.respond(inFlight, res),
+        (err) => this.failed(inFlight, err, 'in the handler'),
+      );
+    }
+    return this.respond(inFlight, out);
+  }
+
+  /** Decodes header and body, or answers / closes for a frame that cannot be served. */
+  private decode(frame: Buffer, source: RequestSource): InFlight | Outcome {
+    if (frame.length < 8) {
+      this.opts.logger.warn(`closing connection from ${source.clientHost}: request of ${frame.length} bytes is too short for a header`);
+      return CLOSE;
+    }
+    const apiKey = frame.readInt16BE(0);
+    const apiVersion = frame.readInt16BE(2);
+    const correlationId = frame.readInt32BE(4);
+    const handler = this.opts.handlers.get(apiKey);
+    const codec = API_CODECS.get(apiKey);
+    if (!handler || !codec) {
+      this.opts.logger.warn(`closing connection from ${source.clientHost}: unknown api key ${apiKey} (version ${apiVersion}, correlation id ${correlationId})`);
+      return CLOSE;
+    }
+    if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+      if (apiKey === API_VERSIONS_KEY) {
+        // KIP-511: answer with a v0 body, error 35 and our ranges, so the client can retry lower.
+        return { response: encodeResponse(codec, 0, correlationId, this.opts.unsupportedApiVersionsBody()), close: false };
+      }
+      this.opts.logger.warn(
+        `closing connection from ${source.clientHost}: unsupported version ${apiVersion} of ${codec.name} (key ${apiKey}; served: ${handler.minVersion}-${handler.maxVersion})`,
+      );
+      return CLOSE;
+    }
+    let clientId: string | null = null;
+    try {
+      const r = new Reader(frame);
+      clientId = readRequestHeader(r, requestHeaderVersion(apiKey, apiVersion)).clientId;
+      const body = codec.readRequest(r, apiVersion);
+      const ctx: RequestContext = {
+        apiKey,
+        apiVersion,
+        correlationId,
+        clientId,
+        clientHost: source.clientHost,
+        listenerName: this.opts.listenerName,
+        socket: source.socket,
+      };
+      return { ctx, codec, handler, body };
+    } catch (err) {
+      this.opts.logger.warn(
+        `closing connection: malformed request ${describe(codec.name, apiKey, apiVersion, correlationId, clientId, source.clientHost)}: ${(err as Error)?.message ?? err}`,
+      );
+      return CLOSE;
+    }
+  }
+
+  /** Encodes the handler's result; an encoding failure becomes the API's error response. Never throws. */
+  private respond(req: InFlight, res: unknown): Outcome {
+    if (res === NO_RESPONSE) return NOTHING;
+    try {
+      return { response: encodeResponse(req.codec, req.ctx.apiVersion, req.ctx.correlationId, res as Record<string, unknown>), close: false };
+    } catch (err) {
+      return this.failed(req, err, 'while encoding the response');
+    }
+  }
+
+  /** Answers a failed request with the API's error response, or closes the connection. Never throws. */
+  private failed(req: InFlight, err: unknown, stage: string): Outcome {
+    try {
+      if (err instanceof CloseConnection) return CLOSE;
+      const { ctx, codec } = req;
+      const error = apiErrorOf(err);
+      let outcome: Outcome = CLOSE;
+      let how: string;
+      try {
+        const body = buildErrorResponse(ctx.apiKey, ctx.apiVersion, req.body, error);
+        if (body) {
+          outcome = { response: encodeResponse(codec, ctx.apiVersion, ctx.correlationId, body), close: false };
+          how = `answered with ${errorName(error.errorCode)} (${error.errorCode})`;
+        } else {
+          how = 'closing the connection (no error response for this request)';
+        }
+      } catch (buildErr) {
+        how = `closing the connection (the error response failed too: ${(buildErr as Error)?.message ?? buildErr})`;
+      }
+      this.opts.logger.error(
+        `request failed ${stage}: ${describe(codec.name, ctx.apiKey, ctx.apiVersion, ctx.correlationId, ctx.clientId, ctx.clientHost)}; ${how}: ${stackOf(err)}`,
+      );
+      return outcome;
+    } catch (unexpected) {
+      return this.lastResort(unexpected, req.ctx);
+    }
+  }
+
+  private lastResort(err: unknown, source: { clientHost: string }): Outcome {
+    try {
+      this.opts.logger.error(`closing connection from ${source.clientHost} after an unexpected failure: ${stackOf(err)}`);
+    } catch {
+      // the logger itself failed: closing the connection is all that is left to do
+    }
+    return CLOSE;
+  }
+}
+
+/** Kafka's Errors.forException: a KafkaError keeps its code and message; anything else is UNKNOWN_SERVER_ERROR. */
+function apiErrorOf(err: unknown): ApiErrorInfo {
+  if (err instanceof KafkaError) return { errorCode: err.code, errorMessage: err.message === errorName(err.code) ? null : err.message };
+  return UNKNOWN_SERVER_ERROR;
+}
+
+function describe(apiName: string, apiKey: number, apiVersion: number, correlationId: number, clientId: string | null, clientHost: string): string {
+  return `${apiName} (key ${apiKey}) v${apiVersion}, correlation id ${correlationId}, client id ${clientId === null ? 'null' : JSON.stringify(clientId)}, from ${clientHost}`;
+}
+
+function stackOf(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  try {
+    return `non-error value thrown: ${String(err)}`;
+  } catch {
+    return 'non-error value thrown';
+  }
+}
+
+/**
+ * Encodes a response frame (size, header, body) into one buffer. Throws if the body cannot be encoded, or if
+ * the size pass and the write pass disagree, so a malformed frame is never sent.
+ */
+export function encodeResponse(codec: ApiCodec, apiVersion: number, correlationId: number, body: Record<string, unknown>): Buffer {
+  const headerVersion = responseHeaderVersion(codec.key, apiVersion);
+  const headerSize = headerVersion >= 1 ? 5 : 4;
+  const bodySize = codec.sizeResponse(body, apiVersion);
+  const w = Writer.alloc(4 + headerSize + bodySize);
+  w.int32(headerSize + bodySize);
+  w.int32(correlationId);
+  if (headerVersion >= 1) w.uvarint(0); // empty tagged-field section
+  codec.writeResponse(w, body, apiVersion);
+  if (w.pos !== w.buf.length) {
+    throw new ProtocolError(`${codec.name} v${apiVersion} response wrote ${w.pos} bytes where its size pass counted ${w.buf.length}`);
+  }
+  return w.buf;
+}
