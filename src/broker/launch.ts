@@ -40,6 +40,9 @@ export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
     flushMessages: c.logFlushIntervalMessages > 0 && c.logFlushIntervalMessages < Number.MAX_SAFE_INTEGER ? c.logFlushIntervalMessages : undefined,
     flushMs: c.logFlushIntervalMs >= 0 && c.logFlushIntervalMs < Number.MAX_SAFE_INTEGER ? c.logFlushIntervalMs : undefined,
     messageTimestampType: c.logMessageTimestampType,
+    messageTimestampBeforeMaxMs: Number(c.values['log.message.timestamp.before.max.ms']),
+    messageTimestampAfterMaxMs: Number(c.values['log.message.timestamp.after.max.ms']),
+    messageTimestampDifferenceMaxMs: c.logMessageTimestampDifferenceMaxMs,
     retentionMs: c.logRetentionMs,
     retentionBytes: c.logRetentionBytes,
     fileDeleteDelayMs: c.logSegmentDeleteDelayMs,
@@ -63,6 +66,11 @@ export function logConfigFromTopic(overrides: Record<string, string>): Partial<L
   if (num('flush.ms') !== undefined) out.flushMs = num('flush.ms')! < Number.MAX_SAFE_INTEGER ? num('flush.ms') : undefined;
   if (overrides['message.timestamp.type'] === 'CreateTime' || overrides['message.timestamp.type'] === 'LogAppendTime') {
     out.messageTimestampType = overrides['message.timestamp.type'];
+  }
+  if (num('message.timestamp.before.max.ms') !== undefined) out.messageTimestampBeforeMaxMs = num('message.timestamp.before.max.ms');
+  if (num('message.timestamp.after.max.ms') !== undefined) out.messageTimestampAfterMaxMs = num('message.timestamp.after.max.ms');
+  if (num('message.timestamp.difference.max.ms') !== undefined) {
+    out.messageTimestampDifferenceMaxMs = num('message.timestamp.difference.max.ms');
   }
   if (num('retention.ms') !== undefined) out.retentionMs = num('retention.ms');
   if (num('retention.bytes') !== undefined) out.retentionBytes = num('retention.bytes');

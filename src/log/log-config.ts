@@ -20,6 +20,14 @@ export interface LogConfig {
   messageTimestampType?: 'CreateTime' | 'LogAppendTime';
   /** `max.message.bytes`: largest record batch accepted by append. */
   maxMessageBytes: number;
+  /**
+   * `message.timestamp.before.max.ms` / `after.max.ms` / `difference.max.ms`: how far a CreateTime record
+   * timestamp may be from the broker's time (checked by the produce path, record-validator.ts); undefined or
+   * ≥ 2^53 = no bound. Before/after take precedence over difference, as in Kafka 3.6+.
+   */
+  messageTimestampBeforeMaxMs?: number;
+  messageTimestampAfterMaxMs?: number;
+  messageTimestampDifferenceMaxMs?: number;
   /** `retention.ms`: delete a segment once its largest timestamp is older than this; -1 = keep forever. */
   retentionMs: number;
   /** `retention.bytes`: delete the oldest segments while the log stays at least this big without them; -1 = no limit. */

@@ -21,7 +21,9 @@
  *   null value or no inner messages, a magic 1 wrapper offset below its last inner offset (and not 0),
  *   a magic 2 batch mixed into a legacy set → INVALID_RECORD;
  * - codec 4 (zstd, magic 2 only) and 5-7 → UNSUPPORTED_COMPRESSION_TYPE; a wrapper that does not decompress
- *   → CORRUPT_MESSAGE.
+ *   → CORRUPT_MESSAGE; wrappers that together inflate beyond the caller's bound (the v2 path's
+ *   uncompressedLimit) → MESSAGE_TOO_LARGE, found without inflating beyond it. Inflation is synchronous here
+ *   (only Produce v0-2 clients send these); the up-converted batch then takes the v2 validation path.
  *
  * Timestamps: magic 0 messages have none, so their records get -1 (NO_TIMESTAMP), as in Kafka's up-conversion.
  * Inner magic 1 messages keep their own timestamp unless the wrapper says LogAppendTime, in which case they
@@ -34,10 +36,13 @@
  * in Kafka.
  */
 import { crc32 } from '@node-rs/crc32';
-import { CompressionType, decompress } from './compression.js';
+import { CompressionType, InflateLimitError, MAX_INFLATED_BYTES, decompress } from './compression.js';
+import { xxh32Short } from './lz4-frame.js';
 import { ErrorCode } from './errors.js';
 import { readInt64 } from './primitives.js';
 import { buildRecordBatch, type RecordInput } from './records.js';
+
+export { xxh32Short };
 
 export type LegacyTimestampType = 'NoTimestampType' | 'CreateTime' | 'LogAppendTime';
 
@@ -167,13 +172,13 @@ function readMessage(buf: Buffer, entry: number, start: number, end: number, whe
 }
 
 /** Decompresses a wrapper's value; for magic 0 LZ4 the frame header checksum is not checked (KAFKA-3160). */
-function decompressWrapper(codec: number, magic: 0 | 1, data: Buffer): Buffer {
+function decompressWrapper(codec: number, magic: 0 | 1, data: Buffer, limit: number): Buffer {
   try {
-    return decompress(codec, data);
+    return decompress(codec, data, limit);
   } catch (err) {
-    if (codec === CompressionType.lz4 && magic === 0) {
+    if (codec === CompressionType.lz4 && magic === 0 && !(err instanceof InflateLimitError)) {
       const fixed = withCorrectLz4HeaderChecksum(data);
-      if (fixed) return decompress(codec, fixed);
+      if (fixed) return decompress(codec, fixed, limit);
     }
     throw err;
   }
@@ -197,38 +202,9 @@ export function withCorrectLz4HeaderChecksum(data: Buffer): Buffer | null {
   return out;
 }
 
-const PRIME32_1 = 0x9e3779b1;
-const PRIME32_3 = 0xc2b2ae3d;
-const PRIME32_2 = 0x85ebca77;
-const PRIME32_4 = 0x27d4eb2f;
-const PRIME32_5 = 0x165667b1;
-
-const rotl32 = (x: number, r: number): number => ((x << r) | (x >>> (32 - r))) >>> 0;
-
-/** XXH32 with seed 0 of an input shorter than 16 bytes (an LZ4 frame descriptor is at most 14). */
-export function xxh32Short(input: Buffer): number {
-  const len = input.length;
-  if (len >= 16) throw new RangeError('xxh32Short handles inputs below 16 bytes only');
-  let h = (PRIME32_5 + len) >>> 0;
-  let i = 0;
-  for (; i + 4 <= len; i += 4) {
-    h = (h + Math.imul(input.readUInt32LE(i), PRIME32_3)) >>> 0;
-    h = Math.imul(rotl32(h, 17), PRIME32_4) >>> 0;
-  }
-  for (; i < len; i++) {
-    h = (h + Math.imul(input[i]!, PRIME32_5)) >>> 0;
-    h = Math.imul(rotl32(h, 11), PRIME32_1) >>> 0;
-  }
-  h ^= h >>> 15;
-  h = Math.imul(h, PRIME32_2) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, PRIME32_3) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function parse(buf: Buffer): LegacyMessageSet {
+function parse(buf: Buffer, maxInflatedBytes: number): LegacyMessageSet {
   const records: RecordInput[] = [];
+  let inflated = 0;
   let compression: number = CompressionType.none;
   let first: Message | undefined;
   forEachMessage(buf, 'message set', (m) => {
@@ -247,8 +223,12 @@ function parse(buf: Buffer): LegacyMessageSet {
     if (m.value === null) throw invalid(`compressed message (magic ${m.magic}) with a null value`);
     let inner: Buffer;
     try {
-      inner = decompressWrapper(m.codec, m.magic, m.value);
+      inner = decompressWrapper(m.codec, m.magic, m.value, maxInflatedBytes - inflated);
+      inflated += inner.length;
     } catch (err) {
+      if (err instanceof InflateLimitError) {
+        throw new Invalid(ErrorCode.MESSAGE_TOO_LARGE, `the compressed messages inflate beyond ${maxInflatedBytes} bytes`);
+      }
       throw corrupt(`compressed message (magic ${m.magic}, codec ${m.codec}) does not decompress: ${(err as Error).message}`);
     }
     let count = 0;
@@ -276,12 +256,13 @@ function parse(buf: Buffer): LegacyMessageSet {
 }
 
 /**
- * Parses and validates a legacy message set (see the module comment), decompressing wrappers. A trailing
+ * Parses and validates a legacy message set (see the module comment), decompressing wrappers: all of them
+ * together may inflate to at most `maxInflatedBytes` (else MESSAGE_TOO_LARGE, as for v2 batches). A trailing
  * partial message is dropped, so `records` may be empty.
  */
-export function parseLegacyMessageSet(buf: Buffer): LegacyMessageSet | LegacyError {
+export function parseLegacyMessageSet(buf: Buffer, maxInflatedBytes = MAX_INFLATED_BYTES): LegacyMessageSet | LegacyError {
   try {
-    return parse(buf);
+    return parse(buf, maxInflatedBytes);
   } catch (err) {
     if (err instanceof Invalid) return { errorCode: err.errorCode, errorMessage: err.message };
     // RangeError from a Buffer read: the lengths inside a message do not add up.
@@ -296,8 +277,8 @@ export function parseLegacyMessageSet(buf: Buffer): LegacyMessageSet | LegacyErr
  * no producer id: what a Produce v3+ request would carry, ready for the usual validation and append.
  * A set without one complete message is CORRUPT_MESSAGE (kfk answers an empty record set the same way).
  */
-export function upConvertToBatch(buf: Buffer): Buffer | LegacyError {
-  const set = parseLegacyMessageSet(buf);
+export function upConvertToBatch(buf: Buffer, maxInflatedBytes = MAX_INFLATED_BYTES): Buffer | LegacyError {
+  const set = parseLegacyMessageSet(buf, maxInflatedBytes);
   if ('errorCode' in set) return set;
   if (set.records.length === 0) {
     return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: 'message set holds no complete message' };

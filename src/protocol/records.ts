@@ -1,6 +1,8 @@
 /**
- * Record batch v2 (magic 2) encoding and decoding, plus the header-only checks used by the produce
- * path and the log's recovery scan. Layout: docs/protocol-notes.md §3 and record-batch-header.ts.
+ * Record batch v2 (magic 2) encoding and decoding, plus the header-only checks used by the log's
+ * recovery scan. Layout: docs/protocol-notes.md §3 and record-batch-header.ts.
+ *
+ * The produce path's checks of every record are in record-validator.ts.
  *
  * Decoded keys, values and header values are views (subarrays) into the input buffer for
  * uncompressed batches, or into the decompressed buffer otherwise; copy them if the source buffer is
@@ -43,7 +45,6 @@ import {
 import { ProtocolError, Reader, Writer, sizeOfVarint, sizeOfVarlong, writeInt64 } from './primitives.js';
 import { crc32c } from './crc32c.js';
 import { CompressionType, compress, decompress } from './compression.js';
-import { ErrorCode } from './errors.js';
 
 export const MAGIC_V2 = 2;
 
@@ -398,79 +399,4 @@ export function checkBatchStructure(buf: Buffer, pos: number, end: number): stri
   // as Kafka's: so only more records than offsets is wrong here (the produce path checks equality).
   if (lastOffsetDelta + 1 < count) return `lastOffsetDelta ${lastOffsetDelta} is too small for record count ${count}`;
   return null;
-}
-
-export interface ProduceValidation {
-  errorCode: number;
-  errorMessage?: string;
-  recordCount?: number;
-}
-
-/**
- * Broker-side checks of one partition's records in a Produce request (protocol-notes §3 "Broker
- * append path" 1-7, in Kafka's order): exactly one v2 batch filling the buffer, baseOffset 0,
- * size ≤ maxMessageBytes, size ≥ 61 with a valid CRC, consistent counts, no control batch, a known
- * codec (zstd only from Produce v7 when produceVersion is given). Reads the header only.
- */
-export function validateProducedRecords(
-  records: Buffer,
-  maxMessageBytes: number,
-  produceVersion?: number,
-): ProduceValidation {
-  const len = records.length;
-  if (len === 0) {
-    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'produce request must contain one record batch per partition' };
-  }
-  if (len <= MAGIC) {
-    return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: `record batch truncated (${len} bytes)` };
-  }
-  const magic = batchMagic(records, 0);
-  if (magic !== MAGIC_V2) {
-    return {
-      errorCode: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
-      errorMessage: `only record batches with magic 2 are supported, got magic ${magic}`,
-    };
-  }
-  const size = batchSize(records, 0);
-  if (size < RECORD_BATCH_OVERHEAD || len < RECORD_BATCH_OVERHEAD) {
-    return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: `record batch size ${size} is below the minimum of ${RECORD_BATCH_OVERHEAD}` };
-  }
-  if (size > len) {
-    return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: `record batch size ${size} exceeds the ${len} bytes sent` };
-  }
-  if (size < len) {
-    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'produce request must contain exactly one record batch per partition' };
-  }
-  if (batchBaseOffset(records, 0) !== 0) {
-    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'record batch base offset must be 0' };
-  }
-  if (size > maxMessageBytes) {
-    return {
-      errorCode: ErrorCode.MESSAGE_TOO_LARGE,
-      errorMessage: `record batch of ${size} bytes exceeds max.message.bytes ${maxMessageBytes}`,
-    };
-  }
-  if (crc32c(records, ATTRIBUTES, size) !== batchCrc(records, 0)) {
-    return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: 'record batch CRC mismatch' };
-  }
-  const count = batchRecordsCount(records, 0);
-  const lastOffsetDelta = batchLastOffsetDelta(records, 0);
-  if (count <= 0 || lastOffsetDelta + 1 <= 0 || lastOffsetDelta + 1 !== count) {
-    return {
-      errorCode: ErrorCode.INVALID_RECORD,
-      errorMessage: `inconsistent record count ${count} and lastOffsetDelta ${lastOffsetDelta}`,
-    };
-  }
-  const attributes = batchAttributes(records, 0);
-  if ((attributes & CONTROL_FLAG) !== 0) {
-    return { errorCode: ErrorCode.INVALID_RECORD, errorMessage: 'clients may not send control batches' };
-  }
-  const compression = attributes & COMPRESSION_MASK;
-  if (compression > CompressionType.zstd) {
-    return { errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, errorMessage: `unknown compression type ${compression}` };
-  }
-  if (compression === CompressionType.zstd && produceVersion !== undefined && produceVersion < 7) {
-    return { errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, errorMessage: 'zstd requires Produce v7 or later' };
-  }
-  return { errorCode: ErrorCode.NONE, recordCount: count };
 }

@@ -1,18 +1,22 @@
 /**
  * Owns the partitions this broker hosts and performs appends, reads and offset look-ups on them.
- * Produce validation here touches only batch headers; fetch returns file slices as they are.
+ * Produced records are validated by record-validator.ts (every record, as Kafka's LogValidator); fetch returns
+ * file slices as they are.
  */
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { decodeRecordBatches, validateProducedRecords } from '../protocol/records.js';
+import { decodeRecordBatches } from '../protocol/records.js';
+import { validateProducedBatch, type ProduceValidation, type RecordError } from '../protocol/record-validator.js';
 import type { LogManager } from '../log/log-manager.js';
 import { logConfig, type LogConfig } from '../log/log-config.js';
-import { compactedRecordsProblem } from '../log/cleaner/records.js';
 import { FetchPurgatory, partitionKey } from './fetch-purgatory.js';
 import { Partition } from './partition.js';
+import { OrderedAppends } from './ordered-appends.js';
 
 export interface AppendResult {
   errorCode: number;
   errorMessage?: string;
+  /** The records at fault when the batch was refused (Produce v8+ record_errors). */
+  recordErrors?: RecordError[];
   baseOffset: number;
   logAppendTime: number;
   logStartOffset: number;
@@ -39,6 +43,8 @@ const EARLIEST = -2;
 export class ReplicaManager {
   private readonly partitions = new Map<string, Partition>();
   readonly purgatory = new FetchPurgatory();
+  /** Appends of a partition in arrival order, also when a batch's validation is asynchronous. */
+  private readonly appendOrder = new OrderedAppends<Partition>();
 
   constructor(private readonly logManager: LogManager) {}
 
@@ -77,16 +83,15 @@ export class ReplicaManager {
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     if (!records || records.length === 0) return failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set');
-    const check = validateProducedRecords(records, p.log.config.maxMessageBytes);
-    if (check.errorCode !== ErrorCode.NONE) return failed(check.errorCode, check.errorMessage);
-    // compacted topics need a key on every record (decompresses, so only for them)
-    if (p.log.config.cleanupPolicy.includes('compact')) {
-      const problem = compactedRecordsProblem(records);
-      if (problem === 'missing-key') {
-        return failed(ErrorCode.INVALID_RECORD, `Compacted topic cannot accept message without key in topic partition ${topic}-${partition}.`);
-      }
-      if (problem === 'corrupt') return failed(ErrorCode.CORRUPT_MESSAGE, 'records could not be read');
-    }
+    const verdict = validateProducedBatch(records, p.log.config);
+    return this.appendOrder.run(p, verdict, (check) => this.appendValidated(p, records, check));
+  }
+
+  /** Appends a validated batch (or answers why it was refused); called in arrival order per partition. */
+  private appendValidated(p: Partition, records: Buffer, check: ProduceValidation): AppendResult | Promise<AppendResult> {
+    if (check.errorCode !== ErrorCode.NONE) return { ...failed(check.errorCode, check.errorMessage), recordErrors: check.recordErrors };
+    // The partition may have gone while an asynchronous validation ran.
+    if (this.partitions.get(partitionKey(p.topic, p.partition)) !== p) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     // Produce request buffers are slices of the frame we own, so offsets can be written in place.
     try {
       const info = p.log.append(records, p.leaderEpoch, true);

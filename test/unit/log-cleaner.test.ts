@@ -14,7 +14,6 @@ import { Log } from '../../src/log/log.js';
 import { LogManager } from '../../src/log/log-manager.js';
 import type { LogConfig } from '../../src/log/log-config.js';
 import { CLEANER_OFFSET_CHECKPOINT_FILE, LogCleaner, cleanLog, cleanableRange } from '../../src/log/log-cleaner.js';
-import { compactedRecordsProblem } from '../../src/log/cleaner/records.js';
 import { deleteOldSegments } from '../../src/log/retention.js';
 import { GroupCoordinator, type OffsetsLog } from '../../src/group/group-coordinator.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
@@ -380,18 +379,6 @@ describe('slicing', () => {
     expect(ticks).toBeGreaterThan(5);
     expect(maxGap).toBeLessThan(300);
     await log.close();
-  });
-});
-
-describe('records on compacted topics', () => {
-  it('finds a record without a key, also inside compressed batches', () => {
-    expect(compactedRecordsProblem(batch([['a', '1'], ['b', null]]))).toBeNull();
-    expect(compactedRecordsProblem(batch([['a', '1'], [null, 'x']]))).toBe('missing-key');
-    expect(compactedRecordsProblem(batch([[null, 'x']], CompressionType.gzip))).toBe('missing-key');
-    expect(compactedRecordsProblem(batch([['a', 'x']], CompressionType.lz4))).toBeNull();
-    const broken = batch([['a', 'x']], CompressionType.gzip);
-    broken.fill(0, 61);
-    expect(compactedRecordsProblem(broken)).toBe('corrupt');
   });
 });
 

@@ -8,11 +8,11 @@ import {
   decodeRecordBatches,
   forEachBatch,
   setBatchCrc,
-  validateProducedRecords,
   verifyBatchCrc,
   type RecordInput,
 } from '../../src/protocol/records.js';
 import { crc32c } from '../../src/protocol/crc32c.js';
+import { validateProducedBatch } from '../../src/protocol/record-validator.js';
 import { CompressionType } from '../../src/protocol/compression.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import {
@@ -328,87 +328,6 @@ describe('checkBatchStructure', () => {
   });
 });
 
-describe('validateProducedRecords', () => {
-  const MAX = 1_048_588;
-  const good = () =>
-    buildRecordBatch([
-      { key: b('k'), value: b('v'), timestamp: T0 },
-      { key: null, value: b('w'), timestamp: T0 },
-    ]);
-  const tamper = (f: (buf: Buffer) => void, fixCrc = true): Buffer => {
-    const buf = good();
-    f(buf);
-    if (fixCrc) setBatchCrc(buf);
-    return buf;
-  };
-
-  it('accepts a valid batch', () => {
-    expect(validateProducedRecords(good(), MAX)).toEqual({ errorCode: 0, recordCount: 2 });
-    for (const compression of CODECS) {
-      const batch = buildRecordBatch([{ key: null, value: b('v') }], { compression, producerId: 5, producerEpoch: 0, baseSequence: 0 });
-      expect(validateProducedRecords(batch, MAX).errorCode).toBe(ErrorCode.NONE);
-    }
-  });
-
-  it('UNSUPPORTED_FOR_MESSAGE_FORMAT for magic != 2', () => {
-    const r = validateProducedRecords(tamper((buf) => (buf[MAGIC] = 1), false), MAX);
-    expect(r.errorCode).toBe(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
-    expect(r.errorMessage).toBeTruthy();
-  });
-
-  it('CORRUPT_MESSAGE for a bad CRC, a short batch or truncation', () => {
-    expect(validateProducedRecords(tamper((buf) => (buf[70] = buf[70]! ^ 1), false), MAX).errorCode).toBe(
-      ErrorCode.CORRUPT_MESSAGE,
-    );
-    expect(validateProducedRecords(tamper((buf) => buf.writeInt32BE(30, 8), false), MAX).errorCode).toBe(
-      ErrorCode.CORRUPT_MESSAGE,
-    );
-    const g = good();
-    expect(validateProducedRecords(g.subarray(0, g.length - 1), MAX).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
-    expect(validateProducedRecords(g.subarray(0, 10), MAX).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
-  });
-
-  it('MESSAGE_TOO_LARGE above maxMessageBytes', () => {
-    const g = good();
-    expect(validateProducedRecords(g, g.length).errorCode).toBe(ErrorCode.NONE);
-    expect(validateProducedRecords(g, g.length - 1).errorCode).toBe(ErrorCode.MESSAGE_TOO_LARGE);
-  });
-
-  it('INVALID_RECORD for two batches, base offset != 0, bad counts, control batches, empty input', () => {
-    expect(validateProducedRecords(Buffer.concat([good(), good()]), MAX).errorCode).toBe(ErrorCode.INVALID_RECORD);
-    expect(validateProducedRecords(Buffer.alloc(0), MAX).errorCode).toBe(ErrorCode.INVALID_RECORD);
-    expect(validateProducedRecords(tamper((buf) => setBatchBaseOffset(buf, 5), false), MAX).errorCode).toBe(
-      ErrorCode.INVALID_RECORD,
-    );
-    expect(validateProducedRecords(tamper((buf) => buf.writeInt32BE(3, RECORDS_COUNT)), MAX).errorCode).toBe(
-      ErrorCode.INVALID_RECORD,
-    );
-    expect(validateProducedRecords(tamper((buf) => buf.writeInt32BE(2, LAST_OFFSET_DELTA)), MAX).errorCode).toBe(
-      ErrorCode.INVALID_RECORD,
-    );
-    const zero = tamper((buf) => {
-      buf.writeInt32BE(-1, LAST_OFFSET_DELTA);
-      buf.writeInt32BE(0, RECORDS_COUNT);
-    });
-    expect(validateProducedRecords(zero, MAX).errorCode).toBe(ErrorCode.INVALID_RECORD);
-    expect(
-      validateProducedRecords(tamper((buf) => buf.writeInt16BE(buf.readInt16BE(ATTRIBUTES) | CONTROL_FLAG, ATTRIBUTES)), MAX)
-        .errorCode,
-    ).toBe(ErrorCode.INVALID_RECORD);
-    const ctl = buildRecordBatch([{ key: null, value: null }], { isControl: true });
-    expect(validateProducedRecords(ctl, MAX).errorCode).toBe(ErrorCode.INVALID_RECORD);
-  });
-
-  it('UNSUPPORTED_COMPRESSION_TYPE for unknown codecs and zstd before Produce v7', () => {
-    expect(validateProducedRecords(tamper((buf) => buf.writeInt16BE(6, ATTRIBUTES)), MAX).errorCode).toBe(
-      ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
-    );
-    const z = buildRecordBatch([{ key: null, value: b('v') }], { compression: CompressionType.zstd });
-    expect(validateProducedRecords(z, MAX, 6).errorCode).toBe(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
-    expect(validateProducedRecords(z, MAX, 7).errorCode).toBe(ErrorCode.NONE);
-  });
-});
-
 describe('interop with kafkajs record batch codec', () => {
   const require = createRequire(import.meta.url);
   const KjsRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/index.js').RecordBatch;
@@ -448,7 +367,7 @@ describe('interop with kafkajs record batch codec', () => {
       });
       const buf: Buffer = encoder.buffer;
       expect(verifyBatchCrc(buf)).toBe(true);
-      expect(validateProducedRecords(buf, 1_000_000)).toEqual({ errorCode: 0, recordCount: 2 });
+      expect(validateProducedBatch(buf, { maxMessageBytes: 1_000_000, cleanupPolicy: ['delete'] })).toEqual({ errorCode: 0, recordCount: 2 });
       const d = decodeRecordBatch(buf);
       expect(d.records.map((r) => [r.offset, r.timestamp, r.key?.toString() ?? null, r.value!.toString()])).toEqual([
         [0, T0, 'a', '1'],

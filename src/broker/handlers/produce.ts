@@ -9,7 +9,8 @@
  * gzip/snappy/lz4 when the broker's Produce range contains v0 (lz4 also needs FindCoordinator ∋ 0); it still
  * sends v3+ itself.
  * acks=0 gets no response at all, and the connection is closed if any partition failed, as Kafka does
- * (KafkaApis.handleProduceRequest). Validation of v2 batches touches batch headers only.
+ * (KafkaApis.handleProduceRequest). Every record of a v2 batch is validated (record-validator.ts); refused
+ * records are listed in record_errors (v8+).
  */
 import type { ProduceRequest, ProduceResponseInput, ProduceResponseTopicProduceResponseInput } from '../../protocol/generated/produce.js';
 import { ErrorCode } from '../../protocol/errors.js';
@@ -17,20 +18,32 @@ import { CloseConnection, NO_RESPONSE, type ApiHandler } from '../../server/requ
 import type { BrokerServices } from './context.js';
 import type { AppendResult } from '../../replication/replica-manager.js';
 import { upConvertToBatch } from '../../protocol/legacy-messages.js';
+import { uncompressedLimit } from '../../protocol/record-validator.js';
 
 /** Position of the magic byte, in a v2 batch header as in a legacy message entry. */
 const MAGIC_POS = 16;
 /** First Produce version that must carry record batches v2. */
 const MIN_V2_ONLY_VERSION = 3;
+/** First Produce version that may carry zstd batches (KIP-110). */
+const MIN_ZSTD_VERSION = 7;
+const ZSTD = 4;
+/** Position of the attributes (codec in bits 0-2) in a v2 batch header. */
+const ATTRIBUTES_POS = 21;
 
 /**
  * The records to append for one partition: the request's buffer, or its up-conversion to a v2 batch for a
  * legacy message set in Produce v0-2; or the error to answer with.
  */
-function recordsToAppend(records: Buffer | null, version: number): Buffer | null | AppendResult {
+function recordsToAppend(records: Buffer | null, version: number, maxMessageBytes: number): Buffer | null | AppendResult {
   if (!records || records.length === 0) return records; // the append path answers these
   const magic = records.length > MAGIC_POS ? records.readInt8(MAGIC_POS) : undefined;
-  if (magic === 2) return records;
+  if (magic === 2) {
+    // As Kafka's ProduceRequest.validateRecords, before anything else.
+    if (version < MIN_ZSTD_VERSION && records.length > ATTRIBUTES_POS + 1 && (records.readInt16BE(ATTRIBUTES_POS) & 0x07) === ZSTD) {
+      return failed(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce requests with version ${version} are not allowed to use ZStandard compression`);
+    }
+    return records;
+  }
   if (version >= MIN_V2_ONLY_VERSION) {
     if (magic === undefined) return records; // truncated: the append path reports it
     return failed(
@@ -38,7 +51,7 @@ function recordsToAppend(records: Buffer | null, version: number): Buffer | null
       `Produce requests with version ${version} are only allowed to contain record batches with magic version 2, got magic ${magic}`,
     );
   }
-  const converted = upConvertToBatch(records);
+  const converted = upConvertToBatch(records, uncompressedLimit(maxMessageBytes));
   if (Buffer.isBuffer(converted)) return converted;
   return failed(converted.errorCode, converted.errorMessage);
 }
@@ -63,8 +76,8 @@ export function produceHandler(b: BrokerServices): ApiHandler<ProduceRequest, Pr
           if (!validAcks) result = failed(ErrorCode.INVALID_REQUIRED_ACKS);
           else {
             // An unknown partition is answered first (by the append path), as Kafka checks it before the records.
-            const hosted = b.replicaManager.getPartition(t.name, p.index) !== undefined;
-            const records = hosted ? recordsToAppend(p.records, ctx.apiVersion) : p.records;
+            const hosted = b.replicaManager.getPartition(t.name, p.index);
+            const records = hosted ? recordsToAppend(p.records, ctx.apiVersion, hosted.log.config.maxMessageBytes) : p.records;
             if (records === null || Buffer.isBuffer(records)) {
               result = b.replicaManager.appendRecords(t.name, p.index, records, acks, req.timeoutMs);
             } else result = records;
@@ -90,6 +103,7 @@ export function produceHandler(b: BrokerServices): ApiHandler<ProduceRequest, Pr
             logAppendTimeMs: r.logAppendTime,
             logStartOffset: r.logStartOffset,
             errorMessage: r.errorMessage ?? null,
+            recordErrors: r.recordErrors?.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message })) ?? [],
           });
         });
         return { responses: [...byTopic.values()], throttleTimeMs: 0 };

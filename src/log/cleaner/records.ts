@@ -45,7 +45,10 @@ export function isControlBatch(buf: Buffer, pos: number): boolean {
   return (batchAttributes(buf, pos) & CONTROL_FLAG) !== 0;
 }
 
-/** The records data of the batch at [pos, pos + size), decompressed. */
+/**
+ * The records data of the batch at [pos, pos + size), decompressed (bounded by MAX_INFLATED_BYTES, what the
+ * produce path accepts at most, so a batch that was accepted can always be read here).
+ */
 export function batchRecordsData(buf: Buffer, pos: number, size: number): Buffer {
   const codec = batchAttributes(buf, pos) & COMPRESSION_MASK;
   const body = buf.subarray(pos + RECORDS, pos + size);
@@ -114,29 +117,4 @@ export function rebuildBatch(
   if ((out.readInt16BE(ATTRIBUTES) & TIMESTAMP_TYPE_MASK) === 0) writeInt64(out, keptMaxTimestamp, MAX_TIMESTAMP);
   setBatchCrc(out, 0);
   return out;
-}
-
-/**
- * Why `records` cannot go to a compacted topic: 'missing-key' when some record has no key (Kafka refuses those),
- * 'corrupt' when its records cannot be read; null when every record has a key. Decompresses: used only for
- * topics with cleanup.policy compact.
- */
-export function compactedRecordsProblem(records: Buffer): 'missing-key' | 'corrupt' | null {
-  let pos = 0;
-  let missing = false;
-  try {
-    while (pos + RECORDS <= records.length && !missing) {
-      const size = records.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD;
-      if (size < RECORDS || pos + size > records.length) break;
-      if (!isControlBatch(records, pos)) {
-        forEachRawRecord(records, pos, size, (r) => {
-          if (r.key === null) missing = true;
-        });
-      }
-      pos += size;
-    }
-  } catch {
-    return 'corrupt';
-  }
-  return missing ? 'missing-key' : null;
 }
