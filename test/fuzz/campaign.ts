@@ -108,6 +108,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
         const base = `${f.kind}-${sha(frame)}`;
         fs.writeFileSync(path.join(crashDir, `${base}.bin`), frame);
         fs.writeFileSync(path.join(crashDir, `${base}.txt`), `${f.signature}\n\n${f.detail}\n`);
+        // Inputs sent just before, oldest first (replay them all: any of them may be the culprit).
+        (f.context ?? []).forEach((c, i) => fs.writeFileSync(path.join(crashDir, `${base}.before-${i}.bin`), c));
         entry.file = path.join(crashDir, `${base}.bin`);
       }
       findings.push(entry);
@@ -177,7 +179,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     let n = 0;
     const replay = [...regression.map((s) => s.frame), ...golden.map((s) => s.frame), ...corpus];
     for (const frame of replay) {
-      if (Date.now() > deadline || fuzzer.stats.execs >= opts.process.maxExecs) break;
+      if (Date.now() > deadline || fuzzer.stats.execs >= opts.process.maxExecs || proc.dead()) break;
       await fuzzer.run(frame, true);
       if (++n % opts.batchSize === 0) for (const f of await proc.between()) fuzzer.record(frame, f);
     }

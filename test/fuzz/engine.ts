@@ -17,6 +17,8 @@ export interface Finding {
   /** Stable across inputs that hit the same bug (numbers and ids stripped). */
   signature: string;
   detail: string;
+  /** Inputs sent just before (a process may die a moment after the input that killed it). */
+  context?: Buffer[];
 }
 
 export interface TargetResult extends ExecResult {
@@ -25,6 +27,8 @@ export interface TargetResult extends ExecResult {
 
 export interface Target {
   exec(frame: Buffer): Promise<TargetResult>;
+  /** True once the target cannot run inputs any more (the broker process died). */
+  dead?(): boolean;
 }
 
 export interface FuzzStats {
@@ -103,7 +107,7 @@ export class Fuzzer {
    */
   async loop(opts: { deadline: number; maxExecs: number; batchSize: number; between?: () => Promise<Finding[]>; progress?: () => void }): Promise<void> {
     let inBatch = 0;
-    while (Date.now() < opts.deadline && this.stats.execs < opts.maxExecs) {
+    while (Date.now() < opts.deadline && this.stats.execs < opts.maxExecs && !this.opts.target.dead?.()) {
       const frame = this.next();
       await this.run(frame);
       if (++inBatch >= opts.batchSize) {

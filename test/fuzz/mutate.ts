@@ -97,7 +97,7 @@ const mutators: Mutator[] = [
 
 /** 1 to 4 stacked mutations of a copy of frame; the size prefix is fixed up 95% of the time. */
 export function mutate(frame: Buffer, rng: Rng, other: () => Buffer): Buffer {
-  let f = Buffer.from(frame);
+  let f: Buffer = Buffer.from(frame);
   const n = 1 + rng.below(rng.chance(0.5) ? 1 : 4);
   for (let i = 0; i < n; i++) f = rng.pick(mutators)(f, rng, other);
   if (f.length >= 4 && rng.chance(0.95)) f.writeInt32BE(f.length - 4, 0);

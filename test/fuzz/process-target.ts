@@ -23,6 +23,7 @@ export interface ProcessTarget extends Target {
   readonly ctx: FuzzContext;
   /** Highest RSS seen between batches, in bytes. */
   readonly maxRssBytes: number;
+  dead(): boolean;
   between(): Promise<Finding[]>;
   /** The end-of-run checks, then a clean stop. */
   finish(): Promise<Finding[]>;
@@ -51,9 +52,11 @@ export async function startProcessTarget(opts: { rssLimitBytes: number; timeoutM
   let steady: net.Socket | null = await connect(broker.port);
   let maxRss = 0;
   let died = false;
+  /** The last inputs sent: the one that killed the broker may not be the one during which it was seen dead. */
+  const recent: Buffer[] = [];
   const deathFinding = (): Finding => {
     const why = `broker process exited: ${broker.stderr().split('\n').filter(Boolean).slice(-5).join(' | ')}`;
-    return { kind: 'crash', signature: signatureOf('crash', 'broker process exited'), detail: why };
+    return { kind: 'crash', signature: signatureOf('crash', 'broker process exited'), detail: why, context: [...recent] };
   };
 
   return {
@@ -62,7 +65,10 @@ export async function startProcessTarget(opts: { rssLimitBytes: number; timeoutM
     get maxRssBytes() {
       return maxRss;
     },
+    dead: () => died,
     async exec(frame: Buffer): Promise<TargetResult> {
+      recent.push(frame);
+      if (recent.length > 8) recent.shift();
       const res = await execFrame(broker.port, frame, { timeoutMs, apiVersionsMax: maxApiVersions });
       const findings: Finding[] = res.violations.map((v) => ({ kind: 'violation', signature: signatureOf('violation', v), detail: v }));
       if (!died && broker.hasExited()) {

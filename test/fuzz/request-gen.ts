@@ -280,7 +280,12 @@ function taggedSectionArb(tagged: FieldSchema[], g: Gen, depth: number): fc.Arbi
     tag: fc.oneof(fc.integer({ min: 0, max: 16 }), fc.constantFrom(127, 128, 0x7fffffff)),
     data: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)),
   });
-  const entries = fc.tuple(known.length ? fc.subarray(known).chain((arbs) => (arbs.length ? fc.tuple(...arbs) : fc.constant([]))) : fc.constant([]), fc.array(unknown, { maxLength: 2 }));
+  type Entry = { tag: number; data: Buffer };
+  const none: fc.Arbitrary<Entry[]> = fc.constant([]);
+  const knownEntries: fc.Arbitrary<Entry[]> = known.length
+    ? fc.subarray(known).chain((arbs): fc.Arbitrary<Entry[]> => (arbs.length ? fc.tuple(...arbs).map((t): Entry[] => [...t]) : none))
+    : none;
+  const entries = fc.tuple(knownEntries, fc.array(unknown, { maxLength: 2 }));
   const honest = entries.map(([k, u]) => {
     const all = [...k, ...u];
     return cat([uvarint(all.length), ...all.map((e) => entry(e.tag, e.data))]);
@@ -320,7 +325,9 @@ function headerArb(apiKey: number, version: number, headerVersion: number): fc.A
     { arbitrary: fc.constant(Buffer.from([0])), weight: 10 },
     { arbitrary: fc.constantFrom(Buffer.from([1, 5, 2, 0xaa, 0xbb]), Buffer.from([1, 0, 9, 1]), OVERLONG_UVARINT), weight: 1 },
   );
-  return fc.tuple(fc.integer({ min: 0, max: 100000 }), clientId, headerVersion >= 2 ? tags : fc.constant(Buffer.alloc(0))).map(([corr, id, t]) => {
+  // Header v0 (ControlledShutdown v0 only) has no client id.
+  const id = headerVersion >= 1 ? clientId : fc.constant(Buffer.alloc(0));
+  return fc.tuple(fc.integer({ min: 0, max: 100000 }), id, headerVersion >= 2 ? tags : fc.constant(Buffer.alloc(0))).map(([corr, id, t]) => {
     const h = Buffer.alloc(8);
     h.writeInt16BE(apiKey, 0);
     h.writeInt16BE(version, 2);
