@@ -121,7 +121,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
   const saved = corpusDir ? loadDir(corpusDir) : [];
 
   // ---- phase 1: in-process, coverage-guided
-  const inproc = await startInProcessTarget();
+  // The fuzzing process also holds vitest, the fuzzer and its corpus: twice the broker's bound.
+  const inproc = await startInProcessTarget({ rssLimitBytes: 2 * opts.rssLimitBytes });
   const coverage = new CoverageTracker(isKfkSource);
   let p1: PhaseReport;
   let corpus: Buffer[];

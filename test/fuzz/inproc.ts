@@ -29,7 +29,11 @@ export interface InProcessTarget extends Target {
   stop(): Promise<void>;
 }
 
-export async function startInProcessTarget(opts: { timeoutMs?: number; keepDir?: boolean } = {}): Promise<InProcessTarget> {
+/**
+ * @param opts.rssLimitBytes bound on the whole fuzzing process's RSS (broker, fuzzer and corpus together),
+ *   checked between batches.
+ */
+export async function startInProcessTarget(opts: { timeoutMs?: number; keepDir?: boolean; rssLimitBytes?: number } = {}): Promise<InProcessTarget> {
   const timeoutMs = opts.timeoutMs ?? 500;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kfk-fuzz-'));
   const pending: Finding[] = [];
@@ -85,6 +89,11 @@ export async function startInProcessTarget(opts: { timeoutMs?: number; keepDir?:
       const problem = await healthCheck(running.port);
       if (!problem) await ensureTargetTopic(running.port).catch(() => undefined);
       const findings = pending.splice(0);
+      const rss = process.memoryUsage().rss;
+      if (opts.rssLimitBytes && rss > opts.rssLimitBytes) {
+        const detail = `fuzzing process RSS ${Math.round(rss / 2 ** 20)} MiB is over the bound of ${Math.round(opts.rssLimitBytes / 2 ** 20)} MiB`;
+        findings.push({ kind: 'unhealthy', signature: signatureOf('unhealthy', 'in-process RSS over the bound'), detail });
+      }
       if (problem) findings.push({ kind: 'unhealthy', signature: signatureOf('unhealthy', problem), detail: problem });
       return findings;
     },

@@ -122,9 +122,11 @@ export async function startProcessTarget(opts: { rssLimitBytes: number; timeoutM
         const detail = `kcat read [${values.join(',')}] from ${CANARY_TOPIC} (exit ${read.code}): ${read.stderr.slice(0, 500)}`;
         findings.push({ kind: 'unhealthy', signature: signatureOf('unhealthy', 'canary topic not readable'), detail });
       }
-      const code = await broker.stop();
+      // stop() rejects (after a SIGKILL) when SIGTERM does not stop the broker in time.
+      const code = await broker.stop().catch((err: Error) => err);
       if (code !== 0) {
-        const detail = `broker exited with ${code} on SIGTERM: ${broker.stderr().split('\n').slice(-5).join(' | ')}`;
+        const why = code instanceof Error ? code.message.split('\n')[0] : `exit code ${code}`;
+        const detail = `broker did not stop cleanly on SIGTERM (${why}): ${broker.stderr().split('\n').slice(-5).join(' | ')}`;
         findings.push({ kind: 'unhealthy', signature: signatureOf('unhealthy', 'unclean stop'), detail });
       }
       return findings;

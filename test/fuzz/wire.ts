@@ -197,6 +197,9 @@ export function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
     const s = net.connect({ port, host });
     s.once('connect', () => {
       s.off('error', reject);
+      // Errors after connecting (ECONNRESET when the broker closes) surface as 'close' to roundTrip;
+      // without a listener they would be uncaught exceptions in the fuzzer's process.
+      s.on('error', () => undefined);
       resolve(s);
     });
     s.once('error', reject);
