@@ -14,7 +14,8 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBrokerConfig, parseOverride } from '../src/config/broker-config.js';
+import { brokerConfigFromProperties, loadBrokerProperties, parseOverride } from '../src/config/broker-config.js';
+import { refuseUnsafeProperties } from '../src/config/unsafe-settings.js';
 import { ConfigError } from '../src/config/config-def.js';
 import { launchBroker } from '../src/broker/launch.js';
 import { createLogger } from '../src/server/logger.js';
@@ -70,7 +71,10 @@ function parseStartArgs(args: string[]): { file?: string; overrides: Record<stri
 
 async function start(args: string[]): Promise<number> {
   const { file, overrides } = parseStartArgs(args);
-  const config = loadBrokerConfig({ file, overrides });
+  const properties = loadBrokerProperties({ file, overrides });
+  // Settings kfk must not silently ignore are refused first, so that the error names them (docs/limits.md).
+  refuseUnsafeProperties(properties);
+  const config = brokerConfigFromProperties(properties);
   const debug = process.env.KFK_DEBUG === '1';
   const logger = createLogger(debug ? 'debug' : 'info');
   for (const key of Object.keys(config.unknown)) logger.warn(`The configuration '${key}' was supplied but isn't a known config.`);

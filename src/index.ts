@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerConfigFromProperties } from './config/broker-config.js';
+import { refuseUnsafeProperties } from './config/unsafe-settings.js';
 import { launchBroker } from './broker/launch.js';
 import { createLogger, silentLogger, type LogLevel } from './server/logger.js';
 
@@ -44,12 +45,20 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'kfk-')));
   const host = options.host ?? '127.0.0.1';
   const brokerId = options.brokerId ?? 0;
-  const config = brokerConfigFromProperties({
+  const properties = {
     'broker.id': String(brokerId),
     listeners: `PLAINTEXT://${host}:${options.port ?? 0}`,
     'log.dirs': dataDir,
     ...options.config,
-  });
+  };
+  let config;
+  try {
+    refuseUnsafeProperties(properties);
+    config = brokerConfigFromProperties(properties);
+  } catch (err) {
+    if (temporary) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const logger = options.logLevel === undefined || options.logLevel === 'silent' ? silentLogger : createLogger(options.logLevel);
   let running;
   try {

@@ -635,8 +635,8 @@ export interface LoadBrokerConfigOptions {
   overrides?: Record<string, string>;
 }
 
-/** Read the properties file (if any), apply overrides, and build the typed config. */
-export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConfig {
+/** Read the properties file (if any) and apply overrides: the raw properties a broker starts from. */
+export function loadBrokerProperties(opts: LoadBrokerConfigOptions = {}): Record<string, string> {
   let fromFile: Record<string, string> = {};
   if (opts.file !== undefined) {
     try {
@@ -647,7 +647,12 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
       throw new ConfigError(`Cannot read config file ${opts.file}: ${why}`);
     }
   }
-  return brokerConfigFromProperties({ ...fromFile, ...(opts.overrides ?? {}) });
+  return { ...fromFile, ...(opts.overrides ?? {}) };
+}
+
+/** Read the properties file (if any), apply overrides, and build the typed config. */
+export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConfig {
+  return brokerConfigFromProperties(loadBrokerProperties(opts));
 }
 
 /** Parse `key=value` (as given to --override); the value may contain '='. */

@@ -74,9 +74,14 @@ export class Connection {
     });
   }
 
-  /** Since when this connection has been idle, or null while it is busy (a handler runs). */
+  /**
+   * Since when this connection has been idle, or null while it is busy: a handler runs, or requests wait
+   * their turn (e.g. for the broker's first reconciliation). A client that does not read its responses is
+   * idle even with requests waiting, as Kafka, which sees no socket activity, would close it too.
+   */
   idleSince(): number | null {
-    return this.inHandler ? null : this.lastActivity;
+    if (this.inHandler || (this.queue.length > 0 && !this.writeBlocked)) return null;
+    return this.lastActivity;
   }
 
   get isClosed(): boolean {

@@ -39,6 +39,7 @@ export class SocketServer {
   private readonly quotas: ConnectionQuotas;
   private readonly runner: RequestRunner;
   private idleTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
   boundPort = 0;
 
   constructor(
@@ -80,7 +81,7 @@ export class SocketServer {
   private accept(socket: Socket): void {
     // An error before the Connection takes the socket over (e.g. a reset) must not go unhandled.
     socket.on('error', () => socket.destroy());
-    if (!this.server) {
+    if (this.stopping) {
       socket.destroy();
       return;
     }
@@ -125,6 +126,7 @@ export class SocketServer {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     const server = this.server;
     this.server = null;
     if (this.idleTimer) clearInterval(this.idleTimer);

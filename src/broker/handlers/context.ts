@@ -2,6 +2,7 @@
 import type { MetadataCache } from '../../cluster/metadata-cache.js';
 import type { ReplicaManager } from '../../replication/replica-manager.js';
 import type { Controller } from '../../cluster/controller.js';
+import type { Logger } from '../../server/logger.js';
 
 export interface BrokerSettings {
   brokerId: number;
@@ -19,4 +20,6 @@ export interface BrokerServices {
   readonly metadata: MetadataCache;
   readonly replicaManager: ReplicaManager;
   readonly controller: Controller;
+  /** For failures a handler answers itself (e.g. one partition's append) rather than leaving to the connection layer. */
+  readonly logger?: Logger;
 }

@@ -13,7 +13,7 @@
  * records are listed in record_errors (v8+).
  */
 import type { ProduceRequest, ProduceResponseInput, ProduceResponseTopicProduceResponseInput } from '../../protocol/generated/produce.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { CloseConnection, NO_RESPONSE, type ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
 import type { AppendResult } from '../../replication/replica-manager.js';
@@ -60,6 +60,24 @@ function failed(errorCode: number, errorMessage?: string): AppendResult {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTime: -1, logStartOffset: -1 };
 }
 
+/**
+ * One partition's append, failing on its own: a throw or a rejection becomes that partition's error (the code
+ * of a KafkaError, else UNKNOWN_SERVER_ERROR) and is logged, as Kafka's ReplicaManager.appendToLocalLog does.
+ * Without it, a throw for one partition would leave the promises of the partitions before it unhandled.
+ */
+function isolated(b: BrokerServices, topic: string, partition: number, append: () => AppendResult | Promise<AppendResult>): AppendResult | Promise<AppendResult> {
+  const fail = (err: unknown): AppendResult => {
+    b.logger?.error(`error appending to ${topic}-${partition}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return err instanceof KafkaError ? failed(err.code, err.message) : failed(ErrorCode.UNKNOWN_SERVER_ERROR);
+  };
+  try {
+    const result = append();
+    return result instanceof Promise ? result.catch(fail) : result;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
 export function produceHandler(b: BrokerServices): ApiHandler<ProduceRequest, ProduceResponseInput> {
   return {
     apiKey: 0,
@@ -75,12 +93,13 @@ export function produceHandler(b: BrokerServices): ApiHandler<ProduceRequest, Pr
           let result: AppendResult | Promise<AppendResult>;
           if (!validAcks) result = failed(ErrorCode.INVALID_REQUIRED_ACKS);
           else {
-            // An unknown partition is answered first (by the append path), as Kafka checks it before the records.
-            const hosted = b.replicaManager.getPartition(t.name, p.index);
-            const records = hosted ? recordsToAppend(p.records, ctx.apiVersion, hosted.log.config.maxMessageBytes) : p.records;
-            if (records === null || Buffer.isBuffer(records)) {
-              result = b.replicaManager.appendRecords(t.name, p.index, records, acks, req.timeoutMs);
-            } else result = records;
+            result = isolated(b, t.name, p.index, () => {
+              // An unknown partition is answered first (by the append path), as Kafka checks it before the records.
+              const hosted = b.replicaManager.getPartition(t.name, p.index);
+              const records = hosted ? recordsToAppend(p.records, ctx.apiVersion, hosted.log.config.maxMessageBytes) : p.records;
+              if (records === null || Buffer.isBuffer(records)) return b.replicaManager.appendRecords(t.name, p.index, records, acks, req.timeoutMs);
+              return records;
+            });
           }
           if (result instanceof Promise) anyAsync = true;
           pending.push({ topic: t.name, partition: p.index, result });
