@@ -415,7 +415,7 @@ export class Log {
    */
   append(records: Buffer, leaderEpoch = 0, alreadyValidated = false): LogAppendInfo {
     this.checkWritable();
-    // The produce path has already checked sizes and CRCs (validateProducedRecords); checking the
+    // The produce path has already checked sizes and CRCs (validateProducedBatch); checking the
     // CRC a second time would double the CPU cost of every append.
     if (alreadyValidated ? records.length === 0 : this.validate(records, false) === 0) return this.emptyAppendInfo();
     // idempotent producers: a retried batch is not written again but answered with its original offsets

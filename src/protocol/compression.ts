@@ -110,7 +110,7 @@ export function decompress(type: number, buf: Buffer, limit = MAX_INFLATED_BYTES
       return buf;
     case CompressionType.gzip:
       try {
-        return gunzipSync(buf, { maxOutputLength: limit });
+        return gunzipSync(buf, { maxOutputLength: limit, chunkSize: gzipChunkSize(buf, limit) });
       } catch (err) {
         throw isZlibLimit(err) ? new InflateLimitError(limit) : err;
       }
@@ -173,6 +173,16 @@ export function declaredInflatedBound(type: number, buf: Buffer): number | null 
   } catch {
     return null; // malformed: the decompression itself reports it
   }
+}
+
+/**
+ * Output chunk size for an inflate: a gzip member ends with its uncompressed size (mod 2^32), so an honest
+ * stream of up to 8 MiB inflates into one chunk (no concatenation of 16 KiB chunks); a lying one costs at most
+ * one chunk of min(limit + 1, 8 MiB).
+ */
+function gzipChunkSize(buf: Buffer, limit: number): number {
+  const stated = buf.length >= 18 ? buf.readUInt32LE(buf.length - 4) : 0;
+  return Math.max(64 * 1024, Math.min(stated + 64, limit + 1, 8 << 20));
 }
 
 function isZlibLimit(err: unknown): boolean {
@@ -257,7 +267,7 @@ async function snappyDecompressAsync(buf: Buffer, limit: number): Promise<Buffer
 // zstd
 
 /** Output produced per zstd streaming step; decompressAsync yields to the event loop after each. */
-const ZSTD_SLICE = 1 << 20;
+const ZSTD_SLICE = 256 * 1024;
 
 /** Sum of the content sizes of the frames in buf, or null when a frame does not state its size. */
 function zstdDeclaredContentSize(buf: Buffer): number | null {

@@ -88,9 +88,9 @@ export interface ProduceValidation {
 }
 
 /** Walked or inflated bytes done inline per event-loop turn; beyond, validation continues asynchronously. */
-export const INLINE_BUDGET_BYTES = 4 << 20;
+export const INLINE_BUDGET_BYTES = 8 << 20;
 /** Compressed batches inflating to more than this are always inflated asynchronously. */
-export const INLINE_INFLATE_BYTES = 1 << 20;
+export const INLINE_INFLATE_BYTES = 2 << 20;
 /** Records walked between two yields to the event loop in asynchronous validation. */
 export const ASYNC_SLICE_BYTES = 1 << 20;
 /** Batches validated asynchronously at the same time; more wait their turn (memory: this many inflated batches). */

@@ -49,13 +49,36 @@ export interface BatchFacts {
 /** Position after the last varint read, or -1 when it was malformed or ran past its limit. */
 let cursor = 0;
 
-/** Zig-zag varint of at most 5 bytes whose value fits 32 bits (what every client writes). */
+/**
+ * Zig-zag varint of at most 5 bytes whose value fits 32 bits (what every client writes). Kept this small so
+ * that V8 inlines it at each call site of the walk; longer varints take the out-of-line path.
+ */
 function readVarint(buf: Buffer, pos: number, limit: number): number {
   if (pos < limit) {
-    const first = buf[pos]!;
-    if (first < 0x80) {
+    const b0 = buf[pos]!;
+    if (b0 < 0x80) {
       cursor = pos + 1;
-      return (first >>> 1) ^ -(first & 1);
+      return (b0 >>> 1) ^ -(b0 & 1);
+    }
+  }
+  return readLongerVarint(buf, pos, limit);
+}
+
+function readLongerVarint(buf: Buffer, pos: number, limit: number): number {
+  // Two and three bytes (values up to ±2^20) cover nearly every other length and delta: no loop for them.
+  if (pos + 2 < limit) {
+    const b0 = buf[pos]!;
+    const b1 = buf[pos + 1]!;
+    if (b1 < 0x80) {
+      const raw = (b0 & 0x7f) | (b1 << 7);
+      cursor = pos + 2;
+      return (raw >>> 1) ^ -(raw & 1);
+    }
+    const b2 = buf[pos + 2]!;
+    if (b2 < 0x80) {
+      const raw = (b0 & 0x7f) | ((b1 & 0x7f) << 7) | (b2 << 14);
+      cursor = pos + 3;
+      return (raw >>> 1) ^ -(raw & 1);
     }
   }
   let raw = 0;

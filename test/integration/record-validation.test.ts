@@ -317,7 +317,8 @@ function bombBatch(codec: number, body: Buffer): Buffer {
   return batch;
 }
 
-function memoryKiB(pid: number): { rss: number; hwm: number } {
+function memoryKiB(pid: number | undefined): { rss: number; hwm: number } {
+  if (pid === undefined) throw new Error('the broker process has no pid');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)![1]);
   return { rss: field('VmRSS'), hwm: field('VmHWM') };

@@ -393,6 +393,20 @@ describe('parseLegacyMessageSet: errors', () => {
     );
   });
 
+  it('wrappers that together inflate beyond the bound → MESSAGE_TOO_LARGE, each codec', () => {
+    const big: Msg[] = [{ magic: 1, attributes: 0, timestamp: T0, key: null, value: Buffer.alloc(40_000) }];
+    for (const codec of [CompressionType.gzip, CompressionType.snappy, CompressionType.lz4]) {
+      const one = entry(0, wrapper(1, codec, messageSet(big)));
+      const times = (n: number) => Buffer.concat(Array(n).fill(one));
+      // four wrappers of ~40 KB fit 200 KB, five do not: the bound is for the whole set (for lz4 each wrapper
+      // may take a whole 64 KiB block until inflated, which still leaves room for the fourth)
+      expect(ok(parseLegacyMessageSet(times(4), 200_000)).records).toHaveLength(4);
+      const r = err(parseLegacyMessageSet(times(5), 200_000));
+      expect(r.errorCode, `codec ${codec}`).toBe(ErrorCode.MESSAGE_TOO_LARGE);
+      expect(err(upConvertToBatch(times(5), 200_000)).errorCode).toBe(ErrorCode.MESSAGE_TOO_LARGE);
+    }
+  });
+
   it('codec 4+ (zstd is magic 2 only) → UNSUPPORTED_COMPRESSION_TYPE; undecompressable value → CORRUPT_MESSAGE', () => {
     const zstd = wrapper(1, CompressionType.zstd, messageSet(THREE_V1));
     expect(err(parseLegacyMessageSet(entry(2, zstd))).errorCode).toBe(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);

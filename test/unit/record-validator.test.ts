@@ -480,6 +480,25 @@ describe('properties', () => {
   });
 });
 
+describe('arbitrary bytes', () => {
+  it('a records section of random bytes (any codec bits, any count) gets a verdict, never an exception', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.constantFrom(...CODECS),
+        async (bytes, count, codec) => {
+          const batch = batchAround(Buffer.from(bytes), count, { attributes: codec });
+          const r = await validate(batch);
+          if (r.errorCode === ErrorCode.NONE) expect(decodeRecordBatch(batch).records).toHaveLength(count);
+          else expect(r.errorMessage).toBeTruthy();
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe('OrderedAppends', () => {
   it('keeps arrival order per key when an earlier verdict is asynchronous, and stays synchronous otherwise', async () => {
     const q = new OrderedAppends<string>();
