@@ -4,7 +4,9 @@
  * keys, --batch records per batch, --codec compression, segments of --segment MiB) is written with Log.append, then
  * cleaned once with cleanLog (offset map over the dirty segments, every non-active segment rewritten and swapped
  * in). MB/s = bytes of log read by the clean (map pass + rewrite pass counted once: the size of the cleaned
- * segments) / seconds. Uses the compiled modules in dist/ (`npm run build`).
+ * segments) / seconds. Also the event loop's delay while the clean runs (perf_hooks.monitorEventLoopDelay): how long
+ * other work (produce, fetch) could wait behind it, since the cleaner yields every batchesPerSlice batches.
+ * Uses the compiled modules in dist/ (`npm run build`).
  *
  *   node bench/cleaner.mjs [--mb 256] [--size 100] [--keys 100000] [--batch 100] [--codec none] [--segment 64] [--runs 3]
  *
@@ -15,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => new URL(`file://${join(root, 'dist', p)}`).href;
@@ -58,18 +61,23 @@ async function run(i) {
     await log.flush();
     const before = log.size;
     const range = await cleanableRange(log, undefined);
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const t0 = performance.now();
     const stats = await cleanLog(log, range);
     const secs = (performance.now() - t0) / 1000;
+    loopDelay.disable();
+    const delayMs = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
     const cleanedBytes = before - log.activeSegment.size;
     const mbps = cleanedBytes / 1e6 / secs;
     console.log(
       `run ${i}: ${(cleanedBytes / 1e6).toFixed(1)} MB, ${n} records -> ${stats.recordsKept} kept, ` +
         `${stats.segmentsCleaned} segments -> ${log.segments.length - 1}, ${secs.toFixed(2)} s, ${mbps.toFixed(1)} MB/s, ` +
-        `${Math.round(n / secs).toLocaleString('en-US')} records/s`,
+        `${Math.round(n / secs).toLocaleString('en-US')} records/s, event loop delay p99 ${delayMs.p99.toFixed(1)} ms, ` +
+        `max ${delayMs.max.toFixed(1)} ms`,
     );
     await log.close();
-    return { mbps, rps: n / secs };
+    return { mbps, rps: n / secs, delayP99: delayMs.p99, delayMax: delayMs.max };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -83,5 +91,6 @@ const results = [];
 for (let i = 1; i <= runs; i++) results.push(await run(i));
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
-  `median: ${median(results.map((r) => r.mbps)).toFixed(1)} MB/s, ${Math.round(median(results.map((r) => r.rps))).toLocaleString('en-US')} records/s`,
+  `median: ${median(results.map((r) => r.mbps)).toFixed(1)} MB/s, ${Math.round(median(results.map((r) => r.rps))).toLocaleString('en-US')} records/s, ` +
+    `event loop delay p99 ${median(results.map((r) => r.delayP99)).toFixed(1)} ms, max ${median(results.map((r) => r.delayMax)).toFixed(1)} ms`,
 );

@@ -1,6 +1,19 @@
 #!/usr/bin/env node
 // kfk command line entry point: runs the compiled CLI in dist/ (built by `npm install` / `npm run build`).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+
+// kfk supports the Node.js lines package.json's `engines` names (">=22": the maintained LTS lines). On an older
+// Node, say so in one line instead of failing somewhere deep in a dependency.
+const { engines } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const required = /^>=\s*(\d+)(?:\.(\d+))?/.exec(engines?.node ?? '');
+if (required) {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  const [needMajor, needMinor] = [Number(required[1]), Number(required[2] ?? 0)];
+  if (major < needMajor || (major === needMajor && minor < needMinor)) {
+    process.stderr.write(`Error: kfk needs Node.js ${required[1]}${required[2] ? `.${required[2]}` : ''} or later; this is Node.js ${process.versions.node}\n`);
+    process.exit(1);
+  }
+}
 
 const entry = new URL('../dist/commands/cli.js', import.meta.url);
 if (!existsSync(entry)) {

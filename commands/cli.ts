@@ -4,86 +4,13 @@
  * start-up. The flag contract is docs/cli.md; Kafka's shell scripts are the model.
  *
  * Errors: one line on stderr (`Error: ...`), exit 1; stack traces only with --debug or KFK_DEBUG=1.
+ *
+ * This module is the entry point only (bin/kfk.js calls main()); helpers the command modules share are in
+ * common.ts, so no command module imports this one.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-
-/** A user-facing failure: printed as `Error: <message>` with exit code 1, never with a stack. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
-
-export type Opts = Record<string, unknown>;
-
-// ---------------------------------------------------------------------------------------------------
-// Helpers shared by the command modules (kept here: this module is loaded anyway and imports nothing heavy)
-
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-/** Parses an integer flag value; `min` bounds it. Throws CliError naming the flag. */
-export function parseIntFlag(value: unknown, flag: string, min = Number.MIN_SAFE_INTEGER): number {
-  const s = String(value).trim();
-  if (!/^-?\d+$/.test(s)) throw new CliError(`invalid value '${String(value)}' for ${flag}: expected an integer`);
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw new CliError(`invalid value '${String(value)}' for ${flag}: out of range`);
-  if (n < min) throw new CliError(`invalid value '${String(value)}' for ${flag}: must be at least ${min}`);
-  return n;
-}
-
-/** Parses `k=v` items (the value may contain '='). Throws CliError naming the flag on a missing '='. */
-export function parseKeyValues(items: readonly string[] | undefined, flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of items ?? []) {
-    const idx = item.indexOf('=');
-    if (idx <= 0) throw new CliError(`invalid ${flag} '${item}': expected key=value`);
-    out[item.slice(0, idx).trim()] = item.slice(idx + 1);
-  }
-  return out;
-}
-
-/** Reads a Java .properties file (client settings: --producer.config, --consumer.config, --command-config). */
-export async function readPropertiesFlag(file: unknown, flag: string): Promise<Record<string, string>> {
-  if (file === undefined || file === null || file === false) return {};
-  const { readPropertiesFile } = await import('../src/config/properties.js');
-  try {
-    return await readPropertiesFile(String(file));
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new CliError(`${flag}: file '${String(file)}' does not exist`);
-    throw new CliError(`${flag} '${String(file)}': ${e.message}`);
-  }
-}
-
-/** Client properties that kfk cannot honour: fail rather than silently talk plaintext. */
-export function checkSecurityProperties(props: Record<string, string>): void {
-  const proto = props['security.protocol'];
-  if (proto !== undefined && proto.trim().toUpperCase() !== 'PLAINTEXT') {
-    throw new CliError(`security.protocol=${proto} is not supported yet (only PLAINTEXT)`);
-  }
-}
-
-/** Resolves the bootstrap list: flag, then bootstrap.servers from properties, then localhost:9092. */
-export function bootstrapFrom(flag: unknown, props: Record<string, string> = {}): string {
-  if (typeof flag === 'string' && flag.trim() !== '') return flag;
-  return props['bootstrap.servers'] ?? 'localhost:9092';
-}
-
-
-/** Writes to stdout honouring back-pressure (resolves when the data is accepted). */
-export function writeOut(data: string | Buffer): Promise<void> {
-  return new Promise((resolve) => {
-    if (process.stdout.write(data)) resolve();
-    else process.stdout.once('drain', () => resolve());
-  });
-}
+import { CliError, collect, type Opts } from './common.js';
 
 function useColor(stream: NodeJS.WriteStream): boolean {
   const noColor = process.env.NO_COLOR;

@@ -6,7 +6,7 @@
  * and one `  k=v sensitive=false synonyms={SOURCE:name=value, ...}` line per config, sorted by name;
  * `Completed updating config for topic T.` after an alter.
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, readPropertiesFlag, writeOut, type Opts } from './cli.js';
+import { CliError, bootstrapFrom, checkSecurityProperties, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import {
   Admin,
   ConfigResourceError,

@@ -15,7 +15,7 @@ import {
   readPropertiesFlag,
   writeOut,
   type Opts,
-} from './cli.js';
+} from './common.js';
 import { bootstrapFromZooKeeper } from './zookeeper-bootstrap.js';
 import { Consumer, type ConsumerOptions, type ConsumerRecord, type IsolationLevel, type OffsetSpec } from '../src/client/consumer.js';
 import { ClusterClient } from '../src/client/cluster-client.js';
@@ -286,9 +286,13 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await groupConsumer?.close().catch(() => {});
-    await consumer.close().catch(() => {});
-    await cluster.close().catch(() => {});
+    // Closing must go on whatever fails; what failed is said (a failed final commit means the group reads
+    // these records again, at-least-once).
+    const warnOnClose = (what: string) => (err: unknown) =>
+      process.stderr.write(`Warning: ${what} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    await groupConsumer?.close().catch(warnOnClose('committing offsets and leaving the group'));
+    await consumer.close().catch(warnOnClose('closing the consumer'));
+    await cluster.close().catch(warnOnClose('closing the connections'));
     process.stderr.write(`Processed a total of ${count} messages\n`);
   }
 }

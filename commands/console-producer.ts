@@ -15,7 +15,7 @@ import {
   parseKeyValues,
   readPropertiesFlag,
   type Opts,
-} from './cli.js';
+} from './common.js';
 import { Producer, normalizeAcks, type ProducerOptions, type ProducerRecord } from '../src/client/producer.js';
 import { compressionFromName } from '../src/protocol/compression.js';
 import type { RecordHeader } from '../src/protocol/records.js';
@@ -270,14 +270,16 @@ export async function runConsoleProducer(opts: Opts): Promise<number> {
     }
     await producer.flush();
   } catch (err) {
-    // A malformed line (parse.key without a separator, ...): send what came before it, then fail.
+    // A malformed line (parse.key without a separator, ...): send what came before it, then fail. The flush
+    // only waits: each record's own failure already reached onError through its send().
     await producer.flush().catch(() => {});
     failure ??= err as Error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (failure) stdin.destroy();
-    await producer.close().catch(() => {});
+    // Records' failures reached onError; a failure to close the connections afterwards loses nothing, but say so.
+    await producer.close().catch((err: unknown) => warn(`could not close the producer cleanly: ${errorText(err)}`));
   }
   if (failure) {
     if (failure instanceof CliError) throw failure;
@@ -290,4 +292,12 @@ export async function runConsoleProducer(opts: Opts): Promise<number> {
     throw wrapped;
   }
   return 0;
+}
+
+function warn(msg: string): void {
+  process.stderr.write(`Warning: ${msg}\n`);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

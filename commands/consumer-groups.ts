@@ -4,9 +4,9 @@
  * columns (GROUP/TOPIC/CONSUMER-ID/HOST at least 15 wide, PARTITION 10, offsets and LAG 15), `-` for a
  * missing value, a blank line before each table.
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './cli.js';
+import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import { Admin, type GroupDescription, type GroupOffset } from '../src/client/admin.js';
-import { ErrorCode, errorName } from '../src/protocol/errors.js';
+import { ErrorCode, KafkaError, errorName } from '../src/protocol/errors.js';
 
 const ACTIONS = ['list', 'describe', 'delete', 'resetOffsets'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -151,8 +151,11 @@ async function fillLogEnd(admin: Admin, rows: OffsetRow[]): Promise<void> {
         const e = ends.find((x) => x.partition === r.partition);
         if (e && e.offset >= 0) r.logEnd = e.offset;
       }
-    } catch {
-      /* topic deleted: leave the log end unknown */
+    } catch (e) {
+      // a deleted topic has no log end (shown as '-', as Kafka shows it); any other failure is said, not hidden
+      if (!(e instanceof KafkaError && e.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) {
+        process.stderr.write(`Warning: could not read the log end offsets of topic '${topic}': ${(e as Error).message}\n`);
+      }
     }
   }
 }

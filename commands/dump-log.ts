@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliError, writeOut, type Opts } from './cli.js';
+import { CliError, writeOut, type Opts } from './common.js';
 import { compressionName } from '../src/protocol/compression.js';
 import { decodeRecordBatch, verifyBatchCrc, type DecodedBatch } from '../src/protocol/records.js';
 import { RECORD_BATCH_OVERHEAD, batchLastOffset, batchMagic, batchMaxTimestamp, batchSize, LOG_OVERHEAD } from '../src/protocol/record-batch-header.js';
@@ -143,11 +143,13 @@ function batchAt(log: Buffer, position: number): { lastOffset: number; maxTimest
   return { lastOffset: batchLastOffset(log, position), maxTimestamp: batchMaxTimestamp(log, position), size };
 }
 
+/** The segment's log file, or nothing when the index is dumped without its log (then every entry is a mismatch). */
 function readLogOrEmpty(file: string): Buffer {
   try {
     return fs.readFileSync(file);
-  } catch {
-    return Buffer.alloc(0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+    throw e;
   }
 }
 

@@ -131,6 +131,14 @@ async function start(args: string[]): Promise<number> {
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
+    // The broker stopped itself (every log dir failed): it has shut down already; exit non-zero.
+    void running.failed.then((err) => {
+      if (stopping) return;
+      stopping = true;
+      rmSync(pidFile, { force: true });
+      logger.error(`broker stopped: ${err.message}`);
+      resolve(1);
+    });
   });
 }
 
@@ -138,8 +146,9 @@ function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    // ESRCH: no such process. EPERM: it exists but belongs to another user, so it is alive.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -150,7 +159,9 @@ async function stop(args: string[]): Promise<number> {
     pids = readdirSync(PID_DIR)
       .map(Number)
       .filter((p) => Number.isInteger(p) && p > 0);
-  } catch {
+  } catch (e) {
+    // no pid directory: no broker was ever started here; any other failure is reported
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     pids = [];
   }
   const live = pids.filter((p) => {

@@ -2,7 +2,7 @@
  * kfk topics (kafka-topics.sh): --create, --list, --describe, --delete, --alter.
  * Output shapes follow docs/cli.md (Kafka's, tab separated for --describe).
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, parseKeyValues, readPropertiesFlag, writeOut, type Opts } from './cli.js';
+import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, parseKeyValues, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import { bootstrapFromZooKeeper } from './zookeeper-bootstrap.js';
 import { Admin, TopicError, type TopicDescription } from '../src/client/admin.js';
 import { ErrorCode, KafkaError } from '../src/protocol/errors.js';
@@ -117,7 +117,7 @@ function topicMatcher(pattern: string): (name: string) => boolean {
   try {
     re = new RegExp(`^(?:${pattern})$`);
   } catch {
-    re = undefined;
+    re = undefined; // not a valid regex: it can still match a topic by its exact name
   }
   return (name) => name === pattern || (re !== undefined && re.test(name));
 }

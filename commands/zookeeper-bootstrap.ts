@@ -2,7 +2,7 @@
  * `--zookeeper host:port[/chroot]` (Kafka 0.11's tools): find the cluster's brokers through the
  * registrations under /brokers/ids and use them as the bootstrap list.
  */
-import { CliError } from './cli.js';
+import { CliError } from './common.js';
 
 export async function bootstrapFromZooKeeper(connect: string): Promise<string> {
   const { ZooKeeperRegistry } = await import('../src/registry/zookeeper.js');

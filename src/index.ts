@@ -38,6 +38,11 @@ export interface StartedBroker {
   readonly dataDir: string;
   /** Stops the broker cleanly (and removes the data dir if it was temporary). */
   stop(): Promise<void>;
+  /**
+   * Resolves, with the reason, if the broker stopped itself because it could not go on (every log dir failed:
+   * disk full, I/O errors; see docs/storage.md). Never resolves otherwise.
+   */
+  readonly failed: Promise<Error>;
 }
 
 export async function startBroker(options: StartBrokerOptions = {}): Promise<StartedBroker> {
@@ -76,6 +81,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Sta
       await running.stop();
       if (temporary) await rm(dataDir, { recursive: true, force: true });
     },
+    failed: running.failed,
   };
 }
 

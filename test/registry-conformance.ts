@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { type Registry, RegistryError, type WatchEvent } from '../src/registry/registry.js';
+import { quietPeriod, waitFor } from './helpers/wait.js';
 
 export interface RegistryPair {
   a: Registry;
@@ -19,17 +20,19 @@ export interface RegistryPair {
 
 const buf = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-async function waitFor(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Polls until `pred` holds: for a watch event that must fire. */
+function eventually(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return waitFor(pred, { timeoutMs, intervalMs: 5, message: what });
 }
 
-/** Let pending watch notifications arrive (to check that nothing more fires). */
+/**
+ * A negative check's wait, not synchronisation: gives a watch notification that must NOT fire (a second change after
+ * a one-shot watch fired, a closed session's watch) the time to arrive before the test asserts that none did.
+ * Notifications are never delivered synchronously, so without it such a check could not fail. Under load it can only
+ * miss a late notification, never fail a correct backend.
+ */
 async function settle(ms = 50): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
+  await quietPeriod(ms);
 }
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<RegistryError> {
@@ -191,7 +194,7 @@ export function registryConformance(name: string, makeRegistry: () => Promise<Re
       await b.exists(`${root}/ids/1`, del.watch);
       expect(await b.children(`${root}/ids`, kids.watch)).toHaveLength(3);
       await a.close();
-      await waitFor(() => del.events.length > 0 && kids.events.length > 0, 'ephemeral deletion events');
+      await eventually(() => del.events.length > 0 && kids.events.length > 0, 'ephemeral deletion events');
       expect(del.events).toEqual([{ type: 'deleted', path: `${root}/ids/1` }]);
       expect(kids.events).toEqual([{ type: 'children', path: `${root}/ids` }]);
       expect(await b.exists(`${root}/ids/1`)).toBeNull();
@@ -207,7 +210,7 @@ export function registryConformance(name: string, makeRegistry: () => Promise<Re
       const pending = a.set(p, buf('1'));
       expect(r.events).toEqual([]); // never synchronously
       await pending;
-      await waitFor(() => r.events.length > 0, 'changed event');
+      await eventually(() => r.events.length > 0, 'changed event');
       await a.set(p, buf('2'));
       await settle();
       expect(r.events).toEqual([{ type: 'changed', path: p }]);
@@ -218,7 +221,7 @@ export function registryConformance(name: string, makeRegistry: () => Promise<Re
       const r = recorder();
       expect(await b.children(root, r.watch)).toEqual([]);
       await a.create(`${root}/k1`, null);
-      await waitFor(() => r.events.length > 0, 'children event');
+      await eventually(() => r.events.length > 0, 'children event');
       await a.create(`${root}/k2`, null);
       await settle();
       expect(r.events).toEqual([{ type: 'children', path: root }]);
@@ -229,7 +232,7 @@ export function registryConformance(name: string, makeRegistry: () => Promise<Re
       await settle();
       expect(r2.events).toEqual([]);
       await a.delete(`${root}/k2`);
-      await waitFor(() => r2.events.length > 0, 'children event on delete');
+      await eventually(() => r2.events.length > 0, 'children event on delete');
       expect(r2.events).toEqual([{ type: 'children', path: root }]);
     });
 
@@ -244,7 +247,7 @@ export function registryConformance(name: string, makeRegistry: () => Promise<Re
       await b.exists(p, ex.watch);
       await b.children(p, ch.watch);
       await a.delete(p);
-      await waitFor(() => data.events.length > 0 && ex.events.length > 0 && ch.events.length > 0, 'deleted events');
+      await eventually(() => data.events.length > 0 && ex.events.length > 0 && ch.events.length > 0, 'deleted events');
       await settle();
       expect(data.events).toEqual([{ type: 'deleted', path: p }]);
       expect(ex.events).toEqual([{ type: 'deleted', path: p }]);
@@ -257,7 +260,7 @@ export function registryConformance(name: string, makeRegistry: () => Promise<Re
       const r = recorder();
       expect(await b.exists(p, r.watch)).toBeNull();
       await a.create(p, buf('x'), 'ephemeral');
-      await waitFor(() => r.events.length > 0, 'created event');
+      await eventually(() => r.events.length > 0, 'created event');
       await a.set(p, buf('y'));
       await settle();
       expect(r.events).toEqual([{ type: 'created', path: p }]);
@@ -272,7 +275,7 @@ export function registryConformance(name: string, makeRegistry: () => Promise<Re
       await b.exists(p, r.watch);
       await b.get(p, r.watch);
       await a.set(p, buf('x'));
-      await waitFor(() => r.events.length > 0, 'changed event');
+      await eventually(() => r.events.length > 0, 'changed event');
       await settle();
       expect(r.events).toEqual([{ type: 'changed', path: p }]);
     });
@@ -334,7 +337,7 @@ export function registryConformance(name: string, makeRegistry: () => Promise<Re
       expect((await b.get(`${root}/new`))?.data?.toString()).toBe('n');
       expect((await b.get(`${root}/y`))?.data?.toString()).toBe('y1');
       expect(await b.exists(`${root}/gone`)).toBeNull();
-      await waitFor(() => r.events.length > 0, 'created event from multi');
+      await eventually(() => r.events.length > 0, 'created event from multi');
       expect(r.events).toEqual([{ type: 'created', path: `${root}/new` }]);
     });
 

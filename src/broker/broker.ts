@@ -25,8 +25,9 @@ import {
   configChangesPath,
   topicPath,
   topicsPath,
+  propagateLogDirEvent,
 } from '../registry/paths.js';
-import { LogManager, logManagerTimersFromBroker } from '../log/log-manager.js';
+import { LogManager, logManagerTimersFromBroker, type LogDirFailure } from '../log/log-manager.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MetadataCache, type PartitionInfo, type TopicInfo } from '../cluster/metadata-cache.js';
 import { Controller } from '../cluster/controller.js';
@@ -106,6 +107,11 @@ export interface BrokerOptions {
   /** The static broker config, as DescribeConfigs reports it (default: Kafka's defaults). */
   brokerConfig?: BrokerConfig;
   logger?: Logger;
+  /**
+   * Called when the broker cannot go on and must be shut down (every log dir failed; Kafka halts then). The
+   * owner stops it (launchBroker does) and exits non-zero. Must not throw.
+   */
+  onFatalError?: (err: Error) => void;
   /** Wraps every API handler (the CLI's test-only fault injection, commands/test-faults.ts). */
   wrapHandler?: (handler: ApiHandler) => ApiHandler;
 }
@@ -205,6 +211,8 @@ export class Broker implements BrokerServices {
         : {}),
       ...(this.options.brokerConfig !== undefined ? logManagerTimersFromBroker(this.options.brokerConfig) : {}),
       onAppend: (log) => this.replicaManager.purgatory.notify(partitionKey(log.topic, log.partition)),
+      logger: this.logger,
+      onLogDirFailure: (failure) => this.handleLogDirFailure(failure),
     });
     this.replicaManager = new ReplicaManager(this.logManager);
     const bc = this.options.brokerConfig;
@@ -258,6 +266,27 @@ export class Broker implements BrokerServices {
     await this.controller.elect();
     await this.reconcile();
     this.markReady();
+  }
+
+  /**
+   * A log dir went offline (Kafka's ReplicaManager.handleLogDirFailure; the LogManager closed its logs and logged
+   * it): fetches waiting on its partitions wake up to answer KAFKA_STORAGE_ERROR, a log dir event notification
+   * tells the controller (so it can elect other leaders), and with no log dir left the broker must stop.
+   */
+  private handleLogDirFailure(failure: LogDirFailure): void {
+    for (const p of failure.partitions) this.replicaManager?.purgatory.notify(partitionKey(p.topic, p.partition));
+    propagateLogDirEvent(this.options.registry, this.options.brokerId).then(
+      (path) => this.logger.info(`wrote ${path} for the failure of log dir ${failure.dir}`),
+      (err: unknown) => this.logger.error(`could not write the log dir event notification for ${failure.dir}: ${(err as Error).message ?? err}`),
+    );
+    if (failure.allLogDirsOffline) {
+      const err = new Error(`all log dirs in ${this.options.logDirs.join(', ')} have failed (the last: ${failure.dir}: ${failure.cause.message})`);
+      // Not from inside the failed write's call stack: the request that met the failure is answered first.
+      setImmediate(() => {
+        if (this.options.onFatalError) this.options.onFatalError(err);
+        else void this.stop().catch((e: unknown) => this.logger.error(`error during shutdown: ${(e as Error).stack ?? e}`));
+      });
+    }
   }
 
   /** Registers this broker as the ephemeral /brokers/ids/<id> node (Kafka's v5 JSON). */

@@ -28,6 +28,11 @@ export interface RunningBroker {
   readonly port: number;
   /** Stops the broker; `cleanShutdown: false` (after a fatal error) writes no clean-shutdown marker. */
   stop(opts?: { cleanShutdown?: boolean }): Promise<void>;
+  /**
+   * Resolves, with the reason, once the broker has stopped itself because it could not go on (every log dir
+   * failed); the CLI then exits non-zero. Never resolves otherwise.
+   */
+  readonly failed: Promise<Error>;
 }
 
 export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
@@ -139,6 +144,12 @@ export async function launchBroker(
   refuseUnsafeSettings(config);
   const connectionLimits = await connectionLimitsFromConfig(config);
   const { registry, close } = await openRegistry(config);
+  const logger = opts.logger ?? createLogger('info');
+  // A fatal error before start() returns (every log dir failed during the first reconciliation) fails the start.
+  let fatalDuringStart: Error | null = null;
+  let onFatal: (err: Error) => void = (err) => {
+    fatalDuringStart ??= err;
+  };
   const broker = new Broker({
     brokerId: config.brokerId,
     listeners: config.listeners,
@@ -169,19 +180,25 @@ export async function launchBroker(
           return (err as Error).message;
         }
       }),
-    logger: opts.logger ?? createLogger('info'),
+    logger,
+    onFatalError: (err) => onFatal(err),
     ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
   });
   try {
     await broker.start();
+    if (fatalDuringStart !== null) throw fatalDuringStart;
   } catch (err) {
-    await broker.stop().catch(() => {});
-    await close().catch(() => {});
+    // the start's own error is the one to report; failures cleaning up after it are logged beside it
+    const cleanupFailed = (what: string) => (e: unknown) => logger.error(`${what} after a failed start: ${(e as Error).stack ?? e}`);
+    await broker.stop().catch(cleanupFailed('stopping the broker'));
+    await close().catch(cleanupFailed('closing the registry'));
     throw err;
   }
   const first = broker.endpoints[0]!;
   let stopping: Promise<void> | null = null;
-  return {
+  let markFailed!: (err: Error) => void;
+  const failed = new Promise<Error>((resolve) => (markFailed = resolve));
+  const running: RunningBroker = {
     broker,
     bootstrap: `${first.host}:${first.port}`,
     port: first.port,
@@ -192,5 +209,17 @@ export async function launchBroker(
       })();
       return stopping;
     },
+    failed,
   };
+  onFatal = (err) => {
+    logger.error(`shutting down: ${err.message}`);
+    running.stop().then(
+      () => markFailed(err),
+      (stopError: unknown) => {
+        logger.error(`error during shutdown: ${(stopError as Error).stack ?? stopError}`);
+        markFailed(err);
+      },
+    );
+  };
+  return running;
 }

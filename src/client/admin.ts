@@ -472,6 +472,8 @@ export class Admin {
             try {
               assignment = decodeAssignment(m.memberAssignment);
             } catch {
+              // DescribeGroups still describes a member whose assignment is not in the consumer format (a
+              // member in the middle of a rebalance has none yet): shown with no partitions
               assignment = [];
             }
           }

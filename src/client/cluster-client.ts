@@ -254,7 +254,7 @@ export class ClusterClient {
         const c = await p;
         if (!c.closed) return c;
       } catch {
-        /* try the next one */
+        // that connection attempt failed (its caller got the error): try the next, then the known brokers
       }
     }
     const candidates: HostPort[] = [...this.metadata.brokers.values()].map((b) => ({ host: b.host, port: b.port }));
@@ -433,7 +433,7 @@ export class ClusterClient {
         try {
           (await p).close();
         } catch {
-          /* never connected */
+          // this connection never opened (its caller got the error): there is nothing to close
         }
       }),
     );

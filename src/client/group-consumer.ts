@@ -288,12 +288,24 @@ export class GroupConsumer {
     return this.closing;
   }
 
+  /**
+   * The final auto-commit may fail the expected ways (the group rebalanced, the coordinator moved): the next
+   * owner then reads again from the last commit (at-least-once), as when Kafka's consumer closes. Any other
+   * failure is thrown by close(), after the member has left and the connections are closed.
+   */
   private async doClose(): Promise<void> {
     if (this.closed) return;
     this.stopHeartbeat();
+    let commitError: { error: unknown } | null = null;
     try {
       if (!this.fatal && this.memberId !== '') {
-        if (this.autoCommit && !this.needsJoin) await this.commit().catch(() => {});
+        if (this.autoCommit && !this.needsJoin) {
+          await this.commit().catch((err: unknown) => {
+            if (!(err instanceof CommitFailedError) && !isTransient(err)) commitError = { error: err };
+          });
+        }
+        // Leaving only speeds up the rebalance: a member that cannot say goodbye is removed by the coordinator
+        // after session.timeout.ms, and close must release the connections either way.
         await this.leave().catch(() => {});
       }
     } finally {
@@ -303,6 +315,7 @@ export class GroupConsumer {
       this.coordinator = undefined;
       if (this.ownsCluster) await this.cluster.close();
     }
+    if (commitError !== null) throw (commitError as { error: unknown }).error;
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -381,7 +394,13 @@ export class GroupConsumer {
   private async rejoin(): Promise<void> {
     this.stopHeartbeat();
     if (this.assigned.length > 0) {
-      if (this.autoCommit && this.generationId >= 0) await this.commit().catch(() => {});
+      if (this.autoCommit && this.generationId >= 0) {
+        // as the periodic auto-commit: a generation that moved on or a moving coordinator only means the new
+        // owner re-reads from the last commit (at-least-once); anything else fails the poll
+        await this.commit().catch((err: unknown) => {
+          if (!(err instanceof CommitFailedError) && !isTransient(err)) throw err;
+        });
+      }
       this.consumer.unassign();
       this.assigned = [];
       this.buffer = [];
@@ -474,7 +493,8 @@ export class GroupConsumer {
       try {
         topics = decodeSubscription(m.metadata).topics;
       } catch {
-        /* unreadable metadata: the member gets nothing */
+        // a member whose subscription this leader cannot read (another client's format) is given no partitions,
+        // as Kafka's assignors give nothing to an empty subscription; the others are still assigned
       }
       return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, topics };
     });

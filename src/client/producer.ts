@@ -661,6 +661,8 @@ export class Producer {
           for (const t of list) {
             const ts = this.topics.get(t);
             if (!ts || ts.status !== 'ready') continue;
+            // the refresh just succeeded; a topic it cannot describe now is left as it is and retried with the
+            // next refresh (the partition count only grows, so keeping the old one loses nothing)
             const info = await this.transport.topic(t, false).catch(() => undefined);
             if (info && info.leaders.length > ts.numPartitions) ts.numPartitions = info.leaders.length;
           }

@@ -66,6 +66,7 @@ class SerializedWriter {
   private last: Promise<void> = Promise.resolve();
   constructor(readonly file: string) {}
   write(text: string): Promise<void> {
+    // Only orders the writes: the previous write's failure was delivered to its own caller (and handled there).
     const next = this.last.catch(() => undefined).then(() => writeFileAtomic(this.file, text));
     this.last = next;
     return next;

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { syntheticIoError } from './storage-error.js';
 
 /** Reads up to `length` bytes at `position` into buf[offset..]; resolves the number read (short only at EOF). */
 export function readFully(fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
@@ -45,11 +46,18 @@ export function readFullySync(fd: number, buf: Buffer, offset: number, length: n
   return done;
 }
 
-/** Writes buf[offset, offset+length) at `position`, looping over short writes. */
+/**
+ * Writes buf[offset, offset+length) at `position`, looping over short writes (a file system that is almost
+ * full writes what fits, and the next write fails with ENOSPC). A write that makes no progress is an I/O
+ * error rather than an endless loop. On a throw, part of the range may have been written: the caller decides
+ * what to do with those bytes (LogSegment.append cuts them off again).
+ */
 export function writeFullySync(fd: number, buf: Buffer, offset: number, length: number, position: number): void {
   let done = 0;
   while (done < length) {
-    done += fs.writeSync(fd, buf, offset + done, length - done, position + done);
+    const n = fs.writeSync(fd, buf, offset + done, length - done, position + done);
+    if (n <= 0) throw syntheticIoError('EIO', 'write', `write of ${length - done} bytes at ${position + done} made no progress`);
+    done += n;
   }
 }
 
@@ -59,16 +67,40 @@ export function fsyncFd(fd: number): Promise<void> {
   });
 }
 
-/** fsync a directory so a rename/create in it is durable (best effort: not every platform allows it). */
+/**
+ * Errors that mean "this platform or file system cannot fsync a directory" (Windows cannot open one, some
+ * file systems refuse the call). A rename is still atomic there; nothing more can be done. Any other error
+ * (EIO, ...) is a real failure and is thrown.
+ */
+const DIR_FSYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP']);
+
+function dirFsyncUnsupported(e: unknown): boolean {
+  return DIR_FSYNC_UNSUPPORTED.has((e as NodeJS.ErrnoException).code ?? '');
+}
+
+/** fsync a directory so a rename/create in it is durable (skipped where the platform cannot; see above). */
 export async function fsyncDir(dir: string): Promise<void> {
   let handle: fs.promises.FileHandle | undefined;
   try {
     handle = await fs.promises.open(dir, 'r');
     await handle.sync();
-  } catch {
-    // Some platforms/filesystems refuse fsync on directories; the rename is still atomic.
+  } catch (e) {
+    if (!dirFsyncUnsupported(e)) throw e;
   } finally {
     await handle?.close();
+  }
+}
+
+/** Synchronous fsyncDir (the producer-state snapshot on a clean close is written synchronously). */
+export function fsyncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch (e) {
+    if (!dirFsyncUnsupported(e)) throw e;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

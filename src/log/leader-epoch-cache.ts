@@ -14,6 +14,8 @@
  * file never overlap); `flushed()` resolves once the last change is on disk. The log awaits it before it moves
  * its recovery point, so a batch of a new epoch is never below the recovery point while its epoch entry is not
  * yet durable. A missing, empty or malformed file loads as an empty cache (the log rebuilds it from batches).
+ * A failed background write is reported to `onWriteError` (the Log's storage failure path) and makes
+ * `flushed()` reject.
  */
 import path from 'node:path';
 import { CheckpointFormatError, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCheckpointFile, type EpochEntry } from './checkpoint.js';
@@ -23,6 +25,8 @@ export class LeaderEpochCache {
   private readonly file: LeaderEpochCheckpointFile;
   private pending: Promise<void> = Promise.resolve();
   private lastError: Error | null = null;
+  /** Told about every failed write of the file (the Log takes its dir offline on an I/O error). Must not throw. */
+  onWriteError: ((e: Error) => void) | undefined;
 
   private constructor(file: LeaderEpochCheckpointFile, entries: EpochEntry[]) {
     this.file = file;
@@ -128,8 +132,9 @@ export class LeaderEpochCache {
         this.lastError = null;
       },
       (e: Error) => {
-        // the partition directory may be gone (deleted log); a later write or the rebuild from the log repairs it
+        // Kept for flushed(), which must not report the file durable, and reported now: nobody awaits this write.
         this.lastError = e;
+        this.onWriteError?.(e);
       },
     );
   }

@@ -30,13 +30,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OffsetCheckpointFile, type TopicPartitionOffset } from './checkpoint.js';
+import { CheckpointFormatError, OffsetCheckpointFile, type TopicPartitionOffset } from './checkpoint.js';
 import { fsyncDir, fsyncFd, writeFullySync } from './file-io.js';
 import type { Log } from './log.js';
 import { LogSegment } from './log-segment.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { deleteSegmentFiles } from './retention.js';
+import { addSuppressed } from './storage-error.js';
 import { CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX, segmentFiles } from './cleaner/swap.js';
 import { forEachRawRecord, isControlBatch, rebuildBatch } from './cleaner/records.js';
 import { batchLastOffset, batchMaxTimestamp, batchSize, RECORD_BATCH_OVERHEAD } from '../protocol/record-batch-header.js';
@@ -61,8 +62,12 @@ export interface CleanOptions {
 export interface LogCleanerOptions extends CleanOptions {
   /** `log.cleaner.backoff.ms`: sleep between passes that found nothing to clean. */
   backoffMs: number;
-  /** Called with a pass's failure (the log is skipped until the next pass). */
-  onError?: (log: Log, err: unknown) => void;
+  /**
+   * Called with every failure of a pass (the log is skipped until the next pass): `log` is the log being looked
+   * at or cleaned, null for a failure outside any one log. The LogManager sends I/O errors to the log dir
+   * failure path and logs the rest. Must not throw.
+   */
+  onError?: (log: Log | null, err: unknown) => void;
   /** Called after each cleaned log. */
   onCleaned?: (log: Log, stats: CleanStats) => void;
 }
@@ -93,6 +98,12 @@ export interface CleanStats {
 }
 
 class AbortedError extends Error {}
+
+/**
+ * The log lost or replaced segments while it was being cleaned (retention, a truncation, a deletion): the
+ * cleaned copy is dropped and the next pass starts from the log as it is then. Not a failure.
+ */
+class LogChangedError extends Error {}
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -134,8 +145,10 @@ async function segmentLargestTimestamp(seg: LogSegment): Promise<number> {
   if (seg.maxTimestamp >= 0) return seg.maxTimestamp;
   try {
     return (await fs.promises.stat(seg.logFile)).mtimeMs;
-  } catch {
-    return -1;
+  } catch (e) {
+    // renamed away by retention meanwhile: unknown age, so not cleanable now; other errors are I/O failures
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return -1;
+    throw e;
   }
 }
 
@@ -190,6 +203,7 @@ class CleanedSegmentWriter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private written = 0;
+  private closed = false;
 
   constructor(
     dir: string,
@@ -250,18 +264,23 @@ class CleanedSegmentWriter {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     try {
       fs.closeSync(this.fd);
-    } catch {
-      // already closed
+    } finally {
+      this.offsetIndex.close();
+      this.timeIndex.close();
     }
-    this.offsetIndex.close();
-    this.timeIndex.close();
   }
 
+  /** Closes and removes the `.cleaned` files of a pass that failed (which keeps its own error; see cleanLog). */
   removeFiles(): void {
-    this.close();
-    for (const f of this.files) fs.rmSync(f, { force: true });
+    try {
+      this.close();
+    } finally {
+      for (const f of this.files) fs.rmSync(f, { force: true });
+    }
   }
 }
 
@@ -382,7 +401,11 @@ export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOf
       for (const s of group) stats.bytesRead += s.size;
       await writer.finish();
     } catch (e) {
-      writer.removeFiles();
+      try {
+        writer.removeFiles();
+      } catch (cleanupError) {
+        addSuppressed(e, cleanupError); // the pass's own failure is the one to report
+      }
       throw e;
     }
     // 3. .cleaned → .swap → swapped in
@@ -392,18 +415,22 @@ export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOf
       for (let i = 0; i < cleaned.length; i++) fs.renameSync(cleaned[i]!, swap[i]!);
       await fsyncDir(log.dir);
     } catch (e) {
-      for (const f of [...cleaned, ...swap]) fs.rmSync(f, { force: true });
+      try {
+        for (const f of [...cleaned, ...swap]) fs.rmSync(f, { force: true });
+      } catch (cleanupError) {
+        addSuppressed(e, cleanupError); // leftovers are removed when the log is next opened
+      }
       throw e;
     }
     const finals = segmentFiles(log.dir, writer.baseOffset);
     const swapped = log.replaceSegments(group, () => {
-      for (const s of group) deleteSegmentFiles(s, cfg.fileDeleteDelayMs);
+      for (const s of group) deleteSegmentFiles(s, cfg.fileDeleteDelayMs, (what, err) => log.reportBackgroundError(what, err));
       for (let i = 0; i < swap.length; i++) fs.renameSync(swap[i]!, finals[i]!);
       return LogSegment.openSync(log.dir, writer.baseOffset, log.config, now);
     });
     if (!swapped) {
       for (const f of swap) fs.rmSync(f, { force: true });
-      throw new Error(`log ${log.dir} changed while it was being cleaned`);
+      throw new LogChangedError(`log ${log.dir} changed while it was being cleaned`);
     }
     await fsyncDir(log.dir);
     stats.segmentsCleaned += group.length;
@@ -436,8 +463,10 @@ export class LogCleaner {
     for (const [dir, file] of this.checkpointFiles) {
       try {
         this.checkpoints.set(dir, await file.readMap());
-      } catch {
-        this.checkpoints.set(dir, new Map()); // malformed: everything is dirty again, which is only slower
+      } catch (e) {
+        // malformed: everything is dirty again, which is only slower; failing to read it is a storage failure
+        if (!(e instanceof CheckpointFormatError)) throw e;
+        this.checkpoints.set(dir, new Map());
       }
     }
     this.schedule(this.opts.backoffMs);
@@ -449,7 +478,10 @@ export class LogCleaner {
       this.timer = null;
       const run = this.cleanOnce().then(
         (stats) => this.schedule(stats === null ? this.opts.backoffMs : 0),
-        () => this.schedule(this.opts.backoffMs),
+        (e: unknown) => {
+          this.opts.onError?.(null, e);
+          this.schedule(this.opts.backoffMs);
+        },
       );
       this.running = run.finally(() => {
         if (this.running === run) this.running = null;
@@ -468,7 +500,13 @@ export class LogCleaner {
     const now = this.time();
     const out: CleanableLog[] = [];
     for (const log of this.source.allLogs()) {
-      const r = await cleanableRange(log, this.checkpointOf(log), now).catch(() => null);
+      let r: CleanableLog | null;
+      try {
+        r = await cleanableRange(log, this.checkpointOf(log), now);
+      } catch (e) {
+        this.opts.onError?.(log, e); // this log is skipped this time; the others are still looked at
+        r = null;
+      }
       if (r !== null && r.dirtyRatio >= log.config.minCleanableDirtyRatio) out.push(r);
     }
     return out.sort((a, b) => b.dirtyRatio - a.dirtyRatio);
@@ -486,7 +524,8 @@ export class LogCleaner {
       this.opts.onCleaned?.(log, stats);
       return stats;
     } catch (e) {
-      if (!(e instanceof AbortedError)) this.opts.onError?.(log, e);
+      // stopping, or the log changed under the pass: not failures (the next pass starts over)
+      if (!(e instanceof AbortedError) && !(e instanceof LogChangedError)) this.opts.onError?.(log, e);
       return null;
     }
   }
@@ -515,6 +554,7 @@ export class LogCleaner {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    // only waits for a pass in progress: a pass reports its own failures to onError (see schedule)
     await this.running?.catch(() => undefined);
   }
 }

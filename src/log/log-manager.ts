@@ -5,6 +5,13 @@
  * `log-start-offset-checkpoint`, and `.kafka_cleanshutdown` (present only after a clean close; removed once
  * the logs are loaded at start). Per partition dir: `partition.metadata` (`version: 0`, `topic_id: <base64url>`).
  * Deleted logs are renamed to `<topic>-<partition>.<uuid hex>-delete` and then removed.
+ *
+ * Log dir failures (Kafka's LogDirFailureChannel and LogManager/ReplicaManager.handleLogDirFailure): the first
+ * I/O error under a log dir, from any log or from the manager's own checkpoint and file work, takes the whole
+ * dir offline until the next start: it is logged once with the dir and the cause, every log in it is closed
+ * without further writes (reads and appends answer KAFKA_STORAGE_ERROR), its checkpoints and clean-shutdown
+ * marker are no longer written (so the next start recovers it), no new log is placed in it, and
+ * `onLogDirFailure` tells the broker, which shuts down when no log dir is left (docs/storage.md).
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -24,6 +31,8 @@ import type { LogConfig } from './log-config.js';
 import { Log, parseTopicPartitionDirName, topicPartitionDirName } from './log.js';
 import { deleteOldSegments } from './retention.js';
 import { LogCleaner } from './log-cleaner.js';
+import { KafkaStorageException, isStorageIoError } from './storage-error.js';
+import { errorDetail, stderrStorageLogger, type StorageLogger } from './storage-logger.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 export const META_PROPERTIES_FILE = 'meta.properties';
@@ -60,6 +69,23 @@ export interface LogManagerOptions {
   highWatermarkCheckpointIntervalMs?: number;
   /** A log's high watermark, for replication-offset-checkpoint (default: its log end offset, a single replica's). */
   highWatermark?: (log: Log) => number;
+  /** Where failures go: a log dir going offline, a background task that failed (default: stderr). */
+  logger?: StorageLogger;
+  /** Called once per log dir when it goes offline, after its logs were closed. Must not throw. */
+  onLogDirFailure?: (failure: LogDirFailure) => void;
+}
+
+/** A log dir that went offline (Kafka's LogDirFailureChannel event). */
+export interface LogDirFailure {
+  /** The log dir, as an absolute path. */
+  dir: string;
+  /** What failed first, e.g. "appending to the log for t-0". */
+  what: string;
+  cause: Error;
+  /** The partitions whose logs were in it; they answer KAFKA_STORAGE_ERROR until the broker restarts. */
+  partitions: { topic: string; partition: number }[];
+  /** No log dir is left online: the broker must shut down ("all log dirs have failed"). */
+  allLogDirsOffline: boolean;
 }
 
 /** The LogManager timers of a broker config (log.flush.*, replica.high.watermark.checkpoint.interval.ms). */
@@ -174,6 +200,14 @@ export class LogManager {
   private retentionRun: Promise<number> | null = null;
   private readonly checkpointsDue = new Set<string>();
   private checkpointing: Promise<void> | null = null;
+  /** Log dirs taken offline by a storage failure, with the cause; they stay offline until the next start. */
+  private readonly offlineDirs = new Map<string, Error>();
+  /**
+   * Partitions whose log is in an offline dir (or failed to be created in one), by `<topic>-<partition>` → that
+   * dir: they are not created again elsewhere (Kafka marks such a partition offline until the restart).
+   */
+  private readonly offlineLogs = new Map<string, string>();
+  private readonly logger: StorageLogger;
 
   /** Call `startup()` before use (or use `LogManager.open`). */
   constructor(opts: LogManagerOptions) {
@@ -182,6 +216,7 @@ export class LogManager {
     this.logDirs = opts.logDirs.map((d) => path.resolve(d));
     this.brokerId = opts.brokerId;
     this.clusterId = opts.clusterId;
+    this.logger = opts.logger ?? stderrStorageLogger;
     for (const dir of this.logDirs) {
       this.checkpointFiles.set(dir, {
         recovery: new OffsetCheckpointFile(path.join(dir, RECOVERY_POINT_CHECKPOINT_FILE)),
@@ -210,12 +245,16 @@ export class LogManager {
       for (const dir of this.logDirs) await this.loadDir(dir);
       const interval = this.opts.retentionCheckIntervalMs ?? 300000;
       if (interval > 0) {
-        this.retentionTimer = setInterval(() => void this.runRetention().catch(() => undefined), interval);
+        this.retentionTimer = setInterval(() => void this.runRetention().catch((e: unknown) => this.backgroundFailure('log retention', e)), interval);
         this.retentionTimer.unref();
       }
       if (this.opts.cleaner?.enable === true) {
         this.cleaner = new LogCleaner(this, {
           backoffMs: this.opts.cleaner.backoffMs,
+          onError: (log, err) => {
+            if (log !== null) log.reportBackgroundError('cleaning the log', err);
+            else this.backgroundFailure('a log cleaner pass', err);
+          },
           ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
         });
         await this.cleaner.start();
@@ -234,9 +273,9 @@ export class LogManager {
     const marker = path.join(dir, CLEAN_SHUTDOWN_FILE);
     const hadCleanShutdown = fs.existsSync(marker);
     const files = this.checkpointFiles.get(dir)!;
-    const recoveryPoints = await readCheckpointMapOrEmpty(files.recovery);
-    const logStartOffsets = await readCheckpointMapOrEmpty(files.logStart);
-    for (const [k, hw] of await readCheckpointMapOrEmpty(files.highWatermark)) this.loadedHighWatermarks.set(k, hw);
+    const recoveryPoints = await readCheckpointMapOrEmpty(files.recovery, this.logger);
+    const logStartOffsets = await readCheckpointMapOrEmpty(files.logStart, this.logger);
+    for (const [k, hw] of await readCheckpointMapOrEmpty(files.highWatermark, this.logger)) this.loadedHighWatermarks.set(k, hw);
 
     const toOpen: { name: string; topic: string; partition: number }[] = [];
     for (const ent of await fs.promises.readdir(dir, { withFileTypes: true })) {
@@ -260,7 +299,12 @@ export class LogManager {
         const { name, topic, partition } = toOpen[next++]!;
         const k = key(topic, partition);
         const partitionDir = path.join(dir, name);
-        const topicId = await readPartitionMetadata(partitionDir).catch(() => null);
+        const topicId = await readPartitionMetadata(partitionDir).catch((e: unknown) => {
+          if (isStorageIoError(e)) throw e;
+          // malformed: the registry's topic id is written again when the broker leads the partition
+          this.logger.warn(`ignoring ${path.join(partitionDir, PARTITION_METADATA_FILE)}: ${errorDetail(e)}`);
+          return null;
+        });
         const log = await Log.open(partitionDir, {
           config: { ...this.opts.defaultConfig, ...this.opts.topicConfig?.(topic) },
           recoveryPoint: recoveryPoints.get(k) ?? 0,
@@ -269,8 +313,11 @@ export class LogManager {
           ...(topicId !== null ? { topicId } : {}),
           ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
         });
-        this.wire(log);
         this.logs.set(k, log);
+        // a background write started while it opened (the epoch checkpoint) may already have failed
+        const cause = log.failureCause;
+        if (cause !== null) throw new KafkaStorageException(`cannot open ${k} in dir ${dir}: ${cause.message}`, cause);
+        this.wire(log);
       }
     };
     await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, toOpen.length) }, worker));
@@ -281,13 +328,13 @@ export class LogManager {
 
   /** The flush scheduler, the recovery-point checkpoint and the high-watermark checkpoint timers. */
   private startTimers(): void {
-    const every = (ms: number, fn: () => Promise<unknown>): void => {
+    const every = (ms: number, what: string, fn: () => Promise<unknown>): void => {
       let running = false;
       const t = setInterval(() => {
         if (running || this.closed) return;
         running = true;
         fn()
-          .catch(() => undefined)
+          .catch((e: unknown) => this.backgroundFailure(what, e))
           .finally(() => {
             running = false;
           });
@@ -295,11 +342,11 @@ export class LogManager {
       t.unref();
       this.timers.push(t);
     };
-    every(timerPeriod(this.opts.flushSchedulerIntervalMs, 1000), () => this.flushDueLogs());
+    every(timerPeriod(this.opts.flushSchedulerIntervalMs, 1000), 'the flush scheduler', () => this.flushDueLogs());
     const recoveryMs = this.opts.recoveryPointCheckpointIntervalMs ?? 60000;
-    if (recoveryMs > 0 && recoveryMs < MAX_TIMER_MS) every(recoveryMs, () => this.checkpointAll());
+    if (recoveryMs > 0 && recoveryMs < MAX_TIMER_MS) every(recoveryMs, 'writing the offset checkpoints', () => this.checkpointAll());
     const hwMs = this.opts.highWatermarkCheckpointIntervalMs ?? 5000;
-    if (hwMs > 0 && hwMs < MAX_TIMER_MS) every(hwMs, () => this.checkpointHighWatermarks());
+    if (hwMs > 0 && hwMs < MAX_TIMER_MS) every(hwMs, 'writing replication-offset-checkpoint', () => this.checkpointHighWatermarks());
   }
 
   /** The flush scheduler's pass: fsyncs (in the background of requests) every log whose flush.ms has elapsed. */
@@ -307,9 +354,94 @@ export class LogManager {
     const flushes: Promise<void>[] = [];
     for (const log of this.logs.values()) {
       const f = log.flushIfDue(now);
-      if (f !== null) flushes.push(f.catch(() => undefined));
+      // one log's failure must not hide another's: each is reported on its own (I/O errors take its dir offline)
+      if (f !== null) flushes.push(f.catch((e: unknown) => log.reportBackgroundError('flushing the log (flush.ms)', e)));
     }
     await Promise.all(flushes);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Log dir failures
+
+  /** The log dirs still online. */
+  get liveLogDirs(): string[] {
+    return this.logDirs.filter((d) => !this.offlineDirs.has(d));
+  }
+
+  /** The log dirs taken offline by a storage failure since the start. */
+  get offlineLogDirs(): string[] {
+    return [...this.offlineDirs.keys()];
+  }
+
+  isLogDirOnline(dir: string): boolean {
+    return !this.offlineDirs.has(path.resolve(dir));
+  }
+
+  /**
+   * Takes a log dir offline after an I/O error under it (Kafka's handleLogDirFailure): logged once, with what
+   * failed and the cause; every log in it closed without further writes (its partitions answer
+   * KAFKA_STORAGE_ERROR); no checkpoints, clean-shutdown marker or new logs there any more; then
+   * `onLogDirFailure`. Later failures in the same dir are only debug-logged.
+   */
+  handleLogDirFailure(logDir: string, what: string, cause: Error): void {
+    const dir = path.resolve(logDir);
+    if (!this.checkpointFiles.has(dir)) {
+      this.logger.error(`storage failure outside the log dirs (${dir}) while ${what}: ${errorDetail(cause)}`);
+      return;
+    }
+    if (this.offlineDirs.has(dir)) {
+      this.logger.debug(`also failed in offline log dir ${dir}: ${what}: ${cause.message}`);
+      return;
+    }
+    this.offlineDirs.set(dir, cause);
+    this.logger.error(`Error while ${what} in dir ${dir}: ${cause.message}`);
+    const partitions: { topic: string; partition: number }[] = [];
+    for (const [k, log] of this.logs) {
+      if (log.parentDir !== dir) continue;
+      log.goOffline(cause);
+      this.logs.delete(k);
+      this.offlineLogs.set(k, dir);
+      partitions.push({ topic: log.topic, partition: log.partition });
+    }
+    this.checkpointsDue.delete(dir);
+    const allLogDirsOffline = this.liveLogDirs.length === 0;
+    const names = partitions.map((p) => `${p.topic}-${p.partition}`).sort();
+    this.logger.error(
+      `Log dir ${dir} is offline: stopped serving ${names.length} partition(s) in it` +
+        `${names.length > 0 ? ` (${names.join(', ')})` : ''}; they answer KAFKA_STORAGE_ERROR until the broker restarts`,
+    );
+    if (allLogDirsOffline) this.logger.error(`Shutdown broker because all log dirs in ${this.logDirs.join(', ')} have failed`);
+    try {
+      this.opts.onLogDirFailure?.({ dir, what, cause, partitions, allLogDirsOffline });
+    } catch (e) {
+      this.logger.error(`the log dir failure handler failed: ${errorDetail(e)}`);
+    }
+  }
+
+  /**
+   * For the manager's own file work in a log dir: an I/O error takes the dir offline and comes back as a
+   * KafkaStorageException (KAFKA_STORAGE_ERROR); any other error comes back unchanged.
+   */
+  private dirFailure(dir: string, what: string, e: unknown): unknown {
+    if (!isStorageIoError(e)) return e;
+    this.handleLogDirFailure(dir, what, e);
+    return new KafkaStorageException(`Error while ${what} in dir ${dir}: ${e.message}`, e);
+  }
+
+  /** A log creation that failed in `dir`: on a storage failure the partition stays offline here (see offlineLogs). */
+  private creationFailure(dir: string, k: string, e: unknown): unknown {
+    const err = this.dirFailure(dir, `creating the log for ${k}`, e);
+    if (this.offlineDirs.has(dir)) this.offlineLogs.set(k, dir);
+    return err;
+  }
+
+  /** A background task failed: storage failures were logged by the dir failure path already; anything else is logged here. */
+  private backgroundFailure(what: string, e: unknown): void {
+    if (e instanceof KafkaStorageException) {
+      this.logger.debug(`${what} failed: ${e.message}`);
+      return;
+    }
+    this.logger.error(`${what} failed: ${errorDetail(e)}`);
   }
 
   /** The high watermark checkpointed before this start (clamped to the log's range), or undefined. */
@@ -320,10 +452,13 @@ export class LogManager {
     return Math.min(Math.max(hw, log.logStartOffset), log.logEndOffset);
   }
 
-  /** Writes replication-offset-checkpoint (the high watermark of every log) in one log dir. */
+  /**
+   * Writes replication-offset-checkpoint (the high watermark of every log) in one log dir. Offline dirs are
+   * skipped; an I/O error takes the dir offline and is thrown as KAFKA_STORAGE_ERROR.
+   */
   private async checkpointHighWatermarksDir(dir: string): Promise<void> {
     const files = this.checkpointFiles.get(dir);
-    if (files === undefined) return;
+    if (files === undefined || this.offlineDirs.has(dir)) return;
     const hwOf = this.opts.highWatermark ?? ((log: Log) => log.logEndOffset);
     const entries: TopicPartitionOffset[] = [];
     for (const log of this.logs.values()) {
@@ -331,12 +466,29 @@ export class LogManager {
       entries.push({ topic: log.topic, partition: log.partition, offset: hwOf(log) });
     }
     entries.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
-    await files.highWatermark.write(entries);
+    try {
+      await files.highWatermark.write(entries);
+    } catch (e) {
+      throw this.dirFailure(dir, `writing ${REPLICATION_OFFSET_CHECKPOINT_FILE}`, e);
+    }
   }
 
-  /** Writes replication-offset-checkpoint in every log dir. */
+  /** Writes replication-offset-checkpoint in every online log dir; one dir's failure does not stop the others. */
   async checkpointHighWatermarks(): Promise<void> {
-    for (const dir of this.logDirs) await this.checkpointHighWatermarksDir(dir);
+    await this.forEachDir((dir) => this.checkpointHighWatermarksDir(dir));
+  }
+
+  /** Runs `fn` for every log dir in turn; throws the first failure once all have run. */
+  private async forEachDir(fn: (dir: string) => Promise<void>): Promise<void> {
+    let failure: { error: unknown } | null = null;
+    for (const dir of this.logDirs) {
+      try {
+        await fn(dir);
+      } catch (e) {
+        failure ??= { error: e };
+      }
+    }
+    if (failure !== null) throw failure.error;
   }
 
   private async checkMetaProperties(dir: string): Promise<void> {
@@ -363,6 +515,8 @@ export class LogManager {
     const cb = this.opts.onAppend;
     if (cb !== undefined) log.onAppend = () => cb(log);
     log.onLogStartOffsetChange = () => this.scheduleCheckpoint(path.dirname(log.dir));
+    log.onStorageFailure = (what, cause) => this.handleLogDirFailure(log.parentDir, `${what} for ${log.topic}-${log.partition}`, cause);
+    log.onBackgroundError = (what, err) => this.logger.error(`${what} failed: ${errorDetail(err)}`);
   }
 
   /**
@@ -377,7 +531,11 @@ export class LogManager {
       const now = (this.opts.time ?? Date.now)();
       for (const log of this.allLogs()) {
         if (this.closed) break;
-        count += (await deleteOldSegments(log, now)).count;
+        try {
+          count += (await deleteOldSegments(log, now)).count;
+        } catch (e) {
+          log.reportBackgroundError('applying retention', e); // and on to the next log
+        }
       }
       await this.checkpointing;
       return count;
@@ -398,7 +556,7 @@ export class LogManager {
       while (this.checkpointsDue.size > 0 && !this.closed) {
         const [next] = this.checkpointsDue;
         this.checkpointsDue.delete(next!);
-        await this.checkpointDir(next!).catch(() => undefined);
+        await this.checkpointDir(next!).catch((e: unknown) => this.backgroundFailure(`writing the checkpoints of ${next}`, e));
       }
     })().finally(() => {
       this.checkpointing = null;
@@ -442,32 +600,51 @@ export class LogManager {
       this.checkTopicId(log, topicId);
       return log;
     }
+    const offlineDir = this.offlineLogs.get(k);
+    if (offlineDir !== undefined) {
+      // Its files are in a failed dir: a new log elsewhere would serve the partition without its records (and
+      // leave two directories for it at the next start).
+      throw new KafkaStorageException(`Can not create log for ${k} because its log dir ${offlineDir} is offline`);
+    }
     const existing = this.logs.get(k);
     if (existing !== undefined) {
       if (existing.topicId === undefined) {
-        await writePartitionMetadata(existing.dir, topicId);
+        try {
+          await writePartitionMetadata(existing.dir, topicId);
+        } catch (e) {
+          throw existing.handleIoError(e, `writing ${PARTITION_METADATA_FILE}`);
+        }
         existing.topicId = topicId;
       }
       this.checkTopicId(existing, topicId);
       return existing;
     }
     const create = (async (): Promise<Log> => {
-      const dir = this.pickLogDir();
+      const dir = this.pickLogDir(k);
       const partitionDir = path.join(dir, topicPartitionDirName(topic, partition));
-      const log = await Log.open(partitionDir, {
-        config: { ...this.opts.defaultConfig, ...config },
-        recoveryPoint: 0,
-        logStartOffset: 0,
-        hadCleanShutdown: false,
-        topicId,
-        ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
-      });
+      let log: Log;
+      try {
+        log = await Log.open(partitionDir, {
+          config: { ...this.opts.defaultConfig, ...config },
+          recoveryPoint: 0,
+          logStartOffset: 0,
+          hadCleanShutdown: false,
+          topicId,
+          ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
+        });
+      } catch (e) {
+        throw this.creationFailure(dir, k, e);
+      }
       try {
         await writePartitionMetadata(partitionDir, topicId);
         await fsyncDir(dir);
+        // the dir may have failed while this log was being created (another log's write)
+        if (this.offlineDirs.has(dir)) throw new KafkaStorageException(`Can not create log for ${k}: log dir ${dir} went offline`);
+        const cause = log.failureCause;
+        if (cause !== null) throw cause;
       } catch (e) {
         log.closeWithoutFlush();
-        throw e;
+        throw this.creationFailure(dir, k, e);
       }
       this.wire(log);
       this.logs.set(k, log);
@@ -490,14 +667,19 @@ export class LogManager {
     }
   }
 
-  private pickLogDir(): string {
-    const counts = new Map<string, number>(this.logDirs.map((d) => [d, 0]));
+  /** The online log dir with the fewest logs (the first such in log.dirs order). */
+  private pickLogDir(forLog: string): string {
+    const live = this.liveLogDirs;
+    if (live.length === 0) {
+      throw new KafkaStorageException(`Can not create log for ${forLog} because all log dirs in ${this.logDirs.join(', ')} are offline`);
+    }
+    const counts = new Map<string, number>(live.map((d) => [d, 0]));
     for (const log of this.logs.values()) {
       const d = path.dirname(log.dir);
-      counts.set(d, (counts.get(d) ?? 0) + 1);
+      if (counts.has(d)) counts.set(d, counts.get(d)! + 1);
     }
-    let best = this.logDirs[0]!;
-    for (const d of this.logDirs) if (counts.get(d)! < counts.get(best)!) best = d;
+    let best = live[0]!;
+    for (const d of live) if (counts.get(d)! < counts.get(best)!) best = d;
     return best;
   }
 
@@ -508,27 +690,45 @@ export class LogManager {
   async deleteLog(topic: string, partition: number): Promise<boolean> {
     const k = key(topic, partition);
     const pending = this.creating.get(k);
+    // only waits for a creation in flight to settle; its failure is its own caller's
     if (pending !== undefined) await pending.catch(() => undefined);
+    if (this.offlineLogs.delete(k)) {
+      // In an offline dir nothing is written; its directory goes when the broker next starts and finds the
+      // topic gone (Broker.reconcile deletes logs of topics that no longer exist).
+      return true;
+    }
     const log = this.logs.get(k);
     if (log === undefined) return false;
     this.logs.delete(k);
     log.closeWithoutFlush();
     const dir = path.dirname(log.dir);
     const renamed = path.join(dir, logDeleteDirName(topic, partition));
-    await fs.promises.rename(log.dir, renamed);
-    await fsyncDir(dir);
+    try {
+      await fs.promises.rename(log.dir, renamed);
+      await fsyncDir(dir);
+    } catch (e) {
+      throw this.dirFailure(dir, `deleting the log of ${k}`, e);
+    }
     await this.checkpointDir(dir);
-    await fs.promises.rm(renamed, { recursive: true, force: true });
+    try {
+      await fs.promises.rm(renamed, { recursive: true, force: true });
+    } catch (e) {
+      throw this.dirFailure(dir, `removing ${renamed}`, e);
+    }
     return true;
   }
 
   // ---------------------------------------------------------------------------------------------
   // Checkpoints, flush, close
 
-  /** Writes both offset checkpoints of one log dir from the logs' current state. */
+  /**
+   * Writes both offset checkpoints of one log dir from the logs' current state (and replication-offset-checkpoint).
+   * Offline dirs are skipped (Kafka drops their checkpoint files); an I/O error takes the dir offline and is
+   * thrown as KAFKA_STORAGE_ERROR.
+   */
   private async checkpointDir(dir: string): Promise<void> {
     const files = this.checkpointFiles.get(dir);
-    if (files === undefined) return;
+    if (files === undefined || this.offlineDirs.has(dir)) return;
     const recovery: TopicPartitionOffset[] = [];
     const logStart: TopicPartitionOffset[] = [];
     for (const log of this.logs.values()) {
@@ -543,14 +743,18 @@ export class LogManager {
       a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
     recovery.sort(byName);
     logStart.sort(byName);
-    await files.recovery.write(recovery);
-    await files.logStart.write(logStart);
+    try {
+      await files.recovery.write(recovery);
+      await files.logStart.write(logStart);
+    } catch (e) {
+      throw this.dirFailure(dir, 'writing the offset checkpoints', e);
+    }
     await this.checkpointHighWatermarksDir(dir);
   }
 
-  /** Writes recovery-point-offset-checkpoint and log-start-offset-checkpoint in every log dir. */
+  /** Writes the checkpoints in every online log dir; one dir's failure does not stop the others. */
   async checkpointAll(): Promise<void> {
-    for (const dir of this.logDirs) await this.checkpointDir(dir);
+    await this.forEachDir((dir) => this.checkpointDir(dir));
   }
 
   /** fsyncs every log (moving their recovery points), then checkpoints. */
@@ -561,8 +765,11 @@ export class LogManager {
 
   /**
    * Clean shutdown: flush and close every log, write the checkpoints, then the clean-shutdown marker in each
-   * log dir whose logs all closed cleanly. `cleanShutdownMarker: false` (a shutdown after a fatal error, when
-   * memory may not match the files) leaves the marker out, so the next start re-validates the logs' tails.
+   * log dir whose logs all closed cleanly. Offline dirs are left as they are (no checkpoints, no marker: the next
+   * start recovers them). A storage failure on the way takes its dir offline like any other and the rest of the
+   * shutdown goes on; any other failure is thrown once everything else is done. `cleanShutdownMarker: false` (a
+   * shutdown after a fatal error, when memory may not match the files) leaves the marker out, so the next start
+   * re-validates the logs' tails.
    */
   async close(opts: { cleanShutdownMarker?: boolean } = {}): Promise<void> {
     if (this.closed || !this.started) {
@@ -574,24 +781,44 @@ export class LogManager {
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
     this.retentionTimer = null;
     for (const t of this.timers.splice(0)) clearInterval(t);
+    // The next two only wait for work in flight: a retention pass reports its own failures (runRetention's
+    // handlers and the timer's), and a creation's failure belongs to its createLog caller.
     await this.retentionRun?.catch(() => undefined);
     await this.checkpointing;
     await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
-    const failedDirs = new Set<string>();
+    const uncleanDirs = new Set<string>();
+    let bug: { error: unknown } | null = null;
+    const fail = (dir: string, what: string, e: unknown): void => {
+      uncleanDirs.add(dir);
+      if (e instanceof KafkaStorageException) return; // the dir went offline and that was logged
+      this.logger.error(`${what} failed during shutdown: ${errorDetail(e)}`);
+      bug ??= { error: e };
+    };
     await Promise.all(
       this.allLogs().map(async (log) => {
         try {
           await log.close();
-        } catch {
-          failedDirs.add(path.dirname(log.dir));
+        } catch (e) {
+          fail(log.parentDir, `closing ${log.topic}-${log.partition}`, e);
         }
       }),
     );
     for (const dir of this.logDirs) {
-      await this.checkpointDir(dir);
-      if (!failedDirs.has(dir) && opts.cleanShutdownMarker !== false) await writeFileAtomic(path.join(dir, CLEAN_SHUTDOWN_FILE), '');
+      try {
+        await this.checkpointDir(dir);
+        if (this.offlineDirs.has(dir) || uncleanDirs.has(dir) || opts.cleanShutdownMarker === false) continue;
+        try {
+          await writeFileAtomic(path.join(dir, CLEAN_SHUTDOWN_FILE), '');
+        } catch (e) {
+          throw this.dirFailure(dir, `writing ${CLEAN_SHUTDOWN_FILE}`, e);
+        }
+      } catch (e) {
+        fail(dir, `writing the checkpoints of ${dir}`, e);
+      }
     }
     this.logs.clear();
+    this.offlineLogs.clear();
+    if (bug !== null) throw (bug as { error: unknown }).error;
   }
 
   /** Same as close(). */
@@ -600,12 +827,13 @@ export class LogManager {
   }
 }
 
-async function readCheckpointMapOrEmpty(file: OffsetCheckpointFile): Promise<Map<string, number>> {
+async function readCheckpointMapOrEmpty(file: OffsetCheckpointFile, logger: StorageLogger): Promise<Map<string, number>> {
   try {
     return await file.readMap();
   } catch (e) {
     // A malformed checkpoint only costs a longer recovery (everything is re-validated from offset 0).
-    if (e instanceof CheckpointFormatError) return new Map();
-    throw e;
+    if (!(e instanceof CheckpointFormatError)) throw e;
+    logger.warn(`ignoring ${file.file}: ${e.message}`);
+    return new Map();
   }
 }

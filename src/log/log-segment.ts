@@ -22,7 +22,8 @@ import {
 } from '../protocol/record-batch-header.js';
 import { checkBatchStructure } from '../protocol/records.js';
 import type { LogConfig } from './log-config.js';
-import { fileSizeOrMissing, fsyncFd, readFully } from './file-io.js';
+import { fileSizeOrMissing, fsyncFd, readFully, writeFullySync } from './file-io.js';
+import { addSuppressed } from './storage-error.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
 import { NO_TIMESTAMP, TimeIndex, type TimestampOffset } from './time-index.js';
 
@@ -153,7 +154,6 @@ export class LogSegment {
   private ops = 0;
   private closeRequested = false;
   private closed = false;
-  private deleted = false;
 
   private constructor(
     readonly dir: string,
@@ -317,6 +317,12 @@ export class LogSegment {
    * LogSegment.append: if more than index.interval.bytes were appended since the last index entry, index
    * (this batch's last offset → this batch's position) and (max timestamp so far → its offset).
    * So the first batch of a segment never gets an entry.
+   *
+   * All or nothing: when a write fails (ENOSPC after a short write, EIO, ...) the error is thrown and the
+   * segment is as before the call: size, max timestamp and both indexes unchanged, and the bytes that did
+   * reach the files cut off again (best effort; when that fails too, no read goes past `size` and the log dir
+   * goes offline, and recovery cuts them at the next start). Nothing is ever acknowledged for a batch that
+   * is not completely in the file.
    */
   append(buf: Buffer, pos: number, size: number): void {
     if (this.closeRequested) throw new Error(`segment ${this.logFile} is closed`);
@@ -327,22 +333,41 @@ export class LogSegment {
     if (!this.canConvertToRelativeOffset(lastOffset) || batchBaseOffset(buf, pos) < this.baseOffset) {
       throw new RangeError(`offsets of batch [${batchBaseOffset(buf, pos)}, ${lastOffset}] do not fit segment ${this.baseOffset}`);
     }
-    let done = 0;
-    while (done < size) {
-      done += fs.writeSync(this.fd, buf, pos + done, size - done, physicalPosition + done);
+    let maxTs = this.maxTimestampSoFar;
+    let offsetOfMaxTs = this.offsetOfMaxTimestampSoFar;
+    if (maxTimestamp > maxTs) {
+      maxTs = maxTimestamp;
+      offsetOfMaxTs = lastOffset;
+    }
+    const addIndexEntry = this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes;
+    const offsetEntries = this.offsetIndex.entries;
+    const timeEntries = this.timeIndex.entries;
+    try {
+      writeFullySync(this.fd, buf, pos, size, physicalPosition);
+      if (addIndexEntry) {
+        this.offsetIndex.append(lastOffset, physicalPosition);
+        this.timeIndex.maybeAppend(maxTs, offsetOfMaxTs);
+      }
+    } catch (e) {
+      this.rollBackAppend(physicalPosition, offsetEntries, timeEntries, e);
+      throw e;
     }
     if (physicalPosition === 0) this.rollingBasedTimestamp = maxTimestamp;
     this.size = physicalPosition + size;
-    if (maxTimestamp > this.maxTimestampSoFar) {
-      this.maxTimestampSoFar = maxTimestamp;
-      this.offsetOfMaxTimestampSoFar = lastOffset;
+    this.maxTimestampSoFar = maxTs;
+    this.offsetOfMaxTimestampSoFar = offsetOfMaxTs;
+    this.bytesSinceLastIndexEntry = addIndexEntry ? size : this.bytesSinceLastIndexEntry + size;
+  }
+
+  /** Undoes a failed append: index entries it added, and the log bytes past `position` (see append). */
+  private rollBackAppend(position: number, offsetEntries: number, timeEntries: number, original: unknown): void {
+    this.offsetIndex.rollBackTo(offsetEntries, original);
+    this.timeIndex.rollBackTo(timeEntries, original);
+    try {
+      fs.ftruncateSync(this.fd, position);
+    } catch (e) {
+      addSuppressed(original, e);
     }
-    if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes) {
-      this.offsetIndex.append(lastOffset, physicalPosition);
-      this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
-      this.bytesSinceLastIndexEntry = 0;
-    }
-    this.bytesSinceLastIndexEntry += size;
   }
 
   canConvertToRelativeOffset(offset: number): boolean {
@@ -603,10 +628,7 @@ export class LogSegment {
     }
   }
 
-  /**
-   * Writes the final time-index entry, cuts any bytes past `size` (a failed write), and closes the files
-   * once in-flight reads finish.
-   */
+  /** Writes the final time-index entry and closes the files once in-flight reads finish. */
   close(): void {
     if (this.closeRequested) return;
     this.onBecomeInactiveSegment();
@@ -614,22 +636,33 @@ export class LogSegment {
     if (this.ops === 0) this.closeNow();
   }
 
+  /**
+   * Closes the files without writing anything (Kafka's closeHandlers): the segment's log dir failed, so no
+   * more writes go to it. In-flight reads finish first.
+   */
+  closeHandlers(): void {
+    if (this.closeRequested) return;
+    this.closeRequested = true;
+    if (this.ops === 0) this.closeNow();
+  }
+
+  /**
+   * Closes the descriptors. Nothing is cut here: append undoes its own partial writes, and a segment whose undo
+   * failed belongs to an offline log dir, which recovery cleans at the next start.
+   */
   private closeNow(): void {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (!this.deleted) fs.ftruncateSync(this.fd, this.size);
-    } catch {
-      // the file may be gone already
+      fs.closeSync(this.fd);
+    } finally {
+      this.offsetIndex.close();
+      this.timeIndex.close();
     }
-    fs.closeSync(this.fd);
-    this.offsetIndex.close();
-    this.timeIndex.close();
   }
 
   /** Closes (deferred while reads are in flight) and removes the segment's files. */
   deleteFiles(): void {
-    this.deleted = true;
     this.closeRequested = true;
     if (this.ops === 0) this.closeNow();
     for (const f of [this.logFile, this.offsetIndex.file, this.timeIndex.file]) fs.rmSync(f, { force: true });

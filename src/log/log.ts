@@ -10,6 +10,9 @@
  *   says so: concurrent flush requests share one run (group commit).
  * - Opening after an unclean shutdown re-validates the segments after the recovery point and truncates at the
  *   first torn or corrupt batch; after a clean shutdown only the last segment's tail headers are read.
+ * - Storage failures (Kafka's maybeHandleIOException): an I/O error in any read, write or fsync takes the log
+ *   offline at once: its files are closed without further writes, reads and appends answer KAFKA_STORAGE_ERROR,
+ *   and `onStorageFailure` tells the LogManager, which takes the whole log dir offline (docs/storage.md).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,6 +44,7 @@ import {
 } from './log-segment.js';
 import type { TimestampOffset } from './time-index.js';
 import { ProducerStateManager, type BatchMetadata } from './producer-state.js';
+import { KafkaStorageException, isStorageIoError } from './storage-error.js';
 
 const INT32_MAX = 0x7fffffff;
 const EMPTY = Buffer.alloc(0);
@@ -113,6 +117,16 @@ export class Log {
   onAppend: (() => void) | undefined;
   /** Called when the log start offset moves (retention, DeleteRecords); the LogManager checkpoints it. Must not throw. */
   onLogStartOffsetChange: (() => void) | undefined;
+  /**
+   * Called once, when an I/O error takes this log offline (`what` failed with `cause`); the LogManager then takes
+   * the whole log dir offline and logs it. Must not throw.
+   */
+  onStorageFailure: ((what: string, cause: NodeJS.ErrnoException) => void) | undefined;
+  /**
+   * Called when background work on this log (the fsync after a roll, a checkpoint) fails with an error that is
+   * not an I/O error, i.e. a bug. The LogManager logs it; a Log on its own writes it to stderr. Must not throw.
+   */
+  onBackgroundError: ((what: string, err: unknown) => void) | undefined;
 
   private cfg: LogConfig;
   private segs: LogSegment[];
@@ -121,6 +135,10 @@ export class Log {
   private recoveryPointOffset: number;
   private readonly time: () => number;
   private closed = false;
+  /** Set (to the I/O error) when the log went offline; it stays offline until the broker restarts. */
+  private failure: Error | null = null;
+  /** Closed because it is being deleted or abandoned: failures writing its files no longer matter. */
+  private discarded = false;
   private truncating = false;
   private activeFlush: Promise<void> | null = null;
   private queuedFlush: Promise<void> | null = null;
@@ -156,6 +174,8 @@ export class Log {
     this.onAppend = options.onAppend;
     this.topicId = options.topicId;
     this.producerState = new ProducerStateManager(dir);
+    // The epoch checkpoint is rewritten in the background; a failed write is a storage failure like any other.
+    epochCache.onWriteError = (e) => this.reportBackgroundError('writing leader-epoch-checkpoint', e);
   }
 
   /** Opens (creating if needed) the partition log in `dir`, recovering it when the shutdown was not clean. */
@@ -321,6 +341,70 @@ export class Log {
   get isClosed(): boolean {
     return this.closed;
   }
+  /** True once an I/O error (here or elsewhere in its log dir) took this log offline. */
+  get isOffline(): boolean {
+    return this.failure !== null;
+  }
+  /** The I/O error that took this log offline, or null while it is online. */
+  get failureCause(): Error | null {
+    return this.failure;
+  }
+  /** The log dir holding this log. */
+  get parentDir(): string {
+    return path.dirname(this.dir);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Storage failures
+
+  /**
+   * Kafka's maybeHandleIOException: an I/O error takes this log offline (closed without further writes; reads
+   * and appends answer KAFKA_STORAGE_ERROR) and is reported once through onStorageFailure. Returns what the
+   * caller throws: a KafkaStorageException for an I/O error, any other error unchanged.
+   */
+  handleIoError(e: unknown, what: string): unknown {
+    if (!isStorageIoError(e)) return e;
+    const error = new KafkaStorageException(
+      `Error while ${what} for ${this.topic}-${this.partition} in dir ${this.parentDir}: ${e.message}`,
+      e,
+    );
+    // A log being deleted (or abandoned) has nothing left to protect: its files are going away.
+    if (this.discarded) return error;
+    if (this.failure === null) {
+      this.goOffline(e);
+      this.onStorageFailure?.(what, e);
+    }
+    return error;
+  }
+
+  /**
+   * Takes the log offline because its log dir failed (the LogManager calls this for every log in the dir):
+   * the files are closed without further writes, once in-flight reads finish.
+   */
+  goOffline(cause: Error): void {
+    if (this.failure !== null) return;
+    this.failure = cause;
+    this.closed = true;
+    for (const s of this.segs) s.closeHandlers();
+  }
+
+  /**
+   * Reports a failure of work on this log that nobody awaits (a background fsync, a checkpoint, a delayed file
+   * removal): I/O errors go through handleIoError, anything else to onBackgroundError. Never throws.
+   */
+  reportBackgroundError(what: string, e: unknown): void {
+    const err = this.handleIoError(e, what);
+    if (err instanceof KafkaStorageException) return; // reported once, by the log dir failure path
+    const report = this.onBackgroundError ?? defaultBackgroundError;
+    report(`${what} for ${this.topic}-${this.partition} in dir ${this.parentDir}`, err);
+  }
+
+  private offlineError(): KafkaStorageException {
+    return new KafkaStorageException(
+      `log ${this.topic}-${this.partition} in dir ${this.parentDir} is offline after a storage failure: ${this.failure?.message}`,
+      this.failure,
+    );
+  }
 
   /** Moves the log start offset forward (DeleteRecords); never past the log end offset. */
   maybeIncrementLogStartOffset(offset: number): boolean {
@@ -369,6 +453,7 @@ export class Log {
   // Append
 
   private checkWritable(): void {
+    if (this.failure !== null) throw this.offlineError();
     if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `log ${this.dir} is closed`);
     if (this.truncating) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `log ${this.dir} is being truncated`);
   }
@@ -418,6 +503,14 @@ export class Log {
     // The produce path has already checked sizes and CRCs (validateProducedBatch); checking the
     // CRC a second time would double the CPU cost of every append.
     if (alreadyValidated ? records.length === 0 : this.validate(records, false) === 0) return this.emptyAppendInfo();
+    try {
+      return this.appendValidated(records, leaderEpoch);
+    } catch (e) {
+      throw this.handleIoError(e, 'appending to the log');
+    }
+  }
+
+  private appendValidated(records: Buffer, leaderEpoch: number): LogAppendInfo {
     // idempotent producers: a retried batch is not written again but answered with its original offsets
     const duplicate = this.producerState.checkAppend(records);
     if (duplicate !== null) return this.duplicateAppendInfo(duplicate);
@@ -443,7 +536,11 @@ export class Log {
   appendAsFollower(records: Buffer): LogAppendInfo {
     this.checkWritable();
     if (this.validate(records, true) === 0) return this.emptyAppendInfo();
-    return this.writeBatches(records);
+    try {
+      return this.writeBatches(records);
+    } catch (e) {
+      throw this.handleIoError(e, 'appending to the log as follower');
+    }
   }
 
   /** A retried batch of an idempotent producer: nothing written, the original offsets answered. */
@@ -463,13 +560,13 @@ export class Log {
     await this.producerState.rebuild(this.startOffset, this.nextOffset, async (offset) => (await this.read(offset, 1 << 20)).records);
   }
 
-  /** Writes a producer snapshot at the log end offset (on roll and clean close); a failure only costs a longer replay. */
+  /**
+   * Writes a producer snapshot at the log end offset (on roll and clean close). A failed write is an I/O error of
+   * the log dir like any other (Kafka's roll runs it under maybeHandleIOException): the caller's handler takes
+   * the log offline.
+   */
   private snapshotProducerState(sync: boolean): void {
-    try {
-      this.producerState.takeSnapshot(sync, this.segs[0]!.baseOffset);
-    } catch {
-      // the next load replays from an older snapshot or the log start
-    }
+    this.producerState.takeSnapshot(sync, this.segs[0]!.baseOffset);
   }
 
   private emptyAppendInfo(): LogAppendInfo {
@@ -487,8 +584,9 @@ export class Log {
       const ts = batchMaxTimestamp(records, pos);
       const base = batchBaseOffset(records, pos);
       const seg = this.maybeRoll(size, ts, base, last);
-      this.leaderEpochCache.assign(records.readInt32BE(pos + PARTITION_LEADER_EPOCH), base);
+      // nothing changes in memory before the batch is in the file (LogSegment.append is all or nothing)
       seg.append(records, pos, size);
+      this.leaderEpochCache.assign(records.readInt32BE(pos + PARTITION_LEADER_EPOCH), base);
       this.producerState.applyBatch(records, pos);
       this.nextOffset = last + 1;
       lastOffset = last;
@@ -506,7 +604,9 @@ export class Log {
     const flushMessages = this.cfg.flushMessages;
     if (flushMessages !== undefined && this.nextOffset - this.recoveryPointOffset >= flushMessages) {
       const flushed = this.flush();
-      flushed.catch(() => undefined); // the caller may ignore it; errors surface to those who await it
+      // The produce waiting on it answers with its error; this handler makes sure a flush nobody awaits cannot
+      // fail unseen (storage failures are reported by the log dir failure path, anything else is logged).
+      flushed.catch((e: unknown) => this.reportBackgroundError('flushing after an append (flush.messages)', e));
       info.flushed = flushed;
     }
     this.onAppend?.();
@@ -543,7 +643,11 @@ export class Log {
   /** Starts a new active segment at the log end offset (no-op when the active segment is empty). */
   roll(): LogSegment {
     this.checkWritable();
-    return this.rollTo(this.nextOffset);
+    try {
+      return this.rollTo(this.nextOffset);
+    } catch (e) {
+      throw this.handleIoError(e, 'rolling a new segment');
+    }
   }
 
   private rollTo(baseOffset: number): LogSegment {
@@ -554,7 +658,7 @@ export class Log {
     const seg = LogSegment.create(this.dir, baseOffset, this.cfg, this.time());
     this.segs.push(seg);
     // fsync the finished segment in the background (Kafka schedules the same flush on roll)
-    this.flush().catch(() => undefined);
+    this.flush().catch((e: unknown) => this.reportBackgroundError(`flushing segments up to offset ${baseOffset} after a roll`, e));
     return seg;
   }
 
@@ -568,6 +672,7 @@ export class Log {
    * [logStartOffset, logEndOffset].
    */
   async read(offset: number, maxBytes: number, maxOffset: number = this.nextOffset, minOneBatch = true): Promise<LogReadInfo> {
+    if (this.failure !== null) throw this.offlineError();
     if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `log ${this.dir} is closed`);
     const logEndOffset = this.nextOffset;
     const logStartOffset = this.startOffset;
@@ -582,14 +687,18 @@ export class Log {
     if (offset >= upTo) return result(EMPTY);
     let i = Math.max(0, floorIndex(this.segs, offset));
     let seg = this.segs[i];
-    while (seg !== undefined && seg.baseOffset < upTo) {
-      if (!seg.isClosed) {
-        const records = await seg.read(offset, maxBytes, { maxOffset: upTo, minOneBatch });
-        if (records !== null) return result(records);
+    try {
+      while (seg !== undefined && seg.baseOffset < upTo) {
+        if (!seg.isClosed) {
+          const records = await seg.read(offset, maxBytes, { maxOffset: upTo, minOneBatch });
+          if (records !== null) return result(records);
+        }
+        // nothing at or after offset in this segment: the next one (re-located, the list may have changed)
+        i = floorIndex(this.segs, seg.baseOffset) + 1;
+        seg = this.segs[i];
       }
-      // nothing at or after offset in this segment: the next one (re-located, the list may have changed)
-      i = floorIndex(this.segs, seg.baseOffset) + 1;
-      seg = this.segs[i];
+    } catch (e) {
+      throw this.handleIoError(e, `reading at offset ${offset}`);
     }
     return result(EMPTY);
   }
@@ -602,12 +711,17 @@ export class Log {
   async offsetForTimestamp(timestamp: number, maxOffset: number = this.nextOffset): Promise<TimestampOffset | null> {
     if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.startOffset, timestamp: -1 };
     if (timestamp === LATEST_TIMESTAMP) return { offset: Math.min(maxOffset, this.nextOffset), timestamp: -1 };
-    for (const seg of this.segs.slice()) {
-      if (seg.isClosed) continue;
-      await seg.ensureIndexes();
-      if (seg.maxTimestamp < timestamp) continue;
-      const found = await seg.findOffsetByTimestamp(timestamp, this.startOffset);
-      if (found !== null) return found.offset < maxOffset ? found : null;
+    if (this.failure !== null) throw this.offlineError();
+    try {
+      for (const seg of this.segs.slice()) {
+        if (seg.isClosed) continue;
+        await seg.ensureIndexes();
+        if (seg.maxTimestamp < timestamp) continue;
+        const found = await seg.findOffsetByTimestamp(timestamp, this.startOffset);
+        if (found !== null) return found.offset < maxOffset ? found : null;
+      }
+    } catch (e) {
+      throw this.handleIoError(e, `searching the time index for ${timestamp}`);
     }
     return null;
   }
@@ -617,13 +731,18 @@ export class Log {
    * timestamp): Kafka's shallow offset of the max timestamp; null when no batch has a timestamp.
    */
   async maxTimestampOffset(): Promise<TimestampOffset | null> {
+    if (this.failure !== null) throw this.offlineError();
     let best: TimestampOffset | null = null;
-    for (const seg of this.segs.slice()) {
-      if (seg.isClosed) continue;
-      await seg.ensureIndexes();
-      if (seg.maxTimestamp >= 0 && (best === null || seg.maxTimestamp > best.timestamp)) {
-        best = { offset: seg.offsetOfMaxTimestamp, timestamp: seg.maxTimestamp };
+    try {
+      for (const seg of this.segs.slice()) {
+        if (seg.isClosed) continue;
+        await seg.ensureIndexes();
+        if (seg.maxTimestamp >= 0 && (best === null || seg.maxTimestamp > best.timestamp)) {
+          best = { offset: seg.offsetOfMaxTimestamp, timestamp: seg.maxTimestamp };
+        }
       }
+    } catch (e) {
+      throw this.handleIoError(e, 'loading the time indexes');
     }
     return best;
   }
@@ -641,29 +760,39 @@ export class Log {
     this.checkWritable();
     this.truncating = true;
     try {
-      if (offset < this.segs[0]!.baseOffset) {
-        this.resetTo(offset);
-        return true;
-      }
-      while (this.segs.length > 1 && this.activeSegment.baseOffset > offset) {
-        this.segs.pop()!.deleteFiles();
-      }
-      const cutBase = await this.activeSegment.truncateTo(offset, this.time());
-      this.nextOffset = Math.min(offset, cutBase ?? offset);
-      this.leaderEpochCache.truncateFromEnd(this.nextOffset);
-      this.recoveryPointOffset = Math.min(this.recoveryPointOffset, this.nextOffset);
-      this.startOffset = Math.min(this.startOffset, this.nextOffset);
-      await this.rebuildProducerState();
-      return true;
+      return await this.truncateToUnchecked(offset);
+    } catch (e) {
+      throw this.handleIoError(e, `truncating to offset ${offset}`);
     } finally {
       this.truncating = false;
     }
   }
 
+  private async truncateToUnchecked(offset: number): Promise<boolean> {
+    if (offset < this.segs[0]!.baseOffset) {
+      this.resetTo(offset);
+      return true;
+    }
+    while (this.segs.length > 1 && this.activeSegment.baseOffset > offset) {
+      this.segs.pop()!.deleteFiles();
+    }
+    const cutBase = await this.activeSegment.truncateTo(offset, this.time());
+    this.nextOffset = Math.min(offset, cutBase ?? offset);
+    this.leaderEpochCache.truncateFromEnd(this.nextOffset);
+    this.recoveryPointOffset = Math.min(this.recoveryPointOffset, this.nextOffset);
+    this.startOffset = Math.min(this.startOffset, this.nextOffset);
+    await this.rebuildProducerState();
+    return true;
+  }
+
   /** Deletes every segment and starts an empty log at `offset` (log start = log end = offset). */
   truncateFullyAndStartAt(offset: number): void {
     this.checkWritable();
-    this.resetTo(offset);
+    try {
+      this.resetTo(offset);
+    } catch (e) {
+      throw this.handleIoError(e, `emptying the log to restart it at offset ${offset}`);
+    }
   }
 
   private resetTo(offset: number): void {
@@ -679,10 +808,16 @@ export class Log {
   /**
    * fsyncs everything appended so far and moves the recovery point to the log end offset. Calls made while a
    * flush runs share the next run (group commit).
+   *
+   * A failed fsync is fatal for the log (and its dir): after it the page cache may have dropped the dirty pages
+   * and a second fsync could "succeed" without them, so an offline log never flushes again and its recovery
+   * point never moves; the flush rejects with KAFKA_STORAGE_ERROR.
    */
   flush(): Promise<void> {
     if (this.queuedFlush !== null) return this.queuedFlush;
     if (this.activeFlush === null) return this.startFlush();
+    // The running flush's failure belongs to its own callers; the queued run starts afresh (and fails by
+    // itself when that failure took the log offline).
     const queued = this.activeFlush
       .catch(() => undefined)
       .then(() => {
@@ -697,6 +832,7 @@ export class Log {
     const target = this.nextOffset;
     this.lastFlushTime = this.time();
     const run = async (): Promise<void> => {
+      if (this.failure !== null) throw this.offlineError();
       if (target <= this.recoveryPointOffset) return;
       const from = Math.max(0, floorIndex(this.segs, this.recoveryPointOffset));
       for (const seg of this.segs.slice(from)) {
@@ -705,9 +841,15 @@ export class Log {
       }
       // an epoch's entry is durable before any of its batches falls below the recovery point
       await this.leaderEpochCache.flushed();
+      // a dir failure while this ran closed the segments, and a closed segment skips its fsync
+      if (this.failure !== null) throw this.offlineError();
       if (target > this.recoveryPointOffset) this.recoveryPointOffset = target;
     };
-    const tracked: Promise<void> = run().finally(() => {
+    const tracked: Promise<void> = run()
+      .catch((e: unknown) => {
+        throw this.handleIoError(e, 'flushing the log');
+      })
+      .finally(() => {
       if (this.activeFlush === tracked) this.activeFlush = null;
     });
     this.activeFlush = tracked;
@@ -730,25 +872,39 @@ export class Log {
     return this.flush();
   }
 
-  /** Flushes and closes the segment files (a clean close). */
+  /**
+   * Flushes and closes the segment files (a clean close). A storage failure on the way takes the log offline and
+   * rejects with KAFKA_STORAGE_ERROR (the log dir then gets no clean-shutdown marker); an offline log is closed
+   * already and is left as it is.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true; // refuse appends from here on
-    await this.flush().catch(() => undefined);
-    await this.leaderEpochCache.flushed().catch(() => undefined);
-    this.snapshotProducerState(true);
-    const active = this.activeSegment;
-    active.onBecomeInactiveSegment();
-    await active.flush();
-    this.recoveryPointOffset = this.nextOffset;
-    for (const s of this.segs) s.close();
+    try {
+      await this.flush();
+      await this.leaderEpochCache.flushed();
+      this.snapshotProducerState(true);
+      const active = this.activeSegment;
+      active.onBecomeInactiveSegment();
+      await active.flush();
+      this.recoveryPointOffset = this.nextOffset;
+      for (const s of this.segs) s.close();
+    } catch (e) {
+      throw this.handleIoError(e, 'closing the log');
+    } finally {
+      for (const s of this.segs) s.closeHandlers(); // descriptors never outlive the log, whatever failed
+    }
   }
 
-  /** Closes the files without flushing (the log is about to be deleted). In-flight reads finish first. */
+  /**
+   * Closes the files without flushing or writing (the log is about to be deleted, or is abandoned after a failed
+   * start). In-flight reads finish first.
+   */
   closeWithoutFlush(): void {
+    this.discarded = true;
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.segs) s.close();
+    for (const s of this.segs) s.closeHandlers();
   }
 
   /** Closes without flushing and removes the directory. */
@@ -756,6 +912,11 @@ export class Log {
     this.closeWithoutFlush();
     await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Where a Log without a LogManager reports a failed background task (never silently). */
+function defaultBackgroundError(what: string, err: unknown): void {
+  process.stderr.write(`kfk: ${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 }
 
 /** Index of the segment with the greatest base offset <= offset, or -1. */

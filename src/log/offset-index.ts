@@ -12,7 +12,8 @@
  */
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { fsyncFd, readFully } from './file-io.js';
+import { fsyncFd, readFully, writeFullySync } from './file-io.js';
+import { addSuppressed } from './storage-error.js';
 
 const openAsync = promisify(fs.open);
 const fstatAsync = promisify(fs.fstat);
@@ -103,7 +104,11 @@ export abstract class AbstractIndex {
     } catch (e) {
       this.count = 0;
       this.mem = Buffer.alloc(0);
-      await closeAsync(fd).catch(() => undefined);
+      // The load's own error is what the caller needs (a corrupt index is rebuilt, an I/O error takes the dir
+      // offline); this descriptor was only read, so a failing close loses nothing.
+      await closeAsync(fd).catch((closeError: unknown) => {
+        addSuppressed(e, closeError);
+      });
       throw e;
     }
   }
@@ -119,14 +124,43 @@ export abstract class AbstractIndex {
     return this.count * this.entrySize;
   }
 
-  /** Writes the entry prepared at `mem[off, off + entrySize)` to the file and counts it. */
+  /**
+   * Writes the entry prepared at `mem[off, off + entrySize)` to the file and counts it. When the write fails
+   * the entry is not counted and the bytes of it that reached the file are cut off again, so the index
+   * still holds exactly `count` entries.
+   */
   protected commit(off: number): void {
     if (this.fd === null) throw new Error(`index ${this.file} is not open`);
-    let done = 0;
-    while (done < this.entrySize) {
-      done += fs.writeSync(this.fd, this.mem, off + done, this.entrySize - done, off + done);
+    try {
+      writeFullySync(this.fd, this.mem, off, this.entrySize, off);
+    } catch (e) {
+      this.cutTo(off, e);
+      throw e;
     }
     this.count++;
+  }
+
+  /**
+   * After a failed write: cuts the file back to `size` bytes. If even that fails, the original error is the
+   * one that matters (the caller takes the log dir offline, so nothing reads this index again before a
+   * restart, and recovery rebuilds the indexes of every segment after the recovery point).
+   */
+  private cutTo(size: number, original: unknown): void {
+    try {
+      if (this.fd !== null) fs.ftruncateSync(this.fd, size);
+    } catch (e) {
+      addSuppressed(original, e);
+    }
+  }
+
+  /**
+   * Rolls back the entries added after there were `n` (LogSegment.append undoing a half-done append). The
+   * in-memory count is what lookups use, so it is set first; the file is cut after (see cutTo on failure).
+   */
+  rollBackTo(n: number, original: unknown): void {
+    if (n >= this.count) return;
+    this.count = Math.max(0, n);
+    this.cutTo(this.count * this.entrySize, original);
   }
 
   /** Keeps the first n entries. */

@@ -18,6 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fsyncDirSync, writeFullySync } from './file-io.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { crc32c } from '../protocol/crc32c.js';
 import { Reader, Writer } from '../protocol/primitives.js';
@@ -260,8 +261,10 @@ export class ProducerStateManager {
     let names: string[];
     try {
       names = fs.readdirSync(this.dir);
-    } catch {
-      return [];
+    } catch (e) {
+      // a log whose directory is gone (deleted) has no snapshots; any other failure is a storage failure
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
     }
     const offsets: number[] = [];
     for (const n of names) {
@@ -286,24 +289,14 @@ export class ProducerStateManager {
       const tmp = `${file}.tmp`;
       const fd = fs.openSync(tmp, 'w');
       try {
-        fs.writeSync(fd, encodeProducerSnapshot(this.producers.values()));
+        const bytes = encodeProducerSnapshot(this.producers.values());
+        writeFullySync(fd, bytes, 0, bytes.length, 0);
         if (sync) fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }
       fs.renameSync(tmp, file);
-      if (sync) {
-        try {
-          const dfd = fs.openSync(this.dir, 'r');
-          try {
-            fs.fsyncSync(dfd);
-          } finally {
-            fs.closeSync(dfd);
-          }
-        } catch {
-          // directories cannot be fsynced on every platform
-        }
-      }
+      if (sync) fsyncDirSync(this.dir);
       this.lastSnapOffset = this.mapEndOffset;
     }
     if (deleteBelow > 0) for (const s of this.listSnapshots()) if (s < deleteBelow && s !== this.lastSnapOffset) this.removeSnapshot(s);
@@ -325,16 +318,19 @@ export class ProducerStateManager {
         this.removeSnapshot(offset);
         continue;
       }
+      // a failure to read the file is an I/O error and is thrown; only unreadable content is skipped
+      const content = fs.readFileSync(path.join(this.dir, snapshotFileName(offset)));
+      let entries: ProducerStateEntry[];
       try {
-        const entries = decodeProducerSnapshot(fs.readFileSync(path.join(this.dir, snapshotFileName(offset))));
-        for (const e of entries) this.producers.set(e.producerId, e);
-        this.lastSnapOffset = offset;
-        from = Math.max(offset, logStartOffset);
-        break;
+        entries = decodeProducerSnapshot(content);
       } catch {
-        this.removeSnapshot(offset); // torn or corrupt: fall back to an older one or a full replay
-        this.producers.clear();
+        this.removeSnapshot(offset); // torn or corrupt (its CRC says so): fall back to an older one or a full replay
+        continue;
       }
+      for (const e of entries) this.producers.set(e.producerId, e);
+      this.lastSnapOffset = offset;
+      from = Math.max(offset, logStartOffset);
+      break;
     }
     this.mapEndOffset = from;
     while (from < logEndOffset) {

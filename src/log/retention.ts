@@ -13,6 +13,10 @@
  * suffix at once, the segment is closed once reads already in flight on it finish (LogSegment's
  * acquire/release), and the renamed files are removed after `file.delete.delay.ms`. A `.deleted` file left by
  * a crash is removed when the log is next opened.
+ *
+ * Failures: an I/O error while reading timestamps or renaming files is thrown, and the caller hands it to the
+ * log's storage failure path (Log.handleIoError: the log dir goes offline, as Kafka's deleteOldSegments runs
+ * under maybeHandleIOException); a failed removal after the delay is reported to the `onError` callback.
  */
 import fs from 'node:fs';
 import type { Log } from './log.js';
@@ -29,44 +33,53 @@ export interface RetentionResult {
   count: number;
 }
 
-/** Largest timestamp of a segment for retention.ms: its max batch timestamp, else its file's mtime. */
+const isNotFound = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
+
+/**
+ * Largest timestamp of a segment for retention.ms: its max batch timestamp, else its file's mtime; -1 when its
+ * files are gone (the cleaner or another pass replaced it meanwhile), which ends this pass's scan there.
+ */
 async function largestTimestamp(seg: LogSegment): Promise<number> {
-  if (!seg.isClosed) {
-    try {
-      await seg.ensureIndexes();
-    } catch {
-      // fall back to the file time below
-    }
-  }
-  if (seg.maxTimestamp >= 0) return seg.maxTimestamp;
   try {
+    if (!seg.isClosed) await seg.ensureIndexes();
+    if (seg.maxTimestamp >= 0) return seg.maxTimestamp;
     return (await fs.promises.stat(seg.logFile)).mtimeMs;
-  } catch {
-    return -1;
+  } catch (e) {
+    if (isNotFound(e)) return -1;
+    throw e;
   }
 }
 
+/** Where a failure of the delayed removal goes: (what failed, the error). */
+export type DeleteErrorHandler = (what: string, err: unknown) => void;
+
 /**
  * Renames the segment's files to `<name>.deleted`, closes it once in-flight reads finish, and removes the
- * renamed files after `delayMs` (an unref'd timer). Errors are swallowed: a leftover `.deleted` file is removed
- * when the log is next opened.
+ * renamed files after `delayMs` (an unref'd timer). A file that does not exist is skipped (an index may never
+ * have been written). A failed rename throws (an I/O error of the log dir: the segment is closed anyway); a
+ * failed removal later goes to `onError` (a `.deleted` file left behind is also removed when the log is next
+ * opened, but the failure of the disk under it is not hidden).
  */
-export function deleteSegmentFiles(seg: LogSegment, delayMs: number): void {
+export function deleteSegmentFiles(seg: LogSegment, delayMs: number, onError: DeleteErrorHandler): void {
   const renamed: string[] = [];
-  for (const f of [seg.logFile, seg.offsetIndex.file, seg.timeIndex.file]) {
-    try {
-      fs.renameSync(f, f + DELETED_FILE_SUFFIX);
-      renamed.push(f + DELETED_FILE_SUFFIX);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-        // cannot rename: remove it now rather than leave a segment that would be loaded again
-        fs.rmSync(f, { force: true });
+  try {
+    for (const f of [seg.logFile, seg.offsetIndex.file, seg.timeIndex.file]) {
+      try {
+        fs.renameSync(f, f + DELETED_FILE_SUFFIX);
+        renamed.push(f + DELETED_FILE_SUFFIX);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
       }
     }
+  } finally {
+    seg.close(); // deferred until reads already in flight on it are done
   }
-  seg.close(); // deferred until reads already in flight on it are done
   const remove = (): void => {
-    for (const f of renamed) fs.rm(f, { force: true }, () => undefined);
+    for (const f of renamed) {
+      fs.rm(f, { force: true }, (err) => {
+        if (err) onError(`deleting ${f}`, err);
+      });
+    }
   };
   if (delayMs <= 0) remove();
   else setTimeout(remove, delayMs).unref();
@@ -76,9 +89,18 @@ function takeSegments(log: Log, reason: RetentionReason, predicate: (seg: LogSeg
   const removed = log.removeOldestSegments(predicate);
   if (removed.length === 0) return;
   const delay = log.config.fileDeleteDelayMs;
-  for (const seg of removed) deleteSegmentFiles(seg, delay);
+  const onError: DeleteErrorHandler = (what, err) => log.reportBackgroundError(what, err);
+  let failure: unknown = null;
+  for (const seg of removed) {
+    try {
+      deleteSegmentFiles(seg, delay, onError);
+    } catch (e) {
+      failure ??= e; // every removed segment still gets closed; the first failure is the one reported
+    }
+  }
   out.deleted.push({ reason, baseOffsets: removed.map((s) => s.baseOffset) });
   out.count += removed.length;
+  if (failure !== null) throw log.handleIoError(failure, `deleting segments (${reason})`);
 }
 
 /** Deletes the segments that lie wholly below the log start offset (after DeleteRecords). */
@@ -92,6 +114,15 @@ export function deleteLogStartOffsetBreachedSegments(log: Log, out: RetentionRes
 export async function deleteOldSegments(log: Log, now: number = Date.now()): Promise<RetentionResult> {
   const out = emptyResult();
   if (log.isClosed) return out;
+  try {
+    await deleteOldSegmentsUnchecked(log, now, out);
+  } catch (e) {
+    throw log.handleIoError(e, 'applying retention');
+  }
+  return out;
+}
+
+async function deleteOldSegmentsUnchecked(log: Log, now: number, out: RetentionResult): Promise<void> {
   const cfg = log.config;
   if (cfg.cleanupPolicy.includes('delete')) {
     if (cfg.retentionMs >= 0) {
@@ -120,7 +151,6 @@ export async function deleteOldSegments(log: Log, now: number = Date.now()): Pro
     }
   }
   deleteLogStartOffsetBreachedSegments(log, out);
-  return out;
 }
 
 /**

@@ -18,6 +18,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { fsyncDir } from '../log/file-io.js';
 
 import {
   type CreateMode,
@@ -232,6 +233,8 @@ export class EmbeddedRegistryStore {
     const target = this.changeSeq;
     while (this.persistedSeq < target) {
       if (this.writing) {
+        // Waits for the write in flight; its failure belongs to whoever started it, and this loop then writes
+        // again because persistedSeq has not reached the target.
         await this.writing.catch(() => undefined);
         continue;
       }
@@ -459,18 +462,9 @@ export class EmbeddedRegistryStore {
       await fh.close();
     }
     await rename(tmp, file);
-    if (this.fsync) {
-      try {
-        const dh = await open(dirname(file), 'r');
-        try {
-          await dh.sync();
-        } finally {
-          await dh.close();
-        }
-      } catch {
-        // Some platforms cannot fsync a directory; the rename is still atomic.
-      }
-    }
+    // Where the platform cannot fsync a directory this is skipped (the rename is still atomic); a real failure
+    // (EIO, ...) is thrown: the snapshot is not known to be durable then.
+    if (this.fsync) await fsyncDir(dirname(file));
     if (seq > this.persistedSeq) this.persistedSeq = seq;
   }
 

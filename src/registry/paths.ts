@@ -31,6 +31,7 @@ export const isrChangeNotificationPath = '/isr_change_notification';
 export const isrChangePrefix = 'isr_change_';
 export const latestProducerIdBlockPath = '/latest_producer_id_block';
 export const logDirEventNotificationPath = '/log_dir_event_notification';
+export const logDirEventPrefix = 'log_dir_event_';
 export const featurePath = '/feature';
 
 /** Config entity types under /config (ConfigType in Kafka). */
@@ -430,6 +431,30 @@ export function encodeIsrChangeNotification(partitions: TopicPartitionRef[]): Bu
 export function decodeIsrChangeNotification(data: Buffer | null): TopicPartitionRef[] {
   const o = decodeJson('isr change notification', data);
   return decodePartitionRefs(o.partitions);
+}
+
+// ---- /log_dir_event_notification ----------------------------------------------------------------
+
+/** The only event Kafka defines (LogDirEventNotificationSequenceZNode.LogDirFailureEvent). */
+export const LOG_DIR_FAILURE_EVENT = 1;
+
+/** `{"version":1,"broker":<id>,"event":1}`: a log dir of this broker failed. */
+export function encodeLogDirEventNotification(brokerId: number): Buffer {
+  return encodeJson({ version: 1, broker: brokerId, event: LOG_DIR_FAILURE_EVENT });
+}
+
+export function decodeLogDirEventNotification(data: Buffer | null): { brokerId: number; event: number } {
+  const o = decodeJson('log dir event notification', data);
+  return { brokerId: num('log dir event notification', o, 'broker'), event: num('log dir event notification', o, 'event') };
+}
+
+/**
+ * Kafka's propagateLogDirEvent: a persistent sequential `/log_dir_event_notification/log_dir_event_<seq>` that
+ * tells the controller a log dir of `brokerId` failed, so it can elect new leaders for the partitions there.
+ * Resolves with the created path.
+ */
+export function propagateLogDirEvent(registry: Registry, brokerId: number): Promise<string> {
+  return registry.create(`${logDirEventNotificationPath}/${logDirEventPrefix}`, encodeLogDirEventNotification(brokerId), 'persistent_sequential');
 }
 
 function decodePartitionRefs(v: unknown): TopicPartitionRef[] {

@@ -74,6 +74,8 @@ export class ReconnectingRegistry implements Registry {
     this.reconnecting ??= (async () => {
       const old = this.inner;
       this.unsubscribe();
+      // The old session is gone (that is why we reconnect): closing it only releases its client's socket and
+      // timers, and a failure to do so cannot affect the new session.
       await old.close().catch(() => {});
       while (!this.closed) {
         try {

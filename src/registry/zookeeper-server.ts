@@ -51,6 +51,7 @@ function isExecutable(file: string): boolean {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();
   } catch {
+    // a probe of the candidate locations: missing or not executable both mean "not this one"
     return false;
   }
 }
@@ -73,6 +74,7 @@ function hasZooKeeperJar(dir: string): boolean {
   try {
     return readdirSync(dir).some((f) => /^zookeeper-\d[\w.-]*\.jar$/.test(f) || f === 'zookeeper.jar');
   } catch {
+    // a probe: a directory that cannot be listed holds no jar we could use
     return false;
   }
 }
@@ -244,7 +246,7 @@ function trackChild(proc: ChildProcess): void {
         try {
           p.kill('SIGKILL');
         } catch {
-          // already gone
+          // the process is exiting: a child that cannot be signalled is already gone, and nothing else can be done
         }
       }
     });
@@ -365,7 +367,7 @@ export async function startZooKeeper(opts: StartZooKeeperOptions): Promise<Runni
       try {
         detail = `${detail}\n${readTail(logFile)}`.trim();
       } catch {
-        // no log
+        // the log only adds detail to the error built here; without it the error still says what failed
       }
     }
     const lastLines = detail.split('\n').filter((l) => l.trim() !== '').slice(-5).join(' | ');
@@ -379,7 +381,7 @@ export async function startZooKeeper(opts: StartZooKeeperOptions): Promise<Runni
       const reply = await fourLetterWord(host, opts.port, 'ruok', 1000);
       if (reply.trim() === 'imok') break;
     } catch {
-      // not listening yet
+      // not listening yet: polled again until the deadline below, which reports the failure
     }
     if (Date.now() >= deadline) {
       await kill();

@@ -105,8 +105,12 @@ export function parseConnectString(connectString: string): ZooKeeperConnectStrin
   if (chroot !== null) {
     try {
       validatePath(chroot);
-    } catch {
-      throw new RegistryError('BAD_ARGUMENTS', undefined, `Invalid chroot ${JSON.stringify(chroot)} in ZooKeeper connect string ${JSON.stringify(connectString)}`);
+    } catch (e) {
+      throw new RegistryError(
+        'BAD_ARGUMENTS',
+        undefined,
+        `Invalid chroot ${JSON.stringify(chroot)} in ZooKeeper connect string ${JSON.stringify(connectString)}: ${(e as Error).message}`,
+      );
     }
   }
   return { hosts, chroot };

@@ -108,6 +108,7 @@ export class ReplicaManager {
   async fetchPartition(topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean, readCommitted: boolean): Promise<FetchResult> {
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null };
+    if (p.log.isOffline) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null };
     const hw = p.highWatermark;
     const base = { highWatermark: hw, lastStableOffset: p.lastStableOffset, logStartOffset: p.log.logStartOffset };
     if (offset < p.log.logStartOffset || offset > p.log.logEndOffset) {
@@ -132,6 +133,7 @@ export class ReplicaManager {
   async listOffset(topic: string, partition: number, timestamp: number, readCommitted: boolean): Promise<ListOffsetResult> {
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, offset: -1, timestamp: -1, leaderEpoch: -1 };
+    if (p.log.isOffline) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, offset: -1, timestamp: -1, leaderEpoch: -1 };
     const found = (offset: number, ts = -1) => ({ errorCode: ErrorCode.NONE, offset, timestamp: ts, leaderEpoch: p.leaderEpoch });
     if (timestamp === LATEST) return found(readCommitted ? p.lastStableOffset : p.highWatermark);
     if (timestamp === EARLIEST) return found(p.log.logStartOffset);

@@ -7,3 +7,4 @@ export * from './broker-process.js';
 export * from './recording-proxy.js';
 export * from './fixtures.js';
 export * from './lifecycle.js';
+export * from './skip.js';

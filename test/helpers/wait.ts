@@ -7,8 +7,22 @@ export interface WaitForOptions {
   message?: string;
 }
 
+/**
+ * Waits `ms`. Not for synchronisation: to wait for something that should happen, poll it with waitFor. A sleep is
+ * right only where time itself is the point (pacing writes or load, letting a record age past a retention setting),
+ * with a comment that says so; for a negative check use quietPeriod.
+ */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A negative check's wait: gives something that must NOT happen (a response before its trigger, a second watch
+ * event, a record that must not be delivered) `ms` to happen, before the test asserts that it did not. On a slow
+ * machine such a check can miss a late event, but never fails a correct program.
+ */
+export function quietPeriod(ms: number): Promise<void> {
+  return sleep(ms);
 }
 
 /**

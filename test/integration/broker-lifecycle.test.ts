@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
-import { kcat, kfk, makeTempDir, registerCleanup, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
+import { kcat, kfk, makeTempDir, quietPeriod, registerCleanup, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
 import { Reader, Writer } from '../../src/protocol/primitives.js';
 import { readFetchResponse, writeFetchRequest, sizeFetchRequest } from '../../src/protocol/generated/fetch.js';
 import { writeRequestHeader, sizeRequestHeader } from '../../src/protocol/generated/request-header.js';
@@ -100,8 +100,8 @@ describe('broker process lifecycle', () => {
       const chunks: Buffer[] = [];
       socket.on('data', (c) => chunks.push(c));
       socket.write(w.buf);
-      // Nothing may come back before the append.
-      await new Promise((r) => setTimeout(r, 300));
+      // Nothing may come back before the append (a negative check: the fetch has had 300 ms to answer wrongly).
+      await quietPeriod(300);
       expect(Buffer.concat(chunks).length).toBe(0);
       const r = await kcat(['-b', broker.bootstrap, '-P', '-t', 'poll', '-p', '0'], { input: 'woken\n' });
       expect(r.code).toBe(0);

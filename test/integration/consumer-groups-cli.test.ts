@@ -214,7 +214,7 @@ deadline = time.time() + 20
 while time.time() < deadline and len(got) < 3:
     for tp, recs in c.poll(timeout_ms=500).items():
         got.extend(r.value.decode() for r in recs)
-time.sleep(1)
+# negative check: one more second of polling brings nothing (no record before the committed offsets is redelivered)
 for tp, recs in c.poll(timeout_ms=1000).items():
     got.extend(r.value.decode() for r in recs)
 c.commit()

@@ -36,16 +36,18 @@ p = KafkaProducer(bootstrap_servers=args['bootstrap'], acks='all', linger_ms=2, 
 print('ready', flush=True)
 def on_ok(value):
     return lambda md: print('ack %s %d' % (value, md.offset), flush=True)
+def on_fail(value):
+    return lambda err: print('fail %s %s' % (value, type(err).__name__), flush=True)
 i = 0
 while True:
     v = '%s%d-%s' % (args['prefix'], i, 'x' * 200)
     try:
-        p.send(args['topic'], value=v.encode(), partition=0).add_callback(on_ok(v))
+        p.send(args['topic'], value=v.encode(), partition=0).add_callback(on_ok(v)).add_errback(on_fail(v))
     except Exception:
-        time.sleep(0.05)
+        time.sleep(0.05)  # the buffer is full: back off (pacing, not synchronisation)
     i += 1
     if i % 50 == 0:
-        time.sleep(0.002)
+        time.sleep(0.002)  # pacing: leave the broker some CPU on a 2-core machine
 `;
 
 function acked(proc: BackgroundProcess): Map<string, number> {
@@ -90,8 +92,12 @@ describe('crash safety of an acknowledged write', () => {
     try {
       await producer.waitForOutput('ready\n', { timeoutMs: 15_000 });
       await waitFor(() => acked(producer).size >= 3000, { timeoutMs: 30_000, message: '3000 acknowledged records' });
+      const failures = (): number => producer.stdout().match(/^fail /gm)?.length ?? 0;
+      const failedBefore = failures();
       await broker.kill9(); // while the producer keeps sending
-      await new Promise((r) => setTimeout(r, 300));
+      // A send failing after the kill shows the producer saw the connection go: every ack the broker sent before
+      // dying has been printed by then.
+      await waitFor(() => failures() > failedBefore, { timeoutMs: 30_000, message: 'the producer to see the broker gone' });
     } finally {
       await producer.stop('SIGKILL');
     }

@@ -190,6 +190,9 @@ class LossyProxy {
   private dropping = false;
   /** While set, new connections are closed at once (the broker is restarting). */
   refusing = false;
+  /** Connections closed at once while refusing: the client trying to reconnect. */
+  refused = 0;
+  /** Response bytes thrown away while dropping. */
   dropped = 0;
 
   private constructor(
@@ -201,6 +204,7 @@ class LossyProxy {
     let proxy: LossyProxy | undefined;
     const server = net.createServer((client) => {
       if (proxy!.refusing) {
+        proxy!.refused++;
         client.destroy();
         return;
       }
@@ -259,13 +263,16 @@ async function startBehindProxy(overrides: Record<string, string>): Promise<{ pr
  */
 async function crashUnderLoad(proxy: LossyProxy, stored: () => number): Promise<void> {
   const before = stored();
+  const droppedBefore = proxy.dropped;
   proxy.dropResponses();
-  await waitFor(() => stored() > before, { timeoutMs: 15_000 }); // something was written and not acknowledged
-  await sleep(150);
+  // Something was written and its acknowledgement never reached the client.
+  await waitFor(() => stored() > before && proxy.dropped > droppedBefore, { timeoutMs: 15_000, message: 'an unacknowledged write' });
   await broker!.kill9();
+  const refusedBefore = proxy.refused;
   proxy.refusing = true;
   proxy.cut();
-  await sleep(300);
+  // The client noticed and is reconnecting (to retry its unacknowledged batches) while the broker is down.
+  await waitFor(() => proxy.refused > refusedBefore, { timeoutMs: 15_000, message: 'the client to try to reconnect' });
   broker = await broker!.restart();
   // Clients get in only once the broker has printed its started line: a broker that is listening but has not
   // yet read its topics from the registry answers Metadata without them, and librdkafka then fails the queued
@@ -443,7 +450,7 @@ describe('librdkafka with enable.idempotence=true while the broker is killed and
         for (let j = fed; j < fed + CHUNK; j++) lines += `k-${j}:m-${j}\n`;
         producer.write(lines);
         fed += CHUNK;
-        await sleep(25);
+        await sleep(25); // pacing the load (not synchronisation): a steady stream while the broker crashes
       }
       producer.end();
     })();

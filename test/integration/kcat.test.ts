@@ -179,16 +179,15 @@ describe('kcat -P then -C with keys, headers and compression', () => {
 it('-o s@<timestamp> starts at the first record at/after the timestamp', async () => {
   const topic = 'kcat-by-time';
   await produce(topic, ['old-0', 'old-1', 'old-2'], ['-p', '0']);
-  // a clear gap on the producer's clock (CreateTime), so the two batches cannot share a millisecond
-  await new Promise((r) => setTimeout(r, 50));
-  const between = Date.now();
-  await new Promise((r) => setTimeout(r, 50));
-  await produce(topic, ['new-3', 'new-4'], ['-p', '0']);
-  const read = async (offsetSpec: string): Promise<string> => {
-    const res = await kcat(['-b', broker.bootstrap, '-C', '-t', topic, '-p', '0', '-o', offsetSpec, '-e', '-q', '-f', '%o:%s\\n']);
+  const read = async (offsetSpec: string, format = '%o:%s\\n'): Promise<string> => {
+    const res = await kcat(['-b', broker.bootstrap, '-C', '-t', topic, '-p', '0', '-o', offsetSpec, '-e', '-q', '-f', format]);
     expect(res.code, res.stderr).toBe(0);
     return res.stdout;
   };
+  // A timestamp after every old record's CreateTime (kcat %T), and new records produced once the clock has passed it.
+  const between = Math.max(...(await read('beginning', '%T\\n')).trim().split('\n').map(Number)) + 1;
+  await waitFor(() => Date.now() > between, { message: "the clock to pass the old records' timestamps" });
+  await produce(topic, ['new-3', 'new-4'], ['-p', '0']);
   expect(await read(`s@${between}`)).toBe('3:new-3\n4:new-4\n');
   // a timestamp before everything starts at the first record; one after everything finds no offset (the end)
   expect(await read('s@1')).toBe('0:old-0\n1:old-1\n2:old-2\n3:new-3\n4:new-4\n');

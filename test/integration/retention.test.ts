@@ -115,7 +115,19 @@ describe('retention', () => {
     await createTopic(topic, [`segment.bytes=${SEGMENT_BYTES}`]);
     await produce(topic, 9);
     const before = segmentFiles(topic).map((s) => s.base);
-    await new Promise((r) => setTimeout(r, 600)); // three retention checks
+    // A negative check, with a control topic under retention.bytes in the same broker to show that retention checks
+    // ran meanwhile: once the control lost segments in two separate checks (each goes over every log), 'ret-none' has
+    // been through at least one whole check.
+    const control = 'ret-none-control';
+    await createTopic(control, [`retention.bytes=${SEGMENT_BYTES}`, `segment.bytes=${SEGMENT_BYTES}`]);
+    for (const round of [0, 1]) {
+      await produce(control, 9, round * 9);
+      await waitFor(() => segmentFiles(control)[0]!.base > round * 9, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+        message: `retention check ${round + 1} on the control topic`,
+      });
+    }
     expect(segmentFiles(topic).map((s) => s.base)).toEqual(before);
     expect(await beginningAndEnd(topic)).toEqual({ beginning: 0, end: 9 });
   });

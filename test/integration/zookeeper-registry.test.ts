@@ -43,6 +43,7 @@ import {
 import { freePort } from '../helpers/ports.js';
 import { run } from '../helpers/run.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { skipUnless } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 import { registryConformance } from '../registry-conformance.js';
 
@@ -61,7 +62,7 @@ if (!install && required) {
   });
 }
 
-describe.skipIf(!install)('ZooKeeperRegistry (real ZooKeeper)', () => {
+describe('ZooKeeperRegistry (real ZooKeeper)', skipUnless(install !== null, ZOOKEEPER_NOT_INSTALLED), () => {
   let zk: RunningZooKeeper;
   /** Every registry a test opens, closed in afterAll even when the test failed. */
   const opened = new Set<ZooKeeperRegistry>();
@@ -273,11 +274,10 @@ describe.skipIf(!install)('ZooKeeperRegistry (real ZooKeeper)', () => {
 
   it('rejects with a one-line error naming the address when nothing answers', async () => {
     const port = await freePort();
-    const started = Date.now();
+    // It gives up (rejects) after connectionTimeoutMs instead of retrying forever; a hang fails on the test's timeout.
     const err = (await ZooKeeperRegistry.connect(`127.0.0.1:${port}/kafka`, { sessionTimeoutMs: 6000, connectionTimeoutMs: 1500 }).catch(
       (e: unknown) => e,
     )) as RegistryError;
-    expect(Date.now() - started).toBeLessThan(8000);
     expect(err.code).toBe('CONNECTION_LOSS');
     expect(err.message).toContain(`127.0.0.1:${port}`);
     expect(err.message).not.toContain('\n');

@@ -4,7 +4,7 @@
  * tools' line parsing / formatting.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   BrokerConnection,
   ConnectionError,
@@ -29,9 +29,11 @@ import { API_CODECS, ApiKey, requestHeaderVersion, responseHeaderVersion } from 
 import { readRequestHeader } from '../../src/protocol/generated/request-header.js';
 import { writeResponseHeader, sizeResponseHeader } from '../../src/protocol/generated/response-header.js';
 import { Reader, Writer } from '../../src/protocol/primitives.js';
+import type { ApiVersionsRequest } from '../../src/protocol/generated/index.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
 import { CompressionType } from '../../src/protocol/compression.js';
+import { waitFor } from '../helpers/wait.js';
 import { LineSplitter, lineReaderConfig, parseLine } from '../../commands/console-producer.js';
 import { formatJson, formatRecord, formatterConfig } from '../../commands/console-consumer.js';
 
@@ -173,7 +175,8 @@ interface SeenRequest {
   apiKey: number;
   version: number;
   correlationId: number;
-  body: any;
+  /** The decoded request (undefined if it did not decode): cast to the generated type of `apiKey`'s request. */
+  body: unknown;
 }
 
 type Handler = (req: SeenRequest) => Buffer | Buffer[] | null;
@@ -194,7 +197,7 @@ async function fakeBroker(handler: Handler, opts: { chunkSize?: number } = {}): 
         const version = payload.readInt16BE(2);
         const r = new Reader(payload);
         const h = readRequestHeader(r, requestHeaderVersion(apiKey, version));
-        let body: any;
+        let body: unknown;
         try {
           body = API_CODECS.get(apiKey)!.readRequest(r, version);
         } catch {
@@ -243,7 +246,7 @@ describe('BrokerConnection', () => {
         [18, 3],
         [18, 0],
       ]);
-      expect(seen[0]!.body.clientSoftwareName).toBe('kfk');
+      expect((seen[0]!.body as ApiVersionsRequest).clientSoftwareName).toBe('kfk');
       expect(conn.versionFor(ApiKey.Produce)).toBe(9);
       expect(conn.versionFor(ApiKey.Fetch)).toBe(12);
       expect(conn.versionFor(ApiKey.Metadata)).toBe(8);
@@ -285,7 +288,7 @@ describe('BrokerConnection', () => {
     try {
       const body = { transactionalId: null, acks: 0, timeoutMs: 1000, topicData: [] };
       await expect(conn.request(ApiKey.Produce, body, { expectResponse: false })).resolves.toBeUndefined();
-      await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => seen.some((r) => r.apiKey === ApiKey.Produce), { message: 'the broker to receive the acks=0 produce' });
       expect(seen.at(-1)).toMatchObject({ apiKey: ApiKey.Produce, body: { acks: 0 } });
     } finally {
       conn.close();
@@ -350,7 +353,6 @@ describe('parseBootstrap', () => {
 // Producer with a fake transport
 
 interface Call {
-  at: number;
   leader: number;
   acks: Acks;
   batches: Array<{ topic: string; partition: number; values: string[]; keys: Array<string | null>; compression: number }>;
@@ -382,7 +384,6 @@ class FakeTransport implements ProducerTransport {
     this.inFlight++;
     this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.inFlight);
     this.calls.push({
-      at: Date.now(),
       leader,
       acks,
       batches: batches.map((b) => {
@@ -415,17 +416,27 @@ function producerWith(t: FakeTransport, opts: Partial<ConstructorParameters<type
 }
 
 describe('Producer accumulator', () => {
-  it('batches records sent within linger.ms into one request', async () => {
-    const t = new FakeTransport();
-    t.leaders.set('t', [0]);
-    const p = producerWith(t, { lingerMs: 30 });
-    const start = Date.now();
-    const acks = await Promise.all(['a', 'b', 'c'].map((v) => p.send('t', { value: v })));
-    expect(acks.map((a) => a.offset)).toEqual([0, 1, 2]);
-    expect(t.calls).toHaveLength(1);
-    expect(t.calls[0]!.batches[0]!.values).toEqual(['a', 'b', 'c']);
-    expect(t.calls[0]!.at - start).toBeGreaterThanOrEqual(25);
-    await p.close();
+  it('batches records sent within linger.ms into one request, sent when linger.ms is up', async () => {
+    // The producer's clock (Date, setTimeout) is faked so that linger.ms is exact, whatever the machine's load;
+    // setImmediate stays real (the producer drains on it).
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    try {
+      const t = new FakeTransport();
+      t.leaders.set('t', [0]);
+      const p = producerWith(t, { lingerMs: 30 });
+      const sends = ['a', 'b', 'c'].map((v) => p.send('t', { value: v }));
+      await vi.advanceTimersByTimeAsync(29);
+      await new Promise((r) => setImmediate(r));
+      expect(t.calls).toHaveLength(0); // still lingering
+      await vi.advanceTimersByTimeAsync(1);
+      const acks = await Promise.all(sends);
+      expect(acks.map((a) => a.offset)).toEqual([0, 1, 2]);
+      expect(t.calls).toHaveLength(1);
+      expect(t.calls[0]!.batches[0]!.values).toEqual(['a', 'b', 'c']);
+      await p.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('sends a batch as soon as it reaches batch.size, without waiting for linger', async () => {
@@ -447,15 +458,20 @@ describe('Producer accumulator', () => {
   });
 
   it('flush() sends lingering batches immediately', async () => {
-    const t = new FakeTransport();
-    t.leaders.set('t', [0]);
-    const p = producerWith(t, { lingerMs: 60_000 });
-    const s = p.send('t', { value: 'v' });
-    const start = Date.now();
-    await p.flush();
-    expect(Date.now() - start).toBeLessThan(1000);
-    await expect(s).resolves.toMatchObject({ partition: 0, offset: 0 });
-    await p.close();
+    // With the clock faked and never advanced, linger.ms never ends: flush() resolving shows it did not wait for it.
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    try {
+      const t = new FakeTransport();
+      t.leaders.set('t', [0]);
+      const p = producerWith(t, { lingerMs: 60_000 });
+      const s = p.send('t', { value: 'v' });
+      await p.flush();
+      expect(t.calls).toHaveLength(1);
+      await expect(s).resolves.toMatchObject({ partition: 0, offset: 0 });
+      await p.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('partitions keyed records with murmur2 like the Java client', async () => {
@@ -550,13 +566,16 @@ describe('Producer accumulator', () => {
   it('waitForBufferSpace() blocks while bufferMemory is used up', async () => {
     const t = new FakeTransport();
     t.leaders.set('t', [0]);
-    const p = producerWith(t, { lingerMs: 50, bufferMemory: 500 });
+    // linger.ms is long, so nothing is sent (and no buffer space comes free) until flush().
+    const p = producerWith(t, { lingerMs: 60_000, bufferMemory: 500 });
     const sends = Array.from({ length: 10 }, () => p.send('t', { value: 'x'.repeat(100) }));
     expect(p.bufferedBytes).toBeGreaterThanOrEqual(500);
     let released = false;
     const wait = p.waitForBufferSpace().then(() => (released = true));
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setImmediate(r)); // let the producer run its drain: it must not release anything
     expect(released).toBe(false);
+    expect(t.calls).toHaveLength(0);
+    await p.flush();
     await Promise.all(sends);
     await wait;
     expect(released).toBe(true);
@@ -569,9 +588,9 @@ describe('Producer accumulator', () => {
     t.leaders.set('t', [-1]);
     const p = producerWith(t, { lingerMs: 0 });
     const s = p.send('t', { value: 'v' });
-    await new Promise((r) => setTimeout(r, 50));
+    // Without a leader the producer refreshes metadata instead of sending.
+    await waitFor(() => t.refreshes > 0, { message: 'a metadata refresh' });
     expect(t.calls).toHaveLength(0);
-    expect(t.refreshes).toBeGreaterThan(0);
     t.leaders.set('t', [2]);
     await expect(s).resolves.toMatchObject({ offset: 0 });
     expect(t.calls[0]!.leader).toBe(2);

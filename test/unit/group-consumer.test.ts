@@ -14,8 +14,19 @@ import { API_CODECS, ApiKey, requestHeaderVersion, responseHeaderVersion } from 
 import { readRequestHeader } from '../../src/protocol/generated/request-header.js';
 import { sizeResponseHeader, writeResponseHeader } from '../../src/protocol/generated/response-header.js';
 import { Reader, Writer } from '../../src/protocol/primitives.js';
+import type {
+  FetchRequest,
+  FindCoordinatorRequest,
+  JoinGroupRequest,
+  LeaveGroupRequest,
+  ListOffsetsRequest,
+  OffsetCommitRequest,
+  OffsetFetchRequest,
+  SyncGroupRequest,
+} from '../../src/protocol/generated/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
+import { waitFor } from '../helpers/wait.js';
 
 function frame(apiKey: number, version: number, correlationId: number, body: unknown): Buffer {
   const codec = API_CODECS.get(apiKey)!;
@@ -47,7 +58,13 @@ const LOG_END = 5;
 interface Seen {
   apiKey: number;
   version: number;
-  body: any;
+  /** The decoded request: cast to the generated type of `apiKey`'s request. */
+  body: unknown;
+}
+
+/** The decoded requests with this api key, as the generated request type T of that key. */
+function requestsOf<T>(seen: readonly Seen[], apiKey: number): T[] {
+  return seen.filter((s) => s.apiKey === apiKey).map((s) => s.body as T);
 }
 
 const servers: net.Server[] = [];
@@ -65,9 +82,9 @@ async function fakeCluster() {
     rebalanceOnHeartbeat: false,
     committed: new Map<string, number>([['t-0', 2]]),
     commits: [] as Array<{ generation: number; memberId: string; offsets: Record<string, number> }>,
-    assignment: Buffer.alloc(0),
+    assignment: Buffer.alloc(0) as Buffer,
   };
-  const answer = (apiKey: number, v: number, body: any): unknown => {
+  const answer = (apiKey: number, v: number, request: unknown): unknown => {
     switch (apiKey) {
       case ApiKey.ApiVersions:
         return { errorCode: 0, apiKeys: RANGES.map(([apiKey, minVersion, maxVersion]) => ({ apiKey, minVersion, maxVersion })) };
@@ -86,25 +103,29 @@ async function fakeCluster() {
           ],
         };
       case ApiKey.FindCoordinator: {
+        const body = request as FindCoordinatorRequest;
         const c = state.findCoordinatorFailures-- > 0
           ? { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, nodeId: -1, host: '', port: -1, errorMessage: null }
           : { errorCode: 0, nodeId: 0, host: '127.0.0.1', port: state.port, errorMessage: null };
         return v >= 4 ? { coordinators: [{ key: body.coordinatorKeys[0], ...c }] } : c;
       }
-      case ApiKey.JoinGroup:
+      case ApiKey.JoinGroup: {
+        const body = request as JoinGroupRequest;
         if (body.memberId === '') return { errorCode: ErrorCode.MEMBER_ID_REQUIRED, generationId: -1, memberId: 'member-1', leader: '', members: [] };
         state.generation++;
         return {
           errorCode: 0,
           generationId: state.generation,
           protocolType: 'consumer',
-          protocolName: body.protocols[0].name,
+          protocolName: body.protocols[0]!.name,
           leader: body.memberId,
           memberId: body.memberId,
-          members: [{ memberId: body.memberId, groupInstanceId: null, metadata: body.protocols[0].metadata }],
+          members: [{ memberId: body.memberId, groupInstanceId: null, metadata: body.protocols[0]!.metadata }],
         };
+      }
       case ApiKey.SyncGroup: {
-        const mine = body.assignments.find((a: any) => a.memberId === body.memberId);
+        const body = request as SyncGroupRequest;
+        const mine = body.assignments.find((a) => a.memberId === body.memberId);
         if (mine) state.assignment = mine.assignment;
         return { errorCode: 0, protocolType: 'consumer', protocolName: 'range', assignment: state.assignment };
       }
@@ -115,7 +136,9 @@ async function fakeCluster() {
         }
         return { errorCode: 0 };
       case ApiKey.OffsetFetch: {
-        const topics = body.groups[0].topics.map((t: any) => ({
+        const body = request as OffsetFetchRequest;
+        const group = body.groups[0]!;
+        const topics = (group.topics ?? []).map((t) => ({
           name: t.name,
           partitions: t.partitionIndexes.map((p: number) => ({
             partitionIndex: p,
@@ -125,31 +148,37 @@ async function fakeCluster() {
             errorCode: 0,
           })),
         }));
-        return { groups: [{ groupId: body.groups[0].groupId, topics, errorCode: 0 }] };
+        return { groups: [{ groupId: group.groupId, topics, errorCode: 0 }] };
       }
       case ApiKey.OffsetCommit: {
+        const body = request as OffsetCommitRequest;
         const offsets: Record<string, number> = {};
         for (const t of body.topics) for (const p of t.partitions) offsets[`${t.name}-${p.partitionIndex}`] = p.committedOffset;
         state.commits.push({ generation: body.generationIdOrMemberEpoch, memberId: body.memberId, offsets });
         for (const [k, o] of Object.entries(offsets)) state.committed.set(k, o);
-        return { topics: body.topics.map((t: any) => ({ name: t.name, partitions: t.partitions.map((p: any) => ({ partitionIndex: p.partitionIndex, errorCode: 0 })) })) };
+        return { topics: body.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: 0 })) })) };
       }
-      case ApiKey.LeaveGroup:
-        return { errorCode: 0, members: body.members.map((m: any) => ({ memberId: m.memberId, groupInstanceId: null, errorCode: 0 })) };
-      case ApiKey.ListOffsets:
+      case ApiKey.LeaveGroup: {
+        const body = request as LeaveGroupRequest;
+        return { errorCode: 0, members: body.members.map((m) => ({ memberId: m.memberId, groupInstanceId: null, errorCode: 0 })) };
+      }
+      case ApiKey.ListOffsets: {
+        const body = request as ListOffsetsRequest;
         return {
-          topics: body.topics.map((t: any) => ({
+          topics: body.topics.map((t) => ({
             name: t.name,
-            partitions: t.partitions.map((p: any) => ({ partitionIndex: p.partitionIndex, errorCode: 0, timestamp: -1, offset: p.timestamp === -2 ? 0 : LOG_END, leaderEpoch: 0, oldStyleOffsets: [] })),
+            partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: 0, timestamp: -1, offset: p.timestamp === -2 ? 0 : LOG_END, leaderEpoch: 0, oldStyleOffsets: [] })),
           })),
         };
-      case ApiKey.Fetch:
+      }
+      case ApiKey.Fetch: {
+        const body = request as FetchRequest;
         return {
           errorCode: 0,
           sessionId: 0,
-          responses: body.topics.map((t: any) => ({
+          responses: body.topics.map((t) => ({
             topic: t.topic,
-            partitions: t.partitions.map((p: any) => {
+            partitions: t.partitions.map((p) => {
               const from = Number(p.fetchOffset);
               const records =
                 from < LOG_END
@@ -162,6 +191,7 @@ async function fakeCluster() {
             }),
           })),
         };
+      }
       default:
         throw new Error(`unexpected api ${apiKey}`);
     }
@@ -187,12 +217,16 @@ async function fakeCluster() {
   return { state, seen };
 }
 
+/** Polls until at least n records were handed out (each poll drives the consumer: joins, heartbeats, fetches). */
 async function pollUntil(gc: ReturnType<typeof createGroupConsumer>, n: number, maxRecords?: number): Promise<string[]> {
   const out: string[] = [];
-  const deadline = Date.now() + 10_000;
-  while (out.length < n && Date.now() < deadline) {
-    for (const r of await gc.poll({ maxWaitMs: 50, maxRecords })) out.push(r.value!.toString());
-  }
+  await waitFor(
+    async () => {
+      for (const r of await gc.poll({ maxWaitMs: 50, maxRecords })) out.push(r.value!.toString());
+      return out.length >= n;
+    },
+    { intervalMs: 0, message: `${n} records from the group consumer` },
+  );
   return out;
 }
 
@@ -213,10 +247,10 @@ describe('group consumer against a scripted coordinator', () => {
       const first = await pollUntil(gc, 2, 2);
       expect(first).toHaveLength(2);
       // JoinGroup twice (MEMBER_ID_REQUIRED), FindCoordinator retried; the leader sent a range assignment.
-      const joins = seen.filter((s) => s.apiKey === ApiKey.JoinGroup);
-      expect(joins.map((j) => j.body.memberId)).toEqual(['', 'member-1']);
-      expect(decodeSubscription(joins[1]!.body.protocols[0].metadata).topics).toEqual(['t']);
-      expect(joins[1]!.body.protocols.map((p: any) => p.name)).toEqual(['range']);
+      const joins = requestsOf<JoinGroupRequest>(seen, ApiKey.JoinGroup);
+      expect(joins.map((j) => j.memberId)).toEqual(['', 'member-1']);
+      expect(decodeSubscription(joins[1]!.protocols[0]!.metadata).topics).toEqual(['t']);
+      expect(joins[1]!.protocols.map((p) => p.name)).toEqual(['range']);
       expect(seen.filter((s) => s.apiKey === ApiKey.FindCoordinator).length).toBeGreaterThanOrEqual(2);
       expect(decodeAssignment(state.assignment)).toEqual([
         { topic: 't', partition: 0 },
@@ -230,14 +264,21 @@ describe('group consumer against a scripted coordinator', () => {
 
       // The coordinator starts a rebalance: the next poll commits what was consumed (generation 1), rejoins.
       state.rebalanceOnHeartbeat = true;
-      const deadline = Date.now() + 10_000;
-      while (state.generation < 2 && Date.now() < deadline) await gc.poll({ maxWaitMs: 20 });
+      await waitFor(
+        async () => {
+          await gc.poll({ maxWaitMs: 20 });
+          return state.generation >= 2;
+        },
+        { intervalMs: 0, message: 'the consumer to rejoin (generation 2)' },
+      );
       expect(state.generation).toBe(2);
       expect(state.commits).toEqual([{ generation: 1, memberId: 'member-1', offsets: { 't-0': 5, 't-1': 5 } }]);
     } finally {
       await gc.close();
     }
-    expect(seen.filter((s) => s.apiKey === ApiKey.LeaveGroup).map((s) => s.body.members?.[0]?.memberId ?? s.body.memberId)).toEqual(['member-1']);
+    // LeaveGroup v3+ names the members; v0-2 has one memberId.
+    const leaves = requestsOf<LeaveGroupRequest>(seen, ApiKey.LeaveGroup);
+    expect(leaves.map((l) => l.members[0]?.memberId ?? l.memberId)).toEqual(['member-1']);
     // Nothing new was consumed after the rejoin: close commits nothing more.
     expect(state.commits).toHaveLength(1);
   });

@@ -150,7 +150,7 @@ describe('startRecordingProxy', () => {
           if (answered === 1) {
             for (let i = 0; i < res.length; i++) {
               sock.write(res.subarray(i, i + 1));
-              await sleep(1);
+              await sleep(1); // pacing, not synchronisation: one byte per TCP segment
             }
           } else {
             pendingMerged.push(res);
@@ -181,12 +181,12 @@ describe('startRecordingProxy', () => {
     // r1 split inside the size prefix and inside the header, with pauses so the pieces travel separately.
     for (const piece of cut(r1, [2, 9])) {
       client.write(piece);
-      await sleep(15);
+      await sleep(15); // pacing, not synchronisation
     }
     // r2 and r3 merged into one write, with r3's tail in a later write.
     const merged = Buffer.concat([r2, r3]);
     client.write(merged.subarray(0, merged.length - 100));
-    await sleep(15);
+    await sleep(15); // pacing, not synchronisation
     client.write(merged.subarray(merged.length - 100));
 
     const expectedResponses = [
@@ -243,7 +243,7 @@ describe('startRecordingProxy', () => {
     const f1 = requestFrame(18, 0, 200, Buffer.from('one'));
     clients[0]!.write(f0.subarray(0, 7));
     clients[1]!.write(f1.subarray(0, 5));
-    await sleep(20);
+    await sleep(20); // pacing, not synchronisation: the halves travel separately
     clients[0]!.write(f0.subarray(7));
     clients[1]!.write(f1.subarray(5));
     await waitFor(() => proxy!.requests().length === 2, { timeoutMs: 3000, message: 'two requests' });

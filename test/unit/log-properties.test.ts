@@ -18,6 +18,7 @@ import { Log } from '../../src/log/log.js';
 import { LEADER_EPOCH_CHECKPOINT_FILE, REPLICATION_OFFSET_CHECKPOINT_FILE } from '../../src/log/checkpoint.js';
 import { LogManager } from '../../src/log/log-manager.js';
 import type { LogConfig } from '../../src/log/log-config.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CODECS = [CompressionType.none, CompressionType.gzip, CompressionType.snappy, CompressionType.lz4, CompressionType.zstd] as const;
 
@@ -357,11 +358,10 @@ describe('LogManager checkpoints and flush scheduler', () => {
     const log = await mgr.createLog('t', 0, topicId);
     log.append(buildRecordBatch([{ key: null, value: Buffer.from('x') }, { key: null, value: Buffer.from('y') }]), 0);
     const file = path.join(d, REPLICATION_OFFSET_CHECKPOINT_FILE);
-    const deadline = Date.now() + 5000;
-    while (!(fs.existsSync(file) && fs.readFileSync(file, 'utf8') === '0\n1\nt 0 2\n') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(fs.readFileSync(file, 'utf8')).toBe('0\n1\nt 0 2\n');
+    await waitFor(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8') === '0\n1\nt 0 2\n', {
+      timeoutMs: 5000,
+      message: 'the periodic replication-offset-checkpoint with high watermark 2',
+    });
     log.append(buildRecordBatch([{ key: null, value: Buffer.from('z') }]), 0);
     await mgr.close();
     expect(fs.readFileSync(file, 'utf8')).toBe('0\n1\nt 0 3\n');
@@ -378,8 +378,7 @@ describe('LogManager checkpoints and flush scheduler', () => {
     const os_ = await mgr.createLog('os', 0, topicId);
     timed.append(buildRecordBatch([{ key: null, value: Buffer.from('x') }]), 0);
     os_.append(buildRecordBatch([{ key: null, value: Buffer.from('x') }]), 0);
-    const deadline = Date.now() + 5000;
-    while (timed.recoveryPoint < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => timed.recoveryPoint >= 1, { timeoutMs: 5000, message: 'the flush scheduler to fsync the flush.ms=0 log' });
     expect(timed.recoveryPoint).toBe(1);
     expect(os_.recoveryPoint).toBe(0);
     await mgr.close();

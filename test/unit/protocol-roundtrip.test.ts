@@ -123,25 +123,32 @@ function collect(fields: Field[], structs: Map<string, Field[]>): void {
   }
 }
 
-function expectFields(decoded: any, sample: any, path: string): void {
-  for (const [k, val] of Object.entries(sample)) {
-    const got = decoded[k];
-    const p = `${path}.${k}`;
-    if (Array.isArray(val)) {
-      expect(Array.isArray(got), p).toBe(true);
-      expect(got.length, p).toBe(val.length);
-      val.forEach((e, i) => {
-        if (e && typeof e === 'object' && !Buffer.isBuffer(e)) expectFields(got[i], e, `${p}[${i}]`);
-        else expect(Buffer.isBuffer(e) ? Buffer.compare(got[i], e) : got[i], `${p}[${i}]`).toEqual(Buffer.isBuffer(e) ? 0 : e);
-      });
-    } else if (Buffer.isBuffer(val)) {
-      expect(Buffer.compare(got, val), p).toBe(0);
-    } else if (val && typeof val === 'object') {
-      expectFields(got, val, p);
-    } else {
-      expect(got, p).toEqual(val);
-    }
+/** A nested message (not an array, not bytes). */
+function isStruct(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+/** Compares one sampled value with what was decoded for it; bytes by content. */
+function expectValue(got: unknown, want: unknown, path: string): void {
+  if (Array.isArray(want)) {
+    expect(Array.isArray(got), path).toBe(true);
+    const items = got as unknown[];
+    expect(items.length, path).toBe(want.length);
+    want.forEach((e, i) => expectValue(items[i], e, `${path}[${i}]`));
+  } else if (Buffer.isBuffer(want)) {
+    expect(Buffer.isBuffer(got), path).toBe(true);
+    expect(Buffer.compare(got as Buffer, want), path).toBe(0);
+  } else if (isStruct(want)) {
+    expectFields(got, want, path);
+  } else {
+    expect(got, path).toEqual(want);
   }
+}
+
+function expectFields(decoded: unknown, sample: Record<string, unknown>, path: string): void {
+  expect(isStruct(decoded), path).toBe(true);
+  const fields = decoded as Record<string, unknown>;
+  for (const [k, val] of Object.entries(sample)) expectValue(fields[k], val, `${path}.${k}`);
 }
 
 const specs: Spec[] = readdirSync(specDir)

@@ -40,6 +40,7 @@ import {
 import { RegistryError, type SessionEvent } from '../../src/registry/registry.js';
 import { registryConformance } from '../registry-conformance.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 afterAll(async () => {
   await cleanupTempDirs();
@@ -157,7 +158,7 @@ describe('EmbeddedRegistry sessions', () => {
     let deleted = false;
     await b.exists('/controller', () => (deleted = true));
     a.expire();
-    await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => deleted && events.length > 0, { message: "the expired session's ephemeral deletion and session event" });
     expect(deleted).toBe(true);
     expect(events).toEqual([{ state: 'expired' }]);
     await expect(a.get('/controller')).rejects.toMatchObject({ code: 'SESSION_EXPIRED' });
@@ -190,7 +191,7 @@ describe('EmbeddedRegistry sessions', () => {
     await b.get('/t/partitions/0/state', (e) => seen.push(`${e.type} ${e.path}`));
     await b.children('/t', (e) => seen.push(`${e.type} ${e.path}`));
     await a.deleteRecursive('/t');
-    await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => seen.length >= 2, { message: 'the watches on the deleted subtree to fire' });
     // The child watch on /t is one-shot: the deletion of /t/partitions fires it first.
     expect(seen.sort()).toEqual(['children /t', 'deleted /t/partitions/0/state']);
     await store.close();

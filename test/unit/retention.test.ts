@@ -14,6 +14,7 @@ import { LogManager } from '../../src/log/log-manager.js';
 import { LOG_START_OFFSET_CHECKPOINT_FILE } from '../../src/log/checkpoint.js';
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../src/log/log-config.js';
 import { deleteOldSegments, deleteRecordsBefore } from '../../src/log/retention.js';
+import { waitFor } from '../helpers/wait.js';
 
 let tmp: string;
 beforeEach(async () => {
@@ -33,14 +34,6 @@ function batch(count: number, ts: number, tag = 'v'): Buffer {
 }
 
 const files = (dir: string): string[] => fs.readdirSync(dir).sort();
-
-async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A log with one segment per timestamp in `stamps` (3 records each), the last one active. */
 async function logWithSegments(stamps: number[], config: Partial<LogConfig>, dir = path.join(tmp, 't-0')): Promise<Log> {
@@ -121,7 +114,7 @@ describe('deleted segment files', () => {
       '00000000000000000000.log.deleted',
       '00000000000000000000.timeindex.deleted',
     ]);
-    await waitUntil(() => !files(dir).some((f) => f.endsWith('.deleted')));
+    await waitFor(() => !files(dir).some((f) => f.endsWith('.deleted')), { message: 'the .deleted segment files to be removed' });
     expect(files(dir).filter((f) => f.endsWith('.log'))).toEqual(['00000000000000000003.log']);
     await log.close();
   });
@@ -166,7 +159,7 @@ describe('LogManager retention timer and the log start offset checkpoint', () =>
       if (i > 0) log.roll();
       log.append(batch(3, ts));
     }
-    await waitUntil(() => log.logStartOffset === 6);
+    await waitFor(() => log.logStartOffset === 6, { message: 'retention to move the log start offset to 6' });
     expect(log.segments.map((s) => s.baseOffset)).toEqual([6, 9]);
 
     // DeleteRecords into the middle of a segment: checkpointed (it is past the first segment's base offset)

@@ -7,7 +7,7 @@
  * POLICY_VIOLATION, as in Kafka. The answer's low_watermark is the log start offset afterwards.
  */
 import type { DeleteRecordsRequest, DeleteRecordsResponseInput, DeleteRecordsResponseDeleteRecordsTopicResultInput } from '../../protocol/generated/delete-records.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { deleteRecordsBefore } from '../../log/retention.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
@@ -31,12 +31,19 @@ export function deleteRecordsHandler(b: BrokerServices): ApiHandler<DeleteRecord
             return result(exists ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
           }
           const log = partition.log;
+          if (log.isOffline) return result(ErrorCode.KAFKA_STORAGE_ERROR); // its log dir failed
           if (log.isClosed) return result(ErrorCode.NOT_LEADER_OR_FOLLOWER);
           if (!log.config.cleanupPolicy.includes('delete')) return result(ErrorCode.POLICY_VIOLATION);
           const hw = partition.highWatermark;
           const offset = p.offset === HIGH_WATERMARK ? hw : p.offset;
           if (offset < 0 || offset > hw) return result(ErrorCode.OFFSET_OUT_OF_RANGE);
-          return result(ErrorCode.NONE, deleteRecordsBefore(log, offset));
+          try {
+            return result(ErrorCode.NONE, deleteRecordsBefore(log, offset));
+          } catch (err) {
+            // a storage failure while removing the segments (the log dir has gone offline): KAFKA_STORAGE_ERROR
+            if (err instanceof KafkaError) return result(err.code);
+            throw err;
+          }
         });
         topics.push({ name: t.name, partitions });
       }
