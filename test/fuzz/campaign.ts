@@ -158,10 +158,15 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       batchSize: opts.batchSize,
       between: () => inproc.between(),
       progress: () => {
-        if (Date.now() - lastProgress < 30_000) return;
+        if (Date.now() - lastProgress < Number(process.env.KFK_FUZZ_PROGRESS_MS ?? 30_000)) return;
         lastProgress = Date.now();
         const s = fuzzer.stats;
-        log(`in-process: ${s.execs} execs, corpus ${fuzzer.corpus.length}, ${coverage.features} features, ${findings.length} findings`);
+        const m = process.memoryUsage();
+        const mib = (n: number): number => Math.round(n / 2 ** 20);
+        log(
+          `in-process: ${s.execs} execs, corpus ${fuzzer.corpus.length}, ${coverage.features} features, ${findings.length} findings; ` +
+            `memory: rss ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB, buffers ${mib(m.arrayBuffers)} MiB`,
+        );
       },
     });
     p1 = phaseReport(fuzzer.stats, fuzzer, coverage);
