@@ -40,6 +40,9 @@ it('CreatePartitions adding more than 10 000 partitions is refused for every top
   expect(res.results.map((r: { errorCode: number }) => r.errorCode)).toEqual([ErrorCode.POLICY_VIOLATION, ErrorCode.POLICY_VIOLATION]);
   expect(res.results[0].errorMessage).toBe('Unable to perform excessively large batch operation.');
   expect(await partitionsOf('small')).toBe(2);
+  // A topic the metadata does not know (yet) counts from zero: the controller may find it in the registry.
+  const unknown = await call(sock, 37, 2, { topics: [{ name: 'not-yet-known', count: 10_001, assignments: null }], timeoutMs: 10_000, validateOnly: true });
+  expect(unknown.results[0].errorCode).toBe(ErrorCode.POLICY_VIOLATION);
   // Within the bound it still works.
   const ok = await call(sock, 37, 2, { topics: [{ name: 'small', count: 4, assignments: null }], timeoutMs: 10_000, validateOnly: false });
   expect(ok.results[0].errorCode).toBe(0);

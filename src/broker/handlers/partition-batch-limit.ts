@@ -29,12 +29,16 @@ export function partitionsToCreate(
   return total;
 }
 
-/** Partitions a CreatePartitions request would add to existing topics (unknown topics add none). */
+/**
+ * Partitions a CreatePartitions request would add. A topic this broker's metadata does not know yet counts
+ * from 0: the controller reads the registry, which may already hold a topic the metadata cache has not seen
+ * (the fuzzer found exactly that race, with __consumer_offsets re-created by FindCoordinator).
+ */
 export function partitionsToAdd(topics: readonly { name: string; count: number }[], currentCount: (topic: string) => number | undefined): number {
   let total = 0;
   for (const t of topics) {
-    const current = currentCount(t.name);
-    if (current !== undefined && t.count > current) total += t.count - current;
+    const current = currentCount(t.name) ?? 0;
+    if (t.count > current) total += t.count - current;
   }
   return total;
 }
