@@ -151,8 +151,44 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .option('--if-exists', 'with --delete/--alter/--describe: do nothing if the topic does not exist')
     .option('--exclude-internal', 'leave internal topics out of --list / --describe')
     .option('--under-replicated-partitions', 'with --describe: only partitions whose ISR is smaller than the replica set')
-    .option('--unavailable-partitions', 'with --describe: only partitions without a leader')
+    .option('--unavailable-partitions', 'with --describe: only partitions without a live leader')
+    .option('--under-min-isr-partitions', 'with --describe: only partitions whose ISR is smaller than min.insync.replicas (or without a leader)')
+    .option('--at-min-isr-partitions', 'with --describe: only partitions whose ISR is exactly min.insync.replicas')
     .action(action(async () => (await import('./topics.js')).runTopics));
+
+  // leader-election
+  program
+    .command('leader-election')
+    .description('elect preferred or unclean leaders through the controller (kafka-leader-election.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--admin.config <file>', 'admin client properties file')
+    .option('--election-type <type>', 'preferred or unclean')
+    .option('--topic <topic>', 'the topic of the partition to elect (with --partition)')
+    .option('--partition <n>', 'the partition to elect (with --topic)')
+    .option('--all-topic-partitions', 'every partition that needs the election')
+    .option('--path-to-json-file <file>', 'partitions from a file: {"partitions":[{"topic":"t","partition":0}]}')
+    .action(action(async () => (await import('./leader-election.js')).runLeaderElection));
+
+  // reassign-partitions
+  program
+    .command('reassign-partitions')
+    .description('move partitions between brokers (kafka-reassign-partitions.sh)')
+    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+    .option('--command-config <file>', 'admin client properties file')
+    .option('--generate', 'propose an assignment of --topics-to-move-json-file over --broker-list')
+    .option('--execute', 'start the reassignment in --reassignment-json-file')
+    .option('--verify', 'report whether the reassignment in --reassignment-json-file is complete')
+    .option('--cancel', 'cancel the ongoing reassignments in --reassignment-json-file')
+    .option('--list', 'list the ongoing reassignments')
+    .option('--topics-to-move-json-file <file>', '{"topics":[{"topic":"t"}],"version":1}')
+    .option('--broker-list <ids>', 'brokers to assign to, e.g. 0,1,2 (with --generate)')
+    .option('--reassignment-json-file <file>', '{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}')
+    .option('--additional', 'with --execute: start even if reassignments are ongoing')
+    .option('--disable-rack-aware', 'accepted (kfk assigns without racks)')
+    .option('--throttle <bytes>', 'not supported (kfk has no replication throttles)')
+    .option('--replica-alter-log-dirs-throttle <bytes>', 'not supported')
+    .option('--timeout <ms>', 'accepted for compatibility')
+    .action(action(async () => (await import('./reassign-partitions.js')).runReassignPartitions));
 
   // configs
   program

@@ -1,13 +1,17 @@
 /**
- * kfk server start [server.properties] [--override k=v ...]   (kafka-server-start.sh)
+ * kfk server start [server.properties] [--override k=v ...] [--brokers N [--ports p0,p1,...]]
+ *                                                              (kafka-server-start.sh)
  * kfk server stop                                              (kafka-server-stop.sh)
  *
- * start runs one broker in the foreground until SIGTERM/SIGINT, then shuts down cleanly (flush,
- * checkpoints, clean-shutdown marker) and exits 0. It prints one line on stdout when ready:
- * `started (kfk broker id=<id>, listeners=<...>)`. Each running broker leaves a pid file in
- * <tmpdir>/kfk-brokers so that `server stop` can find it, as kafka-server-stop.sh finds Kafka's.
+ * start runs one broker in the foreground until SIGTERM/SIGINT, then shuts down cleanly (a
+ * controlled shutdown when other brokers are alive, then flush, checkpoints, clean-shutdown marker)
+ * and exits 0. It prints one line on stdout when ready:
+ * `started (kfk broker id=<id>, listeners=<...>)`. With --brokers N it runs brokers 0..N-1 in this
+ * one process (src/broker/launch-cluster.ts: consecutive ports from the listener's, or --ports; data
+ * in <log.dirs>/broker-<id>) and prints one such line per broker. Each running process leaves a pid
+ * file in <tmpdir>/kfk-brokers so that `server stop` can find it, as kafka-server-stop.sh finds Kafka's.
  *
- * A fatal error (uncaught exception, unhandled rejection) is logged and shuts the broker down without the
+ * A fatal error (uncaught exception, unhandled rejection) is logged and shuts the broker(s) down without the
  * clean-shutdown marker, exit code 1 (fatal-errors.ts). KFK_TEST_FAULT=1 enables test-only fault injection
  * (test-faults.ts).
  */
@@ -18,8 +22,15 @@ import { brokerConfigFromProperties, loadBrokerProperties, parseOverride } from 
 import { refuseUnsafeProperties } from '../src/config/unsafe-settings.js';
 import { ConfigError } from '../src/config/config-def.js';
 import { launchBroker } from '../src/broker/launch.js';
+import { launchCluster } from '../src/broker/launch-cluster.js';
 import { createLogger } from '../src/server/logger.js';
 import type { RunningBroker } from '../src/broker/launch.js';
+
+/** What `server start` runs: one broker, or the brokers of --brokers N. */
+interface Running {
+  stop(opts?: { cleanShutdown?: boolean }): Promise<void>;
+  readonly failed: Promise<Error>;
+}
 import { installFatalErrorHandlers } from './fatal-errors.js';
 import { testFaultsEnabled, withTestFaults } from './test-faults.js';
 
@@ -27,7 +38,7 @@ export class UsageError extends Error {}
 
 const PID_DIR = join(tmpdir(), 'kfk-brokers');
 
-const USAGE = `Usage: kfk server start [server.properties] [--override property=value]*
+const USAGE = `Usage: kfk server start [server.properties] [--override property=value]* [--brokers N [--ports p0,p1,...]]
        kfk server stop`;
 
 export async function runServer(args: string[]): Promise<number> {
@@ -41,8 +52,33 @@ export async function runServer(args: string[]): Promise<number> {
   throw new UsageError(`unknown server command '${sub}' (expected start or stop)`);
 }
 
-function parseStartArgs(args: string[]): { file?: string; overrides: Record<string, string> } {
+interface StartArgs {
+  file?: string;
+  overrides: Record<string, string>;
+  /** --brokers N: N brokers in this process. */
+  brokers?: number;
+  /** --ports: one port per broker. */
+  ports?: number[];
+}
+
+function positiveInt(value: string | undefined, flag: string): number {
+  if (value === undefined || !/^\d+$/.test(value.trim()) || Number(value) < 1) throw new UsageError(`${flag} needs a positive integer (got '${value ?? ''}')`);
+  return Number(value);
+}
+
+function portList(value: string | undefined): number[] {
+  if (value === undefined || value.trim() === '') throw new UsageError('--ports needs a comma-separated list of ports, e.g. 9092,9095,9098');
+  return value.split(',').map((p) => {
+    const s = p.trim();
+    if (!/^\d+$/.test(s) || Number(s) > 65535) throw new UsageError(`--ports: '${s}' is not a port`);
+    return Number(s);
+  });
+}
+
+function parseStartArgs(args: string[]): StartArgs {
   let file: string | undefined;
+  let brokers: number | undefined;
+  let ports: number[] | undefined;
   const overrides: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -54,8 +90,14 @@ function parseStartArgs(args: string[]): { file?: string; overrides: Record<stri
     } else if (a.startsWith('--override=')) {
       const [k, val] = parseOverride(a.slice('--override='.length));
       overrides[k] = val;
-    } else if (a === '--brokers' || a.startsWith('--brokers=')) {
-      throw new UsageError('--brokers N (several brokers in one process) needs replication, which is not available yet; start one broker per process');
+    } else if (a === '--brokers') {
+      brokers = positiveInt(args[++i], '--brokers');
+    } else if (a.startsWith('--brokers=')) {
+      brokers = positiveInt(a.slice('--brokers='.length), '--brokers');
+    } else if (a === '--ports') {
+      ports = portList(args[++i]);
+    } else if (a.startsWith('--ports=')) {
+      ports = portList(a.slice('--ports='.length));
     } else if (a === '--daemon') {
       throw new UsageError('--daemon is not supported; run it in the background with & or nohup');
     } else if (a.startsWith('-')) {
@@ -66,11 +108,13 @@ function parseStartArgs(args: string[]): { file?: string; overrides: Record<stri
       throw new UsageError(`unexpected argument '${a}' (only one properties file is accepted)`);
     }
   }
-  return { file, overrides };
+  if (ports && brokers === undefined) brokers = ports.length;
+  if (ports && ports.length !== brokers) throw new UsageError(`--ports lists ${ports.length} port(s) for --brokers ${brokers}`);
+  return { file, overrides, ...(brokers !== undefined ? { brokers } : {}), ...(ports ? { ports } : {}) };
 }
 
 async function start(args: string[]): Promise<number> {
-  const { file, overrides } = parseStartArgs(args);
+  const { file, overrides, brokers, ports } = parseStartArgs(args);
   const properties = loadBrokerProperties({ file, overrides });
   // Settings kfk must not silently ignore are refused first, so that the error names them (docs/limits.md).
   refuseUnsafeProperties(properties);
@@ -80,7 +124,7 @@ async function start(args: string[]): Promise<number> {
   for (const key of Object.keys(config.unknown)) logger.warn(`The configuration '${key}' was supplied but isn't a known config.`);
   const pidFile = join(PID_DIR, String(process.pid));
 
-  let running: RunningBroker | undefined;
+  let running: Running | undefined;
   let finish: (code: number) => void = (code) => process.exit(code);
   // Installed before the broker starts, so that a fatal error during start-up also stops what was opened.
   const fatal = installFatalErrorHandlers({
@@ -94,16 +138,37 @@ async function start(args: string[]): Promise<number> {
   });
   const faults = testFaultsEnabled();
   if (faults) logger.warn('KFK_TEST_FAULT=1: test-only fault injection is enabled (client ids kfk-test-fault:<kind>)');
+  const launchOpts = { logger, ...(faults ? { wrapHandler: withTestFaults } : {}) };
+  const started: Array<{ id: number; listeners: string }> = [];
+  const listenersOf = (r: RunningBroker) => r.broker.endpoints.map((l) => `${l.name}://${l.host}:${l.port}`).join(',');
   try {
-    running = await launchBroker(config, { logger, ...(faults ? { wrapHandler: withTestFaults } : {}) });
+    if (brokers === undefined) {
+      const broker = await launchBroker(config, launchOpts);
+      running = broker;
+      started.push({ id: config.brokerId, listeners: listenersOf(broker) });
+    } else {
+      let cluster;
+      try {
+        cluster = await launchCluster(config, { brokers, ...(ports ? { ports } : {}), ...launchOpts });
+      } catch (err) {
+        if (/^--(brokers|ports)/.test((err as Error).message)) throw new UsageError((err as Error).message);
+        throw err;
+      }
+      const runningBrokers = cluster.brokers.map((b) => b.running!);
+      running = {
+        stop: () => cluster.stop(),
+        // Any broker of the process that stops itself (its log dirs failed) ends the process, as one broker would.
+        failed: Promise.race(runningBrokers.map((r) => r.failed)),
+      };
+      for (const b of cluster.brokers) started.push({ id: b.id, listeners: listenersOf(b.running!) });
+    }
   } catch (err) {
     fatal.uninstall();
     throw err;
   }
   mkdirSync(PID_DIR, { recursive: true });
   writeFileSync(pidFile, `${process.pid}\n`);
-  const listeners = running.broker.endpoints.map((l) => `${l.name}://${l.host}:${l.port}`).join(',');
-  process.stdout.write(`started (kfk broker id=${config.brokerId}, listeners=${listeners})\n`);
+  for (const s of started) process.stdout.write(`started (kfk broker id=${s.id}, listeners=${s.listeners})\n`);
 
   return new Promise<number>((resolve) => {
     finish = (code) => {
@@ -132,7 +197,7 @@ async function start(args: string[]): Promise<number> {
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
     // The broker stopped itself (every log dir failed): it has shut down already; exit non-zero.
-    void running.failed.then((err) => {
+    void running!.failed.then((err) => {
       if (stopping) return;
       stopping = true;
       rmSync(pidFile, { force: true });

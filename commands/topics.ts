@@ -56,13 +56,25 @@ function checkFlagsFor(action: (typeof ACTIONS)[number], opts: Opts): void {
     ['ifExists', '--if-exists', ['delete', 'alter', 'describe']],
     ['underReplicatedPartitions', '--under-replicated-partitions', ['describe']],
     ['unavailablePartitions', '--unavailable-partitions', ['describe']],
+    ['underMinIsrPartitions', '--under-min-isr-partitions', ['describe']],
+    ['atMinIsrPartitions', '--at-min-isr-partitions', ['describe']],
   ];
   for (const [key, flag, actions] of only) {
     if (opts[key] !== undefined && !actions.includes(action)) {
       throw new CliError(`Option "${flag}" can't be used with "--${action}"`);
     }
   }
+  // Kafka's replication report options exclude each other.
+  const reports = REPORT_FLAGS.filter(([key]) => opts[key] !== undefined);
+  if (reports.length > 1) throw new CliError(`Option "${reports[0]![1]}" can't be used with "${reports[1]![1]}"`);
 }
+
+const REPORT_FLAGS: ReadonlyArray<readonly [string, string]> = [
+  ['underReplicatedPartitions', '--under-replicated-partitions'],
+  ['unavailablePartitions', '--unavailable-partitions'],
+  ['underMinIsrPartitions', '--under-min-isr-partitions'],
+  ['atMinIsrPartitions', '--at-min-isr-partitions'],
+];
 
 function validateTopicName(topic: string): void {
   const reason = invalidTopicNameReason(topic);
@@ -152,13 +164,20 @@ async function describe(admin: Admin, topic: string | undefined, opts: Opts): Pr
     }
   }
   if (opts.excludeInternal) topics = topics.filter((t) => !t.isInternal);
-  const partitionFilter = opts.underReplicatedPartitions || opts.unavailablePartitions;
+  // With a replication report option (Kafka's DescribeOptions), only matching partitions are printed, without the topic lines.
+  const partitionFilter = REPORT_FLAGS.some(([key]) => opts[key] !== undefined);
   const configs = partitionFilter ? new Map<string, Record<string, string>>() : await admin.describeTopicConfigs(topics.map((t) => t.name));
+  const minIsr = opts.underMinIsrPartitions || opts.atMinIsrPartitions ? await minInsyncReplicas(admin, topics.map((t) => t.name)) : new Map<string, number>();
+  const liveBrokers = opts.unavailablePartitions ? new Set((await admin.describeCluster()).brokers.map((b) => b.nodeId)) : new Set<number>();
   const lines: string[] = [];
   for (const t of topics) {
     const parts = t.partitions.filter((p) => {
-      if (opts.underReplicatedPartitions && !(p.isr.length < p.replicas.length)) return false;
-      if (opts.unavailablePartitions && p.leader >= 0) return false;
+      const hasLeader = p.leader >= 0;
+      const min = minIsr.get(t.name);
+      if (opts.underReplicatedPartitions) return p.isr.length < p.replicas.length;
+      if (opts.unavailablePartitions) return !hasLeader || !liveBrokers.has(p.leader);
+      if (opts.underMinIsrPartitions) return !hasLeader || (min !== undefined && p.isr.length < min);
+      if (opts.atMinIsrPartitions) return min !== undefined && p.isr.length === min;
       return true;
     });
     if (!partitionFilter) {
@@ -174,11 +193,25 @@ async function describe(admin: Admin, topic: string | undefined, opts: Opts): Pr
   return 0;
 }
 
+/** Kafka's partition line: Leader `none` when the partition has no (live) leader. */
 function formatPartition(topic: string, p: TopicDescription['partitions'][number]): string {
   const leader = p.leader < 0 ? 'none' : String(p.leader);
-  let line = `\tTopic: ${topic}\tPartition: ${p.partition}\tLeader: ${leader}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}`;
-  if (p.offlineReplicas.length > 0) line += `\tOffline: ${p.offlineReplicas.join(',')}`;
-  return line;
+  return `\tTopic: ${topic}\tPartition: ${p.partition}\tLeader: ${leader}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}`;
+}
+
+/** Each topic's effective min.insync.replicas (its override, else the broker's), from DescribeConfigs. */
+async function minInsyncReplicas(admin: Admin, names: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (names.length === 0) return out;
+  const described = await admin.describeConfigs(
+    names.map((name) => ({ type: 'topic' as const, name })),
+    { configNames: ['min.insync.replicas'] },
+  );
+  for (const d of described) {
+    const value = d.configs.find((c) => c.name === 'min.insync.replicas')?.value;
+    if (value !== null && value !== undefined && /^\d+$/.test(value)) out.set(d.name, Number(value));
+  }
+  return out;
 }
 
 async function del(admin: Admin, topic: string, opts: Opts): Promise<number> {

@@ -5,35 +5,20 @@
  */
 import { hostname } from 'node:os';
 import { ErrorCode } from '../protocol/errors.js';
-import { uuidFromString, ZERO_UUID } from '../protocol/primitives.js';
 import type { Registry } from '../registry/registry.js';
 import { isRegistryError } from '../registry/registry.js';
-import {
-  brokerIdPath,
-  brokerIdsPath,
-  controllerPath,
-  decodeBrokerRegistration,
-  decodeController,
-  decodePartitionState,
-  decodeTopicAssignment,
-  decodeTopicConfig,
-  encodeBrokerRegistration,
-  ensureBasePaths,
-  getOrCreateClusterId,
-  partitionStatePath,
-  topicConfigPath,
-  configChangesPath,
-  topicPath,
-  topicsPath,
-  propagateLogDirEvent,
-} from '../registry/paths.js';
+import { brokerIdPath, brokerIdsPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId, propagateLogDirEvent } from '../registry/paths.js';
 import { LogManager, logManagerTimersFromBroker, type LogDirFailure } from '../log/log-manager.js';
 import type { LogConfig } from '../log/log-config.js';
-import { MetadataCache, type PartitionInfo, type TopicInfo } from '../cluster/metadata-cache.js';
+import { MetadataCache } from '../cluster/metadata-cache.js';
 import { Controller } from '../cluster/controller.js';
-import { isInternalTopic } from '../cluster/topic-names.js';
+import { OFFSETS_TOPIC } from '../cluster/topic-names.js';
+import { ControllerChannel } from '../cluster/controller-channel.js';
+import { AutoTopicCreator } from '../cluster/auto-topic-creation.js';
+import { controlledShutdown } from '../cluster/controlled-shutdown.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
-import { partitionKey } from '../replication/fetch-purgatory.js';
+import { DEFAULT_REPLICATION_CONFIG, replicationConfigFromBroker, type ReplicationConfig } from '../replication/replication-config.js';
+import { Reconciler } from './reconciler.js';
 import { SocketServer } from '../server/socket-server.js';
 import { ConnectionQuotas, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../server/connection-quotas.js';
 import type { ApiHandler } from '../server/request.js';
@@ -53,12 +38,10 @@ import { alterConfigsHandler } from './handlers/alter-configs.js';
 import { incrementalAlterConfigsHandler } from './handlers/incremental-alter-configs.js';
 import { createPartitionsHandler } from './handlers/create-partitions.js';
 import type { BrokerConfig } from '../config/broker-config.js';
-import { logConfig as fullLogConfig } from '../log/log-config.js';
 import { deleteRecordsHandler } from './handlers/delete-records.js';
 import { initProducerIdHandler } from './handlers/init-producer-id.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { GroupCoordinator } from '../group/group-coordinator.js';
-import { OFFSETS_TOPIC } from '../cluster/topic-names.js';
 import { joinGroupHandler } from './handlers/join-group.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { heartbeatHandler } from './handlers/heartbeat.js';
@@ -69,6 +52,10 @@ import { listGroupsHandler } from './handlers/list-groups.js';
 import { describeGroupsHandler } from './handlers/describe-groups.js';
 import { deleteGroupsHandler } from './handlers/delete-groups.js';
 import { offsetDeleteHandler } from './handlers/offset-delete.js';
+import { offsetForLeaderEpochHandler } from './handlers/offset-for-leader-epoch.js';
+import { controlledShutdownHandler } from './handlers/controlled-shutdown.js';
+import { electLeadersHandler } from './handlers/elect-leaders.js';
+import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler } from './handlers/partition-reassignments.js';
 
 export interface ListenerConfig {
   name: string;
@@ -128,11 +115,16 @@ export class Broker implements BrokerServices {
   private markReady!: () => void;
   private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
   readonly controller: Controller;
+  readonly autoTopicCreator: AutoTopicCreator;
+  /** Requests this broker sends to the controller (forwarded topic creation, controlled shutdown). */
+  private readonly controllerChannel: ControllerChannel;
+  /** The czxid of this broker's /brokers/ids registration (Kafka's broker epoch); -1 before registering. */
+  brokerEpoch = -1;
   readonly logger: Logger;
   private readonly handlers = new Map<number, ApiHandler>();
   private servers: SocketServer[] = [];
-  private reconciling: Promise<void> | null = null;
-  private reconcileAgain = false;
+  /** Created in start(): turns the registry's state into local replicas (src/broker/reconciler.ts). */
+  private reconciler: Reconciler | null = null;
   private stopped = false;
   private advertised: ListenerConfig[] = [];
 
@@ -148,19 +140,34 @@ export class Broker implements BrokerServices {
       offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
       offsetsTopicSegmentBytes: options.offsetsTopicSegmentBytes ?? 104857600,
     };
+    const bc = options.brokerConfig;
     this.controller = new Controller({
       registry: options.registry,
       brokerId: options.brokerId,
-      metadata: this.metadata,
+      settings: {
+        deleteTopicEnable: options.deleteTopicEnable,
+        ...(bc
+          ? {
+              uncleanLeaderElectionEnable: bc.uncleanLeaderElectionEnable,
+              autoLeaderRebalanceEnable: bc.autoLeaderRebalanceEnable,
+              leaderImbalanceCheckIntervalSeconds: bc.leaderImbalanceCheckIntervalSeconds,
+              leaderImbalancePerBrokerPercentage: bc.leaderImbalancePerBrokerPercentage,
+            }
+          : {}),
+      },
       validateTopicConfig: options.validateTopicConfig ?? (() => null),
-      reconcile: () => this.reconcile(),
+      reconcileTopic: (topic) => this.reconcileTopic(topic),
+      logger: this.logger,
     });
+    this.controllerChannel = new ControllerChannel(options.registry, { brokerId: options.brokerId });
+    this.autoTopicCreator = new AutoTopicCreator(this.controller, this.controllerChannel, this.logger);
     for (const h of [
       apiVersionsHandler(() => this.handlers.values()),
       metadataHandler(this),
       produceHandler(this),
       fetchHandler(this),
       listOffsetsHandler(this),
+      offsetForLeaderEpochHandler(this),
       createTopicsHandler(this),
       deleteTopicsHandler(this),
       deleteRecordsHandler(this),
@@ -175,10 +182,14 @@ export class Broker implements BrokerServices {
       describeGroupsHandler(this),
       deleteGroupsHandler(this),
       offsetDeleteHandler(this),
+      controlledShutdownHandler(this),
+      electLeadersHandler(this),
+      alterPartitionReassignmentsHandler(this),
+      listPartitionReassignmentsHandler(this),
       initProducerIdHandler(new ProducerIdManager(options.registry, options.brokerId)),
       createPartitionsHandler(this),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
-        brokerConfigServices(options, this.metadata, () => this.reconcile()),
+        brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),
     ]) {
       this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
@@ -210,11 +221,24 @@ export class Broker implements BrokerServices {
         ? { cleaner: { enable: this.options.brokerConfig.logCleanerEnable, backoffMs: this.options.brokerConfig.logCleanerBackoffMs } }
         : {}),
       ...(this.options.brokerConfig !== undefined ? logManagerTimersFromBroker(this.options.brokerConfig) : {}),
-      onAppend: (log) => this.replicaManager.purgatory.notify(partitionKey(log.topic, log.partition)),
+      onAppend: (log) => this.replicaManager.onLogAppend(log),
+      // replication-offset-checkpoint: every hosted replica's high watermark, leader or follower.
+      highWatermark: (log) => (this.replicaManager ? this.replicaManager.highWatermarkOf(log) : (this.logManager.checkpointedHighWatermark(log.topic, log.partition) ?? 0)),
       logger: this.logger,
       onLogDirFailure: (failure) => this.handleLogDirFailure(failure),
     });
-    this.replicaManager = new ReplicaManager(this.logManager);
+    this.replicaManager = new ReplicaManager({
+      brokerId: this.options.brokerId,
+      logManager: this.logManager,
+      registry: this.options.registry,
+      metadata: this.metadata,
+      config: this.replicationConfig,
+      logger: this.logger,
+      onStaleLeadership: (topic) => {
+        if (!this.stopped) void this.reconciler?.reconcileTopic(topic).catch(() => undefined);
+      },
+    });
+    this.replicaManager.startup();
     const bc = this.options.brokerConfig;
     this.groupCoordinator = new GroupCoordinator({
       log: this.replicaManager,
@@ -231,6 +255,19 @@ export class Broker implements BrokerServices {
       offsetsRetentionCheckIntervalMs: bc?.offsetsRetentionCheckIntervalMs,
       offsetsCommitTimeoutMs: bc?.offsetsCommitTimeoutMs,
       logger: this.logger,
+    });
+    this.reconciler = new Reconciler({
+      registry: this.options.registry,
+      brokerId: this.options.brokerId,
+      metadata: this.metadata,
+      replicaManager: this.replicaManager,
+      logManager: this.logManager,
+      logDefaults: this.options.logDefaults,
+      ...(this.options.topicLogConfig !== undefined ? { topicLogConfig: this.options.topicLogConfig } : {}),
+      minInsyncReplicas: this.replicationConfig.minInsyncReplicas,
+      groupCoordinator: () => this.groupCoordinator,
+      logger: this.logger,
+      isStopped: () => this.stopped,
     });
 
     // One set of connection quotas for all listeners: Kafka's limits are per broker.
@@ -253,17 +290,20 @@ export class Broker implements BrokerServices {
     this.advertised = this.resolveAdvertisedListeners();
 
     await this.registerBroker();
-    // A new registry session (the old one expired): register again, run the election, re-arm watches.
     this.options.registry.onSessionEvent((e) => {
-      if (e.state !== 'connected' || this.stopped) return;
+      if (this.stopped) return;
+      // The session expired: its ephemeral nodes (/controller among them) are gone, so stop acting as controller now.
+      if (e.state === 'expired') this.controller.onSessionExpired();
+      if (e.state !== 'connected') return;
+      // A new registry session: register again, run the election, re-arm watches.
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
         await this.registerBroker();
-        await this.controller.elect();
+        await this.controller.reelect();
         await this.reconcile();
       })().catch((err) => this.logger.error(`re-registration failed: ${(err as Error).stack ?? err}`));
     });
-    await this.controller.elect();
+    await this.controller.startup();
     await this.reconcile();
     this.markReady();
   }
@@ -274,7 +314,7 @@ export class Broker implements BrokerServices {
    * tells the controller (so it can elect other leaders), and with no log dir left the broker must stop.
    */
   private handleLogDirFailure(failure: LogDirFailure): void {
-    for (const p of failure.partitions) this.replicaManager?.purgatory.notify(partitionKey(p.topic, p.partition));
+    for (const p of failure.partitions) this.replicaManager?.onLogDirFailure(p.topic, p.partition);
     propagateLogDirEvent(this.options.registry, this.options.brokerId).then(
       (path) => this.logger.info(`wrote ${path} for the failure of log dir ${failure.dir}`),
       (err: unknown) => this.logger.error(`could not write the log dir event notification for ${failure.dir}: ${(err as Error).message ?? err}`),
@@ -308,6 +348,8 @@ export class Broker implements BrokerServices {
       }
       throw err;
     });
+    const registered = await this.options.registry.get(brokerIdPath(this.options.brokerId));
+    if (registered) this.brokerEpoch = registered.stat.czxid;
   }
 
   private resolveAdvertisedListeners(): ListenerConfig[] {
@@ -320,128 +362,101 @@ export class Broker implements BrokerServices {
     }));
   }
 
+  /** The replication settings (replica.*, num.replica.fetchers, min.insync.replicas) of this broker. */
+  get replicationConfig(): ReplicationConfig {
+    const bc = this.options.brokerConfig;
+    return bc ? replicationConfigFromBroker(bc) : DEFAULT_REPLICATION_CONFIG;
+  }
+
   /**
-   * Re-reads the registry and makes this broker match it: metadata cache, partitions led here
-   * opened, partitions gone from the registry stopped and their logs deleted. Calls made while a
-   * reconciliation runs are folded into one more pass.
+   * Re-reads the whole registry and makes this broker match it (brokers, controller, every topic; local
+   * replicas led, followed or stopped). Watches re-read only what changed (src/broker/reconciler.ts).
    */
   reconcile(): Promise<void> {
-    if (this.reconciling) {
-      this.reconcileAgain = true;
-      return this.reconciling;
-    }
-    this.reconciling = (async () => {
-      try {
-        do {
-          this.reconcileAgain = false;
-          await this.reconcileOnce();
-        } while (this.reconcileAgain && !this.stopped);
-      } finally {
-        this.reconciling = null;
-      }
-    })();
-    return this.reconciling;
+    if (this.reconciler === null) return Promise.resolve();
+    return this.reconciler.reconcileAll();
   }
 
-  private watch = (): void => {
-    if (!this.stopped) void this.reconcile().catch((err) => this.logger.error(`reconciliation failed: ${(err as Error).stack}`));
-  };
-
-  private async reconcileOnce(): Promise<void> {
-    if (this.stopped) return;
-    const { registry } = this.options;
-    // Brokers and controller
-    const ids = (await registry.children(brokerIdsPath, this.watch)) ?? [];
-    const brokers = new Map<number, { id: number; host: string; port: number; rack: string | null }>();
-    for (const idText of ids) {
-      const node = await registry.get(brokerIdPath(Number(idText)));
-      if (!node) continue;
-      const reg = decodeBrokerRegistration(Number(idText), node.data);
-      // Clients are answered with the endpoint of the listener they connected to; kfk has one
-      // listener name per broker in practice, so the first endpoint is used.
-      const ep = reg.endpoints[0];
-      if (ep) brokers.set(reg.id, { id: reg.id, host: ep.host, port: ep.port, rack: reg.rack });
-    }
-    this.metadata.brokers = brokers;
-    const controller = await registry.get(controllerPath, this.watch);
-    this.metadata.controllerId = controller ? decodeController(controller.data).brokerId : -1;
-
-    // Topics. Config changes also announce themselves under /config/changes (as Kafka's do), which
-    // covers a /config/topics/<t> node created after this broker last looked.
-    await registry.children(configChangesPath, this.watch);
-    const names = (await registry.children(topicsPath, this.watch)) ?? [];
-    const topics: TopicInfo[] = [];
-    for (const name of names) {
-      const node = await registry.get(topicPath(name), this.watch);
-      if (!node) continue;
-      const assignment = decodeTopicAssignment(name, node.data);
-      const cfgNode = await registry.get(topicConfigPath(name), this.watch);
-      const config = cfgNode ? decodeTopicConfig(cfgNode.data) : {};
-      const partitions: PartitionInfo[] = [];
-      for (const [partition, replicas] of [...assignment.partitions.entries()].sort((a, b) => a[0] - b[0])) {
-        const st = await registry.get(partitionStatePath(name, partition), this.watch);
-        const state = st ? decodePartitionState(st.data) : null;
-        partitions.push({
-          partition,
-          replicas,
-          leader: state?.leader ?? -1,
-          leaderEpoch: state?.leaderEpoch ?? -1,
-          isr: state?.isr ?? [],
-        });
-      }
-      topics.push({
-        name,
-        topicId: assignment.topicId ? uuidFromString(assignment.topicId) : ZERO_UUID,
-        partitions,
-        config,
-        internal: isInternalTopic(name),
-      });
-    }
-
-    // Make local replicas match.
-    const wanted = new Set<string>();
-    for (const t of topics) {
-      for (const p of t.partitions) {
-        if (p.leader !== this.options.brokerId) continue;
-        wanted.add(partitionKey(t.name, p.partition));
-        const logConfig = { ...this.options.logDefaults, ...(this.options.topicLogConfig?.(t.config) ?? {}) };
-        const hosted = await this.replicaManager.becomeLeader(t.name, p.partition, t.topicId, p.leaderEpoch, logConfig);
-        // Level-triggered topic configs: a hosted log always runs with its topic's current overrides
-        // (AlterConfigs); a complete config, so that a deleted override returns to the broker default.
-        hosted.log.updateConfig(fullLogConfig(logConfig));
-      }
-    }
-    const existingTopics = new Set(topics.map((t) => t.name));
-    for (const p of this.replicaManager.hostedPartitions()) {
-      if (!wanted.has(partitionKey(p.topic, p.partition))) {
-        await this.replicaManager.stopReplica(p.topic, p.partition, !existingTopics.has(p.topic));
-      }
-    }
-    // Logs left on disk for topics deleted while this broker was down.
-    for (const log of this.logManager.allLogs()) {
-      if (!existingTopics.has(log.topic)) await this.logManager.deleteLog(log.topic, log.partition);
-    }
-    this.metadata.replaceTopics(topics);
-    // The group coordinator serves exactly the __consumer_offsets partitions led here (loading new ones).
-    const offsetsTopic = topics.find((t) => t.name === OFFSETS_TOPIC);
-    await this.groupCoordinator?.setOwnedPartitions(
-      (offsetsTopic?.partitions ?? []).filter((p) => p.leader === this.options.brokerId).map((p) => p.partition),
-    );
+  /** Re-reads one topic's assignment, config and partition states and applies them. */
+  reconcileTopic(topic: string): Promise<void> {
+    if (this.reconciler === null) return Promise.resolve();
+    return this.reconciler.reconcileTopic(topic);
   }
 
   /**
-   * Clean shutdown: stop listening, close connections, flush and checkpoint logs, leave the registry.
-   * `cleanShutdown: false` (after a fatal error) does all of that but writes no clean-shutdown marker.
+   * Clean shutdown: a controlled shutdown first when other brokers are alive (leaderships move
+   * away while this broker still serves), then stop listening, close connections, flush and
+   * checkpoint logs, leave the registry. `cleanShutdown: false` (after a fatal error) skips the
+   * controlled shutdown and writes no clean-shutdown marker.
    */
-  async stop(opts: { cleanShutdown?: boolean } = {}): Promise<void> {
-    if (this.stopped) return;
+  async stop(opts: { cleanShutdown?: boolean; controlledShutdownMaxRetries?: number } = {}): Promise<void> {
+    if (this.stopped || this.stopping) return this.stopping ?? undefined;
+    this.stopping = (async () => {
+      if (opts.cleanShutdown !== false) await this.maybeControlledShutdown(opts.controlledShutdownMaxRetries);
+      await this.shutdownNow(opts.cleanShutdown !== false);
+    })();
+    return this.stopping;
+  }
+
+  private stopping: Promise<void> | null = null;
+
+  private async maybeControlledShutdown(maxRetries?: number): Promise<void> {
+    const bc = this.options.brokerConfig;
+    if (!this.replicaManager || bc?.controlledShutdownEnable === false) return;
+    try {
+      const others = ((await this.options.registry.children(brokerIdsPath)) ?? []).filter((id) => Number(id) !== this.options.brokerId);
+      if (others.length === 0) return; // alone: nobody to hand leadership to
+      // From here on no follower starts fetching at a new leader epoch: the ISRs the controller takes this broker
+      // out of stay without it (otherwise leaders would see it catch up again and add it back before it exits).
+      this.replicaManager.beginControlledShutdown();
+      await controlledShutdown({
+        brokerId: this.options.brokerId,
+        brokerEpoch: this.brokerEpoch,
+        maxRetries: maxRetries ?? bc?.controlledShutdownMaxRetries ?? 3,
+        retryBackoffMs: bc?.controlledShutdownRetryBackoffMs ?? 5000,
+        controller: this.controller,
+        channel: this.controllerChannel,
+        logger: this.logger,
+      });
+    } catch (err) {
+      this.logger.warn(`controlled shutdown failed, shutting down anyway: ${(err as Error).message}`);
+    }
+    // Kafka's StopReplica for a broker whose controlled shutdown is done: it replicates nothing any more.
+    if (this.replicaManager) await this.replicaManager.stopFollowing().catch((err: unknown) => this.logger.warn(`stopping the replica fetchers failed: ${(err as Error).message}`));
+  }
+
+  private async shutdownNow(cleanShutdownMarker: boolean): Promise<void> {
     this.stopped = true;
     this.markReady(); // let waiting connections run into their (now closed) sockets
+    this.controllerChannel.close();
+    await this.controller.shutdown();
     await Promise.all(this.servers.map((s) => s.stop()));
+    this.reconciler?.stop();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
-    if (this.logManager) await this.logManager.close({ cleanShutdownMarker: opts.cleanShutdown !== false });
+    if (this.logManager) await this.logManager.close({ cleanShutdownMarker });
     await this.options.registry.close();
+  }
+
+  /**
+   * Abrupt stop, the in-process equivalent of kill -9 (startCluster().killBroker): client sockets
+   * dropped, the registry session ended (its ephemeral nodes vanish as after a ZooKeeper session
+   * timeout) without a controlled shutdown, logs closed without a flush, checkpoint or
+   * clean-shutdown marker, so that the next start recovers them.
+   */
+  async kill(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.markReady();
+    this.controllerChannel.close();
+    const registry = this.options.registry as Registry & { expire?: () => void };
+    if (typeof registry.expire === 'function') registry.expire();
+    else await registry.close().catch(() => undefined);
+    await Promise.all(this.servers.map((s) => s.stop()));
+    await this.controller.shutdown();
+    this.groupCoordinator?.close();
+    if (this.replicaManager) await this.replicaManager.close();
+    if (this.logManager) this.logManager.closeWithoutFlush();
   }
 }
 

@@ -33,6 +33,15 @@ export interface RunningBroker {
    * failed); the CLI then exits non-zero. Never resolves otherwise.
    */
   readonly failed: Promise<Error>;
+  /** Abrupt stop, the in-process equivalent of kill -9 (see Broker.kill). */
+  kill(): Promise<void>;
+}
+
+/** A registry opened by the caller (brokers of one process sharing an embedded store). */
+export interface ProvidedRegistry {
+  registry: Registry;
+  /** Called after the broker has stopped (the broker ends its own session). */
+  close: () => Promise<void>;
 }
 
 export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
@@ -118,7 +127,7 @@ export async function connectionLimitsFromConfig(c: BrokerConfig): Promise<Conne
   };
 }
 
-async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry; close: () => Promise<void> }> {
+export async function openRegistry(config: BrokerConfig, embeddedFile?: string): Promise<ProvidedRegistry> {
   if (config.zookeeperConnect) {
     const { ZooKeeperRegistry } = await import('../registry/zookeeper.js');
     const { ReconnectingRegistry } = await import('../registry/reconnecting.js');
@@ -132,18 +141,29 @@ async function openRegistry(config: BrokerConfig): Promise<{ registry: Registry;
     );
     return { registry, close: async () => {} };
   }
-  const store = await EmbeddedRegistryStore.open({ file: join(config.logDirs[0]!, EMBEDDED_REGISTRY_FILE) });
+  const store = await EmbeddedRegistryStore.open({ file: embeddedFile ?? join(config.logDirs[0]!, EMBEDDED_REGISTRY_FILE) });
   return { registry: store.connect(), close: () => store.close() };
 }
 
 export async function launchBroker(
   config: BrokerConfig,
-  opts: { logger?: Logger; validateTopicConfig?: (c: Record<string, string>) => string | null; wrapHandler?: (h: ApiHandler) => ApiHandler } = {},
+  opts: {
+    logger?: Logger;
+    validateTopicConfig?: (c: Record<string, string>) => string | null;
+    wrapHandler?: (h: ApiHandler) => ApiHandler;
+    /**
+     * A registry session of the caller's (several brokers in one process sharing one store), ended by the broker's
+     * stop(); or a ProvidedRegistry whose close() also runs after the stop.
+     */
+    registry?: Registry | ProvidedRegistry;
+  } = {},
 ): Promise<RunningBroker> {
   // Before anything is opened or created: settings kfk cannot honour and must not silently ignore.
   refuseUnsafeSettings(config);
   const connectionLimits = await connectionLimitsFromConfig(config);
-  const { registry, close } = await openRegistry(config);
+  const provided = opts.registry;
+  const { registry, close } =
+    provided === undefined ? await openRegistry(config) : 'registry' in provided ? provided : { registry: provided, close: async () => {} };
   const logger = opts.logger ?? createLogger('info');
   // A fatal error before start() returns (every log dir failed during the first reconciliation) fails the start.
   let fatalDuringStart: Error | null = null;
@@ -210,6 +230,13 @@ export async function launchBroker(
       return stopping;
     },
     failed,
+    kill() {
+      stopping ??= (async () => {
+        await broker.kill();
+        await close();
+      })();
+      return stopping;
+    },
   };
   onFatal = (err) => {
     logger.error(`shutting down: ${err.message}`);

@@ -19,6 +19,9 @@ import type { DescribeGroupsResponse } from '../protocol/generated/describe-grou
 import type { DeleteGroupsResponse } from '../protocol/generated/delete-groups.js';
 import type { OffsetFetchResponse } from '../protocol/generated/offset-fetch.js';
 import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.js';
+import type { ElectLeadersResponse } from '../protocol/generated/elect-leaders.js';
+import type { AlterPartitionReassignmentsResponse } from '../protocol/generated/alter-partition-reassignments.js';
+import type { ListPartitionReassignmentsResponse } from '../protocol/generated/list-partition-reassignments.js';
 import { BrokerConnection } from './connection.js';
 import { decodeAssignment, type TopicPartition } from './assignors.js';
 import { parseOffsetFetch } from './group-consumer.js';
@@ -66,6 +69,14 @@ export interface TopicDescription {
   topicId: string;
   isInternal: boolean;
   partitions: PartitionDescription[];
+}
+
+export interface ElectionResult {
+  topic: string;
+  partition: number;
+  /** 0 when a leader was elected. */
+  errorCode: number;
+  errorMessage: string | null;
 }
 
 export interface ClusterDescription {
@@ -555,15 +566,111 @@ export class Admin {
     return out;
   }
 
+  /**
+   * ElectLeaders on the controller: `preferred` moves leadership to each partition's preferred
+   * replica, `unclean` elects a leader for partitions without one, from outside the ISR if need be.
+   * `partitions` null = every partition (the answer then leaves out those that needed no election).
+   * Resolves with each partition's error code (0 = elected; ELECTION_NOT_NEEDED, ...).
+   */
+  async electLeaders(
+    type: 'preferred' | 'unclean',
+    partitions: ReadonlyArray<{ topic: string; partition: number }> | null,
+  ): Promise<ElectionResult[]> {
+    const byTopic = new Map<string, number[]>();
+    for (const tp of partitions ?? []) {
+      let list = byTopic.get(tp.topic);
+      if (!list) byTopic.set(tp.topic, (list = []));
+      list.push(tp.partition);
+    }
+    const resp = await this.onController(async (conn) => {
+      const r = await conn.request<ElectLeadersResponse>(
+        ApiKey.ElectLeaders,
+        {
+          electionType: type === 'unclean' ? 1 : 0,
+          topicPartitions: partitions === null ? null : [...byTopic.entries()].map(([topic, ps]) => ({ topic, partitions: ps })),
+          timeoutMs: this.operationTimeoutMs,
+        },
+        { timeoutMs: this.operationTimeoutMs + 10_000 },
+      );
+      if (r.errorCode === ErrorCode.NOT_CONTROLLER) throw new KafkaError(ErrorCode.NOT_CONTROLLER);
+      if (r.errorCode !== ErrorCode.NONE) throw kafkaError(r.errorCode, null, 'leader election');
+      return r;
+    });
+    return resp.replicaElectionResults.flatMap((t) =>
+      t.partitionResult.map((p) => ({ topic: t.topic, partition: p.partitionId, errorCode: p.errorCode, errorMessage: p.errorMessage })),
+    );
+  }
+
+  /**
+   * AlterPartitionReassignments on the controller: moves each partition to `replicas` (null cancels an
+   * ongoing reassignment). Resolves with each partition's error code once the reassignments have started.
+   */
+  async alterPartitionReassignments(
+    reassignments: ReadonlyArray<{ topic: string; partition: number; replicas: number[] | null }>,
+  ): Promise<ElectionResult[]> {
+    const byTopic = new Map<string, Array<{ partitionIndex: number; replicas: number[] | null }>>();
+    for (const r of reassignments) {
+      let list = byTopic.get(r.topic);
+      if (!list) byTopic.set(r.topic, (list = []));
+      list.push({ partitionIndex: r.partition, replicas: r.replicas });
+    }
+    const resp = await this.onController(async (conn) => {
+      const r = await conn.request<AlterPartitionReassignmentsResponse>(
+        ApiKey.AlterPartitionReassignments,
+        { timeoutMs: this.operationTimeoutMs, topics: [...byTopic.entries()].map(([name, partitions]) => ({ name, partitions })) },
+        { timeoutMs: this.operationTimeoutMs + 10_000 },
+      );
+      if (r.errorCode === ErrorCode.NOT_CONTROLLER) throw new KafkaError(ErrorCode.NOT_CONTROLLER);
+      if (r.errorCode !== ErrorCode.NONE) throw kafkaError(r.errorCode, r.errorMessage, 'partition reassignment');
+      return r;
+    });
+    return resp.responses.flatMap((t) =>
+      t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode, errorMessage: p.errorMessage })),
+    );
+  }
+
+  /** ListPartitionReassignments on the controller: the ongoing reassignments (all, or among `partitions`). */
+  async listPartitionReassignments(
+    partitions: ReadonlyArray<{ topic: string; partition: number }> | null = null,
+  ): Promise<Array<{ topic: string; partition: number; replicas: number[]; addingReplicas: number[]; removingReplicas: number[] }>> {
+    const byTopic = new Map<string, number[]>();
+    for (const tp of partitions ?? []) {
+      let list = byTopic.get(tp.topic);
+      if (!list) byTopic.set(tp.topic, (list = []));
+      list.push(tp.partition);
+    }
+    const resp = await this.onController(async (conn) => {
+      const r = await conn.request<ListPartitionReassignmentsResponse>(ApiKey.ListPartitionReassignments, {
+        timeoutMs: this.operationTimeoutMs,
+        topics: partitions === null ? null : [...byTopic.entries()].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+      });
+      if (r.errorCode === ErrorCode.NOT_CONTROLLER) throw new KafkaError(ErrorCode.NOT_CONTROLLER);
+      if (r.errorCode !== ErrorCode.NONE) throw kafkaError(r.errorCode, r.errorMessage, 'listing partition reassignments');
+      return r;
+    });
+    return resp.topics.flatMap((t) =>
+      t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, replicas: p.replicas, addingReplicas: p.addingReplicas, removingReplicas: p.removingReplicas })),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.ownsCluster) await this.cluster.close();
   }
 
+  /**
+   * Runs a controller request, retrying while the controller moves: as Kafka's admin client keeps
+   * retrying within its API timeout, the retries cover operationTimeoutMs (a controller failover
+   * takes up to the ZooKeeper session timeout), not only the cluster client's default count.
+   */
   private onController<T>(fn: (conn: Awaited<ReturnType<ClusterClient['controllerConnection']>>) => Promise<T>): Promise<T> {
-    return this.cluster.retry(async (attempt) => {
-      if (attempt > 0) await this.cluster.refreshMetadata([]);
-      return fn(await this.cluster.controllerConnection());
-    });
+    const retries = Math.max(this.cluster.retries, Math.ceil(this.operationTimeoutMs / this.cluster.retryBackoffMaxMs));
+    return this.cluster.retry(
+      async (attempt) => {
+        if (attempt > 0) await this.cluster.refreshMetadata([]);
+        return fn(await this.cluster.controllerConnection());
+      },
+      { retries },
+    );
   }
 }
 

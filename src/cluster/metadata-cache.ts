@@ -44,6 +44,21 @@ export class MetadataCache {
     }
   }
 
+  /** Adds or replaces one topic (reconciliation of a single topic). */
+  upsertTopic(t: TopicInfo): void {
+    const old = this.topicsByName.get(t.name);
+    if (old !== undefined) this.topicsById.delete(uuidToString(old.topicId));
+    this.topicsByName.set(t.name, t);
+    this.topicsById.set(uuidToString(t.topicId), t);
+  }
+
+  removeTopic(name: string): void {
+    const old = this.topicsByName.get(name);
+    if (old === undefined) return;
+    this.topicsByName.delete(name);
+    this.topicsById.delete(uuidToString(old.topicId));
+  }
+
   topic(name: string): TopicInfo | undefined {
     return this.topicsByName.get(name);
   }

@@ -295,6 +295,7 @@ export interface BrokerConfig {
   numReplicaFetchers: number;
   autoLeaderRebalanceEnable: boolean;
   leaderImbalanceCheckIntervalSeconds: number;
+  leaderImbalancePerBrokerPercentage: number;
   controlledShutdownEnable: boolean;
   controlledShutdownMaxRetries: number;
   controlledShutdownRetryBackoffMs: number;
@@ -494,6 +495,22 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
   }
   const interBrokerProtocol = protocolMap[interBrokerListenerName] ?? interBrokerSecurityProtocol;
 
+  // Kafka's KafkaConfig.validateValues: a follower's fetch wait must fit in its socket timeout and in the ISR lag.
+  if (num('replica.fetch.wait.max.ms') > num('replica.socket.timeout.ms')) {
+    throw new ConfigError(
+      'replica.socket.timeout.ms should always be at least replica.fetch.wait.max.ms to prevent unnecessary socket timeouts',
+      'replica.socket.timeout.ms',
+      String(num('replica.socket.timeout.ms')),
+    );
+  }
+  if (num('replica.fetch.wait.max.ms') > num('replica.lag.time.max.ms')) {
+    throw new ConfigError(
+      'replica.fetch.wait.max.ms should always be less than or equal to replica.lag.time.max.ms to prevent frequent changes in ISR',
+      'replica.fetch.wait.max.ms',
+      String(num('replica.fetch.wait.max.ms')),
+    );
+  }
+
   // log dirs: log.dirs > log.dir
   const logDirsValue = strOrNull('log.dirs') ?? str('log.dir');
   const logDirs = splitCsv(logDirsValue);
@@ -600,6 +617,7 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
     numReplicaFetchers: num('num.replica.fetchers'),
     autoLeaderRebalanceEnable: bool('auto.leader.rebalance.enable'),
     leaderImbalanceCheckIntervalSeconds: num('leader.imbalance.check.interval.seconds'),
+    leaderImbalancePerBrokerPercentage: num('leader.imbalance.per.broker.percentage'),
     controlledShutdownEnable: bool('controlled.shutdown.enable'),
     controlledShutdownMaxRetries: num('controlled.shutdown.max.retries'),
     controlledShutdownRetryBackoffMs: num('controlled.shutdown.retry.backoff.ms'),

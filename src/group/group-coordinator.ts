@@ -53,7 +53,8 @@ const EMPTY = Buffer.alloc(0);
 /** What the coordinator needs of the replica manager (an interface so tests can use a fake log). */
 export interface OffsetsLog {
   appendRecords(topic: string, partition: number, records: Buffer | null, acks: number, timeoutMs: number): AppendResult | Promise<AppendResult>;
-  fetchPartition(topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean, readCommitted: boolean): Promise<FetchResult>;
+  /** upToLogEnd: read everything the leader has, not only what is replicated (loading, as Kafka's coordinator). */
+  fetchPartition(topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean, readCommitted: boolean, upToLogEnd?: boolean): Promise<FetchResult>;
 }
 
 export interface GroupCoordinatorOptions {
@@ -300,7 +301,8 @@ export class GroupCoordinator {
     let position = 0;
     const maxBytes = this.opts.loadBufferSize ?? 5242880;
     for (;;) {
-      const r = await this.opts.log.fetchPartition(OFFSETS_TOPIC, partition, position, maxBytes, true, false);
+      // Up to the log end, as Kafka's GroupMetadataManager: a new leader's high watermark may still lag its log.
+      const r = await this.opts.log.fetchPartition(OFFSETS_TOPIC, partition, position, maxBytes, true, false, true);
       if (r.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && position < r.logStartOffset) {
         position = r.logStartOffset;
         continue;

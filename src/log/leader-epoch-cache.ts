@@ -69,16 +69,31 @@ export class LeaderEpochCache {
   }
 
   /**
-   * Kafka's endOffsetFor (OffsetsForLeaderEpoch): the start offset of the first epoch after `epoch`, or
-   * `logEndOffset` when `epoch` is the latest; with the largest epoch <= the requested one. [-1, -1] when unknown.
+   * Kafka's LeaderEpochFileCache.endOffsetFor (OffsetsForLeaderEpoch, KIP-101/279): for the latest epoch, the log
+   * end offset; otherwise the start offset of the first epoch after `epoch`, with the largest epoch <= `epoch`
+   * (a requested epoch below every cached one answers with itself and the first cached epoch's start offset, as
+   * its data is gone). [-1, -1] (UNDEFINED) for epoch -1, an empty cache, or an epoch above every cached one.
    */
   endOffsetFor(epoch: number, logEndOffset: number): { epoch: number; endOffset: number } {
-    if (epoch === this.latestEpoch && epoch >= 0) return { epoch, endOffset: logEndOffset };
-    let i = this.entries.length - 1;
-    while (i >= 0 && this.entries[i]!.epoch > epoch) i--;
-    if (i < 0) return { epoch: -1, endOffset: -1 };
-    const next = this.entries[i + 1];
-    return { epoch: this.entries[i]!.epoch, endOffset: next === undefined ? logEndOffset : next.startOffset };
+    const UNDEFINED = { epoch: -1, endOffset: -1 };
+    if (epoch < 0 || this.entries.length === 0) return UNDEFINED;
+    if (epoch === this.latestEpoch) return { epoch, endOffset: logEndOffset };
+    let higher = 0;
+    while (higher < this.entries.length && this.entries[higher]!.epoch <= epoch) higher++;
+    if (higher === this.entries.length) return UNDEFINED;
+    const next = this.entries[higher]!;
+    if (higher === 0) return { epoch, endOffset: next.startOffset };
+    return { epoch: this.entries[higher - 1]!.epoch, endOffset: next.startOffset };
+  }
+
+  /** The epoch of the batch holding `offset` (the latest epoch starting at or before it), or -1 when none is known. */
+  epochForOffset(offset: number): number {
+    let found = -1;
+    for (const e of this.entries) {
+      if (e.startOffset > offset) break;
+      found = e.epoch;
+    }
+    return found;
   }
 
   /** Records `epoch` starting at `startOffset` when it is newer than the latest epoch. Returns true when added. */

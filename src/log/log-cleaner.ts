@@ -70,6 +70,8 @@ export interface LogCleanerOptions extends CleanOptions {
   onError?: (log: Log | null, err: unknown) => void;
   /** Called after each cleaned log. */
   onCleaned?: (log: Log, stats: CleanStats) => void;
+  /** A log's high watermark: nothing at or past it is cleaned (Kafka cleans only below it). Default: its log end. */
+  highWatermark?: (log: Log) => number;
 }
 
 /** What the cleaner would clean in a log now. */
@@ -156,7 +158,12 @@ async function segmentLargestTimestamp(seg: LogSegment): Promise<number> {
  * The cleanable range of a compacted log, from its cleaner checkpoint (undefined or out of range: the log
  * start). Null when the log is not compacted or holds no dirty bytes.
  */
-export async function cleanableRange(log: Log, checkpoint: number | undefined, now: number = Date.now()): Promise<CleanableLog | null> {
+export async function cleanableRange(
+  log: Log,
+  checkpoint: number | undefined,
+  now: number = Date.now(),
+  highWatermark: number = log.logEndOffset,
+): Promise<CleanableLog | null> {
   if (log.isClosed || !log.config.cleanupPolicy.includes('compact')) return null;
   const segs = log.segments.slice();
   if (segs.length < 2) return null;
@@ -164,6 +171,13 @@ export async function cleanableRange(log: Log, checkpoint: number | undefined, n
   let firstDirty = checkpoint ?? log.logStartOffset;
   if (firstDirty < log.logStartOffset || firstDirty > log.logEndOffset) firstDirty = log.logStartOffset;
   let firstUncleanable = active.baseOffset;
+  // Only whole segments below the high watermark: the segment holding it is not cleaned yet.
+  for (let i = 0; i < segs.length - 1; i++) {
+    if (segs[i + 1]!.baseOffset > highWatermark) {
+      firstUncleanable = Math.min(firstUncleanable, segs[i]!.baseOffset);
+      break;
+    }
+  }
   const lag = log.config.minCompactionLagMs;
   if (lag > 0) {
     for (let i = 0; i < segs.length - 1; i++) {
@@ -502,7 +516,7 @@ export class LogCleaner {
     for (const log of this.source.allLogs()) {
       let r: CleanableLog | null;
       try {
-        r = await cleanableRange(log, this.checkpointOf(log), now);
+        r = await cleanableRange(log, this.checkpointOf(log), now, this.opts.highWatermark?.(log));
       } catch (e) {
         this.opts.onError?.(log, e); // this log is skipped this time; the others are still looked at
         r = null;

@@ -249,8 +249,10 @@ export class LogManager {
         this.retentionTimer.unref();
       }
       if (this.opts.cleaner?.enable === true) {
+        const hw = this.opts.highWatermark;
         this.cleaner = new LogCleaner(this, {
           backoffMs: this.opts.cleaner.backoffMs,
+          ...(hw !== undefined ? { highWatermark: hw } : {}),
           onError: (log, err) => {
             if (log !== null) log.reportBackgroundError('cleaning the log', err);
             else this.backgroundFailure('a log cleaner pass', err);
@@ -532,7 +534,7 @@ export class LogManager {
       for (const log of this.allLogs()) {
         if (this.closed) break;
         try {
-          count += (await deleteOldSegments(log, now)).count;
+          count += (await deleteOldSegments(log, now, this.opts.highWatermark?.(log))).count;
         } catch (e) {
           log.reportBackgroundError('applying retention', e); // and on to the next log
         }
@@ -819,6 +821,22 @@ export class LogManager {
     this.logs.clear();
     this.offlineLogs.clear();
     if (bug !== null) throw (bug as { error: unknown }).error;
+  }
+
+  /**
+   * A crash, for in-process failure tests (a killed broker of startCluster()): timers stop and the
+   * files are closed, but nothing is flushed or checkpointed and no clean-shutdown marker is written,
+   * so the next open recovers every log as after kill -9.
+   */
+  closeWithoutFlush(): void {
+    if (this.closed) return;
+    this.closed = true;
+    void this.cleaner?.stop().catch(() => undefined);
+    if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    for (const log of this.allLogs()) log.closeWithoutFlush();
+    this.logs.clear();
   }
 
   /** Same as close(). */

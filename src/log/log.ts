@@ -756,7 +756,14 @@ export class Log {
    */
   async truncateTo(offset: number): Promise<boolean> {
     if (offset < 0) throw new RangeError(`cannot truncate to negative offset ${offset}`);
-    if (offset >= this.nextOffset) return false;
+    if (offset >= this.nextOffset) {
+      // Nothing to cut, but an epoch entry at the log end goes, as in Kafka's UnifiedLog.truncateTo: a broker that
+      // became leader (recording its epoch at its log end) and lost the leadership before appending anything has
+      // an epoch the new leader never saw. Kept, the follower would send it as last_fetched_epoch for ever, and
+      // every answer would be the same diverging epoch.
+      if (!this.closed && this.failure === null) this.leaderEpochCache.truncateFromEnd(this.nextOffset);
+      return false;
+    }
     this.checkWritable();
     this.truncating = true;
     try {

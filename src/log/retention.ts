@@ -110,20 +110,25 @@ export function deleteLogStartOffsetBreachedSegments(log: Log, out: RetentionRes
   return out;
 }
 
-/** Applies retention to one log now: time and size (with cleanup.policy delete), then the log start offset. */
-export async function deleteOldSegments(log: Log, now: number = Date.now()): Promise<RetentionResult> {
+/**
+ * Applies retention to one log now: time and size (with cleanup.policy delete), then the log start offset. As
+ * Kafka, time and size never delete a segment whose records reach the high watermark (`highWatermark`, default
+ * the log end offset), so the log start offset can never pass it.
+ */
+export async function deleteOldSegments(log: Log, now: number = Date.now(), highWatermark: number = log.logEndOffset): Promise<RetentionResult> {
   const out = emptyResult();
   if (log.isClosed) return out;
   try {
-    await deleteOldSegmentsUnchecked(log, now, out);
+    await deleteOldSegmentsUnchecked(log, now, highWatermark, out);
   } catch (e) {
     throw log.handleIoError(e, 'applying retention');
   }
   return out;
 }
 
-async function deleteOldSegmentsUnchecked(log: Log, now: number, out: RetentionResult): Promise<void> {
+async function deleteOldSegmentsUnchecked(log: Log, now: number, highWatermark: number, out: RetentionResult): Promise<void> {
   const cfg = log.config;
+  const belowHighWatermark = (_seg: LogSegment, next: LogSegment): boolean => next.baseOffset <= highWatermark;
   if (cfg.cleanupPolicy.includes('delete')) {
     if (cfg.retentionMs >= 0) {
       // timestamps are read ahead (async); the removal itself is synchronous over the prefix found here
@@ -134,15 +139,15 @@ async function deleteOldSegmentsUnchecked(log: Log, now: number, out: RetentionR
         if (ts < 0 || now - ts <= cfg.retentionMs) break;
         expired.add(seg);
       }
-      if (expired.size > 0) takeSegments(log, 'retention.ms', (seg) => expired.has(seg), out);
+      if (expired.size > 0) takeSegments(log, 'retention.ms', (seg, next) => expired.has(seg) && belowHighWatermark(seg, next), out);
     }
     if (cfg.retentionBytes >= 0) {
       let diff = log.size - cfg.retentionBytes;
       takeSegments(
         log,
         'retention.bytes',
-        (seg) => {
-          if (diff - seg.size < 0) return false;
+        (seg, next) => {
+          if (diff - seg.size < 0 || !belowHighWatermark(seg, next)) return false;
           diff -= seg.size;
           return true;
         },

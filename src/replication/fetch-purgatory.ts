@@ -1,7 +1,8 @@
 /**
- * Parks long-polling fetches until an append makes data visible or their max_wait_ms runs out.
- * Waiters register on the partitions they read; one append wakes every fetch waiting on that
- * partition (they then re-read and decide whether min_bytes is met).
+ * Parks long-polling fetches until the data they may read grows or their max_wait_ms runs out. Waiters
+ * register on the partitions they read; one notification wakes every fetch waiting on that partition (they
+ * then re-read and decide whether min_bytes is met). The ReplicaManager keeps two: follower fetches wake when a
+ * log end offset moves (an append), consumer fetches when a high watermark moves.
  */
 export class FetchPurgatory {
   private readonly waiters = new Map<string, Set<() => void>>();

@@ -243,6 +243,15 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   ],
   // IncrementalAlterConfigs
   [44, ALTER_CONFIGS],
+  // AlterPartitionReassignments: the top-level error and every requested partition's
+  [
+    45,
+    {
+      mirrors: [{ into: 'responses', from: 'topics', copy: { name: 'name' }, nested: [partitions('partitions', 'partitions', 'partitionIndex', 'partitionIndex')] }],
+    },
+  ],
+  // ListPartitionReassignments: the top-level error only (its topics carry no error field), as Kafka's
+  [46, { fixed: { topics: [] } }],
   // OffsetDelete: the top-level error only, as Kafka's
   [47, { fixed: { topics: [] } }],
   // DescribeCluster

@@ -257,6 +257,16 @@ describe('crash during a clean', () => {
 });
 
 describe('cleanableRange and the LogCleaner', () => {
+  it('cleans only segments wholly below the high watermark', async () => {
+    const log = await compactedLog([[[['a', '1']]], [[['a', '2']]], [[['a', '3']]], [[['a', '4']]]]);
+    expect(await cleanableRange(log, undefined)).toMatchObject({ firstUncleanableOffset: 3 });
+    // High watermark 0: nothing is below it; 1: segment [0, 1); 2: segments up to 2.
+    expect(await cleanableRange(log, undefined, Date.now(), 0)).toBeNull();
+    expect(await cleanableRange(log, undefined, Date.now(), 1)).toMatchObject({ firstUncleanableOffset: 1 });
+    expect(await cleanableRange(log, undefined, Date.now(), 2)).toMatchObject({ firstUncleanableOffset: 2 });
+    await log.close();
+  });
+
   it('measures the dirty ratio from the cleaner checkpoint and honours min.cleanable.dirty.ratio', async () => {
     const log = await compactedLog([[[['a', '1']]], [[['a', '2']]], [[['a', '3']]]], { minCleanableDirtyRatio: 0.5 });
     const cleaner = new LogCleaner({ logDirs: [tmp], allLogs: () => [log] }, { backoffMs: 60_000 });

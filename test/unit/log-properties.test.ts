@@ -317,6 +317,29 @@ describe('Log durability settings', () => {
     await log.close();
   });
 
+  it('truncating to the log end drops an epoch recorded there with no batch (a leader that appended nothing), as Kafka does', async () => {
+    const dir = path.join(tmp, 'lecend-0');
+    const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE);
+    const log = await Log.open(dir);
+    log.append(records(2), 0);
+    // Leader at epoch 1 from its log end, then follower before appending: the next leader never saw epoch 1.
+    expect(log.leaderEpochCache.assign(1, log.logEndOffset)).toBe(true);
+    expect(log.leaderEpochCache.latestEpoch).toBe(1);
+    expect(await log.truncateTo(log.logEndOffset)).toBe(false); // nothing cut...
+    expect(log.logEndOffset).toBe(2);
+    expect(log.leaderEpochCache.epochEntries).toEqual([{ epoch: 0, startOffset: 0 }]); // ...but epoch 1 is gone
+    await log.leaderEpochCache.flushed();
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n1\n0 0\n');
+    // Past the end: the same, and epochs that wrote batches stay.
+    log.append(records(1), 3);
+    expect(await log.truncateTo(10)).toBe(false);
+    expect(log.leaderEpochCache.epochEntries).toEqual([
+      { epoch: 0, startOffset: 0 },
+      { epoch: 3, startOffset: 2 },
+    ]);
+    await log.close();
+  });
+
   it('writes leader-epoch-checkpoint when an epoch first writes and keeps it consistent on truncation', async () => {
     const dir = path.join(tmp, 'lec-0');
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE);

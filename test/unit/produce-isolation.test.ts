@@ -25,7 +25,7 @@ it('one failing partition does not fail the others, nor leave their promises unh
   const services = {
     logger: createLogger('info', (l) => lines.push(l)),
     replicaManager: {
-      getPartition: () => ({ log: { config: { maxMessageBytes: 1048588 } } }),
+      getPartition: () => ({ log: { config: { maxMessageBytes: 1 << 20 } } }),
       appendRecords: (_topic: string, partition: number) => {
         if (partition === 0) return new Promise((_resolve, reject) => (later = reject)); // rejects after the throw below
         if (partition === 1) throw new Error('bug in the append path');

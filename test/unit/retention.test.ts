@@ -69,6 +69,17 @@ describe('retention by time (retention.ms)', () => {
     await log.close();
   });
 
+  it('never deletes a segment reaching the high watermark (replicas may not have it yet)', async () => {
+    const log = await logWithSegments([1_000, 2_000, 3_000, 9_000], { retentionMs: 2_500, retentionBytes: 1, fileDeleteDelayMs: 60_000 });
+    // High watermark 4: only the first segment [0, 3) lies wholly below it.
+    const r = await deleteOldSegments(log, 1e12, 4);
+    expect(r.deleted).toEqual([{ reason: 'retention.ms', baseOffsets: [0] }]);
+    expect(log.logStartOffset).toBe(3);
+    expect((await deleteOldSegments(log, 1e12, 6)).deleted).toEqual([{ reason: 'retention.ms', baseOffsets: [3] }]);
+    expect((await deleteOldSegments(log, 1e12, 8)).count).toBe(0);
+    await log.close();
+  });
+
   it('retention.ms = -1 keeps everything', async () => {
     const log = await logWithSegments([1_000, 2_000, 3_000], { retentionMs: -1 });
     expect((await deleteOldSegments(log, 1e12)).count).toBe(0);

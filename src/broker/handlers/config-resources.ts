@@ -46,8 +46,8 @@ export interface ConfigServices {
   readonly brokerConfig: BrokerConfig;
   readonly registry: Registry;
   readonly metadata: MetadataCache;
-  /** Re-reads the registry (so the local logs see a change before the response goes out). */
-  reconcile(): Promise<void>;
+  /** Re-reads one topic from the registry (so its local logs see a change before the response goes out). */
+  reconcileTopic(topic: string): Promise<void>;
 }
 
 /** A per-resource failure, answered in that resource's error fields. */
@@ -136,7 +136,7 @@ export async function replaceTopicOverrides(
     throw err;
   }
   await purgeOldConfigChanges(registry).catch(() => {});
-  await s.reconcile();
+  await s.reconcileTopic(topic);
 }
 
 /** Kafka removes config change notifications older than 15 minutes; so does kfk, after each write. */
@@ -270,7 +270,7 @@ export function resourceErrorOf(err: unknown): ResourceError {
 export function brokerConfigServices(
   o: { brokerId: number; registry: Registry; brokerConfig?: BrokerConfig },
   metadata: MetadataCache,
-  reconcile: () => Promise<void>,
+  reconcileTopic: (topic: string) => Promise<void>,
 ): ConfigServices {
   let cfg = o.brokerConfig;
   return {
@@ -281,6 +281,6 @@ export function brokerConfigServices(
     },
     registry: o.registry,
     metadata,
-    reconcile,
+    reconcileTopic,
   };
 }

@@ -4,6 +4,8 @@ import type { ReplicaManager } from '../../replication/replica-manager.js';
 import type { Controller } from '../../cluster/controller.js';
 import type { Logger } from '../../server/logger.js';
 
+import type { AutoTopicCreator } from '../../cluster/auto-topic-creation.js';
+
 export interface BrokerSettings {
   brokerId: number;
   autoCreateTopicsEnable: boolean;
@@ -22,4 +24,7 @@ export interface BrokerServices {
   readonly controller: Controller;
   /** For failures a handler answers itself (e.g. one partition's append) rather than leaving to the connection layer. */
   readonly logger?: Logger;
+
+  /** Creates topics clients did not create explicitly: on the controller, or forwarded to it. */
+  readonly autoTopicCreator: AutoTopicCreator;
 }

@@ -24,7 +24,8 @@ export function createPartitionsHandler(b: BrokerServices): ApiHandler<CreatePar
       const seen = new Map<string, number>();
       for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
       const unique = req.topics.filter((t) => seen.get(t.name) === 1);
-      const tooMany = partitionsToAdd(unique, (name) => b.metadata.topic(name)?.partitions.length) > MAX_PARTITIONS_PER_REQUEST;
+      // Checked where Kafka checks it, in the controller: elsewhere the answer is NOT_CONTROLLER.
+      const tooMany = b.controller.isActive && partitionsToAdd(unique, (name) => b.metadata.topic(name)?.partitions.length) > MAX_PARTITIONS_PER_REQUEST;
       for (const t of req.topics) {
         if (tooMany && seen.get(t.name) === 1) {
           results.push({ name: t.name, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: TOO_LARGE_BATCH_MESSAGE });
@@ -34,7 +35,7 @@ export function createPartitionsHandler(b: BrokerServices): ApiHandler<CreatePar
           results.push({ name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic in request.' });
           continue;
         }
-        if (b.metadata.controllerId !== b.settings.brokerId) {
+        if (!b.controller.isActive) {
           results.push({ name: t.name, errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: 'This is not the correct controller for this cluster.' });
           continue;
         }

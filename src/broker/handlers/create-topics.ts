@@ -19,7 +19,8 @@ export function createTopicsHandler(b: BrokerServices): ApiHandler<CreateTopicsR
       const seen = new Map<string, number>();
       for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
       const unique = req.topics.filter((t) => seen.get(t.name) === 1);
-      const tooMany = partitionsToCreate(unique, b.settings.numPartitions) > MAX_PARTITIONS_PER_REQUEST;
+      // Checked where Kafka checks it, in the controller: elsewhere the answer is NOT_CONTROLLER.
+      const tooMany = b.controller.isActive && partitionsToCreate(unique, b.settings.numPartitions) > MAX_PARTITIONS_PER_REQUEST;
       for (const t of req.topics) {
         if (tooMany && seen.get(t.name) === 1) {
           topics.push({ name: t.name, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: TOO_MANY_PARTITIONS_MESSAGE, numPartitions: -1, replicationFactor: -1, configs: null });
@@ -29,7 +30,7 @@ export function createTopicsHandler(b: BrokerServices): ApiHandler<CreateTopicsR
           topics.push({ name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Create topics request from client contains multiple topics named ${t.name}` });
           continue;
         }
-        if (b.metadata.controllerId !== b.settings.brokerId) {
+        if (!b.controller.isActive) {
           topics.push({ name: t.name, errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: 'This is not the correct controller for this cluster.' });
           continue;
         }

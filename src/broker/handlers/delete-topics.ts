@@ -18,13 +18,13 @@ export function deleteTopicsHandler(b: BrokerServices): ApiHandler<DeleteTopicsR
       const responses: DeleteTopicsResponseDeletableTopicResultInput[] = [];
       for (const w of wanted) {
         const topic = w.name !== null ? b.metadata.topic(w.name) : b.metadata.topicById(w.topicId);
+        if (!b.controller.isActive) {
+          responses.push({ name: w.name, topicId: topic?.topicId ?? w.topicId, errorCode: ErrorCode.NOT_CONTROLLER });
+          continue;
+        }
         if (!topic) {
           const byId = w.name === null;
           responses.push({ name: w.name, topicId: w.topicId, errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null });
-          continue;
-        }
-        if (b.metadata.controllerId !== b.settings.brokerId) {
-          responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NOT_CONTROLLER });
           continue;
         }
         if (!b.settings.deleteTopicEnable) {

@@ -1,9 +1,15 @@
 /**
  * Fetch (key 1), v4-16 (v4 is librdkafka's MsgVer2 point and kafka-python's version; v13+ names
  * topics by id, which @platformatic/kafka needs). No fetch sessions: session_id 0, every fetch full.
- * Returns stored batches as they are, starting at the batch that contains fetch_offset, up to the
- * high watermark; at least one whole batch even over max_bytes (KIP-74). When fewer than min_bytes
- * are ready it waits in the purgatory up to max_wait_ms, woken by appends.
+ * Returns stored batches as they are, starting at the batch that contains fetch_offset; at least one whole
+ * batch even over max_bytes (KIP-74). Only a partition's leader serves it (NOT_LEADER_OR_FOLLOWER elsewhere).
+ *
+ * Consumers (replica_id -1) read up to the high watermark; follower brokers (replica_id >= 0, v15+ in
+ * replica_state) read up to the log end offset, and their fetch offset is how the leader learns their progress
+ * (ISR, high watermark, acks=all). current_leader_epoch (v9+) is checked (KIP-320); last_fetched_epoch (v12+)
+ * is compared with the leader's epochs and a mismatch answered with diverging_epoch. When fewer than min_bytes
+ * are ready the fetch waits up to max_wait_ms: a follower's until the log end moves, a consumer's until the
+ * high watermark moves. Every answer carries the high watermark.
  */
 import type { FetchRequest, FetchResponseInput, FetchResponseFetchableTopicResponseInput } from '../../protocol/generated/fetch.js';
 import { ErrorCode } from '../../protocol/errors.js';
@@ -11,6 +17,7 @@ import { ZERO_UUID } from '../../protocol/primitives.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
 import { partitionKey } from '../../replication/fetch-purgatory.js';
+import type { FetchParams, FetchResult } from '../../replication/replica-manager.js';
 
 interface Target {
   topic: string | null;
@@ -18,6 +25,9 @@ interface Target {
   partition: number;
   fetchOffset: number;
   partitionMaxBytes: number;
+  currentLeaderEpoch: number;
+  lastFetchedEpoch: number;
+  logStartOffset: number;
   unknownError: number;
 }
 
@@ -38,39 +48,36 @@ export function fetchHandler(b: BrokerServices): ApiHandler<FetchRequest, FetchR
             partition: p.partition,
             fetchOffset: p.fetchOffset,
             partitionMaxBytes: p.partitionMaxBytes,
+            currentLeaderEpoch: v >= 9 ? p.currentLeaderEpoch : -1,
+            lastFetchedEpoch: v >= 12 ? p.lastFetchedEpoch : -1,
+            logStartOffset: v >= 5 ? p.logStartOffset : -1,
             unknownError: info ? ErrorCode.NONE : v >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
           });
         }
       }
+      const params: FetchParams = { replicaId: v >= 15 ? req.replicaState.replicaId : req.replicaId, isolationLevel: req.isolationLevel };
+      const isFollower = params.replicaId >= 0;
       const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
       const deadline = Date.now() + Math.max(0, req.maxWaitMs);
-      const readCommitted = req.isolationLevel === 1;
-      for (;;) {
-        const results = await readAll(b, targets, maxBytes, readCommitted);
+      for (let attempt = 0; ; attempt++) {
+        // A follower's fetch offset counts once, when the request arrives (Kafka updates it on the first read).
+        const results = await readAll(b, params, targets, maxBytes, attempt === 0);
         const bytes = results.reduce((n, r) => n + (r.records?.length ?? 0), 0);
-        const anyError = results.some((r) => r.errorCode !== ErrorCode.NONE);
+        const anyError = results.some((r) => r.errorCode !== ErrorCode.NONE || r.divergingEpoch !== undefined);
         const remaining = deadline - Date.now();
         if (bytes >= Math.max(1, req.minBytes) || anyError || remaining <= 0 || targets.length === 0) {
           return buildResponse(targets, results, v);
         }
         const keys = targets.filter((t) => t.topic !== null).map((t) => partitionKey(t.topic!, t.partition));
-        await b.replicaManager.waitForData(keys, remaining);
+        await b.replicaManager.waitForData(keys, remaining, isFollower);
         if (!ctx.socket.writable) return buildResponse(targets, results, v);
       }
     },
   };
 }
 
-interface PartitionRead {
-  errorCode: number;
-  highWatermark: number;
-  lastStableOffset: number;
-  logStartOffset: number;
-  records: Buffer | null;
-}
-
-async function readAll(b: BrokerServices, targets: Target[], maxBytes: number, readCommitted: boolean): Promise<PartitionRead[]> {
-  const out: PartitionRead[] = [];
+async function readAll(b: BrokerServices, params: FetchParams, targets: Target[], maxBytes: number, updateFetchState: boolean): Promise<FetchResult[]> {
+  const out: FetchResult[] = [];
   let budget = maxBytes;
   for (const t of targets) {
     if (t.unknownError !== ErrorCode.NONE || t.topic === null) {
@@ -79,14 +86,27 @@ async function readAll(b: BrokerServices, targets: Target[], maxBytes: number, r
     }
     // The first partition with data may exceed the budget by one batch (KIP-74); later ones get what is left.
     const limit = Math.min(t.partitionMaxBytes, Math.max(budget, 0));
-    const r = await b.replicaManager.fetchPartition(t.topic, t.partition, t.fetchOffset, limit, budget === maxBytes, readCommitted);
+    const r = await b.replicaManager.readPartition(
+      params,
+      {
+        topic: t.topic,
+        partition: t.partition,
+        fetchOffset: t.fetchOffset,
+        currentLeaderEpoch: t.currentLeaderEpoch,
+        lastFetchedEpoch: t.lastFetchedEpoch,
+        logStartOffset: t.logStartOffset,
+        maxBytes: limit,
+        minOneBatch: budget === maxBytes,
+      },
+      updateFetchState,
+    );
     if (r.records) budget -= r.records.length;
     out.push(r);
   }
   return out;
 }
 
-function buildResponse(targets: Target[], results: PartitionRead[], v: number): FetchResponseInput {
+function buildResponse(targets: Target[], results: FetchResult[], v: number): FetchResponseInput {
   const topics: FetchResponseFetchableTopicResponseInput[] = [];
   let current: FetchResponseFetchableTopicResponseInput | null = null;
   let currentKey = '';
@@ -104,6 +124,7 @@ function buildResponse(targets: Target[], results: PartitionRead[], v: number): 
       highWatermark: r.highWatermark,
       lastStableOffset: r.lastStableOffset,
       logStartOffset: r.logStartOffset,
+      ...(r.divergingEpoch !== undefined ? { divergingEpoch: r.divergingEpoch } : {}),
       abortedTransactions: r.errorCode === ErrorCode.NONE ? [] : null,
       preferredReadReplica: -1,
       records: r.records ?? Buffer.alloc(0),

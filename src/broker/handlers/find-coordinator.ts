@@ -1,6 +1,7 @@
 /**
  * FindCoordinator (key 10), v0-6. Group keys map to the leader of their __consumer_offsets
- * partition; the topic is created on first use with offsets.topic.num.partitions partitions and
+ * partition; the topic is created on first use (by the controller; another broker forwards the
+ * creation and answers COORDINATOR_NOT_AVAILABLE meanwhile) with offsets.topic.num.partitions partitions and
  * offsets.topic.replication.factor replicas (clamped to the live brokers, so a single broker works
  * with Kafka's default of 3). kfk has no transaction coordinator yet: transaction keys get
  * COORDINATOR_NOT_AVAILABLE, and share-group keys (type 2) INVALID_REQUEST.
@@ -24,12 +25,14 @@ export function findCoordinatorHandler(b: BrokerServices): ApiHandler<FindCoordi
     let topic = b.metadata.topic(OFFSETS_TOPIC);
     if (!topic) {
       const s = b.settings;
-      const result = await b.controller.createTopic({
+      const result = await b.autoTopicCreator.create({
         name: OFFSETS_TOPIC,
         numPartitions: s.offsetsTopicNumPartitions,
         replicationFactor: Math.max(1, Math.min(s.offsetsTopicReplicationFactor, b.metadata.brokers.size)),
         configs: offsetsTopicConfigs(s.offsetsTopicSegmentBytes),
       });
+      // Forwarded to the controller: the client asks again (COORDINATOR_NOT_AVAILABLE is retriable).
+      if (result === null) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
         return none(ErrorCode.COORDINATOR_NOT_AVAILABLE, `could not create ${OFFSETS_TOPIC}: ${result.errorMessage ?? errorName(result.errorCode)}`);
       }

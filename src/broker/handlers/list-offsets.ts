@@ -1,14 +1,20 @@
 /**
- * ListOffsets (key 2), v0-6. -1 = latest (the high watermark, or the last stable offset for
- * read_committed, equal here without transactions), -2 = earliest (the log start offset). Other
- * timestamps return the first offset whose timestamp is at or after it, or -1 when there is none.
- * v0 answers in its old shape (a list of offsets). v7 (-3, max timestamp) is not served yet, so
- * it is not advertised.
+ * ListOffsets (key 2), v0-6, served by the partition's leader (NOT_LEADER_OR_FOLLOWER elsewhere; a debugging
+ * client, replica_id -2, may ask any replica). -1 = latest: for clients the high watermark (or the last stable
+ * offset for read_committed, equal here without transactions), for a follower (replica_id >= 0) the log end
+ * offset; -2 = earliest (the log start offset). Other timestamps return the first offset whose timestamp is at or
+ * after it, or -1 when there is none. current_leader_epoch (v4+) is checked as Kafka does (KIP-320). While a new
+ * leader's high watermark has not reached the start of its epoch, clients get OFFSET_NOT_AVAILABLE for latest.
+ * v0 answers in its old shape (a list of offsets). v7 (-3, max timestamp) is not served yet, so it is not
+ * advertised.
  */
 import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protocol/generated/list-offsets.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
+
+const CONSUMER_REPLICA_ID = -1;
+const DEBUGGING_REPLICA_ID = -2;
 
 export function listOffsetsHandler(b: BrokerServices): ApiHandler<ListOffsetsRequest, ListOffsetsResponseInput> {
   return {
@@ -17,11 +23,13 @@ export function listOffsetsHandler(b: BrokerServices): ApiHandler<ListOffsetsReq
     maxVersion: 6,
     async handle(req, ctx) {
       const v = ctx.apiVersion;
+      const isolation = req.replicaId === CONSUMER_REPLICA_ID ? req.isolationLevel : null;
+      const fetchOnlyFromLeader = req.replicaId !== DEBUGGING_REPLICA_ID;
       const topics = [];
       for (const t of req.topics) {
         const partitions = [];
         for (const p of t.partitions) {
-          const r = await b.replicaManager.listOffset(t.name, p.partitionIndex, p.timestamp, req.isolationLevel === 1);
+          const r = await b.replicaManager.listOffset(t.name, p.partitionIndex, p.timestamp, isolation, p.currentLeaderEpoch, fetchOnlyFromLeader);
           if (v === 0) {
             const offsets = r.errorCode === ErrorCode.NONE && r.offset >= 0 ? [r.offset] : [];
             partitions.push({ partitionIndex: p.partitionIndex, errorCode: r.errorCode, oldStyleOffsets: offsets.slice(0, Math.max(0, p.maxNumOffsets)) });

@@ -2,7 +2,13 @@
  * Metadata (key 3), v0-12.
  * - v0: an empty topic list means all topics (kafka-python's probe sends that). v1+: null = all, [] = none.
  * - Unknown topics are auto-created when the request allows it (always before v4) and
- *   auto.create.topics.enable is set, with num.partitions and default.replication.factor.
+ *   auto.create.topics.enable is set, with num.partitions and default.replication.factor. Only the
+ *   controller creates topics: on the controller the answer has the new topic; another broker
+ *   forwards the creation to the controller and answers LEADER_NOT_AVAILABLE meanwhile (as Kafka
+ *   does right after auto-creating), so that the client asks again.
+ * - Only live brokers are listed. A partition whose leader is not alive has LEADER_NOT_AVAILABLE and
+ *   leader -1; offline_replicas (v5+) lists its replicas on dead brokers; v0, as Kafka, leaves dead
+ *   brokers out of replicas and ISR and flags that with REPLICA_NOT_AVAILABLE.
  * - controller_id is a real live broker (kafkajs and librdkafka admin need it); topic ids are real
  *   (@platformatic/kafka keys topics by id from v10).
  * - v12 may ask for topics by id (name null).
@@ -45,13 +51,22 @@ export function metadataHandler(b: BrokerServices): ApiHandler<MetadataRequest, 
               continue;
             }
             if (allowAutoCreate && !isInternalTopic(name)) {
-              const result = await b.controller.createTopic({
+              const result = await b.autoTopicCreator.create({
                 name,
                 numPartitions: b.settings.numPartitions,
                 replicationFactor: b.settings.defaultReplicationFactor,
               });
+              if (result === null) {
+                topics.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, name, topicId: ZERO_UUID, isInternal: false, partitions: [] });
+                continue;
+              }
               if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) {
                 t = b.metadata.topic(name);
+                if (!t) {
+                  // Created, but not yet in this broker's metadata: the client asks again.
+                  topics.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, name, topicId: ZERO_UUID, isInternal: false, partitions: [] });
+                  continue;
+                }
               }
             }
           }
@@ -72,22 +87,35 @@ export function metadataHandler(b: BrokerServices): ApiHandler<MetadataRequest, 
   };
 }
 
-function describeTopic(b: BrokerServices, t: TopicInfo, _v: number): MetadataResponseTopicInput {
+function describeTopic(b: BrokerServices, t: TopicInfo, v: number): MetadataResponseTopicInput {
   const live = b.metadata.brokers;
+  const isLive = (r: number): boolean => live.has(r);
+  // Kafka's MetadataCache: only v0 drops dead brokers from replicas and ISR (errorUnavailableEndpoints).
+  const filterDead = v === 0;
   return {
     errorCode: ErrorCode.NONE,
     name: t.name,
     topicId: t.topicId,
     isInternal: t.internal,
-    partitions: t.partitions.map((p) => ({
-      errorCode: p.leader >= 0 && live.has(p.leader) ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
-      partitionIndex: p.partition,
-      leaderId: p.leader >= 0 && live.has(p.leader) ? p.leader : -1,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: p.replicas,
-      isrNodes: p.isr,
-      offlineReplicas: p.replicas.filter((r) => !live.has(r)),
-    })),
+    partitions: t.partitions.map((p) => {
+      const leaderLive = p.leader >= 0 && isLive(p.leader);
+      const replicas = filterDead ? p.replicas.filter(isLive) : p.replicas;
+      const isr = filterDead ? p.isr.filter(isLive) : p.isr;
+      const errorCode = !leaderLive
+        ? ErrorCode.LEADER_NOT_AVAILABLE
+        : replicas.length < p.replicas.length || isr.length < p.isr.length
+          ? ErrorCode.REPLICA_NOT_AVAILABLE
+          : ErrorCode.NONE;
+      return {
+        errorCode,
+        partitionIndex: p.partition,
+        leaderId: leaderLive ? p.leader : -1,
+        leaderEpoch: p.leaderEpoch,
+        replicaNodes: replicas,
+        isrNodes: isr,
+        offlineReplicas: p.replicas.filter((r) => !isLive(r)),
+      };
+    }),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED,
   };
 }
