@@ -235,6 +235,7 @@ export class Broker implements BrokerServices {
       config: this.replicationConfig,
       logger: this.logger,
       onStaleLeadership: (topic) => {
+        // The reconciler logs a failed pass and retries it itself; this only asks for one.
         if (!this.stopped) void this.reconciler?.reconcileTopic(topic).catch(() => undefined);
       },
     });
@@ -451,7 +452,8 @@ export class Broker implements BrokerServices {
     this.controllerChannel.close();
     const registry = this.options.registry as Registry & { expire?: () => void };
     if (typeof registry.expire === 'function') registry.expire();
-    else await registry.close().catch(() => undefined);
+    // kill() is the in-process kill -9: ending the session is all that matters, a failure to close it is logged.
+    else await registry.close().catch((err: unknown) => this.logger.warn(`closing the registry session after a kill: ${(err as Error).message ?? err}`));
     await Promise.all(this.servers.map((s) => s.stop()));
     await this.controller.shutdown();
     this.groupCoordinator?.close();

@@ -135,7 +135,8 @@ export async function launchCluster(base: BrokerConfig, opts: ClusterLaunchOptio
   try {
     for (const slot of slots) await start(slot);
   } catch (err) {
-    await stopAll().catch(() => undefined);
+    // Each broker's failure to stop is logged by stopAll; the start's own error is the one to report.
+    await stopAll().catch((e: unknown) => logger.error(`closing the registry after a failed start: ${(e as Error).message ?? e}`));
     throw err;
   }
 
