@@ -125,7 +125,7 @@ function buildResponse(targets: Target[], results: FetchResult[], v: number): Fe
       lastStableOffset: r.lastStableOffset,
       logStartOffset: r.logStartOffset,
       ...(r.divergingEpoch !== undefined ? { divergingEpoch: r.divergingEpoch } : {}),
-      abortedTransactions: r.errorCode === ErrorCode.NONE ? [] : null,
+      abortedTransactions: r.errorCode === ErrorCode.NONE ? (r.abortedTransactions ?? []) : null,
       preferredReadReplica: -1,
       records: r.records ?? Buffer.alloc(0),
     });
