@@ -114,9 +114,10 @@ export interface BrokerOptions {
   wrapHandler?: (handler: ApiHandler) => ApiHandler;
   /**
    * Test-only fault hook (commands/test-faults.ts): called by the transaction coordinator once a PrepareCommit or
-   * PrepareAbort is in __transaction_state, before any marker is sent.
+   * PrepareAbort is in __transaction_state, before any marker is sent. Returning true halts the coordinator there
+   * (it sends nothing and acts no more), as if its broker died at that moment; the hook then kills the broker.
    */
-  beforeSendingTxnMarkers?: (transactionalId: string, commit: boolean) => void;
+  beforeSendingTxnMarkers?: (transactionalId: string, commit: boolean) => boolean;
 }
 
 export class Broker implements BrokerServices {

@@ -546,9 +546,12 @@ export class ReplicaManager implements ReplicaFetcherHost {
         const read = await log.read(f.fetchOffset, Math.max(f.maxBytes, 1), upTo, f.minOneBatch);
         records = read.records.length > 0 ? read.records : null;
         if (readCommitted && records !== null) {
+          // Sorted by first offset: kafkajs only looks at the head of the list as it walks the records (librdkafka
+          // and the Java client sort it themselves; Kafka sends it in marker order).
           abortedTransactions = log
             .collectAbortedTransactions(f.fetchOffset, endOffsetOfBatches(records))
-            .map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }));
+            .map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }))
+            .sort((x, y) => x.firstOffset - y.firstOffset);
         }
       } catch (err) {
         // The log may have moved (retention, truncation, closed) between the range check and the read.

@@ -81,9 +81,11 @@ export interface TransactionCoordinatorOptions {
   logger?: Logger;
   /**
    * Test-only fault hook (commands/test-faults.ts): called once PrepareCommit/PrepareAbort is in the log, before the
-   * markers are sent and before the client is answered.
+   * markers are sent and before the client is answered. Returning true halts this coordinator right there: no marker
+   * is sent and it serves nothing any more (the hook kills its broker), so a failover between PrepareCommit and the
+   * markers is reproduced exactly.
    */
-  beforeSendingMarkers?: (transactionalId: string, commit: boolean) => void;
+  beforeSendingMarkers?: (transactionalId: string, commit: boolean) => boolean;
 }
 
 export interface InitProducerIdResult {
@@ -475,7 +477,11 @@ export class TransactionCoordinator {
       return code;
     }
     this.logger.debug(`transaction ${transactionalId}: ${transit.state} (producer ${meta.producerId}, epoch ${meta.producerEpoch})`);
-    this.opts.beforeSendingMarkers?.(transactionalId, commit);
+    if (this.opts.beforeSendingMarkers?.(transactionalId, commit) === true) {
+      this.logger.warn(`transaction coordinator halted by a test fault after writing ${transit.state} for ${transactionalId}, before its markers`);
+      this.close();
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
     this.sendMarkers(meta, coordinatorEpoch, commit);
     return ErrorCode.NONE;
   }
