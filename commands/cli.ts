@@ -402,8 +402,8 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--producer.config <file>', 'producer settings properties file')
       .option('--print-metrics', 'print the producer\'s metrics at the end')
       .option('--reporting-interval <ms>', 'interval of the progress lines (default 5000)')
-      .option('--transactional-id <id>', 'not supported yet (kfk has no transactions)')
-      .option('--transaction-duration-ms <ms>', 'not supported yet (kfk has no transactions)')
+      .option('--transactional-id <id>', 'send in transactions with this transactional id (default performance-producer-default-transactional-id with --transaction-duration-ms)')
+      .option('--transaction-duration-ms <ms>', 'commit a transaction every this many ms (default 3000 with --transactional-id)')
       .action(action(async () => (await import('./perf-produce.js')).runPerfProduce));
     perf
       .command('consume')
