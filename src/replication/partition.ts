@@ -88,11 +88,13 @@ export class Partition {
   /**
    * The last stable offset (Kafka's Partition.lastStableOffset): the log's first unstable offset (the oldest open
    * transaction, or a completed one whose marker is not replicated yet) when below the high watermark, else the high
-   * watermark. read_committed consumers read up to here.
+   * watermark; never below the log start offset (retention or DeleteRecords may remove an open transaction's first
+   * records, as Kafka's updateFirstUnstableOffset clamps it). read_committed consumers read up to here.
    */
   get lastStableOffset(): number {
     const firstUnstable = this.log.firstUnstableOffset;
-    return firstUnstable >= 0 && firstUnstable < this.hw ? firstUnstable : this.hw;
+    if (firstUnstable < 0 || firstUnstable >= this.hw) return this.hw;
+    return Math.max(firstUnstable, this.log.logStartOffset);
   }
 
   /** The ISR the high watermark and acks=all count on: the committed one, or with an expansion in flight, both. */
