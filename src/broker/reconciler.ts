@@ -194,6 +194,7 @@ export class Reconciler {
       }
     }
     await this.updateGroupCoordinator();
+    await this.updateTransactionCoordinator();
   }
 
   private async readBrokers(): Promise<void> {

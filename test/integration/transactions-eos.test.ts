@@ -4,10 +4,14 @@
  * with SIGKILL in the middle of a transaction, and started again with the same transactional id and group: the new
  * instance fences the old one (its open transaction is aborted), resumes from the offsets of the last committed
  * transaction, and a read_committed consumer (kcat) finds every input record exactly once in the output.
+ *
+ * And a broker killed with SIGKILL right after it wrote a PrepareCommit (KFK_TEST_TXN_FAULT=halt-before-markers):
+ * restarted on its data, it recovers __transaction_state, resumes the transaction and writes its markers; the
+ * producer's commit (retried across the restart) succeeds and read_committed consumers see the transaction.
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, kcat, kfk, python, registerCleanup, spawnProcess, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
+import { REPO_ROOT, kcat, kfk, python, registerCleanup, spawnProcess, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
 
 registerCleanup();
 
@@ -63,5 +67,30 @@ describe('consume-transform-produce with transactions', () => {
     // The killed instance's open transaction reached the log and was aborted: read_uncommitted sees its duplicates.
     const uncommitted = await read('read_uncommitted');
     expect(uncommitted.length).toBeGreaterThan(RECORDS);
+  });
+});
+
+describe('a broker killed between PrepareCommit and the markers', () => {
+  it('completes the commit after its restart', async () => {
+    const overrides = { 'transaction.state.log.num.partitions': '1', 'offsets.topic.num.partitions': '1' };
+    const first = await startBrokerProcess({ overrides, env: { KFK_TEST_FAULT: '1', KFK_TEST_TXN_FAULT: 'halt-before-markers' } });
+    const created = await kfk(['topics', '--create', '--topic', 'crash', '--partitions', '2', '--bootstrap-server', first.bootstrap]);
+    expect(created.code, created.stderr).toBe(0);
+    const values = Array.from({ length: 20 }, (_, i) => `v${i}`);
+    const producer = spawnProcess('/usr/bin/python3', [
+      CK,
+      'produce',
+      JSON.stringify({ bootstrap: first.bootstrap, transactional_id: 'crash-txn', topic: 'crash', transactions: [{ commit: true, values }], timeout_ms: 90000 }),
+    ]);
+    // the broker kills itself (SIGKILL) once PrepareCommit is written
+    const exit = await first.exited;
+    expect(exit.signal).toBe('SIGKILL');
+    expect(first.stdout() + first.stderr()).toContain('halt-before-markers: broker 0 dies after writing PrepareCommit of crash-txn');
+    const second = await startBrokerProcess({ port: first.port, dataDir: first.dataDir, overrides });
+    await waitFor(() => producer.stdout().includes('results'), { timeoutMs: 90_000, message: 'the producer to finish its commit' });
+    expect(JSON.parse(producer.stdout().trim().split('\n').at(-1)!)).toEqual({ results: ['committed'] });
+    expect(second.stdout() + second.stderr()).toMatch(/completing 1 transactions in PrepareCommit\/PrepareAbort/);
+    const r = await kcat(['-b', second.bootstrap, '-C', '-t', 'crash', '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-f', '%s\n']);
+    expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual([...values].sort());
   });
 });
