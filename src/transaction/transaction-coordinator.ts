@@ -597,7 +597,8 @@ export class TransactionCoordinator {
       if (meta.state === 'Dead') continue;
       if (stateFilters.length > 0 && !states.has(meta.state)) continue;
       if (pids.size > 0 && !pids.has(meta.producerId)) continue;
-      if (durationFilterMs >= 0 && (meta.state !== 'Ongoing' || now - meta.txnStartTimestamp <= durationFilterMs)) continue;
+      // as Kafka's listTransactionStates: the time since the (last) transaction started, whatever the state
+      if (durationFilterMs >= 0 && now - meta.txnStartTimestamp <= durationFilterMs) continue;
       transactions.push({ transactionalId: meta.transactionalId, producerId: meta.producerId, state: meta.state });
     }
     return { errorCode: ErrorCode.NONE, unknownStateFilters, transactions };
