@@ -240,6 +240,7 @@ export class TransactionCoordinator {
   /** Replays a partition, then resumes the transactions it leaves half-completed. */
   private async load(partition: number, st: OwnedPartition): Promise<void> {
     const loaded = new Map<string, TxnTransit>();
+    let unreadable = 0;
     let position = 0;
     for (;;) {
       // Up to the log end, as Kafka's coordinators load: a new leader's high watermark may still lag.
@@ -256,15 +257,24 @@ export class TransactionCoordinator {
         position = batch.lastOffset + 1;
         if (batch.isControl) continue;
         for (const rec of batch.records) {
-          const id = rec.key === null ? null : decodeTransactionLogKey(rec.key);
-          if (id === null) continue;
-          if (rec.value === null) loaded.delete(id);
-          else loaded.set(id, decodeTransactionLogValue(rec.value));
+          // A record that is not Kafka's (something else wrote to the topic) is skipped, not fatal for the partition.
+          try {
+            const id = rec.key === null ? null : decodeTransactionLogKey(rec.key);
+            if (id === null) {
+              unreadable++;
+              continue;
+            }
+            if (rec.value === null) loaded.delete(id);
+            else loaded.set(id, decodeTransactionLogValue(rec.value));
+          } catch {
+            unreadable++;
+          }
         }
       }
       if (position === before) break;
     }
     if (this.partitions.get(partition) !== st) return; // unloaded meanwhile
+    if (unreadable > 0) this.logger.warn(`transaction coordinator: skipped ${unreadable} unreadable records in ${TRANSACTION_STATE_TOPIC}-${partition}`);
     const resume: TransactionMetadata[] = [];
     for (const [id, t] of loaded) {
       if (this.partitionFor(id) !== partition || t.state === 'Dead') continue;

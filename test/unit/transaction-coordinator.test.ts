@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/protocol/errors.js';
-import { decodeRecordBatches } from '../../src/protocol/records.js';
+import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { AppendResult, FetchResult } from '../../src/replication/replica-manager.js';
 import { TransactionCoordinator, type TransactionStateLog } from '../../src/transaction/transaction-coordinator.js';
 import { decodeTransactionLogKey, decodeTransactionLogValue, transactionLogKey, transactionLogValue, transactionStatePartitionFor } from '../../src/transaction/transaction-log.js';
@@ -226,6 +226,21 @@ describe('TransactionCoordinator', () => {
     await again.setOwnedPartitions(new Map([[0, 1]]));
     expect(again.describe('slow').errorCode).toBe(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
     expect(again.list([], [])).toEqual({ errorCode: ErrorCode.NONE, unknownStateFilters: [], transactions: [] });
+    again.close();
+  });
+
+  it('skips records of __transaction_state that are not Kafka\'s when loading', async () => {
+    const { log, make } = setup();
+    const first = make();
+    await first.setOwnedPartitions(new Map([[0, 0]]));
+    await first.initProducerId('ok', 60_000, null);
+    first.close();
+    log.appendRecords('__transaction_state', 0, buildRecordBatch([{ key: Buffer.from([0, 0, 0x7f, 0x7f]), value: Buffer.from('x') }, { key: null, value: Buffer.from('y') }]));
+    log.appendRecords('__transaction_state', 0, buildRecordBatch([{ key: transactionLogKey('bad-value'), value: Buffer.from([0, 9, 1, 2]) }]));
+    const again = make();
+    await again.setOwnedPartitions(new Map([[0, 1]]));
+    expect(again.describe('ok')).toMatchObject({ errorCode: ErrorCode.NONE, state: 'Empty' });
+    expect(again.describe('bad-value').errorCode).toBe(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
     again.close();
   });
 
