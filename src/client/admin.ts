@@ -761,7 +761,7 @@ export class Admin {
     return out;
   }
 
-  /** DescribeProducers of one partition, on its leader (or on `brokerId`, e.g. a follower). */
+  /** DescribeProducers of one partition, on its leader (or on `brokerId`, any broker hosting a replica of it). */
   async describeProducers(topic: string, partition: number, brokerId?: number): Promise<ProducerStateDescription[]> {
     return this.cluster.retry(async (attempt) => {
       const node = brokerId ?? (await this.cluster.leaderFor(topic, partition, attempt > 0));

@@ -159,6 +159,25 @@ describe('a transaction left open by a dead producer whose coordinator broker is
       try {
         const d = await conn2.request(65, { transactionalIds: ['left-open'] });
         expect(d.transactionStates[0]).toMatchObject({ errorCode: ErrorCode.NONE, transactionState: 'CompleteAbort', producerEpoch: 1 });
+        // Every live replica of the partition (leader or follower) has the producer's state from the replicated
+        // batches and markers: no open transaction, the bumped epoch (DescribeProducers answers on followers too).
+        const pid = d.transactionStates[0].producerId;
+        for (const b of c.brokers.filter((x) => x.running)) {
+          const conn3 = await BrokerConnection.connect({ host: '127.0.0.1', port: b.port });
+          try {
+            await waitFor(
+              async () => {
+                const p = (await conn3.request(61, { topics: [{ name: 'open', partitionIndexes: [0] }] })).topics[0].partitions[0];
+                expect(p.errorCode).toBe(ErrorCode.NONE);
+                expect(p.activeProducers.find((x: { producerId: number }) => x.producerId === pid)).toMatchObject({ producerEpoch: 1, currentTxnStartOffset: -1 });
+                return true;
+              },
+              { timeoutMs: 10_000, message: `broker ${b.id}'s producer state of the aborted transaction` },
+            );
+          } finally {
+            conn3.close();
+          }
+        }
       } finally {
         conn2.close();
       }

@@ -1,6 +1,7 @@
 /**
- * DescribeProducers (key 61), v0: the active producers of partitions this broker leads (NOT_LEADER_OR_FOLLOWER
- * elsewhere, UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist), from the partition's producer state:
+ * DescribeProducers (key 61), v0: the active producers of partitions this broker hosts, leader or follower, as Kafka's
+ * ReplicaManager.activeProducerState (NOT_LEADER_OR_FOLLOWER for a partition hosted elsewhere,
+ * UNKNOWN_TOPIC_OR_PARTITION for one that does not exist), from the partition's producer state:
  * producer id and epoch, last sequence and timestamp, the epoch of the coordinator that wrote its last marker, and
  * the first offset of its open transaction (-1 when none). `kfk transactions describe-producers` and `find-hanging`
  * use it.
@@ -24,7 +25,6 @@ export function describeProducersHandler(b: Pick<TransactionServices, 'replicaMa
           if (p === undefined) {
             return none(b.metadata.partition(t.name, partitionIndex) !== undefined ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
           }
-          if (!p.isLeader) return none(ErrorCode.NOT_LEADER_OR_FOLLOWER);
           if (p.log.isOffline) return none(ErrorCode.KAFKA_STORAGE_ERROR);
           const activeProducers = [...p.log.producerState.entries()].map((e) => ({
             producerId: e.producerId,
