@@ -7,8 +7,11 @@
  *
  * And a broker killed with SIGKILL right after it wrote a PrepareCommit (KFK_TEST_TXN_FAULT=halt-before-markers):
  * restarted on its data, it recovers __transaction_state, resumes the transaction and writes its markers; the
- * producer's commit (retried across the restart) succeeds and read_committed consumers see the transaction.
+ * producer's commit (retried across the restart) succeeds and read_committed consumers see the transaction. The
+ * `.txnindex` files of an earlier aborted transaction are deleted while the broker is down: recovery rebuilds them,
+ * so read_committed consumers still skip it.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, kcat, kfk, python, registerCleanup, spawnProcess, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
@@ -80,17 +83,34 @@ describe('a broker killed between PrepareCommit and the markers', () => {
     const producer = spawnProcess('/usr/bin/python3', [
       CK,
       'produce',
-      JSON.stringify({ bootstrap: first.bootstrap, transactional_id: 'crash-txn', topic: 'crash', transactions: [{ commit: true, values }], timeout_ms: 90000 }),
+      JSON.stringify({
+        bootstrap: first.bootstrap,
+        transactional_id: 'crash-txn',
+        topic: 'crash',
+        transactions: [
+          { commit: false, values: ['aborted-1', 'aborted-2', 'aborted-3'] },
+          { commit: true, values },
+        ],
+        timeout_ms: 90000,
+      }),
     ]);
     // the broker kills itself (SIGKILL) once PrepareCommit is written
     const exit = await first.exited;
     expect(exit.signal).toBe('SIGKILL');
     expect(first.stdout() + first.stderr()).toContain('halt-before-markers: broker 0 dies after writing PrepareCommit of crash-txn');
+    const txnIndexes = ['crash-0', 'crash-1'].flatMap((d) =>
+      fs.readdirSync(path.join(first.dataDir, d)).filter((f) => f.endsWith('.txnindex')).map((f) => path.join(first.dataDir, d, f)),
+    );
+    expect(txnIndexes.length).toBeGreaterThan(0); // the abort was indexed
+    for (const f of txnIndexes) fs.rmSync(f);
     const second = await startBrokerProcess({ port: first.port, dataDir: first.dataDir, overrides });
     await waitFor(() => producer.stdout().includes('results'), { timeoutMs: 90_000, message: 'the producer to finish its commit' });
-    expect(JSON.parse(producer.stdout().trim().split('\n').at(-1)!)).toEqual({ results: ['committed'] });
+    expect(JSON.parse(producer.stdout().trim().split('\n').at(-1)!)).toEqual({ results: ['aborted', 'committed'] });
     expect(second.stdout() + second.stderr()).toMatch(/completing 1 transactions in PrepareCommit\/PrepareAbort/);
     const r = await kcat(['-b', second.bootstrap, '-C', '-t', 'crash', '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-f', '%s\n']);
     expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual([...values].sort());
+    expect(txnIndexes.every((f) => fs.existsSync(f))).toBe(true); // rebuilt by recovery
+    const all = await kcat(['-b', second.bootstrap, '-C', '-t', 'crash', '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_uncommitted', '-f', '%s\n']);
+    expect(all.stdout).toContain('aborted-2');
   });
 });
