@@ -67,7 +67,7 @@ interface CommandState {
 }
 
 /** Every command name and alias (defining all of them is only needed for help, suggestions and errors). */
-const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions']);
+const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions']);
 
 function buildProgram(state: CommandState, argv: readonly string[]): Command {
   // Start-up: commander's work grows with every option defined, so only the command being run is defined (all of them
@@ -327,11 +327,59 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     program
       .command('dump-log')
       .description('print the batches, records and index entries of log segment files (kafka-dump-log.sh)')
-      .option('--files <files>', 'comma-separated .log, .index and .timeindex files to dump')
+      .option('--files <files>', 'comma-separated .log, .index, .timeindex and .txnindex files to dump')
       .option('--print-data-log', 'print each record\'s key and payload (implies --deep-iteration)')
       .option('--deep-iteration', 'print every record, not only the batches')
       .option('--verify-index-only', 'check index entries against the log without printing them')
+      .option('--transaction-index', 'also dump the aborted-transaction index (.txnindex) of each .log segment')
+      .option('--transaction-log-decoder', 'decode the records as __transaction_state entries (implies --print-data-log)')
       .action(action(async () => (await import('./dump-log.js')).runDumpLog));
+  }
+
+  if (want('transactions')) {
+    // transactions: kafka-transactions.sh (--bootstrap-server before or after the subcommand)
+    const transactions = program
+      .command('transactions')
+      .description('list, describe, abort and find hanging transactions (kafka-transactions.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file');
+    const txnAction = (sub: string) => async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      const { runTransactions } = await import('./transactions.js');
+      state.forceExit = true;
+      state.code = await runTransactions(sub, { ...transactions.opts(), ...cmd.opts() });
+    };
+    transactions.command('list').description('the transactions of every broker').action(txnAction('list'));
+    transactions
+      .command('describe')
+      .description('the state of one transactional id, from its coordinator')
+      .option('--transactional-id <id>', 'the transactional id')
+      .action(txnAction('describe'));
+    transactions
+      .command('describe-producers')
+      .description('the active producers of a partition and their open transactions')
+      .option('--topic <topic>', 'the topic')
+      .option('--partition <n>', 'the partition')
+      .option('--broker-id <id>', 'ask this broker (default: the partition leader)')
+      .action(txnAction('describe-producers'));
+    transactions
+      .command('abort')
+      .description('abort a (hanging) transaction on one partition')
+      .option('--topic <topic>', 'the topic')
+      .option('--partition <n>', 'the partition')
+      .option('--start-offset <offset>', 'the first offset of the open transaction to abort')
+      .option('--producer-id <id>', 'the producer id (instead of --start-offset)')
+      .option('--producer-epoch <epoch>', 'the producer epoch (instead of --start-offset)')
+      .option('--coordinator-epoch <epoch>', 'the coordinator epoch (instead of --start-offset)')
+      .action(txnAction('abort'));
+    transactions
+      .command('find-hanging')
+      .description('open transactions their coordinator does not know, older than --max-transaction-timeout')
+      .option('--broker-id <id>', 'look at the partitions of this broker')
+      .option('--topic <topic>', 'look at this topic')
+      .option('--partition <n>', 'look at this partition of --topic')
+      .option('--max-transaction-timeout <minutes>', 'transactions open longer than this are candidates (default 15)')
+      .action(txnAction('find-hanging'));
   }
 
   if (want('perf')) {
@@ -354,8 +402,8 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--producer.config <file>', 'producer settings properties file')
       .option('--print-metrics', 'print the producer\'s metrics at the end')
       .option('--reporting-interval <ms>', 'interval of the progress lines (default 5000)')
-      .option('--transactional-id <id>', 'not supported yet (kfk has no transactions)')
-      .option('--transaction-duration-ms <ms>', 'not supported yet (kfk has no transactions)')
+      .option('--transactional-id <id>', 'send in transactions with this transactional id (default performance-producer-default-transactional-id with --transaction-duration-ms)')
+      .option('--transaction-duration-ms <ms>', 'commit a transaction every this many ms (default 3000 with --transactional-id)')
       .action(action(async () => (await import('./perf-produce.js')).runPerfProduce));
     perf
       .command('consume')

@@ -56,6 +56,17 @@ import { offsetForLeaderEpochHandler } from './handlers/offset-for-leader-epoch.
 import { controlledShutdownHandler } from './handlers/controlled-shutdown.js';
 import { electLeadersHandler } from './handlers/elect-leaders.js';
 import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler } from './handlers/partition-reassignments.js';
+import { TransactionCoordinator } from '../transaction/transaction-coordinator.js';
+import { TxnMarkerChannel } from '../transaction/txn-marker-channel.js';
+import { TRANSACTION_STATE_TOPIC } from '../cluster/topic-names.js';
+import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
+import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
+import { endTxnHandler } from './handlers/end-txn.js';
+import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
+import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
+import { describeTransactionsHandler } from './handlers/describe-transactions.js';
+import { listTransactionsHandler } from './handlers/list-transactions.js';
+import { describeProducersHandler } from './handlers/describe-producers.js';
 
 export interface ListenerConfig {
   name: string;
@@ -101,6 +112,12 @@ export interface BrokerOptions {
   onFatalError?: (err: Error) => void;
   /** Wraps every API handler (the CLI's test-only fault injection, commands/test-faults.ts). */
   wrapHandler?: (handler: ApiHandler) => ApiHandler;
+  /**
+   * Test-only fault hook (commands/test-faults.ts): called by the transaction coordinator once a PrepareCommit or
+   * PrepareAbort is in __transaction_state, before any marker is sent. Returning true halts the coordinator there
+   * (it sends nothing and acts no more), as if its broker died at that moment; the hook then kills the broker.
+   */
+  beforeSendingTxnMarkers?: (transactionalId: string, commit: boolean) => boolean;
 }
 
 export class Broker implements BrokerServices {
@@ -111,6 +128,12 @@ export class Broker implements BrokerServices {
   logManager!: LogManager;
   /** Created in start(); owns the groups of the __consumer_offsets partitions led here. */
   groupCoordinator: GroupCoordinator | null = null;
+  /** Created in start(); owns the transactional ids of the __transaction_state partitions led here. */
+  transactionCoordinator: TransactionCoordinator | null = null;
+  /** Created in start(); writes transaction markers to partition leaders. */
+  private txnMarkerChannel: TxnMarkerChannel | null = null;
+  private producerExpiryTimer: NodeJS.Timeout | null = null;
+  private readonly producerIds: ProducerIdManager;
   /** Resolved when start() has reconciled once; requests wait for it (see ConnectionOptions.ready). */
   private markReady!: () => void;
   private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
@@ -139,7 +162,12 @@ export class Broker implements BrokerServices {
       offsetsTopicNumPartitions: options.offsetsTopicNumPartitions ?? 50,
       offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
       offsetsTopicSegmentBytes: options.offsetsTopicSegmentBytes ?? 104857600,
+      transactionStateLogNumPartitions: options.brokerConfig?.transactionStateLogNumPartitions ?? 50,
+      transactionStateLogReplicationFactor: options.brokerConfig?.transactionStateLogReplicationFactor ?? 3,
+      transactionStateLogMinIsr: options.brokerConfig?.transactionStateLogMinIsr ?? 2,
+      transactionStateLogSegmentBytes: options.brokerConfig?.transactionStateLogSegmentBytes ?? 104857600,
     };
+    this.producerIds = new ProducerIdManager(options.registry, options.brokerId);
     const bc = options.brokerConfig;
     this.controller = new Controller({
       registry: options.registry,
@@ -186,7 +214,15 @@ export class Broker implements BrokerServices {
       electLeadersHandler(this),
       alterPartitionReassignmentsHandler(this),
       listPartitionReassignmentsHandler(this),
-      initProducerIdHandler(new ProducerIdManager(options.registry, options.brokerId)),
+      initProducerIdHandler(this.producerIds, this),
+      addPartitionsToTxnHandler(this),
+      addOffsetsToTxnHandler(this),
+      endTxnHandler(this),
+      writeTxnMarkersHandler(this),
+      txnOffsetCommitHandler(this),
+      describeTransactionsHandler(this),
+      listTransactionsHandler(this),
+      describeProducersHandler(this),
       createPartitionsHandler(this),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
         brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
@@ -257,6 +293,33 @@ export class Broker implements BrokerServices {
       offsetsCommitTimeoutMs: bc?.offsetsCommitTimeoutMs,
       logger: this.logger,
     });
+    this.txnMarkerChannel = new TxnMarkerChannel({ brokerId: this.options.brokerId, metadata: this.metadata, logger: this.logger });
+    this.transactionCoordinator = new TransactionCoordinator({
+      brokerId: this.options.brokerId,
+      log: this.replicaManager,
+      numPartitions: () => this.metadata.topic(TRANSACTION_STATE_TOPIC)?.partitions.length ?? this.settings.transactionStateLogNumPartitions,
+      producerIds: this.producerIds,
+      markers: this.txnMarkerChannel,
+      config: bc
+        ? {
+            transactionMaxTimeoutMs: bc.transactionMaxTimeoutMs,
+            transactionalIdExpirationMs: bc.transactionalIdExpirationMs,
+            abortTimedOutTransactionsIntervalMs: bc.transactionAbortTimedOutTransactionCleanupIntervalMs,
+            removeExpiredTransactionalIdsIntervalMs: bc.transactionRemoveExpiredTransactionCleanupIntervalMs,
+            loadBufferSize: bc.transactionStateLogLoadBufferSize,
+          }
+        : {},
+      logger: this.logger,
+      ...(this.options.beforeSendingTxnMarkers ? { beforeSendingMarkers: this.options.beforeSendingTxnMarkers } : {}),
+    });
+    // producer.id.expiration.ms: producers idle that long (without an open transaction) are forgotten (Kafka's
+    // producer-expiry-check, every producer.id.expiration.check.interval.ms).
+    const producerIdExpirationMs = bc?.producerIdExpirationMs ?? 86400000;
+    this.producerExpiryTimer = setInterval(() => {
+      const now = Date.now();
+      for (const log of this.logManager.allLogs()) if (!log.isClosed) log.removeExpiredProducers(now, producerIdExpirationMs);
+    }, bc?.producerIdExpirationCheckIntervalMs ?? 600000);
+    this.producerExpiryTimer.unref();
     this.reconciler = new Reconciler({
       registry: this.options.registry,
       brokerId: this.options.brokerId,
@@ -267,6 +330,7 @@ export class Broker implements BrokerServices {
       ...(this.options.topicLogConfig !== undefined ? { topicLogConfig: this.options.topicLogConfig } : {}),
       minInsyncReplicas: this.replicationConfig.minInsyncReplicas,
       groupCoordinator: () => this.groupCoordinator,
+      transactionCoordinator: () => this.transactionCoordinator,
       logger: this.logger,
       isStopped: () => this.stopped,
     });
@@ -433,6 +497,7 @@ export class Broker implements BrokerServices {
     await this.controller.shutdown();
     await Promise.all(this.servers.map((s) => s.stop()));
     this.reconciler?.stop();
+    this.closeTransactions();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
     if (this.logManager) await this.logManager.close({ cleanShutdownMarker });
@@ -456,9 +521,17 @@ export class Broker implements BrokerServices {
     else await registry.close().catch((err: unknown) => this.logger.warn(`closing the registry session after a kill: ${(err as Error).message ?? err}`));
     await Promise.all(this.servers.map((s) => s.stop()));
     await this.controller.shutdown();
+    this.closeTransactions();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
     if (this.logManager) this.logManager.closeWithoutFlush();
+  }
+
+  private closeTransactions(): void {
+    if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);
+    this.producerExpiryTimer = null;
+    this.txnMarkerChannel?.close();
+    this.transactionCoordinator?.close();
   }
 }
 

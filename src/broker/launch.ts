@@ -151,6 +151,8 @@ export async function launchBroker(
     logger?: Logger;
     validateTopicConfig?: (c: Record<string, string>) => string | null;
     wrapHandler?: (h: ApiHandler) => ApiHandler;
+    /** Test-only fault hook of the transaction coordinator (BrokerOptions.beforeSendingTxnMarkers). */
+    beforeSendingTxnMarkers?: (transactionalId: string, commit: boolean) => boolean;
     /**
      * A registry session of the caller's (several brokers in one process sharing one store), ended by the broker's
      * stop(); or a ProvidedRegistry whose close() also runs after the stop.
@@ -203,6 +205,7 @@ export async function launchBroker(
     logger,
     onFatalError: (err) => onFatal(err),
     ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
+    ...(opts.beforeSendingTxnMarkers ? { beforeSendingTxnMarkers: opts.beforeSendingTxnMarkers } : {}),
   });
   try {
     await broker.start();

@@ -182,7 +182,11 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   d('transaction.state.log.segment.bytes', 'int', 104857600, 'high', 'Segment size of __transaction_state.', atLeast(1)),
   d('transaction.max.timeout.ms', 'int', 900000, 'high', 'Maximum transaction timeout a producer may ask for.', atLeast(1)),
   d('transactional.id.expiration.ms', 'int', 604800000, 'high', 'Expire a transactional id unused for this long.', atLeast(1)),
-  d('producer.id.expiration.ms', 'int', 86400000, 'low', 'Expire idempotent producer state unused for this long.', atLeast(1)),
+  d('transaction.state.log.load.buffer.size', 'int', 5242880, 'low', 'Read size when loading __transaction_state.', atLeast(1)),
+  d('transaction.abort.timed.out.transaction.cleanup.interval.ms', 'int', 10000, 'low', 'How often transactions open past their timeout are looked for (and aborted).', atLeast(1)),
+  d('transaction.remove.expired.transaction.cleanup.interval.ms', 'int', 3600000, 'low', 'How often transactional ids past transactional.id.expiration.ms are removed.', atLeast(1)),
+  d('producer.id.expiration.ms', 'int', 86400000, 'low', 'Expire producer state (without an open transaction) unused for this long.', atLeast(1)),
+  d('producer.id.expiration.check.interval.ms', 'int', 600000, 'low', 'How often producer state is checked for producer.id.expiration.ms.', atLeast(1)),
 
   // ---- security (accepted; see docs for what kfk implements) ----
   d('sasl.enabled.mechanisms', 'list', ['GSSAPI'], 'medium', 'SASL mechanisms enabled on SASL listeners.'),
@@ -315,8 +319,14 @@ export interface BrokerConfig {
   transactionStateLogNumPartitions: number;
   transactionStateLogReplicationFactor: number;
   transactionStateLogMinIsr: number;
+  transactionStateLogSegmentBytes: number;
+  transactionStateLogLoadBufferSize: number;
   transactionMaxTimeoutMs: number;
   transactionalIdExpirationMs: number;
+  transactionAbortTimedOutTransactionCleanupIntervalMs: number;
+  transactionRemoveExpiredTransactionCleanupIntervalMs: number;
+  producerIdExpirationMs: number;
+  producerIdExpirationCheckIntervalMs: number;
 
   /** Every defined config by its Kafka name (converted value or default). */
   values: Record<string, ConfigValue>;
@@ -636,8 +646,14 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
     transactionStateLogNumPartitions: num('transaction.state.log.num.partitions'),
     transactionStateLogReplicationFactor: num('transaction.state.log.replication.factor'),
     transactionStateLogMinIsr: num('transaction.state.log.min.isr'),
+    transactionStateLogSegmentBytes: num('transaction.state.log.segment.bytes'),
+    transactionStateLogLoadBufferSize: num('transaction.state.log.load.buffer.size'),
     transactionMaxTimeoutMs: num('transaction.max.timeout.ms'),
     transactionalIdExpirationMs: num('transactional.id.expiration.ms'),
+    transactionAbortTimedOutTransactionCleanupIntervalMs: num('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+    transactionRemoveExpiredTransactionCleanupIntervalMs: num('transaction.remove.expired.transaction.cleanup.interval.ms'),
+    producerIdExpirationMs: num('producer.id.expiration.ms'),
+    producerIdExpirationCheckIntervalMs: num('producer.id.expiration.check.interval.ms'),
 
     values: v,
     explicit: parsed.explicit,

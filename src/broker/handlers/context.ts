@@ -15,6 +15,10 @@ export interface BrokerSettings {
   offsetsTopicNumPartitions: number;
   offsetsTopicReplicationFactor: number;
   offsetsTopicSegmentBytes: number;
+  transactionStateLogNumPartitions: number;
+  transactionStateLogReplicationFactor: number;
+  transactionStateLogMinIsr: number;
+  transactionStateLogSegmentBytes: number;
 }
 
 export interface BrokerServices {
