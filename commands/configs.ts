@@ -6,7 +6,7 @@
  * and one `  k=v sensitive=false synonyms={SOURCE:name=value, ...}` line per config, sorted by name;
  * `Completed updating config for topic T.` after an alter.
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import {
   Admin,
   ConfigResourceError,
@@ -37,8 +37,8 @@ export async function runConfigs(opts: Opts): Promise<number> {
   if (alter && opts.all) throw new CliError('--all can only be used with --describe');
 
   const props = await readPropertiesFlag(opts.commandConfig, '--command-config');
-  checkSecurityProperties(props);
-  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-configs' });
+  const security = await clientSecurityOf(props);
+  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-configs', ...(security ? { security } : {}) });
   try {
     if (describe) return await runDescribe(admin, entityType, entityName, isDefault, opts.all === true);
     return await runAlter(admin, entityType, isDefault ? '' : entityName!, opts);

@@ -56,6 +56,10 @@ import { offsetForLeaderEpochHandler } from './handlers/offset-for-leader-epoch.
 import { controlledShutdownHandler } from './handlers/controlled-shutdown.js';
 import { electLeadersHandler } from './handlers/elect-leaders.js';
 import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler } from './handlers/partition-reassignments.js';
+import { saslAuthenticateHandler, saslHandshakeHandler } from './handlers/sasl.js';
+import type { ListenerSecurity } from '../security/listener-security.js';
+import { EntityConfigCache } from '../security/entity-configs.js';
+import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
 
 export interface ListenerConfig {
   name: string;
@@ -101,6 +105,8 @@ export interface BrokerOptions {
   onFatalError?: (err: Error) => void;
   /** Wraps every API handler (the CLI's test-only fault injection, commands/test-faults.ts). */
   wrapHandler?: (handler: ApiHandler) => ApiHandler;
+  /** How each listener secures its connections (TLS, SASL), by listener name; absent: PLAINTEXT. */
+  listenerSecurity?: readonly ListenerSecurity[];
 }
 
 export class Broker implements BrokerServices {
@@ -127,6 +133,9 @@ export class Broker implements BrokerServices {
   private reconciler: Reconciler | null = null;
   private stopped = false;
   private advertised: ListenerConfig[] = [];
+  /** The registry's user and client configs (SCRAM credentials, quotas), kept current. */
+  entityConfigs: EntityConfigCache | null = null;
+  private transports: BuiltTransport[] = [];
 
   constructor(readonly options: BrokerOptions) {
     this.logger = options.logger ?? createLogger('info');
@@ -188,6 +197,8 @@ export class Broker implements BrokerServices {
       listPartitionReassignmentsHandler(this),
       initProducerIdHandler(new ProducerIdManager(options.registry, options.brokerId)),
       createPartitionsHandler(this),
+      saslHandshakeHandler(),
+      saslAuthenticateHandler(),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
         brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),
@@ -269,11 +280,19 @@ export class Broker implements BrokerServices {
       groupCoordinator: () => this.groupCoordinator,
       logger: this.logger,
       isStopped: () => this.stopped,
+      ...(this.options.brokerConfig ? { interBrokerListenerName: this.options.brokerConfig.interBrokerListenerName } : {}),
     });
+
+    this.entityConfigs = new EntityConfigCache(registry, this.logger);
+    await this.entityConfigs.start();
+    const scram = new ScramCredentialCache(this.entityConfigs);
 
     // One set of connection quotas for all listeners: Kafka's limits are per broker.
     const quotas = new ConnectionQuotas(this.options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, this.logger);
     for (const l of this.options.listeners) {
+      const security = this.options.listenerSecurity?.find((s) => s.name === l.name);
+      const built = security ? buildListenerTransport(security, { scram, logger: this.logger }) : null;
+      if (built) this.transports.push(built);
       const server = new SocketServer(
         { name: l.name, host: l.host, port: l.port },
         {
@@ -283,6 +302,7 @@ export class Broker implements BrokerServices {
           unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(() => this.handlers.values()) as Record<string, unknown>,
           ready: this.ready,
           quotas,
+          ...(built ? { transport: built.transport } : {}),
         },
       );
       await server.start();
@@ -299,6 +319,7 @@ export class Broker implements BrokerServices {
       // A new registry session: register again, run the election, re-arm watches.
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
+        await this.entityConfigs?.reload();
         await this.registerBroker();
         await this.controller.reelect();
         await this.reconcile();
@@ -432,6 +453,8 @@ export class Broker implements BrokerServices {
     this.controllerChannel.close();
     await this.controller.shutdown();
     await Promise.all(this.servers.map((s) => s.stop()));
+    for (const t of this.transports) t.close();
+    this.entityConfigs?.close();
     this.reconciler?.stop();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
@@ -455,6 +478,8 @@ export class Broker implements BrokerServices {
     // kill() is the in-process kill -9: ending the session is all that matters, a failure to close it is logged.
     else await registry.close().catch((err: unknown) => this.logger.warn(`closing the registry session after a kill: ${(err as Error).message ?? err}`));
     await Promise.all(this.servers.map((s) => s.stop()));
+    for (const t of this.transports) t.close();
+    this.entityConfigs?.close();
     await this.controller.shutdown();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();

@@ -13,6 +13,7 @@
  * reused RecordView (record-view.ts), which allocates nothing per record unless the callback asks for a key,
  * value or headers.
  */
+import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, METADATA_ERROR_CODES, RETRIABLE_ERROR_CODES, backoffMs, clusterFrom, isRetriable } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { decodeRecordBatch, forEachBatch, type RecordHeader } from '../protocol/records.js';
@@ -49,6 +50,8 @@ export interface ConsumerOptions {
   bootstrap?: string | readonly string[];
   cluster?: ClusterClient;
   clientId?: string;
+  /** TLS and SASL (with `bootstrap`); default PLAINTEXT. */
+  security?: ClientSecurity;
   isolationLevel?: IsolationLevel;
   /** Fetch max_wait_ms (default 500). */
   maxWaitMs?: number;

@@ -6,6 +6,7 @@
  * The network side is behind ProducerTransport so the batching logic can be tested without a broker;
  * ClusterTransport is the real one.
  */
+import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, RETRIABLE_ERROR_CODES, METADATA_ERROR_CODES, backoffMs, type ClusterClientOptions } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { partitionForKey } from './partitioner.js';
@@ -41,6 +42,8 @@ export interface ProducerOptions {
   bootstrap?: string | readonly string[];
   cluster?: ClusterClient;
   clientId?: string;
+  /** TLS and SASL (with `bootstrap`); default PLAINTEXT. */
+  security?: ClientSecurity;
   /** 0, 1 or -1/'all' (default -1, as Kafka 3). */
   acks?: Acks | 'all' | '-1' | '0' | '1';
   compression?: CompressionName | number;
@@ -329,6 +332,7 @@ export class Producer {
           clientId: opts.clientId ?? 'kfk-producer',
           requestTimeoutMs: this.requestTimeoutMs + 5000,
           connectTimeoutMs: opts.connectTimeoutMs,
+          ...(opts.security ? { security: opts.security } : {}),
         };
         this.transport = new ClusterTransport(new ClusterClient(clusterOpts), allowAuto, true);
       }

@@ -185,6 +185,8 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   ],
   // ListGroups
   [16, { fixed: { groups: [] } }],
+  // SaslHandshake
+  [17, { fixed: { mechanisms: [] } }],
   // ApiVersions
   [18, { fixed: { apiKeys: [] } }],
   // CreateTopics
@@ -219,6 +221,8 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
       ],
     },
   ],
+  // SaslAuthenticate
+  [36, { fixed: { authBytes: EMPTY, sessionLifetimeMs: 0 } }],
   // DescribeConfigs
   [32, { mirrors: [{ into: 'results', from: 'resources', copy: { resourceType: 'resourceType', resourceName: 'resourceName' }, fixed: { configs: [] } }] }],
   // AlterConfigs

@@ -22,6 +22,8 @@ import { CloseConnection, NO_RESPONSE, type ApiHandler, type RequestContext } fr
 import { UNKNOWN_SERVER_ERROR, buildErrorResponse, type ApiErrorInfo } from './error-response.js';
 import type { Logger } from './logger.js';
 import type { Socket } from 'node:net';
+import type { KafkaPrincipal } from '../security/principal.js';
+import { normaliseIp } from './connection-quotas.js';
 
 const API_VERSIONS_KEY = 18;
 
@@ -52,6 +54,7 @@ export interface RequestRunnerOptions {
 export interface RequestSource {
   readonly clientHost: string;
   readonly socket: Socket;
+  readonly principal: KafkaPrincipal;
 }
 
 /** A decoded request on its way through the handler. */
@@ -128,6 +131,8 @@ export class RequestRunner {
         clientHost: source.clientHost,
         listenerName: this.opts.listenerName,
         socket: source.socket,
+        principal: source.principal,
+        clientAddress: normaliseIp(source.socket.remoteAddress),
       };
       return { ctx, codec, handler, body };
     } catch (err) {

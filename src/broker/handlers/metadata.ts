@@ -18,7 +18,7 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { ZERO_UUID } from '../../protocol/primitives.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
-import type { TopicInfo } from '../../cluster/metadata-cache.js';
+import { endpointOn, type TopicInfo } from '../../cluster/metadata-cache.js';
 import { invalidTopicNameReason, isInternalTopic } from '../../cluster/topic-names.js';
 
 const AUTHORIZED_OPERATIONS_NOT_REQUESTED = -2147483648;
@@ -75,9 +75,13 @@ export function metadataHandler(b: BrokerServices): ApiHandler<MetadataRequest, 
       }
       return {
         throttleTimeMs: 0,
+        // the brokers' endpoints on the listener the client connected to (brokers without one are left out, as Kafka)
         brokers: [...b.metadata.brokers.values()]
           .sort((x, y) => x.id - y.id)
-          .map((br) => ({ nodeId: br.id, host: br.host, port: br.port, rack: br.rack })),
+          .flatMap((br) => {
+            const ep = endpointOn(br, ctx.listenerName);
+            return ep ? [{ nodeId: br.id, host: ep.host, port: ep.port, rack: br.rack }] : [];
+          }),
         clusterId: b.metadata.clusterId,
         controllerId: b.metadata.controllerId,
         topics,
