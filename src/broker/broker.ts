@@ -57,6 +57,8 @@ import { controlledShutdownHandler } from './handlers/controlled-shutdown.js';
 import { electLeadersHandler } from './handlers/elect-leaders.js';
 import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler } from './handlers/partition-reassignments.js';
 import { saslAuthenticateHandler, saslHandshakeHandler } from './handlers/sasl.js';
+import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from './handlers/scram-credentials.js';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from './handlers/client-quotas.js';
 import type { ListenerSecurity } from '../security/listener-security.js';
 import { EntityConfigCache } from '../security/entity-configs.js';
 import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
@@ -199,6 +201,10 @@ export class Broker implements BrokerServices {
       createPartitionsHandler(this),
       saslHandshakeHandler(),
       saslAuthenticateHandler(),
+      describeUserScramCredentialsHandler(options.registry),
+      alterUserScramCredentialsHandler(options.registry, this.logger),
+      describeClientQuotasHandler(options.registry),
+      alterClientQuotasHandler(options.registry),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
         brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),

@@ -184,7 +184,8 @@ class ScramExchange implements Exchange {
 
   private final(message: string): Buffer {
     const cf = parseClientFinal(message);
-    if (cf.nonce !== this.combinedNonce) throw new ScramError('Invalid client nonce in the final client message.');
+    // Kafka checks that the nonce ends with the combined one (librdkafka 2.0 sends the client nonce twice)
+    if (!cf.nonce.endsWith(this.combinedNonce)) throw new ScramError('Invalid client nonce in the final client message.');
     const auth = authMessage(this.clientFirstBare, this.serverFirst, cf.withoutProof);
     const credential = this.credential;
     if (credential === null) throw new AuthFailure(this.genericFailure, `unknown SCRAM user ${JSON.stringify(this.user)}`);

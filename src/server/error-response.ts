@@ -258,6 +258,22 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   [46, { fixed: { topics: [] } }],
   // OffsetDelete: the top-level error only, as Kafka's
   [47, { fixed: { topics: [] } }],
+  // DescribeClientQuotas: the top-level error
+  [48, { fixed: { entries: null } }],
+  // AlterClientQuotas: every entity of the request
+  [49, { mirrors: [{ into: 'entries', from: 'entries', copy: { entity: 'entity' } }] }],
+  // DescribeUserScramCredentials: the top-level error
+  [50, { fixed: { results: [] } }],
+  // AlterUserScramCredentials: every user named in the request
+  [
+    51,
+    {
+      mirrors: [
+        { into: 'results', from: 'deletions', copy: { user: 'name' } },
+        { into: 'results', from: 'upsertions', copy: { user: 'name' } },
+      ],
+    },
+  ],
   // DescribeCluster
   [60, { fixed: { clusterId: '', controllerId: -1, brokers: [] } }],
 ]);
