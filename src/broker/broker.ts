@@ -60,6 +60,7 @@ import { saslAuthenticateHandler, saslHandshakeHandler } from './handlers/sasl.j
 import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from './handlers/scram-credentials.js';
 import { alterClientQuotasHandler, describeClientQuotasHandler } from './handlers/client-quotas.js';
 import type { ListenerSecurity } from '../security/listener-security.js';
+import type { ClientSecurity } from '../security/client-security.js';
 import { EntityConfigCache } from '../security/entity-configs.js';
 import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
 
@@ -109,6 +110,8 @@ export interface BrokerOptions {
   wrapHandler?: (handler: ApiHandler) => ApiHandler;
   /** How each listener secures its connections (TLS, SASL), by listener name; absent: PLAINTEXT. */
   listenerSecurity?: readonly ListenerSecurity[];
+  /** How this broker connects to the others (the inter-broker listener's TLS and SASL); absent: PLAINTEXT. */
+  interBrokerSecurity?: ClientSecurity;
 }
 
 export class Broker implements BrokerServices {
@@ -170,7 +173,11 @@ export class Broker implements BrokerServices {
       reconcileTopic: (topic) => this.reconcileTopic(topic),
       logger: this.logger,
     });
-    this.controllerChannel = new ControllerChannel(options.registry, { brokerId: options.brokerId });
+    this.controllerChannel = new ControllerChannel(options.registry, {
+      brokerId: options.brokerId,
+      ...(options.brokerConfig ? { listenerName: options.brokerConfig.interBrokerListenerName } : {}),
+      ...(options.interBrokerSecurity ? { security: options.interBrokerSecurity } : {}),
+    });
     this.autoTopicCreator = new AutoTopicCreator(this.controller, this.controllerChannel, this.logger);
     for (const h of [
       apiVersionsHandler(() => this.handlers.values()),
@@ -393,7 +400,8 @@ export class Broker implements BrokerServices {
   /** The replication settings (replica.*, num.replica.fetchers, min.insync.replicas) of this broker. */
   get replicationConfig(): ReplicationConfig {
     const bc = this.options.brokerConfig;
-    return bc ? replicationConfigFromBroker(bc) : DEFAULT_REPLICATION_CONFIG;
+    const base = bc ? replicationConfigFromBroker(bc) : DEFAULT_REPLICATION_CONFIG;
+    return this.options.interBrokerSecurity ? { ...base, interBrokerSecurity: this.options.interBrokerSecurity } : base;
   }
 
   /**

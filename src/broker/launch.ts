@@ -9,7 +9,7 @@ import { lookup } from 'node:dns/promises';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { ConfigError } from '../config/config-def.js';
 import { refuseUnsafeSettings } from '../config/unsafe-settings.js';
-import { listenerSecurities } from '../security/listener-security.js';
+import { interBrokerClientSecurity, listenerSecurities } from '../security/listener-security.js';
 import { DEFAULT_QUEUED_BYTES_PER_CONNECTION, normaliseIp, type ConnectionLimits } from '../server/connection-quotas.js';
 import { validateTopicConfig } from '../config/topic-config.js';
 import type { LogConfig } from '../log/log-config.js';
@@ -163,6 +163,7 @@ export async function launchBroker(
   refuseUnsafeSettings(config);
   // TLS and SASL of every listener, validated (keystores read, JAAS lines parsed) before anything is opened
   const listenerSecurity = listenerSecurities(config);
+  const interBrokerSecurity = interBrokerClientSecurity(config);
   const connectionLimits = await connectionLimitsFromConfig(config);
   const provided = opts.registry;
   const { registry, close } =
@@ -205,6 +206,7 @@ export async function launchBroker(
       }),
     logger,
     listenerSecurity,
+    interBrokerSecurity,
     onFatalError: (err) => onFatal(err),
     ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
   });

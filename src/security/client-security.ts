@@ -40,8 +40,8 @@ export const PLAINTEXT_SECURITY: ClientSecurity = { protocol: 'PLAINTEXT' };
 
 /** Settings of the client's security, however named (a broker's inter-broker settings carry listener prefixes). */
 export interface ClientSecuritySource extends SettingSource {
-  /** The value of sasl.jaas.config for the mechanism (brokers: listener.name.<l>.<mechanism>.sasl.jaas.config). */
-  jaas(mechanism: string): { value: string; key: string } | undefined;
+  /** The JAAS line for the mechanism and its key (clients: sasl.jaas.config; brokers: listener.name.<l>.<mechanism>.sasl.jaas.config). */
+  jaas(mechanism: string): { value: string | undefined; key: string };
 }
 
 function refuseClass(src: SettingSource, key: string): void {
@@ -73,10 +73,11 @@ export function clientSecurityFrom(src: ClientSecuritySource, protocolValue: str
     refuseClass(src, 'sasl.client.callback.handler.class');
     refuseClass(src, 'sasl.login.class');
     const jaas = src.jaas(mechanism);
-    if (jaas === undefined) throw new ConfigError(`${mechanism} needs ${mechanismKey === 'sasl.mechanism' ? 'sasl.jaas.config' : `the ${mechanism} JAAS line`} with a username and a password`, 'sasl.jaas.config');
+    const jaasValue = jaas.value;
+    if (jaasValue === undefined || jaasValue.trim() === '') throw new ConfigError(`SASL ${mechanism} needs ${jaas.key} with a username and a password`, jaas.key);
     let creds: { username: string; password: string } | null;
     try {
-      creds = loginCredentials(parseJaasConfig(jaas.value));
+      creds = loginCredentials(parseJaasConfig(jaasValue));
     } catch (err) {
       if (err instanceof JaasError) throw new ConfigError(`Invalid value [hidden] for configuration ${jaas.key}: ${err.message}`, jaas.key);
       throw err;
@@ -92,10 +93,7 @@ export function clientSecurityFromProperties(props: Readonly<Record<string, stri
   const base = propertiesSource(props);
   const src: ClientSecuritySource = {
     ...base,
-    jaas: () => {
-      const v = setting(base, 'sasl.jaas.config');
-      return v === undefined ? undefined : { value: v, key: 'sasl.jaas.config' };
-    },
+    jaas: () => ({ value: setting(base, 'sasl.jaas.config'), key: 'sasl.jaas.config' }),
   };
   return clientSecurityFrom(src, setting(base, 'security.protocol'), setting(base, 'sasl.mechanism'), 'sasl.mechanism');
 }

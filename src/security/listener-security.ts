@@ -12,6 +12,7 @@ import type { BrokerConfig, Listener, SecurityProtocol } from '../config/broker-
 import { JaasError, PLAIN_LOGIN_MODULE, SCRAM_LOGIN_MODULE, loginCredentials, parseJaasConfig, plainUsers, type JaasModule } from './jaas.js';
 import { loadTlsMaterial, setting, type SettingSource, type TlsMaterial } from './ssl-settings.js';
 import { SslPrincipalMapper } from './ssl-principal.js';
+import { clientSecurityFrom, type ClientSecurity } from './client-security.js';
 
 /** The SASL mechanisms kfk implements. */
 export const SUPPORTED_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
@@ -182,4 +183,40 @@ export function listenerSecurities(config: BrokerConfig): ListenerSecurity[] {
     out.push({ name: l.name, protocol: p, tls, sasl });
   }
   return out;
+}
+
+/**
+ * How this broker connects to the others (replica fetchers, the controller channel): as a client of the
+ * inter-broker listener, with that listener's ssl.* (its truststore trusts the other brokers, its keystore is the
+ * client certificate) and, for SASL, sasl.mechanism.inter.broker.protocol with the username and password of
+ * listener.name.<inter-broker listener>.<mechanism>.sasl.jaas.config, as Kafka. Throws a ConfigError naming what is
+ * missing.
+ */
+export function interBrokerClientSecurity(config: BrokerConfig): ClientSecurity {
+  const props = config.originals;
+  const name = config.interBrokerListenerName;
+  const src = listenerSource(props, name);
+  const mechanism = String(config.values['sasl.mechanism.inter.broker.protocol'] ?? 'GSSAPI');
+  const p = config.interBrokerSecurityProtocol;
+  if (p === 'SASL_PLAINTEXT' || p === 'SASL_SSL') {
+    // Kafka: the inter-broker mechanism must be one the inter-broker listener enables
+    const enabled = (setting(src, 'sasl.enabled.mechanisms') ?? (config.values['sasl.enabled.mechanisms'] as string[]).join(','))
+      .split(',')
+      .map((m) => m.trim().toUpperCase());
+    if (!enabled.includes(mechanism.toUpperCase())) {
+      throw ConfigError.invalid('sasl.mechanism.inter.broker.protocol', mechanism, `must be included in ${src.name('sasl.enabled.mechanisms')} when SASL is used for inter-broker communication (listener ${name})`);
+    }
+  }
+  return clientSecurityFrom(
+    {
+      ...src,
+      jaas: (m) => {
+        const key = `${listenerPrefix(name)}${m.toLowerCase()}.sasl.jaas.config`;
+        return { value: props[key], key };
+      },
+    },
+    config.interBrokerSecurityProtocol,
+    mechanism,
+    'sasl.mechanism.inter.broker.protocol',
+  );
 }
