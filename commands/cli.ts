@@ -67,7 +67,7 @@ interface CommandState {
 }
 
 /** Every command name and alias (defining all of them is only needed for help, suggestions and errors). */
-const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions']);
+const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions']);
 
 function buildProgram(state: CommandState, argv: readonly string[]): Command {
   // Start-up: commander's work grows with every option defined, so only the command being run is defined (all of them
@@ -232,6 +232,36 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--add-config <k=v,...>', 'configs to set: k1=v1,k2=[v2,v3] (repeatable)', collect)
       .option('--delete-config <k,...>', 'configs to remove: k1,k2 (repeatable)', collect)
       .action(action(async () => (await import('./configs.js')).runConfigs));
+  }
+
+  if (want('acls')) {
+    // acls
+    program
+      .command('acls')
+      .description('add, remove and list ACLs (kafka-acls.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*)')
+      .option('--add', 'add ACLs')
+      .option('--remove', 'remove ACLs')
+      .option('--list', 'list ACLs (all, or of the given resources)')
+      .option('--topic <topic>', 'a topic (repeatable; with prefixed patterns a prefix; * for all)', collect)
+      .option('--group <group>', 'a consumer group (repeatable)', collect)
+      .option('--cluster', 'the cluster')
+      .option('--transactional-id <id>', 'a transactional id (repeatable)', collect)
+      .option('--delegation-token <id>', 'a delegation token (repeatable)', collect)
+      .option('--user-principal <user>', 'a user principal as a resource (repeatable)', collect)
+      .option('--resource-pattern-type <type>', 'literal (default), prefixed; for --list and --remove also any and match')
+      .option('--allow-principal <principal>', 'principal allowed, Type:name (repeatable)', collect)
+      .option('--deny-principal <principal>', 'principal denied, Type:name (repeatable)', collect)
+      .option('--allow-host <host>', 'host the allowed principals may come from (repeatable; default *)', collect)
+      .option('--deny-host <host>', 'host the denied principals are denied from (repeatable; default *)', collect)
+      .option('--operation <operation>', 'Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, All (repeatable; default All)', collect)
+      .option('--producer', 'the producer role: Write, Describe, Create on topics (Write, Describe on transactional ids)')
+      .option('--consumer', 'the consumer role: Read, Describe on topics, Read on groups')
+      .option('--idempotent', 'with --producer: IdempotentWrite on the cluster')
+      .option('--principal <principal>', 'with --list: only the ACLs of this principal (repeatable)', collect)
+      .option('--force', 'do not ask before removing')
+      .action(action(async () => (await import('./acls.js')).runAcls));
   }
 
   if (want('console-producer') || want('produce')) {

@@ -59,6 +59,10 @@ import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler }
 import { saslAuthenticateHandler, saslHandshakeHandler } from './handlers/sasl.js';
 import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from './handlers/scram-credentials.js';
 import { alterClientQuotasHandler, describeClientQuotasHandler } from './handlers/client-quotas.js';
+import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './handlers/acls.js';
+import { AclAuthorizer, parseSuperUsers } from '../security/authorizer.js';
+import { ACL_AUTHORIZER_CLASSES } from '../security/acl.js';
+import { authorizingHandler, requestAuthorizer, type RequestAuthorizer } from '../security/authorizing-handler.js';
 import type { ListenerSecurity } from '../security/listener-security.js';
 import type { ClientSecurity } from '../security/client-security.js';
 import { EntityConfigCache } from '../security/entity-configs.js';
@@ -141,6 +145,10 @@ export class Broker implements BrokerServices {
   /** The registry's user and client configs (SCRAM credentials, quotas), kept current. */
   entityConfigs: EntityConfigCache | null = null;
   private transports: BuiltTransport[] = [];
+  /** The ACL authorizer (authorizer.class.name), or null: every request allowed. */
+  readonly authorizer: AclAuthorizer | null;
+  /** Checks made on behalf of requests (handlers that filter what they return, e.g. Metadata). */
+  readonly requestAuthorizer: RequestAuthorizer | null;
 
   constructor(readonly options: BrokerOptions) {
     this.logger = options.logger ?? createLogger('info');
@@ -179,6 +187,18 @@ export class Broker implements BrokerServices {
       ...(options.interBrokerSecurity ? { security: options.interBrokerSecurity } : {}),
     });
     this.autoTopicCreator = new AutoTopicCreator(this.controller, this.controllerChannel, this.logger);
+    const authorizerClass = String(bc?.values['authorizer.class.name'] ?? '').trim();
+    this.authorizer =
+      bc && (ACL_AUTHORIZER_CLASSES as readonly string[]).includes(authorizerClass)
+        ? new AclAuthorizer(
+            options.registry,
+            { superUsers: parseSuperUsers(bc.values['super.users'] as string | null), allowEveryoneIfNoAclFound: bc.values['allow.everyone.if.no.acl.found'] === true },
+            this.logger,
+          )
+        : null;
+    this.requestAuthorizer = this.authorizer ? requestAuthorizer(this.authorizer, this.logger) : null;
+    const auth = () => this.requestAuthorizer;
+    const topicName = (id: Buffer) => this.metadata.topicById(id)?.name;
     for (const h of [
       apiVersionsHandler(() => this.handlers.values()),
       metadataHandler(this),
@@ -212,11 +232,16 @@ export class Broker implements BrokerServices {
       alterUserScramCredentialsHandler(options.registry, this.logger),
       describeClientQuotasHandler(options.registry),
       alterClientQuotasHandler(options.registry),
+      describeAclsHandler(() => this.authorizer),
+      createAclsHandler(() => this.authorizer, this.logger),
+      deleteAclsHandler(() => this.authorizer, this.logger),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
         brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),
     ]) {
-      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
+      // every request is authorized (when the broker has an authorizer) before its handler sees it
+      const authorized = this.authorizer ? authorizingHandler(h, auth, topicName) : h;
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(authorized) : authorized);
     }
   }
 
@@ -298,6 +323,7 @@ export class Broker implements BrokerServices {
 
     this.entityConfigs = new EntityConfigCache(registry, this.logger);
     await this.entityConfigs.start();
+    await this.authorizer?.start();
     const scram = new ScramCredentialCache(this.entityConfigs);
 
     // One set of connection quotas for all listeners: Kafka's limits are per broker.
@@ -333,6 +359,7 @@ export class Broker implements BrokerServices {
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
         await this.entityConfigs?.reload();
+        await this.authorizer?.reload();
         await this.registerBroker();
         await this.controller.reelect();
         await this.reconcile();
@@ -469,6 +496,7 @@ export class Broker implements BrokerServices {
     await Promise.all(this.servers.map((s) => s.stop()));
     for (const t of this.transports) t.close();
     this.entityConfigs?.close();
+    this.authorizer?.close();
     this.reconciler?.stop();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
@@ -494,6 +522,7 @@ export class Broker implements BrokerServices {
     await Promise.all(this.servers.map((s) => s.stop()));
     for (const t of this.transports) t.close();
     this.entityConfigs?.close();
+    this.authorizer?.close();
     await this.controller.shutdown();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();

@@ -12,6 +12,10 @@ import { saltedPassword, scramMechanism, scramMechanismByType, type ScramMechani
 import type { ClusterClient } from './cluster-client.js';
 import type { DescribeClientQuotasResponse } from '../protocol/generated/describe-client-quotas.js';
 import type { AlterClientQuotasResponse } from '../protocol/generated/alter-client-quotas.js';
+import type { CreateAclsResponse } from '../protocol/generated/create-acls.js';
+import type { DescribeAclsResponse } from '../protocol/generated/describe-acls.js';
+import type { DeleteAclsResponse } from '../protocol/generated/delete-acls.js';
+import type { AclBinding, AclBindingFilter } from '../security/acl.js';
 
 export interface UserScramCredentials {
   readonly user: string;
@@ -101,4 +105,73 @@ export async function alterClientQuotas(cluster: ClusterClient, entity: QuotaEnt
     return conn.request<AlterClientQuotasResponse>(ApiKey.AlterClientQuotas, { entries: [{ entity: entityComponents(entity), ops }], validateOnly: false });
   });
   for (const e of resp.entries) if (e.errorCode !== ErrorCode.NONE) throw new KafkaError(e.errorCode, e.errorMessage ?? errorName(e.errorCode));
+}
+
+// ---- ACLs ---------------------------------------------------------------------------------------
+
+/** Adds ACL bindings; throws a KafkaError for the first refused one. */
+export async function createAcls(cluster: ClusterClient, bindings: readonly AclBinding[]): Promise<void> {
+  if (bindings.length === 0) return;
+  const resp = await cluster.retry(async () => {
+    const conn = await cluster.anyConnection();
+    return conn.request<CreateAclsResponse>(ApiKey.CreateAcls, {
+      creations: bindings.map((b) => ({
+        resourceType: b.resourceType,
+        resourceName: b.name,
+        resourcePatternType: b.patternType,
+        principal: b.principal,
+        host: b.host,
+        operation: b.operation,
+        permissionType: b.permissionType,
+      })),
+    });
+  });
+  for (const r of resp.results) if (r.errorCode !== ErrorCode.NONE) throw new KafkaError(r.errorCode, r.errorMessage ?? errorName(r.errorCode));
+}
+
+/** The ACL bindings matching a filter. */
+export async function describeAcls(cluster: ClusterClient, f: AclBindingFilter): Promise<AclBinding[]> {
+  const resp = await cluster.retry(async () => {
+    const conn = await cluster.anyConnection();
+    return conn.request<DescribeAclsResponse>(ApiKey.DescribeAcls, {
+      resourceTypeFilter: f.resourceType,
+      resourceNameFilter: f.name,
+      patternTypeFilter: f.patternType,
+      principalFilter: f.principal,
+      hostFilter: f.host,
+      operation: f.operation,
+      permissionType: f.permissionType,
+    });
+  });
+  if (resp.errorCode !== ErrorCode.NONE) throw new KafkaError(resp.errorCode, resp.errorMessage ?? errorName(resp.errorCode));
+  return resp.resources.flatMap((r) =>
+    r.acls.map((a) => ({ resourceType: r.resourceType, name: r.resourceName, patternType: r.patternType, principal: a.principal, host: a.host, operation: a.operation, permissionType: a.permissionType })),
+  );
+}
+
+/** Removes the ACLs matching each filter; returns what was removed. */
+export async function deleteAcls(cluster: ClusterClient, filters: readonly AclBindingFilter[]): Promise<AclBinding[]> {
+  if (filters.length === 0) return [];
+  const resp = await cluster.retry(async () => {
+    const conn = await cluster.anyConnection();
+    return conn.request<DeleteAclsResponse>(ApiKey.DeleteAcls, {
+      filters: filters.map((f) => ({
+        resourceTypeFilter: f.resourceType,
+        resourceNameFilter: f.name,
+        patternTypeFilter: f.patternType,
+        principalFilter: f.principal,
+        hostFilter: f.host,
+        operation: f.operation,
+        permissionType: f.permissionType,
+      })),
+    });
+  });
+  const removed: AclBinding[] = [];
+  for (const r of resp.filterResults) {
+    if (r.errorCode !== ErrorCode.NONE) throw new KafkaError(r.errorCode, r.errorMessage ?? errorName(r.errorCode));
+    for (const m of r.matchingAcls) {
+      removed.push({ resourceType: m.resourceType, name: m.resourceName, patternType: m.patternType, principal: m.principal, host: m.host, operation: m.operation, permissionType: m.permissionType });
+    }
+  }
+  return removed;
 }

@@ -213,7 +213,9 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   d('connections.max.reauth.ms', 'long', 0, 'medium', 'SASL sessions last this long; clients re-authenticate (KIP-368) or are disconnected. 0: no limit.', atLeast(0)),
   d('connection.failed.authentication.delay.ms', 'int', 100, 'low', 'A failed authentication is answered and the connection closed after this delay.', atLeast(0)),
   d('principal.builder.class', 'class', null, 'medium', 'Refused when set to anything but Kafka\'s DefaultKafkaPrincipalBuilder.'),
-  d('authorizer.class.name', 'string', '', 'low', 'Authorizer class; empty disables authorization.'),
+  d('authorizer.class.name', 'string', '', 'low', 'Authorizer: kafka.security.authorizer.AclAuthorizer (or kafka.security.auth.SimpleAclAuthorizer, org.apache.kafka.metadata.authorizer.StandardAuthorizer); empty disables authorization.'),
+  d('super.users', 'string', null, 'medium', 'Principals allowed everything, separated by semicolons (User:admin;User:broker).'),
+  d('allow.everyone.if.no.acl.found', 'boolean', false, 'medium', 'A resource without any ACL may be used by everyone (true) or by nobody but super users (false).'),
 ];
 
 export const BROKER_CONFIG_DEF_MAP: ReadonlyMap<string, ConfigDef> = configDefMap(BROKER_CONFIG_DEFS);

@@ -10,6 +10,7 @@
  */
 import type { BrokerConfig } from './broker-config.js';
 import { ConfigError } from './config-def.js';
+import { ACL_AUTHORIZER_CLASSES } from '../security/acl.js';
 
 interface Refusal {
   readonly key: string;
@@ -30,8 +31,11 @@ function isTrue(v: unknown): boolean {
 /** The settings refused whatever the listeners (class names, ZooKeeper security), from raw properties. */
 function otherRefusals(values: Record<string, unknown>): Refusal[] {
   const out: Refusal[] = [];
+  const authorizer = nonEmpty(values['authorizer.class.name']);
+  if (authorizer !== null && !(ACL_AUTHORIZER_CLASSES as readonly string[]).includes(authorizer)) {
+    out.push({ key: 'authorizer.class.name', value: authorizer, why: `kfk cannot load Java classes; its ACL authorizer is ${ACL_AUTHORIZER_CLASSES[0]} (docs/security.md)` });
+  }
   const classSettings: [string, string][] = [
-    ['authorizer.class.name', 'kfk has no authorizer: every client could do everything'],
     ['create.topic.policy.class.name', 'kfk has no create-topic policies: every topic creation would be allowed'],
     ['alter.config.policy.class.name', 'kfk has no alter-config policies: every config change would be allowed'],
   ];

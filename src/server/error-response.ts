@@ -221,6 +221,12 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
       ],
     },
   ],
+  // DescribeAcls: the top-level error
+  [29, { fixed: { resources: [] } }],
+  // CreateAcls: one result per creation
+  [30, { mirrors: [{ into: 'results', from: 'creations', copy: {} }] }],
+  // DeleteAcls: one result per filter
+  [31, { mirrors: [{ into: 'filterResults', from: 'filters', copy: {}, fixed: { matchingAcls: [] } }] }],
   // SaslAuthenticate
   [36, { fixed: { authBytes: EMPTY, sessionLifetimeMs: 0 } }],
   // DescribeConfigs

@@ -23,8 +23,8 @@ describe('server start refuses unsafe settings', () => {
         /^Error: listener SASL_PLAINTEXT enables PLAIN but listener\.name\.sasl_plaintext\.plain\.sasl\.jaas\.config is not set/,
       ],
       [
-        ['--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', 'authorizer.class.name=kafka.security.authorizer.AclAuthorizer'],
-        /^Error: Invalid value kafka\.security\.authorizer\.AclAuthorizer for configuration authorizer\.class\.name: not supported: kfk has no authorizer/,
+        ['--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', 'authorizer.class.name=com.example.LdapAuthorizer'],
+        /^Error: Invalid value com\.example\.LdapAuthorizer for configuration authorizer\.class\.name: not supported: kfk cannot load Java classes/,
       ],
       [
         ['--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', 'zookeeper.set.acl=true'],

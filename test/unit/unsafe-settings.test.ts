@@ -26,8 +26,11 @@ describe('unsafe settings', () => {
     expect(refused({ listeners: 'SASL_SSL://:9095', 'security.inter.broker.protocol': 'SASL_SSL' })).toEqual([]);
   });
 
-  it('refuses an authorizer, topic and config policies, ZooKeeper ACLs and ZooKeeper TLS', () => {
-    expect(refused({ 'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer' })).toEqual(['authorizer.class.name']);
+  it('refuses an authorizer it cannot run, topic and config policies, ZooKeeper ACLs and ZooKeeper TLS', () => {
+    expect(refused({ 'authorizer.class.name': 'com.example.LdapAuthorizer' })).toEqual(['authorizer.class.name']);
+    for (const honoured of ['kafka.security.authorizer.AclAuthorizer', 'kafka.security.auth.SimpleAclAuthorizer', 'org.apache.kafka.metadata.authorizer.StandardAuthorizer']) {
+      expect(refused({ 'authorizer.class.name': honoured })).toEqual([]);
+    }
     expect(refused({ 'create.topic.policy.class.name': 'com.example.Policy' })).toEqual(['create.topic.policy.class.name']);
     expect(refused({ 'alter.config.policy.class.name': 'com.example.Policy' })).toEqual(['alter.config.policy.class.name']);
     expect(refused({ 'zookeeper.set.acl': 'true' })).toEqual(['zookeeper.set.acl']);
@@ -64,7 +67,7 @@ describe('unsafe settings', () => {
     expect(msg).not.toContain('\n');
     expect((err as ConfigError).key).toBe('zookeeper.set.acl');
     expect(() => refuseUnsafeSettings(brokerConfigFromProperties({ 'authorizer.class.name': 'X' }))).toThrow(
-      /^Invalid value X for configuration authorizer\.class\.name: not supported: kfk has no authorizer/,
+      /^Invalid value X for configuration authorizer\.class\.name: not supported: kfk cannot load Java classes; its ACL authorizer is kafka\.security\.authorizer\.AclAuthorizer/,
     );
   });
 });
