@@ -63,6 +63,8 @@ import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './han
 import { AclAuthorizer, parseSuperUsers } from '../security/authorizer.js';
 import { ACL_AUTHORIZER_CLASSES } from '../security/acl.js';
 import { authorizingHandler, requestAuthorizer, type RequestAuthorizer } from '../security/authorizing-handler.js';
+import { ClientQuotas } from '../security/quotas.js';
+import { quotaHook } from '../security/quota-hook.js';
 import type { ListenerSecurity } from '../security/listener-security.js';
 import type { ClientSecurity } from '../security/client-security.js';
 import { EntityConfigCache } from '../security/entity-configs.js';
@@ -149,6 +151,8 @@ export class Broker implements BrokerServices {
   readonly authorizer: AclAuthorizer | null;
   /** Checks made on behalf of requests (handlers that filter what they return, e.g. Metadata). */
   readonly requestAuthorizer: RequestAuthorizer | null;
+  /** Client quotas (producer_byte_rate, consumer_byte_rate, request_percentage), from the registry's configs. */
+  readonly clientQuotas: ClientQuotas;
 
   constructor(readonly options: BrokerOptions) {
     this.logger = options.logger ?? createLogger('info');
@@ -198,6 +202,10 @@ export class Broker implements BrokerServices {
         : null;
     this.requestAuthorizer = this.authorizer ? requestAuthorizer(this.authorizer, this.logger) : null;
     const auth = () => this.requestAuthorizer;
+    this.clientQuotas = new ClientQuotas({
+      samples: Number(bc?.values['quota.window.num'] ?? 11),
+      windowMs: Number(bc?.values['quota.window.size.seconds'] ?? 1) * 1000,
+    });
     const topicName = (id: Buffer) => this.metadata.topicById(id)?.name;
     for (const h of [
       apiVersionsHandler(() => this.handlers.values()),
@@ -323,6 +331,7 @@ export class Broker implements BrokerServices {
 
     this.entityConfigs = new EntityConfigCache(registry, this.logger);
     await this.entityConfigs.start();
+    this.clientQuotas.follow(this.entityConfigs);
     await this.authorizer?.start();
     const scram = new ScramCredentialCache(this.entityConfigs);
 
@@ -342,6 +351,7 @@ export class Broker implements BrokerServices {
           ready: this.ready,
           quotas,
           ...(built ? { transport: built.transport } : {}),
+          clientQuotas: quotaHook(this.clientQuotas),
         },
       );
       await server.start();

@@ -206,6 +206,8 @@ export class ClusterClient {
   readonly retryBackoffMaxMs: number;
   /** The security every connection of this client uses. */
   readonly security: ClientSecurity | undefined;
+  /** throttle_time_ms of responses, per API key: how many responses carried one, their sum and the largest. */
+  readonly throttle = new Map<number, { count: number; totalMs: number; maxMs: number }>();
   metadata: ClusterMetadata = { clusterId: null, controllerId: -1, brokers: new Map(), topics: new Map() };
   private readonly connOpts: Omit<ConnectionOptions, 'host' | 'port'>;
   private readonly connections = new Map<string, Promise<BrokerConnection>>();
@@ -228,6 +230,13 @@ export class ClusterClient {
       requestTimeoutMs: opts.requestTimeoutMs,
       maxVersions: opts.maxVersions,
       ...(opts.security ? { security: opts.security } : {}),
+      onThrottle: (apiKey, ms) => {
+        let t = this.throttle.get(apiKey);
+        if (t === undefined) this.throttle.set(apiKey, (t = { count: 0, totalMs: 0, maxMs: 0 }));
+        t.count++;
+        t.totalMs += ms;
+        if (ms > t.maxMs) t.maxMs = ms;
+      },
     };
   }
 

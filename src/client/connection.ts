@@ -236,6 +236,8 @@ export interface ConnectionOptions {
   maxVersions?: Readonly<Record<number, number>>;
   /** TLS and SASL (security.protocol and friends); default PLAINTEXT. */
   security?: ClientSecurity;
+  /** Called with the throttle_time_ms of every response that has one (client quota metrics). */
+  onThrottle?: (apiKey: number, throttleMs: number) => void;
 }
 
 export interface RequestOptions {
@@ -296,6 +298,9 @@ export class BrokerConnection {
   private gate: Promise<void> | null = null;
   private reauthTimer: NodeJS.Timeout | undefined;
   private readonly security: ClientSecurity | undefined;
+  private readonly onThrottle: ((apiKey: number, throttleMs: number) => void) | undefined;
+  /** KIP-219: no request goes out before this time (the broker muted us for throttle_time_ms). */
+  private throttledUntil = 0;
   private closedError: Error | undefined;
   private readonly closeListeners = new Set<(err?: Error) => void>();
 
@@ -307,6 +312,7 @@ export class BrokerConnection {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.maxVersions = opts.maxVersions ?? {};
     this.security = opts.security;
+    this.onThrottle = opts.onThrottle;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.fail(new ConnectionError(`connection to ${this.address} failed (${describeSocketError(err)})`, err.code));
@@ -439,9 +445,18 @@ export class BrokerConnection {
       const name = API_TABLE.get(apiKey)?.name ?? `API ${apiKey}`;
       throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `the broker at ${this.address} does not support ${name} in a version kfk speaks`);
     }
+    const wait = this.throttledUntil - Date.now();
+    // KIP-219: the broker muted this connection for a quota; wait, as Kafka's clients do, instead of queueing behind it
+    if (wait > 0 && opts.authentication !== true) await new Promise((resolve) => setTimeout(resolve, wait));
     const payload = await this.rawRequest(apiKey, version, body, opts);
     if (payload === undefined) return undefined as T;
-    return decodeResponse(apiKey, version, payload).body as T;
+    const decoded = decodeResponse(apiKey, version, payload).body as T & { throttleTimeMs?: unknown };
+    const throttle = decoded.throttleTimeMs;
+    if (typeof throttle === 'number') {
+      if (throttle > 0) this.throttledUntil = Math.max(this.throttledUntil, Date.now() + throttle);
+      this.onThrottle?.(apiKey, throttle);
+    }
+    return decoded;
   }
 
   /** Sends a request; resolves with the raw response frame (header + body). */

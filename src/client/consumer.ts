@@ -197,7 +197,14 @@ export class Consumer {
       'fetch-latency-max': m.fetchLatencyMax,
       'bytes-fetched-total': m.bytesFetched,
       'fetch-size-avg': m.fetches > 0 ? m.bytesFetched / m.fetches : 0,
+      ...this.throttleMetrics(),
     };
+  }
+
+  /** fetch-throttle-time-avg and -max: the throttle_time_ms of Fetch responses (client quotas). */
+  private throttleMetrics(): Record<string, number> {
+    const t = this.cluster.throttle.get(ApiKey.Fetch);
+    return { 'fetch-throttle-time-avg': t && t.count > 0 ? t.totalMs / t.count : 0, 'fetch-throttle-time-max': t?.maxMs ?? 0 };
   }
 
   constructor(opts: ConsumerOptions) {

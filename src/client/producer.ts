@@ -104,6 +104,8 @@ export interface ProducerTransport {
   /** Send one Produce request to `leader`; results are in `batches` order (undefined entries = missing). */
   produce(leader: number, acks: Acks, timeoutMs: number, batches: ProduceBatch[]): Promise<Array<PartitionResult | undefined>>;
   close(): Promise<void>;
+  /** produce-throttle-time-avg and -max: the throttle_time_ms of Produce responses (client quotas). */
+  throttleMetrics?(): Record<string, number>;
 }
 
 /** The transport over a ClusterClient. */
@@ -171,6 +173,11 @@ export class ClusterTransport implements ProducerTransport {
 
   async close(): Promise<void> {
     if (this.ownsCluster) await this.cluster.close();
+  }
+
+  throttleMetrics(): Record<string, number> {
+    const t = this.cluster.throttle.get(ApiKey.Produce);
+    return { 'produce-throttle-time-avg': t && t.count > 0 ? t.totalMs / t.count : 0, 'produce-throttle-time-max': t?.maxMs ?? 0 };
   }
 }
 
@@ -358,6 +365,7 @@ export class Producer {
       'outgoing-byte-total': m.batchBytes,
       'buffer-total-bytes': this.bufferMemory,
       'buffer-available-bytes': Math.max(0, this.bufferMemory - this.buffered),
+      ...this.transport.throttleMetrics?.(),
     };
   }
 

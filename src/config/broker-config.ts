@@ -212,6 +212,8 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   d('sasl.server.max.receive.size', 'int', 524288, 'low', 'Largest frame accepted before SASL authentication.', atLeast(1)),
   d('connections.max.reauth.ms', 'long', 0, 'medium', 'SASL sessions last this long; clients re-authenticate (KIP-368) or are disconnected. 0: no limit.', atLeast(0)),
   d('connection.failed.authentication.delay.ms', 'int', 100, 'low', 'A failed authentication is answered and the connection closed after this delay.', atLeast(0)),
+  d('quota.window.num', 'int', 11, 'low', 'Samples a client quota rate is measured over.', atLeast(1)),
+  d('quota.window.size.seconds', 'int', 1, 'low', 'Length of one quota sample.', atLeast(1)),
   d('principal.builder.class', 'class', null, 'medium', 'Refused when set to anything but Kafka\'s DefaultKafkaPrincipalBuilder.'),
   d('authorizer.class.name', 'string', '', 'low', 'Authorizer: kafka.security.authorizer.AclAuthorizer (or kafka.security.auth.SimpleAclAuthorizer, org.apache.kafka.metadata.authorizer.StandardAuthorizer); empty disables authorization.'),
   d('super.users', 'string', null, 'medium', 'Principals allowed everything, separated by semicolons (User:admin;User:broker).'),

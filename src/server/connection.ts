@@ -54,6 +54,8 @@ export class Connection {
   /** Authentication failed: nothing more is read or handled; the connection closes after the failure delay. */
   private failing = false;
   private lastActivity: number;
+  /** Set while muted (a client over its quota, KIP-219): nothing is read or handled until it fires. */
+  private throttleTimer: NodeJS.Timeout | null = null;
   /** Who the client is when no authenticator says otherwise: the TLS client certificate's principal, or ANONYMOUS. */
   transportPrincipal: KafkaPrincipal = ANONYMOUS;
   private readonly now: () => number;
@@ -119,6 +121,8 @@ export class Connection {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.throttleTimer !== null) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
     this.opts.requestBudget.remove(this.queue.length);
     this.queue.length = 0;
     this.queuedBytes = 0;
@@ -146,7 +150,7 @@ export class Connection {
       this.opts.requestBudget.add(frames.length);
     }
     this.updateReading();
-    if (!this.processing && this.queue.length > 0) {
+    if (!this.processing && this.queue.length > 0 && this.throttleTimer === null) {
       // processQueue never rejects (RequestRunner owns request failures); the catch is a last resort.
       this.processQueue().catch((err: unknown) => {
         this.opts.logger.error(`closing connection from ${this.clientHost} after an unexpected failure: ${(err as Error)?.stack ?? err}`);
@@ -158,7 +162,7 @@ export class Connection {
   /** Whether to read more now; when not, the socket is paused and resumed once the reason is gone. */
   private updateReading(): void {
     if (this.closed) return;
-    let read = !this.writeBlocked && !this.failing;
+    let read = !this.writeBlocked && !this.failing && this.throttleTimer === null;
     // A connection with nothing waiting may always read its next request.
     if (read && this.queue.length > 0) {
       if (this.queuedBytes >= this.opts.maxQueuedBytes) read = false;
@@ -229,6 +233,24 @@ export class Connection {
     else finish();
   }
 
+  /** Stops reading and handling for `ms`, then goes on with what is queued. */
+  private mute(ms: number): void {
+    if (this.throttleTimer !== null) clearTimeout(this.throttleTimer);
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = null;
+      if (this.closed) return;
+      this.updateReading();
+      if (!this.processing && this.queue.length > 0) {
+        this.processQueue().catch((err: unknown) => {
+          this.opts.logger.error(`closing connection from ${this.clientHost} after an unexpected failure: ${(err as Error)?.stack ?? err}`);
+          this.close();
+        });
+      }
+    }, ms);
+    this.throttleTimer.unref();
+    this.updateReading();
+  }
+
   private async processQueue(): Promise<void> {
     this.processing = true;
     try {
@@ -291,6 +313,11 @@ export class Connection {
         if (outcome.response && !this.write(outcome.response)) {
           this.writeBlocked = true;
           this.updateReading();
+        }
+        if (outcome.throttleMs !== undefined && outcome.throttleMs > 0) {
+          // KIP-219: the response went out at once; the channel stays muted for the throttle time
+          this.mute(outcome.throttleMs);
+          break;
         }
       }
     } finally {

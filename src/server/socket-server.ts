@@ -10,7 +10,7 @@ import { Connection } from './connection.js';
 import type { ConnectionAuthenticator } from './authenticator.js';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import { ConnectionQuotas, DEFAULT_CONNECTION_LIMITS, normaliseIp } from './connection-quotas.js';
-import { RequestRunner } from './request-runner.js';
+import { RequestRunner, type RequestQuotaHook } from './request-runner.js';
 import type { ApiHandler } from './request.js';
 import type { Logger } from './logger.js';
 
@@ -48,6 +48,8 @@ export interface SocketServerOptions {
   quotas?: ConnectionQuotas;
   /** TLS and SASL; none: PLAINTEXT. */
   transport?: ListenerTransport;
+  /** Client quotas: byte rates and request time per user and client id (none: nothing is throttled). */
+  clientQuotas?: RequestQuotaHook;
 }
 
 /** A TLS handshake not done within this long is abandoned (Node's default for its TLS servers). */
@@ -80,6 +82,7 @@ export class SocketServer {
       logger: options.logger,
       listenerName: listener.name,
       unsupportedApiVersionsBody: options.unsupportedApiVersionsBody,
+      ...(options.clientQuotas ? { quotas: options.clientQuotas } : {}),
     });
     this.tlsServer = options.transport?.tls ? this.makeTlsServer(options.transport.tls) : null;
   }
