@@ -24,6 +24,12 @@ export function sanitizeEntityName(name: string): string {
     .replace(/\*/g, '%2A');
 }
 
+/** Whether a name can be an entity's node (not empty; "." and ".." are not node names, even URL-encoded). */
+export function isValidEntityName(name: string): boolean {
+  const s = sanitizeEntityName(name);
+  return s !== '' && s !== '.' && s !== '..';
+}
+
 export function desanitizeEntityName(node: string): string {
   if (node === DEFAULT_ENTITY) return node;
   try {

@@ -148,9 +148,10 @@ describe('kcat (librdkafka)', () => {
 });
 
 describe('confluent-kafka', () => {
-  it('SCRAM-SHA-512 on SASL_SSL and PLAIN on SASL_PLAINTEXT; a wrong password is an authentication failure', async () => {
+  it('SCRAM-SHA-512 and SCRAM-SHA-256 on SASL_SSL, PLAIN on SASL_PLAINTEXT; a wrong password is an authentication failure', async () => {
     const scram = { 'security.protocol': 'SASL_SSL', 'ssl.ca.location': certs.caPem, 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': 'bob', 'sasl.password': 'bob-secret' };
     expect(await pyRoundTrip('ck', saslSslAddr(), 'sasl-ck', scram)).toEqual({ produced: 3, consumed: ['a', 'b', 'c'] });
+    expect(await pyRoundTrip('ck', saslSslAddr(), 'sasl-ck256', { ...scram, 'sasl.mechanisms': 'SCRAM-SHA-256' })).toEqual({ produced: 3, consumed: ['a', 'b', 'c'] });
     const plain = { 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanisms': 'PLAIN', 'sasl.username': 'alice', 'sasl.password': 'alice-secret' };
     expect(await pyRoundTrip('ck', saslAddr(), 'sasl-ck2', plain)).toEqual({ produced: 3, consumed: ['a', 'b', 'c'] });
     const bad = await pyRoundTrip('ck', saslSslAddr(), 'sasl-ck3', { ...scram, 'sasl.password': 'wrong' });
@@ -192,22 +193,32 @@ except Exception as e:
 });
 
 describe('kafkajs', () => {
-  it('SCRAM-SHA-256 and PLAIN; a wrong password is a KafkaJSSASLAuthenticationError', async () => {
-    const run = async (sasl: SASLOptions & { username: string }, ssl: boolean) => {
+  it('SCRAM-SHA-512 and SCRAM-SHA-256 on SASL_SSL, PLAIN on SASL_PLAINTEXT: produce and consume; a wrong password is refused', async () => {
+    const roundTrip = async (sasl: SASLOptions & { username: string }, ssl: boolean, topic: string): Promise<string[]> => {
       const kafka = new Kafka({ brokers: [ssl ? saslSslAddr() : saslAddr()], sasl, ...(ssl ? { ssl: { ca: [readFileSync(certs.caPem, 'utf8')] } } : {}), logLevel: logLevel.NOTHING, retry: { retries: 0 } });
       const producer = kafka.producer();
       await producer.connect();
       try {
-        await producer.send({ topic: 'sasl-kafkajs', messages: [{ value: sasl.mechanism }] });
+        await producer.send({ topic, messages: [{ value: `${sasl.mechanism}-1` }, { value: `${sasl.mechanism}-2` }] });
       } finally {
         await producer.disconnect();
       }
+      const consumer = kafka.consumer({ groupId: `kafkajs-${topic}` });
+      await consumer.connect();
+      const got: string[] = [];
+      try {
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ eachMessage: async ({ message }) => void got.push(String(message.value)) });
+        await waitFor(() => got.length >= 2, { timeoutMs: 30_000, message: `kafkajs to consume ${topic}` });
+      } finally {
+        await consumer.disconnect();
+      }
+      return got;
     };
-    await run({ mechanism: 'scram-sha-256', username: 'bob', password: 'bob-secret' }, true);
-    await run({ mechanism: 'plain', username: 'alice', password: 'alice-secret' }, false);
-    await expect(run({ mechanism: 'scram-sha-512', username: 'bob', password: 'wrong' }, false)).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
-    const c = await kcat(['-b', broker.bootstrap, '-C', '-t', 'sasl-kafkajs', '-o', 'beginning', '-e', '-q']);
-    expect(c.stdout).toBe('scram-sha-256\nplain\n');
+    expect(await roundTrip({ mechanism: 'scram-sha-512', username: 'bob', password: 'bob-secret' }, true, 'sasl-kafkajs-512')).toEqual(['scram-sha-512-1', 'scram-sha-512-2']);
+    expect(await roundTrip({ mechanism: 'scram-sha-256', username: 'bob', password: 'bob-secret' }, true, 'sasl-kafkajs-256')).toEqual(['scram-sha-256-1', 'scram-sha-256-2']);
+    expect(await roundTrip({ mechanism: 'plain', username: 'alice', password: 'alice-secret' }, false, 'sasl-kafkajs-plain')).toEqual(['plain-1', 'plain-2']);
+    await expect(roundTrip({ mechanism: 'scram-sha-512', username: 'bob', password: 'wrong' }, false, 'sasl-kafkajs-x')).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
   });
 });
 

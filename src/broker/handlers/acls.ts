@@ -15,7 +15,8 @@ import type { ApiHandler } from '../../server/request.js';
 import type { Logger } from '../../server/logger.js';
 import { AclOperation, CLUSTER_NAME, PatternType, PermissionType, ResourceType, type AclBinding, type AclBindingFilter } from '../../security/acl.js';
 import type { AclAuthorizer } from '../../security/authorizer.js';
-import { patternKey } from '../../security/acl-store.js';
+import { patternKey, resourcePath } from '../../security/acl-store.js';
+import { validatePath } from '../../registry/registry.js';
 
 const DISABLED = 'No Authorizer is configured on the broker';
 
@@ -84,6 +85,11 @@ function creationError(b: AclBinding): string | null {
   const i = b.principal.indexOf(':');
   if (i <= 0 || i === b.principal.length - 1) return `expected a string in format principalType:principalName but got ${b.principal}`;
   if (b.host === '') return 'Invalid empty host';
+  try {
+    validatePath(resourcePath(b));
+  } catch {
+    return `Invalid resource name ${JSON.stringify(b.name)}: it cannot be stored (no '/', '.', '..' or control characters)`;
+  }
   return null;
 }
 

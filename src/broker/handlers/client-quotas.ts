@@ -17,7 +17,16 @@ import type { AlterClientQuotasRequest, AlterClientQuotasResponseEntryDataInput,
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { Registry } from '../../registry/registry.js';
-import { DEFAULT_ENTITY, clientEntityPath, readAllEntityConfigs, readEntityConfig, userClientEntityPath, userEntityPath, writeEntityConfig } from '../../security/entity-configs.js';
+import {
+  DEFAULT_ENTITY,
+  clientEntityPath,
+  isValidEntityName,
+  readAllEntityConfigs,
+  readEntityConfig,
+  userClientEntityPath,
+  userEntityPath,
+  writeEntityConfig,
+} from '../../security/entity-configs.js';
 
 export const USER = 'user';
 export const CLIENT_ID = 'client-id';
@@ -56,20 +65,21 @@ export function describeClientQuotasHandler(registry: Registry): ApiHandler<Desc
     async handle(req) {
       let user: DescribeClientQuotasRequestComponentData | undefined;
       let client: DescribeClientQuotasRequestComponentData | undefined;
+      const refuse = (errorCode: number, errorMessage: string): DescribeClientQuotasResponseInput => ({ throttleTimeMs: 0, errorCode, errorMessage, entries: null });
       for (const c of req.components) {
         if (c.entityType === USER) {
-          if (user) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Duplicate user filter component entity type');
+          if (user) return refuse(ErrorCode.INVALID_REQUEST, 'Duplicate user filter component entity type');
           user = c;
         } else if (c.entityType === CLIENT_ID) {
-          if (client) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Duplicate client filter component entity type');
+          if (client) return refuse(ErrorCode.INVALID_REQUEST, 'Duplicate client filter component entity type');
           client = c;
         } else if (c.entityType === IP) {
           // kfk keeps no IP quotas: there is nothing to describe
           return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, entries: [] };
         } else if (c.entityType === '') {
-          throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Unexpected empty filter component entity type');
+          return refuse(ErrorCode.INVALID_REQUEST, 'Unexpected empty filter component entity type');
         } else {
-          throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `Custom entity type '${c.entityType}' not supported`);
+          return refuse(ErrorCode.UNSUPPORTED_VERSION, `Custom entity type '${c.entityType}' not supported`);
         }
       }
       const matches = (component: DescribeClientQuotasRequestComponentData | undefined, name: string | null | undefined): boolean => {
@@ -107,7 +117,10 @@ function entityPathOf(entity: readonly { entityType: string; entityName: string 
     else if (e.entityType === IP) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'kfk does not enforce IP quotas (connection_creation_rate)');
     else throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Invalid client quota entity');
   }
-  const name = (n: string | null): string => n ?? DEFAULT_ENTITY;
+  const name = (n: string | null): string => {
+    if (n !== null && !isValidEntityName(n)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Invalid entity name ${JSON.stringify(n)}`);
+    return n ?? DEFAULT_ENTITY;
+  };
   if (user !== undefined && client !== undefined) return userClientEntityPath(name(user), name(client));
   if (user !== undefined) return userEntityPath(name(user));
   if (client !== undefined) return clientEntityPath(name(client));

@@ -23,7 +23,7 @@ import type { ApiHandler } from '../../server/request.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Logger } from '../../server/logger.js';
 import { SCRAM_MECHANISMS, credentialFromSaltedPassword, credentialFromString, credentialToString, scramMechanismByType } from '../../security/scram.js';
-import { readAllEntityConfigs, readEntityConfig, userEntityPath, writeEntityConfig } from '../../security/entity-configs.js';
+import { isValidEntityName, readAllEntityConfigs, readEntityConfig, userEntityPath, writeEntityConfig } from '../../security/entity-configs.js';
 
 const EMPTY_USER = 'Username must not be empty';
 
@@ -67,6 +67,9 @@ export function describeUserScramCredentialsHandler(registry: Registry): ApiHand
         if (seen.has(user)) continue;
         seen.add(user);
         if (user === '') results.push({ user, errorCode: ErrorCode.RESOURCE_NOT_FOUND, errorMessage: EMPTY_USER, credentialInfos: [] });
+        else if (!isValidEntityName(user)) {
+          results.push({ user, errorCode: ErrorCode.RESOURCE_NOT_FOUND, errorMessage: `Attempt to describe a user credential that does not exist: ${user}`, credentialInfos: [] });
+        }
         else if (names.filter((n) => n === user).length > 1) {
           results.push({ user, errorCode: ErrorCode.DUPLICATE_RESOURCE, errorMessage: `Cannot describe SCRAM credentials for the same user twice in a single request: ${user}`, credentialInfos: [] });
         } else describe(user, await readEntityConfig(registry, userEntityPath(user)), true);
@@ -93,12 +96,14 @@ export function alterUserScramCredentialsHandler(registry: Registry, logger: Log
       for (const u of req.upsertions) {
         const m = scramMechanismByType(u.mechanism);
         if (u.name === '') fail(u.name, ErrorCode.UNACCEPTABLE_CREDENTIAL, EMPTY_USER);
+        else if (!isValidEntityName(u.name)) fail(u.name, ErrorCode.UNACCEPTABLE_CREDENTIAL, 'Invalid user name');
         else if (m === undefined) fail(u.name, ErrorCode.UNSUPPORTED_SASL_MECHANISM, 'Unknown SCRAM mechanism');
         else if (u.iterations < m.minIterations) fail(u.name, ErrorCode.UNACCEPTABLE_CREDENTIAL, 'Too few iterations');
         else if (u.iterations > m.maxIterations) fail(u.name, ErrorCode.UNACCEPTABLE_CREDENTIAL, 'Too many iterations');
       }
       for (const d of req.deletions) {
         if (d.name === '') fail(d.name, ErrorCode.UNACCEPTABLE_CREDENTIAL, EMPTY_USER);
+        else if (!isValidEntityName(d.name)) fail(d.name, ErrorCode.UNACCEPTABLE_CREDENTIAL, 'Invalid user name');
         else if (scramMechanismByType(d.mechanism) === undefined) fail(d.name, ErrorCode.UNSUPPORTED_SASL_MECHANISM, 'Unknown SCRAM mechanism');
       }
       const pairs = [...req.upsertions.map((u) => [u.name, u.mechanism] as const), ...req.deletions.map((d) => [d.name, d.mechanism] as const)].filter(([n]) => !failed.has(n));
