@@ -144,7 +144,7 @@ describe('the ACL matrix (kafkajs as alice; ACLs added with kafkajs admin.create
 
   it('consume with a group (kafkajs): Read on the group and on the topic', async () => {
     const consume = async (groupId: string) => {
-      const consumer = kafka('alice').consumer({ groupId, retry: { retries: 0 } });
+      const consumer = kafka('alice').consumer({ groupId, retry: { retries: 0 }, maxWaitTimeInMs: 100 });
       await consumer.connect();
       const got: string[] = [];
       try {

@@ -32,7 +32,7 @@ async function replicatedTopic(bootstrap: string, props: string, topic: string):
 }
 
 describe('inter-broker security', () => {
-  it('SASL_SSL with PLAIN between brokers: replication and acks=all work, clients use SCRAM', async () => {
+  it('SASL_SSL with PLAIN between brokers (a super user), ACLs added through one broker enforced by the others, clients on SCRAM', async () => {
     const certs = await makeTestCertificates();
     const dir = makeTempDir('kfk-ib-sasl-');
     const ports = await freePorts(3);
@@ -50,6 +50,8 @@ describe('inter-broker security', () => {
         'ssl.truststore.type': 'PEM',
         'ssl.truststore.location': certs.caPem,
         'replica.fetch.wait.max.ms': '200',
+        'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer',
+        'super.users': 'User:broker;User:admin',
       },
       timeoutMs: 60_000,
     });
@@ -64,6 +66,13 @@ describe('inter-broker security', () => {
     expect(user.code, user.stderr).toBe(0);
     await replicatedTopic(bootstrap, admin, 'replicated-sasl');
     const sec = ['-X', 'security.protocol=SASL_SSL', '-X', `ssl.ca.location=${certs.caPem}`, '-X', 'sasl.mechanisms=SCRAM-SHA-512', '-X', 'sasl.username=app', '-X', 'sasl.password=app-secret'];
+    // the ACLs go in through broker 0; broker 2 must enforce them too (it follows the change notifications)
+    const lastBroker = `127.0.0.1:${ports[2]}`;
+    const listed = async () => JSON.parse((await kcat(['-b', lastBroker, ...sec, '-L', '-J'])).stdout) as { topics: { topic: string }[] };
+    expect((await listed()).topics.map((t) => t.topic)).not.toContain('replicated-sasl');
+    const acl = await kfk(['acls', '--bootstrap-server', `127.0.0.1:${ports[0]}`, '--command-config', admin, '--add', '--allow-principal', 'User:app', '--producer', '--consumer', '--topic', 'replicated-sasl', '--group', 'app']);
+    expect(acl.code, acl.stderr).toBe(0);
+    await waitFor(async () => (await listed()).topics.some((t) => t.topic === 'replicated-sasl'), { message: 'broker 2 to allow User:app to describe the topic' });
     const p = await kcat(['-b', bootstrap, ...sec, '-X', 'acks=all', '-P', '-t', 'replicated-sasl', '-p', '0'], { input: 'r1\nr2\nr3\n' });
     expect(p.code, p.stderr).toBe(0);
     const c = await kcat(['-b', bootstrap, ...sec, '-C', '-t', 'replicated-sasl', '-p', '0', '-o', 'beginning', '-e', '-q']);

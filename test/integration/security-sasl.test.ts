@@ -203,7 +203,7 @@ describe('kafkajs', () => {
       } finally {
         await producer.disconnect();
       }
-      const consumer = kafka.consumer({ groupId: `kafkajs-${topic}` });
+      const consumer = kafka.consumer({ groupId: `kafkajs-${topic}`, maxWaitTimeInMs: 100 });
       await consumer.connect();
       const got: string[] = [];
       try {
