@@ -33,6 +33,18 @@ export function quotaHook(quotas: ClientQuotas): RequestQuotaHook {
     get enabled() {
       return quotas.enabled;
     },
+    prepare(ctx: RequestContext, request: unknown): void {
+      if (ctx.apiKey !== 1) return;
+      const req = request as { maxBytes?: number; minBytes?: number; replicaId?: number; replicaState?: { replicaId?: number } };
+      if (followerFetch(req)) return;
+      // as Kafka: a consumer's fetch returns at most what its quota allows in one window, so a response is not
+      // thrown away whole for being larger than the quota
+      const cap = quotas.maxValueInWindow('fetch', ctx.principal.name, ctx.clientId ?? '');
+      if (!Number.isFinite(cap)) return;
+      const max = Math.max(1, Math.floor(cap));
+      if (typeof req.maxBytes === 'number' && req.maxBytes > max) req.maxBytes = max;
+      if (typeof req.minBytes === 'number' && typeof req.maxBytes === 'number' && req.minBytes > req.maxBytes) req.minBytes = req.maxBytes;
+    },
     apply(ctx: RequestContext, request: unknown, response: Record<string, unknown> | null, frameBytes: number, handlerMs: number): number {
       if (EXEMPT.has(ctx.apiKey)) return 0;
       const req = request as Record<string, unknown>;

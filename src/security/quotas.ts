@@ -187,6 +187,16 @@ export class ClientQuotas {
     return Math.round(((rate - q.bound) / q.bound) * s.windowSizeMs(now));
   }
 
+  /**
+   * The most that may be recorded at once without being throttled for sure: the quota over all but one sample
+   * (Kafka's getMaxValueInQuotaWindow; a consumer's fetch is bounded by it). Infinity without a quota.
+   */
+  maxValueInWindow(type: QuotaType, user: string, clientId: string): number {
+    if (!this.enabled) return Infinity;
+    const q = this.quota(type, user, clientId);
+    return q === null ? Infinity : q.bound * (this.window.samples - 1) * (this.window.windowMs / 1000);
+  }
+
   /** Takes back a recorded value (a throttled fetch returns no data, as Kafka's unrecordQuotaSensor). */
   unrecord(type: QuotaType, user: string, clientId: string, value: number): void {
     if (!this.enabled) return;

@@ -42,6 +42,8 @@ export interface Outcome {
 export interface RequestQuotaHook {
   /** Whether any quota is configured: nothing is measured otherwise. */
   readonly enabled: boolean;
+  /** Before the handler: may bound the request (a consumer's fetch to what its quota allows in one window). */
+  prepare(ctx: RequestContext, request: unknown): void;
   /**
    * Records what the request used (its bytes, the fetched bytes, the handler's time) and returns the throttle
    * time; sets the response's throttle_time_ms, and may change the response (a throttled fetch returns no data).
@@ -99,6 +101,13 @@ export class RequestRunner {
     const inFlight = req;
     let out: unknown;
     const measure = this.opts.quotas?.enabled === true;
+    if (measure) {
+      try {
+        this.opts.quotas!.prepare(inFlight.ctx, inFlight.body);
+      } catch (err) {
+        this.opts.logger.error(`client quota accounting failed: ${stackOf(err)}`);
+      }
+    }
     const started = measure ? performance.now() : 0;
     try {
       out = inFlight.handler.handle(inFlight.body, inFlight.ctx);
