@@ -20,10 +20,10 @@ export const QUOTA_NAMES = ['producer_byte_rate', 'consumer_byte_rate', 'request
 const DEFAULT_ITERATIONS = 4096;
 const MIN_ITERATIONS = 4096;
 
-/** One entity of the command: a user or a client id; name null = the default entity (--entity-default). */
+/** One entity of the command: a user or a client id; name null = the default entity, undefined = all (--describe). */
 export interface QuotaEntityRef {
   readonly type: 'users' | 'clients';
-  readonly name: string | null;
+  readonly name: string | null | undefined;
 }
 
 function asList(v: unknown): string[] {
@@ -44,8 +44,8 @@ export function quotaEntitiesOf(opts: Opts): QuotaEntityRef[] | null {
     const isDefault = opts.entityDefault === true;
     types.forEach((t, i) => {
       const name = names[i];
-      if (name === undefined && !isDefault) throw new CliError(`an entity name must be given for --entity-type ${t} (--entity-name or --entity-default)`);
-      out.push({ type: t as 'users' | 'clients', name: name ?? null });
+      if (name === undefined && !isDefault && opts.describe !== true) throw new CliError(`an entity name must be given for --entity-type ${t} (--entity-name or --entity-default)`);
+      out.push({ type: t as 'users' | 'clients', name: name ?? (isDefault ? null : undefined) });
     });
   }
   for (const u of asList(opts.user)) out.push({ type: 'users', name: u });
@@ -68,9 +68,11 @@ export function parseScramValue(mechanism: string, value: string): { iterations:
   return { iterations, password: m[2]! };
 }
 
-function quotaFilter(entities: readonly QuotaEntityRef[]): QuotaEntity {
+function quotaFilter(entities: readonly QuotaEntityRef[]): { user?: string | null; clientId?: string | null } {
   const f: { user?: string | null; clientId?: string | null } = {};
   for (const e of entities) {
+    // an entity without a name (describe all of a type) is matched by type only: left to the broker's ANY match
+    if (e.name === undefined) continue;
     if (e.type === 'users') f.user = e.name;
     else f.clientId = e.name;
   }
@@ -96,19 +98,21 @@ export async function runEntityConfigs(admin: Admin, entities: QuotaEntityRef[],
   const out: string[] = [];
   const users = entities.find((e) => e.type === 'users');
   const clients = entities.find((e) => e.type === 'clients');
+  if (!describe && entities.some((e) => e.name === undefined)) throw new CliError('an entity name must be given with --alter (--entity-name or --entity-default)');
   if (describe) {
-    for (const q of await sec.describeClientQuotas(admin.cluster, quotaFilter(entities))) {
+    const anyOf = entities.filter((e) => e.name === undefined).map((e) => (e.type === 'users' ? 'user' : 'client-id'));
+    for (const q of await sec.describeClientQuotas(admin.cluster, quotaFilter(entities), true, anyOf)) {
       out.push(`Quota configs for ${entityText(q.entity)} are ${Object.entries(q.values).map(([k, v]) => `${k}=${javaDouble(v)}`).join(', ')}`);
     }
-    // SCRAM credentials of a named user, when no client id is named (as ConfigCommand)
+    // SCRAM credentials of a named user (or of all users), when no client id is named (as ConfigCommand)
     if (users !== undefined && clients === undefined && users.name !== null) {
       try {
-        for (const u of await sec.describeUserScramCredentials(admin.cluster, [users.name])) {
+        for (const u of await sec.describeUserScramCredentials(admin.cluster, users.name === undefined ? null : [users.name])) {
           out.push(`SCRAM credential configs for user-principal '${u.user}' are ${u.credentials.map((c) => `${c.mechanism}=iterations=${c.iterations}`).join(', ')}`);
         }
       } catch (err) {
         // a user without credentials (RESOURCE_NOT_FOUND) is reported as Kafka's tool reports it
-        out.push(`Error retrieving SCRAM credential configs for user-principal '${users.name}': ${(err as Error).message}`);
+        out.push(`Error retrieving SCRAM credential configs for user-principal '${users.name ?? ''}': ${(err as Error).message}`);
       }
     }
     return out;

@@ -80,8 +80,12 @@ function entityComponents(e: QuotaEntity): { entityType: string; entityName: str
 }
 
 /** Quotas of the entities matching `filter` exactly (strict: no other entity types), as kafka-configs describes them. */
-export async function describeClientQuotas(cluster: ClusterClient, filter: QuotaEntity, strict = true): Promise<ClientQuotaEntry[]> {
-  const components = entityComponents(filter).map((c) => ({ entityType: c.entityType, matchType: c.entityName === null ? 1 : 0, match: c.entityName }));
+export async function describeClientQuotas(cluster: ClusterClient, filter: QuotaEntity, strict = true, anyOf: readonly string[] = []): Promise<ClientQuotaEntry[]> {
+  const components = [
+    ...entityComponents(filter).map((c) => ({ entityType: c.entityType, matchType: c.entityName === null ? 1 : 0, match: c.entityName })),
+    // every entity of these types ('user', 'client-id')
+    ...anyOf.map((entityType) => ({ entityType, matchType: 2, match: null })),
+  ];
   const resp = await cluster.retry(async () => {
     const conn = await cluster.anyConnection();
     return conn.request<DescribeClientQuotasResponse>(ApiKey.DescribeClientQuotas, { components, strict });

@@ -16,7 +16,7 @@ import { FrameDecoder } from './frame-decoder.js';
 import type { ConnectionAuthenticator, AuthStep } from './authenticator.js';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import type { RequestRunner } from './request-runner.js';
-import type { RequestQueueBudget } from './connection-quotas.js';
+import { normaliseIp, type RequestQueueBudget } from './connection-quotas.js';
 import type { Logger } from './logger.js';
 
 export interface ConnectionOptions {
@@ -60,6 +60,8 @@ export class Connection {
   transportPrincipal: KafkaPrincipal = ANONYMOUS;
   private readonly now: () => number;
   readonly clientHost: string;
+  /** The client's IP address, as ACL hosts name it. */
+  readonly clientAddress: string;
 
   constructor(
     readonly socket: Socket,
@@ -70,6 +72,7 @@ export class Connection {
     this.decoder = new FrameDecoder(opts.maxRequestBytes);
     this.applyFrameLimit();
     this.clientHost = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+    this.clientAddress = normaliseIp(socket.remoteAddress);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {

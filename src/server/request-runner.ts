@@ -72,6 +72,8 @@ export interface RequestSource {
   readonly clientHost: string;
   readonly socket: Socket;
   readonly principal: KafkaPrincipal;
+  /** The client's IP address (normaliseIp); computed from the socket when absent. */
+  readonly clientAddress?: string;
 }
 
 /** A decoded request on its way through the handler. */
@@ -163,7 +165,7 @@ export class RequestRunner {
         listenerName: this.opts.listenerName,
         socket: source.socket,
         principal: source.principal,
-        clientAddress: normaliseIp(source.socket.remoteAddress),
+        clientAddress: source.clientAddress ?? normaliseIp(source.socket.remoteAddress),
       };
       return { ctx, codec, handler, body, frameBytes: frame.length + 4, handlerMs: 0 };
     } catch (err) {
