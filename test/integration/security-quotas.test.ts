@@ -71,7 +71,7 @@ describe('byte-rate quotas of a client id', () => {
     expect(r.code, r.stderr).toBe(0);
     const cols = r.stdout.split('\n')[0]!.split(', ');
     const fetchMbPerSec = Number(cols[8]);
-    expect(Number(cols[4])).toBe(500);
+    expect(Number(cols[4])).toBeGreaterThanOrEqual(500); // perf consume stops after the batch that reaches --messages
     expect(fetchMbPerSec).toBeLessThan(1.3);
     expect(Number(/fetch-throttle-time-max:\{client-id=slow\} : ([\d.]+)/.exec(r.stdout)?.[1])).toBeGreaterThan(0);
   }, 90_000);
