@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, parseKeyValues, readPropertiesFlag, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, isSecurityProperty, parseIntFlag, parseKeyValues, readPropertiesFlag, type Opts } from './common.js';
 import { producerOptions } from './console-producer.js';
 import { ProducerStats, ProgressOutput, Throttle, printMetrics } from './perf-common.js';
 import { Producer } from '../src/client/producer.js';
@@ -91,12 +91,12 @@ export async function runPerfProduce(opts: Opts): Promise<number> {
   const recordSize = opts.recordSize === undefined ? 0 : parseIntFlag(opts.recordSize, '--record-size', 0);
   const reportingIntervalMs = opts.reportingInterval === undefined ? 5000 : parseIntFlag(opts.reportingInterval, '--reporting-interval', 1);
 
-  const fileProps = await readPropertiesFlag(opts['producer.config'], '--producer.config');
+  const fileProps = { ...(await readPropertiesFlag(opts.commandConfig, '--command-config')), ...(await readPropertiesFlag(opts['producer.config'], '--producer.config')) };
   const props = { ...fileProps, ...parseKeyValues(opts.producerProps as string[] | undefined, '--producer-props') };
-  checkSecurityProperties(props);
+  const security = await clientSecurityOf(props);
   for (const [k, v] of Object.entries(props)) {
     if (UNSUPPORTED[k]?.(v)) throw new CliError(`${k}=${v} is not supported by kfk's producer yet`);
-    if (!KNOWN.has(k) && !JAVA_ONLY.has(k)) process.stderr.write(`Warning: the configuration '${k}' was supplied but isn't a known config.\n`);
+    if (!KNOWN.has(k) && !JAVA_ONLY.has(k) && !isSecurityProperty(k)) process.stderr.write(`Warning: the configuration '${k}' was supplied but isn't a known config.\n`);
   }
   const producerOpts = producerOptions(props, {});
   if (props['client.id'] === undefined) producerOpts.clientId = 'perf-producer-client';
@@ -114,7 +114,7 @@ export async function runPerfProduce(opts: Opts): Promise<number> {
   const payloads = await loadPayloads(opts);
   const fixedPayload = payloads === null && opts.payloadMonotonic !== true ? randomPayload(recordSize) : null;
   const output = new ProgressOutput();
-  const producer = new Producer({ ...producerOpts, bootstrap });
+  const producer = new Producer({ ...producerOpts, bootstrap, ...(security ? { security } : {}) });
   let failure: Error | undefined;
   let stats: ProducerStats | undefined;
   let progress: NodeJS.Timeout | undefined;

@@ -17,7 +17,7 @@
  *
  * Values Kafka prints as absent (no coordinator epoch, no open transaction, no start time) are `None`.
  */
-import { CliError, bootstrapFrom, parseIntFlag, readPropertiesFlag, checkSecurityProperties, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import { createAdmin, type Admin, type ProducerStateDescription } from '../src/client/admin.js';
 import { ErrorCode, KafkaError } from '../src/protocol/errors.js';
 
@@ -32,8 +32,8 @@ const none = (n: number): string => (n < 0 ? 'None' : String(n));
 
 async function adminFrom(opts: Opts): Promise<Admin> {
   const props = await readPropertiesFlag(opts.commandConfig, '--command-config');
-  checkSecurityProperties(props);
-  return createAdmin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: 'kfk-transactions' });
+  const security = await clientSecurityOf(props);
+  return createAdmin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-transactions', ...(security ? { security } : {}) });
 }
 
 function required(opts: Opts, key: string, flag: string): string {

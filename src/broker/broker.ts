@@ -68,6 +68,20 @@ import { describeTransactionsHandler } from './handlers/describe-transactions.js
 import { listTransactionsHandler } from './handlers/list-transactions.js';
 import { describeProducersHandler } from './handlers/describe-producers.js';
 
+import { saslAuthenticateHandler, saslHandshakeHandler } from './handlers/sasl.js';
+import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from './handlers/scram-credentials.js';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from './handlers/client-quotas.js';
+import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './handlers/acls.js';
+import { AclAuthorizer, parseSuperUsers } from '../security/authorizer.js';
+import { ACL_AUTHORIZER_CLASSES } from '../security/acl.js';
+import { authorizingHandler, requestAuthorizer, type RequestAuthorizer } from '../security/authorizing-handler.js';
+import { ClientQuotas } from '../security/quotas.js';
+import { quotaHook } from '../security/quota-hook.js';
+import type { ListenerSecurity } from '../security/listener-security.js';
+import type { ClientSecurity } from '../security/client-security.js';
+import { EntityConfigCache } from '../security/entity-configs.js';
+import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
+
 export interface ListenerConfig {
   name: string;
   host: string;
@@ -118,6 +132,11 @@ export interface BrokerOptions {
    * (it sends nothing and acts no more), as if its broker died at that moment; the hook then kills the broker.
    */
   beforeSendingTxnMarkers?: (transactionalId: string, commit: boolean) => boolean;
+
+  /** How each listener secures its connections (TLS, SASL), by listener name; absent: PLAINTEXT. */
+  listenerSecurity?: readonly ListenerSecurity[];
+  /** How this broker connects to the others (the inter-broker listener's TLS and SASL); absent: PLAINTEXT. */
+  interBrokerSecurity?: ClientSecurity;
 }
 
 export class Broker implements BrokerServices {
@@ -150,6 +169,15 @@ export class Broker implements BrokerServices {
   private reconciler: Reconciler | null = null;
   private stopped = false;
   private advertised: ListenerConfig[] = [];
+  /** The registry's user and client configs (SCRAM credentials, quotas), kept current. */
+  entityConfigs: EntityConfigCache | null = null;
+  private transports: BuiltTransport[] = [];
+  /** The ACL authorizer (authorizer.class.name), or null: every request allowed. */
+  readonly authorizer: AclAuthorizer | null;
+  /** Checks made on behalf of requests (handlers that filter what they return, e.g. Metadata). */
+  readonly requestAuthorizer: RequestAuthorizer | null;
+  /** Client quotas (producer_byte_rate, consumer_byte_rate, request_percentage), from the registry's configs. */
+  readonly clientQuotas: ClientQuotas;
 
   constructor(readonly options: BrokerOptions) {
     this.logger = options.logger ?? createLogger('info');
@@ -187,8 +215,28 @@ export class Broker implements BrokerServices {
       reconcileTopic: (topic) => this.reconcileTopic(topic),
       logger: this.logger,
     });
-    this.controllerChannel = new ControllerChannel(options.registry, { brokerId: options.brokerId });
+    this.controllerChannel = new ControllerChannel(options.registry, {
+      brokerId: options.brokerId,
+      ...(options.brokerConfig ? { listenerName: options.brokerConfig.interBrokerListenerName } : {}),
+      ...(options.interBrokerSecurity ? { security: options.interBrokerSecurity } : {}),
+    });
     this.autoTopicCreator = new AutoTopicCreator(this.controller, this.controllerChannel, this.logger);
+    const authorizerClass = String(bc?.values['authorizer.class.name'] ?? '').trim();
+    this.authorizer =
+      bc && (ACL_AUTHORIZER_CLASSES as readonly string[]).includes(authorizerClass)
+        ? new AclAuthorizer(
+            options.registry,
+            { superUsers: parseSuperUsers(bc.values['super.users'] as string | null), allowEveryoneIfNoAclFound: bc.values['allow.everyone.if.no.acl.found'] === true },
+            this.logger,
+          )
+        : null;
+    this.requestAuthorizer = this.authorizer ? requestAuthorizer(this.authorizer, this.logger) : null;
+    const auth = () => this.requestAuthorizer;
+    this.clientQuotas = new ClientQuotas({
+      samples: Number(bc?.values['quota.window.num'] ?? 11),
+      windowMs: Number(bc?.values['quota.window.size.seconds'] ?? 1) * 1000,
+    });
+    const topicName = (id: Buffer) => this.metadata.topicById(id)?.name;
     for (const h of [
       apiVersionsHandler(() => this.handlers.values()),
       metadataHandler(this),
@@ -224,11 +272,22 @@ export class Broker implements BrokerServices {
       listTransactionsHandler(this),
       describeProducersHandler(this),
       createPartitionsHandler(this),
+      saslHandshakeHandler(),
+      saslAuthenticateHandler(),
+      describeUserScramCredentialsHandler(options.registry),
+      alterUserScramCredentialsHandler(options.registry, this.logger),
+      describeClientQuotasHandler(options.registry),
+      alterClientQuotasHandler(options.registry),
+      describeAclsHandler(() => this.authorizer),
+      createAclsHandler(() => this.authorizer, this.logger),
+      deleteAclsHandler(() => this.authorizer, this.logger),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
         brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),
     ]) {
-      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
+      // every request is authorized (when the broker has an authorizer) before its handler sees it
+      const authorized = this.authorizer ? authorizingHandler(h, auth, topicName) : h;
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(authorized) : authorized);
     }
   }
 
@@ -293,7 +352,13 @@ export class Broker implements BrokerServices {
       offsetsCommitTimeoutMs: bc?.offsetsCommitTimeoutMs,
       logger: this.logger,
     });
-    this.txnMarkerChannel = new TxnMarkerChannel({ brokerId: this.options.brokerId, metadata: this.metadata, logger: this.logger });
+    this.txnMarkerChannel = new TxnMarkerChannel({
+      brokerId: this.options.brokerId,
+      metadata: this.metadata,
+      logger: this.logger,
+      ...(this.options.brokerConfig ? { listenerName: this.options.brokerConfig.interBrokerListenerName } : {}),
+      ...(this.options.interBrokerSecurity ? { security: this.options.interBrokerSecurity } : {}),
+    });
     this.transactionCoordinator = new TransactionCoordinator({
       brokerId: this.options.brokerId,
       log: this.replicaManager,
@@ -333,11 +398,21 @@ export class Broker implements BrokerServices {
       transactionCoordinator: () => this.transactionCoordinator,
       logger: this.logger,
       isStopped: () => this.stopped,
+      ...(this.options.brokerConfig ? { interBrokerListenerName: this.options.brokerConfig.interBrokerListenerName } : {}),
     });
+
+    this.entityConfigs = new EntityConfigCache(registry, this.logger);
+    await this.entityConfigs.start();
+    this.clientQuotas.follow(this.entityConfigs);
+    await this.authorizer?.start();
+    const scram = new ScramCredentialCache(this.entityConfigs);
 
     // One set of connection quotas for all listeners: Kafka's limits are per broker.
     const quotas = new ConnectionQuotas(this.options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, this.logger);
     for (const l of this.options.listeners) {
+      const security = this.options.listenerSecurity?.find((s) => s.name === l.name);
+      const built = security ? buildListenerTransport(security, { scram, logger: this.logger }) : null;
+      if (built) this.transports.push(built);
       const server = new SocketServer(
         { name: l.name, host: l.host, port: l.port },
         {
@@ -347,6 +422,8 @@ export class Broker implements BrokerServices {
           unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(() => this.handlers.values()) as Record<string, unknown>,
           ready: this.ready,
           quotas,
+          ...(built ? { transport: built.transport } : {}),
+          clientQuotas: quotaHook(this.clientQuotas),
         },
       );
       await server.start();
@@ -363,6 +440,8 @@ export class Broker implements BrokerServices {
       // A new registry session: register again, run the election, re-arm watches.
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
+        await this.entityConfigs?.reload();
+        await this.authorizer?.reload();
         await this.registerBroker();
         await this.controller.reelect();
         await this.reconcile();
@@ -430,7 +509,8 @@ export class Broker implements BrokerServices {
   /** The replication settings (replica.*, num.replica.fetchers, min.insync.replicas) of this broker. */
   get replicationConfig(): ReplicationConfig {
     const bc = this.options.brokerConfig;
-    return bc ? replicationConfigFromBroker(bc) : DEFAULT_REPLICATION_CONFIG;
+    const base = bc ? replicationConfigFromBroker(bc) : DEFAULT_REPLICATION_CONFIG;
+    return this.options.interBrokerSecurity ? { ...base, interBrokerSecurity: this.options.interBrokerSecurity } : base;
   }
 
   /**
@@ -496,6 +576,9 @@ export class Broker implements BrokerServices {
     this.controllerChannel.close();
     await this.controller.shutdown();
     await Promise.all(this.servers.map((s) => s.stop()));
+    for (const t of this.transports) t.close();
+    this.entityConfigs?.close();
+    this.authorizer?.close();
     this.reconciler?.stop();
     this.closeTransactions();
     this.groupCoordinator?.close();
@@ -520,6 +603,9 @@ export class Broker implements BrokerServices {
     // kill() is the in-process kill -9: ending the session is all that matters, a failure to close it is logged.
     else await registry.close().catch((err: unknown) => this.logger.warn(`closing the registry session after a kill: ${(err as Error).message ?? err}`));
     await Promise.all(this.servers.map((s) => s.stop()));
+    for (const t of this.transports) t.close();
+    this.entityConfigs?.close();
+    this.authorizer?.close();
     await this.controller.shutdown();
     this.closeTransactions();
     this.groupCoordinator?.close();

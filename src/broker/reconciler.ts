@@ -56,6 +56,8 @@ export interface ReconcilerOptions {
   isStopped: () => boolean;
   /** Pause before a failed pass is tried again (default 1000 ms). */
   retryMs?: number;
+  /** inter.broker.listener.name: followers fetch from leaders on this listener (default: the first endpoint). */
+  interBrokerListenerName?: string;
 }
 
 type Job = 'brokers' | 'controller' | 'topics' | `topic:${string}`;
@@ -205,10 +207,12 @@ export class Reconciler {
       const node = await registry.get(brokerIdPath(Number(idText)));
       if (!node) continue;
       const reg = decodeBrokerRegistration(Number(idText), node.data);
-      // Clients are answered with the endpoint of the listener they connected to; kfk has one listener name per
-      // broker in practice, so the first endpoint serves clients and followers alike.
-      const ep = reg.endpoints[0];
-      if (ep) brokers.set(reg.id, { id: reg.id, host: ep.host, port: ep.port, rack: reg.rack });
+      // Clients are answered with the endpoints of the listener they connected to; brokers talk to each other on
+      // the inter-broker listener.
+      const listeners = new Map(reg.endpoints.map((e) => [e.listenerName, { host: e.host, port: e.port }]));
+      const ib = this.opts.interBrokerListenerName;
+      const ep = (ib !== undefined ? reg.endpoints.find((e) => e.listenerName === ib) : undefined) ?? reg.endpoints[0];
+      if (ep) brokers.set(reg.id, { id: reg.id, host: ep.host, port: ep.port, rack: reg.rack, listeners });
     }
     this.opts.metadata.brokers = brokers;
     await this.opts.replicaManager.onBrokersChanged();

@@ -2,6 +2,7 @@
  * Admin operations: create/delete topics (sent to the controller named by Metadata), list and describe
  * topics (partitions, leader, replicas, ISR, non-default configs), add partitions, list offsets.
  */
+import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, kafkaError, clusterFrom, type BrokerInfo, type TopicMetadata } from './cluster-client.js';
 import { listOffsets, type IsolationLevel } from './consumer.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
@@ -34,6 +35,8 @@ export interface AdminOptions {
   bootstrap?: string | readonly string[];
   cluster?: ClusterClient;
   clientId?: string;
+  /** TLS and SASL (with `bootstrap`); default PLAINTEXT. */
+  security?: ClientSecurity;
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
   /** Broker-side timeout for create/delete (default 30 000 ms). */

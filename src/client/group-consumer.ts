@@ -395,7 +395,12 @@ export class GroupConsumer {
         if (c.errorCode !== ErrorCode.NONE) {
           throw new KafkaError(c.errorCode, `FindCoordinator for group '${this.groupId}': ${c.errorMessage ?? errorName(c.errorCode)}`);
         }
-        const opened = await BrokerConnection.connect({ host: c.host, port: c.port, clientId: this.cluster.clientId });
+        const opened = await BrokerConnection.connect({
+          host: c.host,
+          port: c.port,
+          clientId: this.cluster.clientId,
+          ...(this.cluster.security ? { security: this.cluster.security } : {}),
+        });
         if (this.closed) {
           opened.close();
           throw new ConnectionError('consumer is closed', 'ECLOSED', false);

@@ -14,6 +14,7 @@
  * The network side is behind ProducerTransport so the batching logic can be tested without a broker;
  * ClusterTransport is the real one.
  */
+import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, RETRIABLE_ERROR_CODES, METADATA_ERROR_CODES, backoffMs, type ClusterClientOptions } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { partitionForKey } from './partitioner.js';
@@ -52,6 +53,8 @@ export interface ProducerOptions {
   bootstrap?: string | readonly string[];
   cluster?: ClusterClient;
   clientId?: string;
+  /** TLS and SASL (with `bootstrap`); default PLAINTEXT. */
+  security?: ClientSecurity;
   /** 0, 1 or -1/'all' (default -1, as Kafka 3). */
   acks?: Acks | 'all' | '-1' | '0' | '1';
   compression?: CompressionName | number;
@@ -118,6 +121,8 @@ export interface ProducerTransport {
   /** Send one Produce request to `leader`; results are in `batches` order (undefined entries = missing). */
   produce(leader: number, acks: Acks, timeoutMs: number, batches: ProduceBatch[]): Promise<Array<PartitionResult | undefined>>;
   close(): Promise<void>;
+  /** produce-throttle-time-avg and -max: the throttle_time_ms of Produce responses (client quotas). */
+  throttleMetrics?(): Record<string, number>;
 }
 
 /** The transport over a ClusterClient. */
@@ -185,6 +190,11 @@ export class ClusterTransport implements ProducerTransport {
 
   async close(): Promise<void> {
     if (this.ownsCluster) await this.cluster.close();
+  }
+
+  throttleMetrics(): Record<string, number> {
+    const t = this.cluster.throttle.get(ApiKey.Produce);
+    return { 'produce-throttle-time-avg': t && t.count > 0 ? t.totalMs / t.count : 0, 'produce-throttle-time-max': t?.maxMs ?? 0 };
   }
 }
 
@@ -360,6 +370,7 @@ export class Producer {
           clientId: opts.clientId ?? 'kfk-producer',
           requestTimeoutMs: this.requestTimeoutMs + 5000,
           connectTimeoutMs: opts.connectTimeoutMs,
+          ...(opts.security ? { security: opts.security } : {}),
         };
         this.transport = new ClusterTransport(new ClusterClient(clusterOpts), allowAuto, true);
       }
@@ -517,6 +528,7 @@ export class Producer {
       'outgoing-byte-total': m.batchBytes,
       'buffer-total-bytes': this.bufferMemory,
       'buffer-available-bytes': Math.max(0, this.bufferMemory - this.buffered),
+      ...this.transport.throttleMetrics?.(),
     };
   }
 

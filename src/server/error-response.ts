@@ -187,6 +187,8 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   ],
   // ListGroups
   [16, { fixed: { groups: [] } }],
+  // SaslHandshake
+  [17, { fixed: { mechanisms: [] } }],
   // ApiVersions
   [18, { fixed: { apiKeys: [] } }],
   // CreateTopics
@@ -272,6 +274,14 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
       ],
     },
   ],
+  // DescribeAcls: the top-level error
+  [29, { fixed: { resources: [] } }],
+  // CreateAcls: one result per creation
+  [30, { mirrors: [{ into: 'results', from: 'creations', copy: {} }] }],
+  // DeleteAcls: one result per filter
+  [31, { mirrors: [{ into: 'filterResults', from: 'filters', copy: {}, fixed: { matchingAcls: [] } }] }],
+  // SaslAuthenticate
+  [36, { fixed: { authBytes: EMPTY, sessionLifetimeMs: 0 } }],
   // DescribeConfigs
   [32, { mirrors: [{ into: 'results', from: 'resources', copy: { resourceType: 'resourceType', resourceName: 'resourceName' }, fixed: { configs: [] } }] }],
   // AlterConfigs
@@ -307,6 +317,22 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   [46, { fixed: { topics: [] } }],
   // OffsetDelete: the top-level error only, as Kafka's
   [47, { fixed: { topics: [] } }],
+  // DescribeClientQuotas: the top-level error
+  [48, { fixed: { entries: null } }],
+  // AlterClientQuotas: every entity of the request
+  [49, { mirrors: [{ into: 'entries', from: 'entries', copy: { entity: 'entity' } }] }],
+  // DescribeUserScramCredentials: the top-level error
+  [50, { fixed: { results: [] } }],
+  // AlterUserScramCredentials: every user named in the request
+  [
+    51,
+    {
+      mirrors: [
+        { into: 'results', from: 'deletions', copy: { user: 'name' } },
+        { into: 'results', from: 'upsertions', copy: { user: 'name' } },
+      ],
+    },
+  ],
   // DescribeCluster
   [60, { fixed: { clusterId: '', controllerId: -1, brokers: [] } }],
   // DescribeProducers

@@ -15,6 +15,8 @@
  * the markers again). Then `onComplete` writes CompleteCommit / CompleteAbort.
  */
 import { BrokerConnection } from '../client/connection.js';
+import type { ClientSecurity } from '../security/client-security.js';
+import { endpointOn } from '../cluster/metadata-cache.js';
 import { ApiKey } from '../protocol/generated/api-table.js';
 import type { WriteTxnMarkersRequestInput, WriteTxnMarkersResponse } from '../protocol/generated/write-txn-markers.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
@@ -39,6 +41,9 @@ export interface TxnMarkerChannelOptions {
   brokerId: number;
   metadata: MetadataCache;
   logger: Logger;
+  /** The inter-broker listener (inter.broker.listener.name) whose endpoint and security the markers use. */
+  listenerName?: string;
+  security?: ClientSecurity;
   /** Per-request timeout of WriteTxnMarkers (Kafka: request.timeout.ms). */
   requestTimeoutMs?: number;
   /** The first retry's backoff; doubled up to maxBackoffMs. */
@@ -160,14 +165,21 @@ export class TxnMarkerChannel {
   private async connection(brokerId: number): Promise<BrokerConnection> {
     const b = this.opts.metadata.brokers.get(brokerId);
     if (b === undefined) throw new Error(`broker ${brokerId} is not live`);
-    const address = `${b.host}:${b.port}`;
+    const ep = this.opts.listenerName !== undefined ? endpointOn(b, this.opts.listenerName) : { host: b.host, port: b.port };
+    if (ep === undefined) throw new Error(`broker ${brokerId} has no endpoint on listener ${this.opts.listenerName}`);
+    const address = `${ep.host}:${ep.port}`;
     let entry = this.connections.get(brokerId);
     if (entry !== undefined && entry.address !== address) {
       this.dropConnection(brokerId);
       entry = undefined;
     }
     if (entry === undefined) {
-      const connection = BrokerConnection.connect({ host: b.host, port: b.port, clientId: `broker-${this.opts.brokerId}-txn-marker-channel` });
+      const connection = BrokerConnection.connect({
+        host: ep.host,
+        port: ep.port,
+        clientId: `broker-${this.opts.brokerId}-txn-marker-channel`,
+        ...(this.opts.security ? { security: this.opts.security } : {}),
+      });
       entry = { address, connection };
       this.connections.set(brokerId, entry);
       connection.catch(() => {

@@ -13,6 +13,7 @@ import { ErrorCode, errorName } from '../../protocol/errors.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
 import { OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../../cluster/topic-names.js';
+import { endpointOn } from '../../cluster/metadata-cache.js';
 import { offsetsPartitionFor, offsetsTopicConfigs } from '../../group/offsets-topic.js';
 import { transactionStatePartitionFor, transactionStateTopicConfigs } from '../../transaction/transaction-log.js';
 
@@ -20,7 +21,7 @@ const GROUP = 0;
 const TRANSACTION = 1;
 
 export function findCoordinatorHandler(b: BrokerServices): ApiHandler<FindCoordinatorRequest, FindCoordinatorResponseInput> {
-  async function locate(key: string, keyType: number): Promise<FindCoordinatorResponseCoordinatorInput> {
+  async function locate(key: string, keyType: number, listenerName: string): Promise<FindCoordinatorResponseCoordinatorInput> {
     const none = (errorCode: number, errorMessage: string | null = null) => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
     if (keyType !== GROUP && keyType !== TRANSACTION) return none(ErrorCode.INVALID_REQUEST, `Unknown coordinator key type ${keyType}`);
     if (keyType === TRANSACTION && key === '') return none(ErrorCode.INVALID_REQUEST, 'the transactional id must not be empty');
@@ -50,8 +51,10 @@ export function findCoordinatorHandler(b: BrokerServices): ApiHandler<FindCoordi
     const index = keyType === GROUP ? offsetsPartitionFor(key, topic.partitions.length) : transactionStatePartitionFor(key, topic.partitions.length);
     const partition = topic.partitions[index];
     const leader = partition ? b.metadata.brokers.get(partition.leader) : undefined;
-    if (!leader) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    return { key, nodeId: leader.id, host: leader.host, port: leader.port, errorCode: ErrorCode.NONE, errorMessage: null };
+    // the coordinator's endpoint on the listener the client connected to
+    const ep = leader ? endpointOn(leader, listenerName) : undefined;
+    if (!leader || !ep) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    return { key, nodeId: leader.id, host: ep.host, port: ep.port, errorCode: ErrorCode.NONE, errorMessage: null };
   }
 
   return {
@@ -61,10 +64,10 @@ export function findCoordinatorHandler(b: BrokerServices): ApiHandler<FindCoordi
     async handle(req, ctx) {
       if (ctx.apiVersion >= 4) {
         const coordinators = [];
-        for (const key of req.coordinatorKeys) coordinators.push(await locate(key, req.keyType));
+        for (const key of req.coordinatorKeys) coordinators.push(await locate(key, req.keyType, ctx.listenerName));
         return { throttleTimeMs: 0, coordinators };
       }
-      const c = await locate(req.key, ctx.apiVersion >= 1 ? req.keyType : GROUP);
+      const c = await locate(req.key, ctx.apiVersion >= 1 ? req.keyType : GROUP, ctx.listenerName);
       return { throttleTimeMs: 0, errorCode: c.errorCode, errorMessage: c.errorMessage, nodeId: c.nodeId, host: c.host, port: c.port };
     },
   };
