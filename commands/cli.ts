@@ -67,7 +67,7 @@ interface CommandState {
 }
 
 /** Every command name and alias (defining all of them is only needed for help, suggestions and errors). */
-const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions']);
+const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions', 'console']);
 
 function buildProgram(state: CommandState, argv: readonly string[]): Command {
   // Start-up: commander's work grows with every option defined, so only the command being run is defined (all of them
@@ -168,6 +168,18 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--under-min-isr-partitions', 'with --describe: only partitions whose ISR is smaller than min.insync.replicas (or without a leader)')
       .option('--at-min-isr-partitions', 'with --describe: only partitions whose ISR is exactly min.insync.replicas')
       .action(action(async () => (await import('./topics.js')).runTopics));
+  }
+
+  if (want('console')) {
+    // console: the web console on its own port (docs/console.md)
+    program
+      .command('console')
+      .description('serve the web console (brokers, topics, groups and lag, message browser) for a cluster')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*, client.id)')
+      .option('--port <port>', 'HTTP port to serve on (0: any free port)', '9645')
+      .option('--host <host>', 'interface to listen on (the console has no login: keep it local)', '127.0.0.1')
+      .action(action(async () => (await import('./console.js')).runConsole));
   }
 
   if (want('leader-election')) {
