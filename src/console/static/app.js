@@ -223,7 +223,7 @@ function topicsView(root) {
   const data = h('div');
   const msg = h('div');
   const form = createTopicForm(msg);
-  replace(root, h('h1', null, 'Topics'), h('div', { className: 'row' }, h('label', { className: 'wide' }, 'Filter', filter), h('label', null, 'Internal topics', showInternal)), data, h('h2', null, 'Create a topic'), msg, form);
+  replace(root, h('h1', null, 'Topics'), h('div', { className: 'row' }, h('label', { className: 'wide' }, 'Filter', filter), h('label', { className: 'check' }, showInternal, 'internal topics')), data, h('h2', null, 'Create a topic'), msg, form);
   let last = [];
   function render() {
     const q = filter.value.trim().toLowerCase();
@@ -353,7 +353,7 @@ function topicView(root, [name]) {
       ),
       t.sizeNote ? h('p', { className: 'muted', id: 'size-note' }, t.sizeNote) : null,
       h('h2', null, 'Configs'),
-      h('div', { className: 'row' }, h('label', null, 'Show defaults too', showAll)),
+      h('div', { className: 'row' }, h('label', { className: 'check' }, showAll, 'show defaults too')),
       configTable(t.configs, showAll.checked),
     );
   }
@@ -592,7 +592,7 @@ function messagesView(root, [initialTopic]) {
 
   function summarize() {
     const ends = positions.map((p) => `${p.partition}: ${num(p.logStartOffset)}–${num(p.logEndOffset)}`).join(' · ');
-    summary.textContent = `${num(list.childElementCount)} records shown${follow.checked ? ' (following)' : ''}. Offsets per partition ${ends}`;
+    summary.textContent = `${num(list.childElementCount)} records shown${follow.checked ? ' (following)' : ''}. Partition: offsets ${ends}`;
   }
 
   function followChanged() {
@@ -625,7 +625,7 @@ function messagesView(root, [initialTopic]) {
       'form',
       { className: 'panel', id: 'browse-form', onsubmit: (e) => (e.preventDefault(), read()) },
       h('div', { className: 'row' }, h('label', { className: 'wide' }, 'Topic', topic), h('label', null, 'Partition', partition), h('label', null, 'From', from), h('label', null, 'Offset / date-time', at), h('label', null, 'Limit', limit)),
-      h('div', { className: 'actions' }, h('button', { type: 'submit', id: 'browse-read' }, 'Read'), h('label', { className: 'toggle' }, follow, ' follow')),
+      h('div', { className: 'actions' }, h('button', { type: 'submit', id: 'browse-read' }, 'Read'), h('label', { className: 'check' }, follow, 'follow')),
     ),
     msg,
     summary,
