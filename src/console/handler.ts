@@ -94,7 +94,12 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
 
   async function api(req: IncomingMessage, url: URL): Promise<unknown> {
     const method = req.method ?? 'GET';
-    const parts = url.pathname.slice('/api/'.length).split('/').map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = url.pathname.slice('/api/'.length).split('/').map(decodeURIComponent);
+    } catch {
+      throw new ConsoleRequestError(`malformed URL path: ${url.pathname}`);
+    }
     if (method !== 'GET' && method !== 'HEAD') checkChangeRequest(req);
     const [collection, id, sub] = parts;
     const route = `${method} ${collection ?? ''}${id !== undefined ? '/:id' : ''}${sub !== undefined ? `/${sub}` : ''}`;

@@ -123,6 +123,17 @@ describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chro
     expect(await text(page, `#records .record[data-offset="${offset + 1}"][data-partition="1"] pre.value`)).toBe('arrived later');
     await page.uncheck('#browse-follow');
     await browser.screenshot(page, 'message-follow');
+
+    // By date-time: from the later record's timestamp, the earlier one is left out.
+    const meta = await text(page, `#records .record[data-offset="${offset + 1}"][data-partition="1"] .meta`);
+    const at = /CreateTime (\S+)/.exec(meta)![1]!;
+    await page.selectOption('#browse-from', 'timestamp');
+    await page.fill('#browse-at', at);
+    await page.click('#browse-read');
+    await waitFor(async () => (await page.locator('#records .record').first().getAttribute('data-offset')) === String(offset + 1), {
+      timeoutMs: 20_000,
+      message: `the first record from ${at} is offset ${offset + 1}`,
+    });
     expect(pageErrors).toEqual([]);
   });
 
