@@ -184,7 +184,7 @@ export class ClusterReader {
     if (!desc) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' does not exist.`);
     const [offsets, sizes, configs] = await Promise.all([
       this.offsetsOf([{ name, partitions: desc.partitions.map((p) => p.partition) }]),
-      this.partitionSizes([name]),
+      this.partitionSizes([{ topic: name, partitions: desc.partitions.map((p) => p.partition) }]),
       this.admin.describeConfigs([{ type: 'topic', name }]).then(
         (r) => (r[0]?.configs ?? []).map(configView).sort((a, b) => compare(a.name, b.name)),
         () => [] as ConfigView[],
@@ -282,7 +282,7 @@ export class ClusterReader {
    * Replica sizes from every broker's DescribeLogDirs (API 35). A broker that does not serve it, or fails,
    * makes the sizes unknown (with the reason), never wrong.
    */
-  async partitionSizes(topics?: readonly string[]): Promise<PartitionSizes> {
+  async partitionSizes(topics?: ReadonlyArray<{ topic: string; partitions: number[] }>): Promise<PartitionSizes> {
     const sizes = new Map<string, Map<number, number>>();
     const desc = await this.admin.describeCluster();
     const cluster = this.admin.cluster;
@@ -296,7 +296,8 @@ export class ClusterReader {
             return;
           }
           const resp = await conn.request<DescribeLogDirsResponse>(ApiKey.DescribeLogDirs, {
-            topics: topics ? topics.map((topic) => ({ topic, partitions: [] as number[] })) : null,
+            // null: every replica the broker has; else the named partitions (an empty list would name none).
+            topics: topics ? topics.map((t) => ({ topic: t.topic, partitions: t.partitions })) : null,
           });
           if (resp.errorCode !== ErrorCode.NONE) {
             notes.push(`broker ${b.nodeId}: DescribeLogDirs error ${resp.errorCode}`);
@@ -306,6 +307,7 @@ export class ClusterReader {
             if (dir.errorCode !== ErrorCode.NONE) continue;
             for (const t of dir.topics) {
               for (const p of t.partitions) {
+                if (p.isFutureKey) continue; // a copy being moved between log dirs (AlterReplicaLogDirs), not the replica
                 const k = tpKey(t.name, p.partitionIndex);
                 let perBroker = sizes.get(k);
                 if (!perBroker) sizes.set(k, (perBroker = new Map()));

@@ -74,12 +74,15 @@ export async function launchBrowser(label: string): Promise<TestBrowser> {
   };
 }
 
-/** Collects what would show that the page misbehaved: uncaught errors and console errors. */
+/**
+ * Collects what would show that the page misbehaved: uncaught errors and console errors. Chromium's own line for an
+ * HTTP error status ("Failed to load resource: ... 409") is left out: an API refusal is an answer the page shows.
+ */
 export function watchPageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`console.error: ${msg.text()}`);
+    if (msg.type() === 'error' && !/^Failed to load resource: the server responded with a status of \d+/.test(msg.text())) errors.push(`console.error: ${msg.text()}`);
   });
   return errors;
 }

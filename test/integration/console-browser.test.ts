@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { kcat, kfk, kfkSpawn, registerCleanup, skipUnless, startBrokerProcess, waitFor, type BackgroundProcess, type BrokerProcess } from '../helpers/index.js';
+import { kcat, kfk, kfkSpawn, registerCleanup, skipUnless, spawnProcess, startBrokerProcess, waitFor, type BackgroundProcess, type BrokerProcess } from '../helpers/index.js';
 import { hasChromium, launchBrowser, watchPageErrors, type TestBrowser } from '../helpers/browser.js';
 import { confirmDialog, open, shownLag, tableRows, text, waitForText } from '../helpers/console-ui.js';
 
@@ -184,6 +184,28 @@ describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chro
     const line = described.split('\n').find((l) => l.startsWith(group));
     expect(line?.trim().split(/\s+/).slice(1, 6)).toEqual([topic, '0', '0', '8', '8']);
     expect(pageErrors).toEqual([]);
+  });
+
+  it('refuses to reset the offsets of a group with active members, and says why', async () => {
+    const group = 'active-group';
+    const member = spawnProcess('kcat', ['-b', broker.bootstrap, '-G', group, '-q', TOPIC]);
+    try {
+      await open(page, base, `groups/${group}`, '#group-id');
+      await waitForText(page, '#group-state', (t) => t === 'Stable', 'the kcat member joined', 60_000);
+      expect((await tableRows(page, 'members-table')).length).toBe(1);
+      await browser.screenshot(page, 'group-active');
+      await page.selectOption('#reset-to', 'earliest');
+      await page.click('#reset-execute');
+      await confirmDialog(page, group);
+      await waitForText(
+        page,
+        '.message.error',
+        (t) => t === `Assignments can only be reset if the group '${group}' is inactive, but the current state is Stable.`,
+        'the refusal',
+      );
+    } finally {
+      await member.stop('SIGTERM');
+    }
   });
 
   it('creates a topic with a config, then deletes it after a typed confirmation', async () => {
