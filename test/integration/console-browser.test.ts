@@ -7,6 +7,8 @@
  * in the browser appears and vanishes for kcat; the pages fit a phone screen; changes from another origin are
  * refused. Screenshots of each page are saved and their paths printed (test/helpers/browser.ts).
  */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { kcat, kfk, kfkSpawn, registerCleanup, skipUnless, spawnProcess, startBrokerProcess, waitFor, type BackgroundProcess, type BrokerProcess } from '../helpers/index.js';
@@ -63,24 +65,32 @@ describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chro
     expect(row?.slice(1, 4)).toEqual(['2', '1', '0']);
     await browser.screenshot(page, 'topics');
 
+    await produceWithKcat(TOPIC, 0, [['k', 'v']]);
     await open(page, base, `topics/${TOPIC}`, '#partitions-table tbody tr');
-    const partitions = await tableRows(page, 'partitions-table');
-    expect(partitions.map((p) => p.slice(0, 4))).toEqual([
-      ['0', '0', '0', '0'],
-      ['1', '0', '0', '0'],
-    ]);
-    // Sizes come from DescribeLogDirs; a broker that answers it unsupported makes them "unknown", with the reason.
+    let partitions: string[][] = [];
+    await waitFor(
+      async () => {
+        partitions = await tableRows(page, 'partitions-table');
+        expect(partitions.map((p) => p.slice(0, 7))).toEqual([
+          ['0', '0', '0', '0', '0', '1', '1'],
+          ['1', '0', '0', '0', '0', '0', '0'],
+        ]);
+        return true;
+      },
+      { message: 'partitions with their offsets' },
+    );
+    // Sizes come from DescribeLogDirs: the bytes of the partition's segment files on disk. A broker that answers it
+    // unsupported makes them "unknown", with the reason.
     const sizes = partitions.map((p) => p[7]);
     if ((await page.locator('#size-note').count()) > 0) {
       expect(await text(page, '#size-note')).toContain('DescribeLogDirs');
       expect(sizes).toEqual(['unknown', 'unknown']);
     } else {
-      for (const s of sizes) expect(s).toMatch(/^\d+(\.\d)? (B|KiB|MiB)$/);
+      expect(sizes).toEqual([0, 1].map((p) => `${segmentBytes(join(broker.dataDir, `${TOPIC}-${p}`))} B`));
     }
     await browser.screenshot(page, 'topic');
 
     // A group with committed offsets, so the groups pages have something to show.
-    await produceWithKcat(TOPIC, 0, [['k', 'v']]);
     await consumeAsGroup('render-group', TOPIC);
     await open(page, base, 'groups', '#groups-table tr[data-group="render-group"]');
     expect((await tableRows(page, 'groups-table')).find((r) => r[0] === 'render-group')?.slice(0, 3)).toEqual(['render-group', 'Empty', '0']);
@@ -289,6 +299,13 @@ describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chro
       },
       { timeoutMs: 30_000, message: `group ${group} committed its offsets` },
     );
+  }
+
+  /** Bytes of a partition directory's segment (.log) files, as Kafka's DescribeLogDirs partition_size counts them. */
+  function segmentBytes(dir: string): number {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
   }
 
   async function kcatPartitions(topic: string): Promise<number> {
