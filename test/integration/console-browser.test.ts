@@ -1,17 +1,17 @@
 /**
  * The web console in a real headless Chromium (Debian's, through playwright-core), served by `kfk console` (a
- * process) against a broker process: every page renders; the message browser finds a record kcat produced
+ * process, signed in over SASL/PLAIN with --command-config) against a broker process: every page renders; the message browser finds a record kcat produced
  * (JSON pretty-printed, headers shown, hostile keys and values shown as text, never run), by offset, and in
  * follow mode; a record produced from the browser is read back by kcat; a reset of a group's offsets (with a
  * typed confirmation) changes the lag shown, which also follows new records live; a topic created and deleted
  * in the browser appears and vanishes for kcat; the pages fit a phone screen; changes from another origin are
  * refused. Screenshots of each page are saved and their paths printed (test/helpers/browser.ts).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { kcat, kfk, kfkSpawn, registerCleanup, skipUnless, spawnProcess, startBrokerProcess, waitFor, type BackgroundProcess, type BrokerProcess } from '../helpers/index.js';
+import { freePorts, kcat, kfk, kfkSpawn, makeTempDir, registerCleanup, skipUnless, spawnProcess, startBrokerProcess, waitFor, type BackgroundProcess, type BrokerProcess } from '../helpers/index.js';
 import { hasChromium, launchBrowser, watchPageErrors, type TestBrowser } from '../helpers/browser.js';
 import { confirmDialog, open, shownLag, tableRows, text, waitForText } from '../helpers/console-ui.js';
 
@@ -21,6 +21,8 @@ const TOPIC = 'orders';
 
 describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chromium at /usr/bin/chromium (Debian: apt-get install chromium)'), () => {
   let broker: BrokerProcess;
+  /** The SASL listener's port, where the console connects (Metadata there advertises that listener). */
+  let consolePort: number;
   let consoleProc: BackgroundProcess;
   let base: string;
   let browser: TestBrowser;
@@ -28,9 +30,28 @@ describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chro
   let pageErrors: string[];
 
   beforeAll(async () => {
-    broker = await startBrokerProcess({ overrides: { 'num.partitions': '2', 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.num.partitions': '3' } });
+    // The console signs in over SASL/PLAIN (--command-config, as every kfk tool); kcat and the CLI use PLAINTEXT.
+    const [plainPort, saslPort] = await freePorts(2);
+    consolePort = saslPort!;
+    broker = await startBrokerProcess({
+      overrides: {
+        listeners: `PLAINTEXT://127.0.0.1:${plainPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+        'inter.broker.listener.name': 'PLAINTEXT',
+        'sasl.enabled.mechanisms': 'PLAIN',
+        'listener.name.sasl_plaintext.plain.sasl.jaas.config': 'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";',
+        'num.partitions': '2',
+        'group.initial.rebalance.delay.ms': '0',
+        'offsets.topic.num.partitions': '3',
+      },
+    });
+    const clientConfig = join(makeTempDir('kfk-console-client-'), 'client.properties');
+    writeFileSync(
+      clientConfig,
+      'security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="alice-secret";\n',
+    );
     await ok(['topics', '--bootstrap-server', broker.bootstrap, '--create', '--topic', TOPIC, '--partitions', '2']);
-    consoleProc = kfkSpawn(['console', '--bootstrap-server', broker.bootstrap, '--port', '0']);
+    consoleProc = kfkSpawn(['console', '--bootstrap-server', `127.0.0.1:${saslPort}`, '--command-config', clientConfig, '--port', '0']);
     await consoleProc.waitForOutput(/ at http:\/\/\S+\//, { timeoutMs: 30_000 });
     base = /at (http:\/\/\S+\/)/.exec(consoleProc.stdout())![1]!;
     browser = await launchBrowser('one-broker');
@@ -51,7 +72,7 @@ describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chro
 
   it('renders every page: brokers and controller, topics, a topic, groups, a group, messages', async () => {
     await open(page, base, '', '#brokers-table tr[data-broker="0"]');
-    expect(await tableRows(page, 'brokers-table')).toEqual([['0', '127.0.0.1', String(broker.port), '—', 'controller']]);
+    expect(await tableRows(page, 'brokers-table')).toEqual([['0', '127.0.0.1', String(consolePort), '—', 'controller']]);
     expect(await text(page, '#controller-id')).toBe('broker 0');
     expect(await text(page, '#cluster-id')).toMatch(/^[A-Za-z0-9_-]{22}$/);
     await browser.screenshot(page, 'brokers');
