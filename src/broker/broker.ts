@@ -28,6 +28,7 @@ import {
   propagateLogDirEvent,
 } from '../registry/paths.js';
 import { LogManager, logManagerTimersFromBroker, type LogDirFailure } from '../log/log-manager.js';
+import type { Log } from '../log/log.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MetadataCache, type PartitionInfo, type TopicInfo } from '../cluster/metadata-cache.js';
 import { Controller } from '../cluster/controller.js';
@@ -69,6 +70,9 @@ import { listGroupsHandler } from './handlers/list-groups.js';
 import { describeGroupsHandler } from './handlers/describe-groups.js';
 import { deleteGroupsHandler } from './handlers/delete-groups.js';
 import { offsetDeleteHandler } from './handlers/offset-delete.js';
+import { gateWhileLoading } from './loading-gate.js';
+import { readOpenFileLimit } from '../log/open-file-limit.js';
+import { isDescriptorExhaustion } from '../log/fd-cache.js';
 
 export interface ListenerConfig {
   name: string;
@@ -133,6 +137,16 @@ export class Broker implements BrokerServices {
   private servers: SocketServer[] = [];
   private reconciling: Promise<void> | null = null;
   private reconcileAgain = false;
+  /**
+   * Partitions led here whose log could not be created or opened in the last reconciliation, with the error:
+   * reported (CreateTopics, Metadata, the log) and tried again by `retryReconcile` until they succeed.
+   */
+  private readonly partitionFailures = new Map<string, Error>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = RECONCILE_RETRY_MIN_MS;
+  /** Logs recovered in the background since they were last hosted (see hostRecoveredLogs). */
+  private readonly recoveredLogs: Log[] = [];
+  private hostingRecovered: Promise<void> | null = null;
   private stopped = false;
   private advertised: ListenerConfig[] = [];
 
@@ -181,7 +195,14 @@ export class Broker implements BrokerServices {
         brokerConfigServices(options, this.metadata, () => this.reconcile()),
       ),
     ]) {
-      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
+      // Requests naming partitions still recovering after an unclean shutdown wait for them (loading-gate.ts).
+      const gated = gateWhileLoading(h as ApiHandler, {
+        anyLoading: () => this.logManager !== undefined && this.logManager.loadingCount > 0,
+        isLoading: (t, p) => this.logManager.isLoading(t, p),
+        awaitServed: (t, p) => this.awaitServed(t, p),
+        topicNameById: (id) => this.metadata.topicById(id)?.name,
+      });
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(gated) : gated);
     }
   }
 
@@ -200,6 +221,7 @@ export class Broker implements BrokerServices {
     await ensureBasePaths(registry);
     const clusterId = await getOrCreateClusterId(registry);
     this.metadata.clusterId = clusterId;
+    const bc0 = this.options.brokerConfig;
     this.logManager = await LogManager.open({
       logDirs: this.options.logDirs,
       brokerId: this.options.brokerId,
@@ -213,6 +235,11 @@ export class Broker implements BrokerServices {
       onAppend: (log) => this.replicaManager.purgatory.notify(partitionKey(log.topic, log.partition)),
       logger: this.logger,
       onLogDirFailure: (failure) => this.handleLogDirFailure(failure),
+      // after an unclean shutdown the logs recover while the broker already serves (loading-gate.ts)
+      recoverInBackground: true,
+      onLogLoaded: (log) => this.onLogRecovered(log),
+      ...(bc0 !== undefined ? { recoveryThreadsPerDataDir: bc0.numRecoveryThreadsPerDataDir } : {}),
+      ...(bc0 !== undefined && bc0.logMaxOpenFiles > 0 ? { maxOpenFiles: bc0.logMaxOpenFiles } : {}),
     });
     this.replicaManager = new ReplicaManager(this.logManager);
     const bc = this.options.brokerConfig;
@@ -265,7 +292,81 @@ export class Broker implements BrokerServices {
     });
     await this.controller.elect();
     await this.reconcile();
+    this.logOpenFileBudget();
     this.markReady();
+  }
+
+  /** One line at start: the process's open-file limit and the log's share of it (docs/storage.md, "File descriptors"). */
+  private logOpenFileBudget(): void {
+    const limit = readOpenFileLimit();
+    const budget = this.logManager.fdCache.maxOpen;
+    const recovering = this.logManager.loadingCount;
+    this.logger.info(
+      `open file limit ${limit.soft ?? 'unknown'} (hard ${limit.hard ?? 'unknown'}, from ${limit.source}); the log keeps at most ${budget} files open (log.max.open.files)` +
+        (recovering > 0 ? `; ${recovering} log(s) to recover after an unclean shutdown, served as they are recovered` : ''),
+    );
+  }
+
+  /** Waits until a partition still recovering is recovered and hosted (a request named it: it goes first). */
+  private async awaitServed(topic: string, partition: number): Promise<void> {
+    const log = await this.logManager.awaitLoad(topic, partition);
+    if (log === undefined || this.stopped) return;
+    if (this.replicaManager.getPartition(topic, partition) === undefined) await this.hostingRecovered;
+    if (this.replicaManager.getPartition(topic, partition) === undefined && !this.stopped) await this.reconcile();
+  }
+
+  /** A log recovered in the background (after an unclean shutdown): hosted soon, in a batch with the others. */
+  private onLogRecovered(log: Log): void {
+    this.recoveredLogs.push(log);
+    this.hostingRecovered ??= this.hostRecoveredLogs().finally(() => {
+      this.hostingRecovered = null;
+    });
+  }
+
+  /**
+   * Hosts recovered logs from the metadata cache, without a reconciliation pass over the registry for each: the
+   * cost is proportional to the logs recovered, not to the partitions of the cluster (with 10,000 recovering
+   * logs, a full pass per recovered log made the recovery quadratic). A log whose partition the cache does not
+   * show as led here is left to a full pass (the topic may be gone, or led elsewhere now).
+   */
+  private async hostRecoveredLogs(): Promise<void> {
+    while (this.recoveredLogs.length > 0 && !this.stopped) {
+      if (this.reconciling !== null) {
+        await this.reconciling.catch(() => undefined); // that pass may be replacing the metadata cache
+        continue;
+      }
+      let needFullPass = false;
+      let offsetsHosted = false;
+      const tasks: (() => Promise<void>)[] = [];
+      for (const log of this.recoveredLogs.splice(0)) {
+        const t = this.metadata.topic(log.topic);
+        const p = t?.partitions[log.partition];
+        if (t === undefined || p === undefined || p.partition !== log.partition || p.leader !== this.options.brokerId) {
+          needFullPass = true;
+          continue;
+        }
+        if (log.topic === OFFSETS_TOPIC) offsetsHosted = true;
+        const logConfig = { ...this.options.logDefaults, ...(this.options.topicLogConfig?.(t.config) ?? {}) };
+        tasks.push(async () => {
+          const k = partitionKey(log.topic, log.partition);
+          try {
+            const hosted = await this.replicaManager.becomeLeader(t.name, p.partition, t.topicId, p.leaderEpoch, logConfig);
+            hosted.log.updateConfig(fullLogConfig(logConfig));
+            this.partitionFailures.delete(k);
+          } catch (err) {
+            this.partitionFailures.set(k, err instanceof Error ? err : new Error(String(err)));
+            needFullPass = true;
+          }
+        });
+      }
+      await runConcurrently(tasks, RECONCILE_CONCURRENCY);
+      if (offsetsHosted || needFullPass) this.watch();
+    }
+  }
+
+  /** The error a partition led here met when its log was created or opened, until that succeeds. */
+  partitionFailure(topic: string, partition: number): Error | undefined {
+    return this.partitionFailures.get(partitionKey(topic, partition));
   }
 
   /**
@@ -400,17 +501,34 @@ export class Broker implements BrokerServices {
 
     // Make local replicas match.
     const wanted = new Set<string>();
+    const tasks: (() => Promise<void>)[] = [];
     for (const t of topics) {
+      const logConfig = { ...this.options.logDefaults, ...(this.options.topicLogConfig?.(t.config) ?? {}) };
+      let complete: ReturnType<typeof fullLogConfig> | undefined;
       for (const p of t.partitions) {
         if (p.leader !== this.options.brokerId) continue;
-        wanted.add(partitionKey(t.name, p.partition));
-        const logConfig = { ...this.options.logDefaults, ...(this.options.topicLogConfig?.(t.config) ?? {}) };
-        const hosted = await this.replicaManager.becomeLeader(t.name, p.partition, t.topicId, p.leaderEpoch, logConfig);
-        // Level-triggered topic configs: a hosted log always runs with its topic's current overrides
-        // (AlterConfigs); a complete config, so that a deleted override returns to the broker default.
-        hosted.log.updateConfig(fullLogConfig(logConfig));
+        const k = partitionKey(t.name, p.partition);
+        wanted.add(k);
+        // still recovering after an unclean shutdown: hosted by the pass that follows its recovery
+        if (this.logManager.isLoading(t.name, p.partition)) continue;
+        tasks.push(async () => {
+          try {
+            const hosted = await this.replicaManager.becomeLeader(t.name, p.partition, t.topicId, p.leaderEpoch, logConfig);
+            // Level-triggered topic configs: a hosted log always runs with its topic's current overrides
+            // (AlterConfigs); a complete config, so that a deleted override returns to the broker default.
+            hosted.log.updateConfig((complete ??= fullLogConfig(logConfig)));
+            this.partitionFailures.delete(k);
+          } catch (err) {
+            // One partition's log that cannot be created (out of descriptors, its dir offline) must not keep the
+            // others from being served: it is reported and tried again (retryReconcile).
+            this.partitionFailures.set(k, err instanceof Error ? err : new Error(String(err)));
+          }
+        });
       }
     }
+    await runConcurrently(tasks, RECONCILE_CONCURRENCY);
+    for (const k of [...this.partitionFailures.keys()]) if (!wanted.has(k)) this.partitionFailures.delete(k);
+    this.reportPartitionFailures();
     const existingTopics = new Set(topics.map((t) => t.name));
     for (const p of this.replicaManager.hostedPartitions()) {
       if (!wanted.has(partitionKey(p.topic, p.partition))) {
@@ -422,11 +540,39 @@ export class Broker implements BrokerServices {
       if (!existingTopics.has(log.topic)) await this.logManager.deleteLog(log.topic, log.partition);
     }
     this.metadata.replaceTopics(topics);
-    // The group coordinator serves exactly the __consumer_offsets partitions led here (loading new ones).
+    // The group coordinator serves exactly the __consumer_offsets partitions led and hosted here (loading new ones).
     const offsetsTopic = topics.find((t) => t.name === OFFSETS_TOPIC);
     await this.groupCoordinator?.setOwnedPartitions(
-      (offsetsTopic?.partitions ?? []).filter((p) => p.leader === this.options.brokerId).map((p) => p.partition),
+      (offsetsTopic?.partitions ?? [])
+        .filter((p) => p.leader === this.options.brokerId && this.replicaManager.getPartition(OFFSETS_TOPIC, p.partition) !== undefined)
+        .map((p) => p.partition),
     );
+  }
+
+  /**
+   * Logs the partitions whose logs could not be created (one line per pass, not one per partition) and schedules
+   * another pass, backing off from 1 s to 30 s while they keep failing.
+   */
+  private reportPartitionFailures(): void {
+    if (this.partitionFailures.size === 0) {
+      this.retryDelayMs = RECONCILE_RETRY_MIN_MS;
+      return;
+    }
+    const names = [...this.partitionFailures.keys()];
+    const [first] = this.partitionFailures.values();
+    const shown = names.slice(0, 10).join(', ') + (names.length > 10 ? `, and ${names.length - 10} more` : '');
+    const line = `cannot serve ${names.length} partition(s) led here yet (${shown}): ${first!.message}; trying again in ${this.retryDelayMs / 1000} s`;
+    // running out of descriptors is a condition that passes; anything else is an error
+    if (isDescriptorExhaustion(first!.cause) || (first as { code?: number }).code === ErrorCode.REQUEST_TIMED_OUT) this.logger.warn(line);
+    else this.logger.error(line);
+    if (this.retryTimer === null && !this.stopped) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.watch();
+      }, this.retryDelayMs);
+      this.retryTimer.unref();
+      this.retryDelayMs = Math.min(RECONCILE_RETRY_MAX_MS, this.retryDelayMs * 2);
+    }
   }
 
   /**
@@ -436,6 +582,8 @@ export class Broker implements BrokerServices {
   async stop(opts: { cleanShutdown?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.markReady(); // let waiting connections run into their (now closed) sockets
     await Promise.all(this.servers.map((s) => s.stop()));
     this.groupCoordinator?.close();
@@ -443,6 +591,20 @@ export class Broker implements BrokerServices {
     if (this.logManager) await this.logManager.close({ cleanShutdownMarker: opts.cleanShutdown !== false });
     await this.options.registry.close();
   }
+}
+
+/** Partitions whose logs a reconciliation creates or opens at once (their fsyncs overlap; see LogManager.syncDir). */
+const RECONCILE_CONCURRENCY = 16;
+const RECONCILE_RETRY_MIN_MS = 1000;
+const RECONCILE_RETRY_MAX_MS = 30_000;
+
+/** Runs the tasks, at most `limit` at a time (each handles its own failure). */
+async function runConcurrently(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) await tasks[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
 }
 
 export { ErrorCode };

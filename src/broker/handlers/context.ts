@@ -22,4 +22,6 @@ export interface BrokerServices {
   readonly controller: Controller;
   /** For failures a handler answers itself (e.g. one partition's append) rather than leaving to the connection layer. */
   readonly logger?: Logger;
+  /** The error that keeps a partition led here from being served (its log could not be created yet), if any. */
+  partitionFailure?(topic: string, partition: number): Error | undefined;
 }

@@ -74,13 +74,15 @@ export function metadataHandler(b: BrokerServices): ApiHandler<MetadataRequest, 
 
 function describeTopic(b: BrokerServices, t: TopicInfo, _v: number): MetadataResponseTopicInput {
   const live = b.metadata.brokers;
+  // a partition led here whose log could not be created yet has no leader to talk to (issue 13)
+  const unserved = (p: number, leader: number): boolean => leader === b.settings.brokerId && b.partitionFailure?.(t.name, p) !== undefined;
   return {
     errorCode: ErrorCode.NONE,
     name: t.name,
     topicId: t.topicId,
     isInternal: t.internal,
     partitions: t.partitions.map((p) => ({
-      errorCode: p.leader >= 0 && live.has(p.leader) ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+      errorCode: p.leader >= 0 && live.has(p.leader) && !unserved(p.partition, p.leader) ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
       partitionIndex: p.partition,
       leaderId: p.leader >= 0 && live.has(p.leader) ? p.leader : -1,
       leaderEpoch: p.leaderEpoch,
