@@ -558,10 +558,10 @@ export class Broker implements BrokerServices {
       this.retryDelayMs = RECONCILE_RETRY_MIN_MS;
       return;
     }
-    const names = [...this.partitionFailures.keys()];
+    const names = [...this.partitionFailures.keys()].map((k) => k.replace('\u0000', '-')); // partitionKey's separator
     const [first] = this.partitionFailures.values();
     const shown = names.slice(0, 10).join(', ') + (names.length > 10 ? `, and ${names.length - 10} more` : '');
-    const line = `cannot serve ${names.length} partition(s) led here yet (${shown}): ${first!.message}; trying again in ${this.retryDelayMs / 1000} s`;
+    const line = `cannot serve ${names.length} partition(s) led here yet (${shown}), trying again in ${this.retryDelayMs / 1000} s: ${first!.message}`;
     // running out of descriptors is a condition that passes; anything else is an error
     if (isDescriptorExhaustion(first!.cause) || (first as { code?: number }).code === ErrorCode.REQUEST_TIMED_OUT) this.logger.warn(line);
     else this.logger.error(line);
