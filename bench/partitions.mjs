@@ -7,13 +7,14 @@
  * - create: N partitions as T topics of N/T partitions, one CreateTopics request per topic (our Admin client),
  *   the wall time of all of them, and of the slowest single request;
  * - fds: descriptors the broker holds (/proc/<pid>/fd) after creating and after the restarts;
- * - RSS: after creating, and after an idle minute-ish (--idle-s) with a forced GC where possible;
- * - idle CPU: user+system CPU seconds the idle broker used over --idle-s (/proc/<pid>/stat), as a percentage;
+ * - RSS: after creating, and after the idle period;
+ * - idle CPU: user+system CPU seconds the idle broker used over --idle-s after --warmup-s (/proc/<pid>/stat), as a
+ *   percentage of one core;
  * - Metadata latency: median of 20 Metadata requests for one topic, and of 5 for every topic;
  * - clean restart (SIGTERM, start again): time to the `started (` line and to "serving" (a ListOffsets of
  *   every partition answered without error), and the same after kill -9.
  *
- *   node bench/partitions.mjs [--partitions 10000] [--topics 10] [--limit 1024] [--runs 1] [--idle-s 10]
+ *   node bench/partitions.mjs [--partitions 10000] [--topics 10] [--limit 1024] [--runs 1] [--idle-s 10] [--warmup-s 10]
  *                             [--override k=v ...] [--skip-restart]
  *
  * Prints each run's figures as one JSON line, then the medians over the runs.
@@ -41,6 +42,7 @@ const topicCount = Number(arg('topics', 10));
 const limit = Number(arg('limit', 1024));
 const runs = Number(arg('runs', 1));
 const idleSeconds = Number(arg('idle-s', 10));
+const warmupSeconds = Number(arg('warmup-s', 10));
 const skipRestart = args.includes('--skip-restart');
 const perTopic = Math.ceil(totalPartitions / topicCount);
 
@@ -200,7 +202,8 @@ async function oneRun(run) {
     r.fdsAfterCreate = fdCount(b.pid);
     r.rssAfterCreateMiB = rssMiB(b.pid);
     Object.assign(r, await metadataLatency(bootstrap, topics));
-    // idle: CPU over idleSeconds, then RSS
+    // idle: CPU over idleSeconds (after warmupSeconds, so that the work following the creation is done), then RSS
+    await sleep(warmupSeconds * 1000);
     const cpu0 = cpuSeconds(b.pid);
     await sleep(idleSeconds * 1000);
     r.idleCpuPercent = ((cpuSeconds(b.pid) - cpu0) / idleSeconds) * 100;
