@@ -418,7 +418,11 @@ export class LogManager {
     try {
       const log = await this.openLog(job, false);
       if (this.pending.get(job.key) !== job) {
-        // the dir failed while it recovered: handleLogDirFailure took it offline with the others
+        // its dir failed while it recovered (handleLogDirFailure settled the job): it must not stay online
+        if (this.logs.get(job.key) === log) {
+          this.logs.delete(job.key);
+          log.goOffline(this.offlineDirs.get(job.dir) ?? new Error(`log dir ${job.dir} is offline`));
+        }
         return;
       }
       this.pending.delete(job.key);
@@ -1047,8 +1051,10 @@ export class LogManager {
     await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
     // Recoveries not started stay undone: their dirs get no clean-shutdown marker (and the checkpoints keep what
     // they said about those logs), so the next start recovers them. Recoveries running finish first.
-    for (const [dir, queue] of this.recoveryQueues) if (queue.stop().length > 0) this.unrecoveredDirs.add(dir);
+    for (const queue of this.recoveryQueues.values()) queue.stop();
     await Promise.all([...this.recoveryQueues.values()].map((q) => q.idle()));
+    // (also those waiting to be tried again after running out of descriptors)
+    for (const job of this.pending.values()) this.unrecoveredDirs.add(job.dir);
     const uncleanDirs = new Set<string>(this.unrecoveredDirs);
     let bug: { error: unknown } | null = null;
     const fail = (dir: string, what: string, e: unknown): void => {
