@@ -511,6 +511,8 @@ export class LogCleaner {
     const now = this.time();
     const out: CleanableLog[] = [];
     for (const log of this.source.allLogs()) {
+      // only compacted logs of more than one segment can have anything to clean (no work per other log)
+      if (!log.config.cleanupPolicy.includes('compact') || log.segments.length < 2) continue;
       let r: CleanableLog | null;
       try {
         r = await cleanableRange(log, this.checkpointOf(log), now);

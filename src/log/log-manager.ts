@@ -53,6 +53,8 @@ const MAX_TOPIC_NAME_LENGTH = 249;
 const LAZY_OPEN_CONCURRENCY = 32;
 /** Logs flushed (or closed) at once: each fsync in flight pins a descriptor; 4 keep libuv's thread pool busy. */
 const FLUSH_CONCURRENCY = 4;
+/** How long the checkpoint write after a deletion waits for the deletions that follow it (a deleted topic). */
+const DELETION_CHECKPOINT_DELAY_MS = 100;
 /** How long a recovery that ran out of descriptors waits before it is tried again. */
 const RECOVERY_RETRY_MS = 500;
 
@@ -250,7 +252,16 @@ export class LogManager {
   /** Partitions whose log could not be created yet (out of descriptors), with the reason; reported until created. */
   private readonly failedCreations = new Map<string, Error>();
   /** Concurrent log creations in a dir share one fsync of it (group commit). */
-  private readonly dirSyncs = new Map<string, { running: Promise<void> | null; queued: Promise<void> | null }>();
+  private readonly dirSyncs = new GroupCommit();
+  /** Checkpoint writes after log deletions, shared by deletions that come together (a topic of 1,000 partitions). */
+  private readonly deletionCheckpoints = new GroupCommit();
+  private readonly deletionCheckpointsDue = new Set<Promise<void>>();
+  /** Logs per dir (placing a new log must not count every log). */
+  private readonly logCounts = new Map<string, number>();
+  /** Bumped whenever a log comes or goes: a checkpoint written at another version is out of date. */
+  private logsVersion = 0;
+  /** What the last write of each checkpoint of each dir held, to skip building one that would not change. */
+  private readonly lastWritten = new Map<string, { version: number; pending: number; values: Float64Array }>();
 
   /** Call `startup()` before use (or use `LogManager.open`). */
   constructor(opts: LogManagerOptions) {
@@ -312,6 +323,7 @@ export class LogManager {
       await Promise.all([...this.recoveryQueues.values()].map((q) => q.idle()));
       for (const log of this.logs.values()) log.closeWithoutFlush();
       this.logs.clear();
+      this.logCounts.clear();
       throw e;
     }
   }
@@ -404,7 +416,7 @@ export class LogManager {
       ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
       fdCache: this.fdCache,
     });
-    this.logs.set(job.key, log);
+    this.setLog(job.key, log);
     // a background write started while it opened (the epoch checkpoint) may already have failed
     const cause = log.failureCause;
     if (cause !== null) throw new KafkaStorageException(`cannot open ${job.key} in dir ${job.dir}: ${cause.message}`, cause);
@@ -420,7 +432,7 @@ export class LogManager {
       if (this.pending.get(job.key) !== job) {
         // its dir failed while it recovered (handleLogDirFailure settled the job): it must not stay online
         if (this.logs.get(job.key) === log) {
-          this.logs.delete(job.key);
+          this.dropLog(job.key);
           log.goOffline(this.offlineDirs.get(job.dir) ?? new Error(`log dir ${job.dir} is offline`));
         }
         return;
@@ -435,7 +447,7 @@ export class LogManager {
     } catch (e) {
       const log = this.logs.get(job.key);
       if (log !== undefined) {
-        this.logs.delete(job.key);
+        this.dropLog(job.key);
         log.closeWithoutFlush();
       }
       if (this.pending.get(job.key) !== job) return;
@@ -506,8 +518,11 @@ export class LogManager {
 
   /** The flush scheduler's pass: fsyncs (in the background of requests) every log whose flush.ms has elapsed. */
   async flushDueLogs(now: number = (this.opts.time ?? Date.now)()): Promise<void> {
-    // a bounded number at a time: every fsync in flight holds a descriptor
-    await forEachConcurrently(this.allLogs(), FLUSH_CONCURRENCY, async (log) => {
+    // Only logs with flush.ms set and something unflushed get a flush (a cheap check per log, no allocation);
+    // those run a bounded number at a time, as every fsync in flight holds a descriptor.
+    const due: Log[] = [];
+    for (const log of this.logs.values()) if (log.isFlushDue(now)) due.push(log);
+    await forEachConcurrently(due, FLUSH_CONCURRENCY, async (log) => {
       const f = log.flushIfDue(now);
       // one log's failure must not hide another's: each is reported on its own (I/O errors take its dir offline)
       if (f !== null) await f.catch((e: unknown) => log.reportBackgroundError('flushing the log (flush.ms)', e));
@@ -553,7 +568,7 @@ export class LogManager {
     for (const [k, log] of this.logs) {
       if (log.parentDir !== dir) continue;
       log.goOffline(cause);
-      this.logs.delete(k);
+      this.dropLog(k);
       this.offlineLogs.set(k, dir);
       partitions.push({ topic: log.topic, partition: log.partition });
     }
@@ -643,9 +658,12 @@ export class LogManager {
     const files = this.checkpointFiles.get(dir);
     if (files === undefined || this.offlineDirs.has(dir)) return;
     const hwOf = this.opts.highWatermark ?? ((log: Log) => log.logEndOffset);
+    if (this.unchangedSinceWritten('highWatermark', dir, hwOf)) return;
+    const version = this.logsVersion;
+    const pendingNow = this.pending.size;
     const entries: TopicPartitionOffset[] = [];
     for (const log of this.logs.values()) {
-      if (path.dirname(log.dir) !== dir) continue;
+      if (log.parentDir !== dir) continue;
       entries.push({ topic: log.topic, partition: log.partition, offset: hwOf(log) });
     }
     for (const job of this.pending.values()) {
@@ -658,6 +676,7 @@ export class LogManager {
     } catch (e) {
       throw this.dirFailure(dir, `writing ${REPLICATION_OFFSET_CHECKPOINT_FILE}`, e);
     }
+    this.noteWritten('highWatermark', dir, version, pendingNow, hwOf);
   }
 
   /** Writes replication-offset-checkpoint in every online log dir; one dir's failure does not stop the others. */
@@ -719,6 +738,8 @@ export class LogManager {
       const now = (this.opts.time ?? Date.now)();
       for (const log of this.allLogs()) {
         if (this.closed) break;
+        // a log of one segment has nothing retention may delete (never the active segment): no work per idle log
+        if (log.segments.length < 2) continue;
         try {
           count += (await deleteOldSegments(log, now)).count;
         } catch (e) {
@@ -751,9 +772,10 @@ export class LogManager {
     });
   }
 
-  /** Resolves once the checkpoints scheduled by log start offset changes are written. */
+  /** Resolves once the checkpoints scheduled by log start offset changes and by log deletions are written. */
   async awaitCheckpoints(): Promise<void> {
     while (this.checkpointing !== null) await this.checkpointing;
+    await Promise.all([...this.deletionCheckpointsDue].map((p) => p.catch(() => undefined)));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -818,6 +840,8 @@ export class LogManager {
       this.checkTopicId(existing, topicId);
       return existing;
     }
+    // a deleted log of the same name is out of the checkpoints before a new one can be written to
+    await Promise.all([...this.deletionCheckpointsDue].map((p) => p.catch(() => undefined)));
     const create = (async (): Promise<Log> => {
       const dir = this.pickLogDir(k);
       const partitionDir = path.join(dir, topicPartitionDirName(topic, partition));
@@ -847,7 +871,7 @@ export class LogManager {
         throw await this.creationFailure(dir, k, partitionDir, e);
       }
       this.wire(log);
-      this.logs.set(k, log);
+      this.setLog(k, log);
       this.failedCreations.delete(k);
       return log;
     })();
@@ -871,26 +895,45 @@ export class LogManager {
 
   /** fsyncs a log dir; calls made while one runs share the next (group commit for many new logs at once). */
   private syncDir(dir: string): Promise<void> {
-    let st = this.dirSyncs.get(dir);
-    if (st === undefined) this.dirSyncs.set(dir, (st = { running: null, queued: null }));
-    const state = st;
-    const start = (): Promise<void> => {
-      const run = fsyncDir(dir, this.fdCache).finally(() => {
-        if (state.running === run) state.running = null;
-      });
-      state.running = run;
-      return run;
-    };
-    if (state.queued !== null) return state.queued;
-    if (state.running === null) return start();
-    const queued = state.running
-      .catch(() => undefined)
-      .then(() => {
-        state.queued = null;
-        return start();
-      });
-    state.queued = queued;
-    return queued;
+    return this.dirSyncs.run(dir, () => fsyncDir(dir, this.fdCache));
+  }
+
+  private setLog(k: string, log: Log): void {
+    const previous = this.logs.get(k);
+    if (previous !== undefined) this.logCounts.set(previous.parentDir, (this.logCounts.get(previous.parentDir) ?? 1) - 1);
+    this.logs.set(k, log);
+    this.logCounts.set(log.parentDir, (this.logCounts.get(log.parentDir) ?? 0) + 1);
+    this.logsVersion++;
+  }
+
+  private dropLog(k: string): void {
+    const log = this.logs.get(k);
+    if (log === undefined) return;
+    this.logs.delete(k);
+    this.logCounts.set(log.parentDir, (this.logCounts.get(log.parentDir) ?? 1) - 1);
+    this.logsVersion++;
+  }
+
+  /**
+   * Whether every log of `dir` still has the value the last write of checkpoint `kind` wrote for it, with no log
+   * come or gone since: then the checkpoint is not even built (an idle broker's periodic checkpoints cost nothing
+   * per partition).
+   */
+  private unchangedSinceWritten(kind: string, dir: string, valueOf: (log: Log) => number): boolean {
+    const last = this.lastWritten.get(`${kind}\u0000${dir}`);
+    if (last === undefined || last.version !== this.logsVersion || last.pending !== this.pending.size) return false;
+    // same version: the same logs in the same (insertion) order as when the values were noted
+    let i = 0;
+    for (const log of this.logs.values()) if (log.parentDir === dir && last.values[i++] !== valueOf(log)) return false;
+    return true;
+  }
+
+  private noteWritten(kind: string, dir: string, version: number, pending: number, valueOf: (log: Log) => number): void {
+    if (version !== this.logsVersion) return; // logs came or went while it was written: not known to match
+    const values = new Float64Array(this.logCounts.get(dir) ?? 0);
+    let i = 0;
+    for (const log of this.logs.values()) if (log.parentDir === dir) values[i++] = valueOf(log);
+    this.lastWritten.set(`${kind}\u0000${dir}`, { version, pending, values });
   }
 
   private checkTopicId(log: Log, topicId: Buffer): void {
@@ -908,19 +951,16 @@ export class LogManager {
     if (live.length === 0) {
       throw new KafkaStorageException(`Can not create log for ${forLog} because all log dirs in ${this.logDirs.join(', ')} are offline`);
     }
-    const counts = new Map<string, number>(live.map((d) => [d, 0]));
-    for (const log of this.logs.values()) {
-      const d = path.dirname(log.dir);
-      if (counts.has(d)) counts.set(d, counts.get(d)! + 1);
-    }
+    const count = (d: string): number => this.logCounts.get(d) ?? 0;
     let best = live[0]!;
-    for (const d of live) if (counts.get(d)! < counts.get(best)!) best = d;
+    for (const d of live) if (count(d) < count(best)) best = d;
     return best;
   }
 
   /**
-   * Removes a partition's log: closes it, renames its directory to `<topic>-<partition>.<uuid>-delete`,
-   * rewrites that dir's checkpoints without it, then deletes the renamed directory. False when there is no such log.
+   * Removes a partition's log: closes it, renames its directory to `<topic>-<partition>.<uuid>-delete` (fsynced),
+   * then deletes the renamed directory; that dir's checkpoints are rewritten without it in the background, shared
+   * with the deletions around it (`awaitCheckpoints`; a new log waits for them). False when there is no such log.
    */
   async deleteLog(topic: string, partition: number): Promise<boolean> {
     const k = key(topic, partition);
@@ -951,7 +991,7 @@ export class LogManager {
     }
     const log = this.logs.get(k);
     if (log === undefined) return false;
-    this.logs.delete(k);
+    this.dropLog(k);
     log.closeWithoutFlush();
     await this.removeLogDir(path.dirname(log.dir), log.dir, topic, partition);
     return true;
@@ -967,7 +1007,17 @@ export class LogManager {
     } catch (e) {
       throw this.dirFailure(dir, `deleting the log of ${k}`, e);
     }
-    await this.checkpointDir(dir);
+    // The checkpoints without it, so that a later log of the same name does not inherit its offsets: written in
+    // the background and shared by the deletions that come together (a deleted topic of 1,000 partitions costs a
+    // few checkpoint writes, not 1,000); a creation waits for it (createLog), as does the shutdown.
+    const written = this.deletionCheckpoints.run(dir, async () => {
+      await new Promise((resolve) => setTimeout(resolve, DELETION_CHECKPOINT_DELAY_MS)); // let the deletions gather
+      await this.checkpointDir(dir);
+    });
+    this.deletionCheckpointsDue.add(written);
+    void written
+      .catch((e: unknown) => this.backgroundFailure(`writing the checkpoints of ${dir} after a deletion`, e))
+      .finally(() => this.deletionCheckpointsDue.delete(written));
     try {
       await this.fdCache.withPermit(() => fs.promises.rm(renamed, { recursive: true, force: true }), `removing ${renamed}`);
     } catch (e) {
@@ -986,10 +1036,18 @@ export class LogManager {
   private async checkpointDir(dir: string): Promise<void> {
     const files = this.checkpointFiles.get(dir);
     if (files === undefined || this.offlineDirs.has(dir)) return;
+    const version = this.logsVersion;
+    const pendingNow = this.pending.size;
+    const rpOf = (log: Log): number => log.recoveryPoint;
+    const lsOf = (log: Log): number => (log.logStartOffset > log.segments[0]!.baseOffset ? log.logStartOffset : -1);
+    if (this.unchangedSinceWritten('recovery', dir, rpOf) && this.unchangedSinceWritten('logStart', dir, lsOf)) {
+      await this.checkpointHighWatermarksDir(dir);
+      return;
+    }
     const recovery: TopicPartitionOffset[] = [];
     const logStart: TopicPartitionOffset[] = [];
     for (const log of this.logs.values()) {
-      if (path.dirname(log.dir) !== dir) continue;
+      if (log.parentDir !== dir) continue;
       recovery.push({ topic: log.topic, partition: log.partition, offset: log.recoveryPoint });
       // as Kafka: only logs whose start offset moved past their first segment
       if (log.logStartOffset > log.segments[0]!.baseOffset) {
@@ -1012,6 +1070,8 @@ export class LogManager {
     } catch (e) {
       throw this.dirFailure(dir, 'writing the offset checkpoints', e);
     }
+    this.noteWritten('recovery', dir, version, pendingNow, rpOf);
+    this.noteWritten('logStart', dir, version, pendingNow, lsOf);
     await this.checkpointHighWatermarksDir(dir);
   }
 
@@ -1048,6 +1108,7 @@ export class LogManager {
     // handlers and the timer's), and a creation's failure belongs to its createLog caller.
     await this.retentionRun?.catch(() => undefined);
     await this.checkpointing;
+    await Promise.all([...this.deletionCheckpointsDue].map((p) => p.catch(() => undefined)));
     await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
     // Recoveries not started stay undone: their dirs get no clean-shutdown marker (and the checkpoints keep what
     // they said about those logs), so the next start recovers them. Recoveries running finish first.
@@ -1090,6 +1151,7 @@ export class LogManager {
       }
     }
     this.logs.clear();
+    this.logCounts.clear();
     this.offlineLogs.clear();
     for (const job of this.pending.values()) job.finish(undefined);
     this.pending.clear();
@@ -1152,4 +1214,32 @@ async function forEachConcurrently<T>(items: readonly T[], limit: number, fn: (i
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure !== null) throw (failure as { error: unknown }).error;
+}
+
+/** Runs shared by the calls that arrive together: a call made while a run is in progress waits for the next run. */
+class GroupCommit {
+  private readonly state = new Map<string, { running: Promise<void> | null; queued: Promise<void> | null }>();
+
+  run(key: string, fn: () => Promise<void>): Promise<void> {
+    let state = this.state.get(key);
+    if (state === undefined) this.state.set(key, (state = { running: null, queued: null }));
+    const st = state;
+    const start = (): Promise<void> => {
+      const run = fn().finally(() => {
+        if (st.running === run) st.running = null;
+      });
+      st.running = run;
+      return run;
+    };
+    if (st.queued !== null) return st.queued;
+    if (st.running === null) return start();
+    const queued = st.running
+      .catch(() => undefined) // that run's failure belongs to its own callers
+      .then(() => {
+        st.queued = null;
+        return start();
+      });
+    st.queued = queued;
+    return queued;
+  }
 }

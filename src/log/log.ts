@@ -168,6 +168,8 @@ export class Log {
    */
   private writesPrepared: boolean;
   readonly fdCache: FileDescriptorCache;
+  /** The log dir holding this log. */
+  readonly parentDir: string;
 
   private constructor(
     readonly dir: string,
@@ -184,6 +186,7 @@ export class Log {
     if (tp === null) throw new Error(`not a partition log directory name: ${dir}`);
     this.topic = tp.topic;
     this.partition = tp.partition;
+    this.parentDir = path.dirname(dir);
     this.cfg = config;
     this.segs = segs;
     this.nextOffset = nextOffset;
@@ -414,10 +417,6 @@ export class Log {
   /** The I/O error that took this log offline, or null while it is online. */
   get failureCause(): Error | null {
     return this.failure;
-  }
-  /** The log dir holding this log. */
-  get parentDir(): string {
-    return path.dirname(this.dir);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -948,10 +947,14 @@ export class Log {
    * is set, something is unflushed and the last flush started at least flush.ms ago. Returns the flush, or null.
    */
   flushIfDue(now: number = this.time()): Promise<void> | null {
+    return this.isFlushDue(now) ? this.flush() : null;
+  }
+
+  /** Whether `flushIfDue` would flush now. */
+  isFlushDue(now: number = this.time()): boolean {
     const flushMs = this.cfg.flushMs;
-    if (this.closed || flushMs === undefined || this.unflushedMessages === 0) return null;
-    if (now - this.lastFlushTime < flushMs) return null;
-    return this.flush();
+    if (this.closed || flushMs === undefined || this.unflushedMessages === 0) return false;
+    return now - this.lastFlushTime >= flushMs;
   }
 
   /**
