@@ -139,6 +139,57 @@ describe('a clean restart', () => {
   });
 });
 
+describe('checkpoints cost what changed', () => {
+  /** Counts the opens of `<name>.tmp` (each checkpoint write is one). */
+  function countWrites(name: string): () => number {
+    const real = fs.promises.open;
+    let n = 0;
+    vi.spyOn(fs.promises, 'open').mockImplementation((async (file: fs.PathLike, ...rest: unknown[]) => {
+      if (String(file).endsWith(`${name}.tmp`)) n++;
+      return (real as (...a: unknown[]) => Promise<fs.promises.FileHandle>)(file, ...rest);
+    }) as typeof fs.promises.open);
+    return () => n;
+  }
+
+  it('an idle broker does not rewrite its checkpoints, and a write that changed them does', async () => {
+    const dir = path.join(tmp, 'd');
+    const cache = new FileDescriptorCache(16);
+    const mgr = await LogManager.open({ logDirs: [dir], brokerId: 1, fdCache: cache });
+    for (let p = 0; p < 30; p++) await mgr.createLog('t', p, TOPIC_ID);
+    await mgr.checkpointAll();
+    const writes = countWrites('replication-offset-checkpoint');
+    await mgr.checkpointHighWatermarks();
+    await mgr.checkpointAll();
+    expect(writes()).toBe(0);
+    mgr.getLog('t', 17)!.append(batch(1, 'x'));
+    await mgr.checkpointHighWatermarks();
+    expect(writes()).toBe(1);
+    expect(fs.readFileSync(path.join(dir, 'replication-offset-checkpoint'), 'utf8')).toContain('t 17 1\n');
+    await mgr.close();
+  });
+
+  it('deleting a topic of 200 partitions rewrites the checkpoints a few times, not 200, before a new log of the same name', async () => {
+    const dir = path.join(tmp, 'd');
+    const cache = new FileDescriptorCache(16);
+    const mgr = await LogManager.open({ logDirs: [dir], brokerId: 1, fdCache: cache });
+    for (let p = 0; p < 200; p++) {
+      const log = await mgr.createLog('gone', p, TOPIC_ID);
+      log.append(batch(2, 'x'));
+      log.maybeIncrementLogStartOffset(1);
+    }
+    await mgr.awaitCheckpoints();
+    const writes = countWrites('log-start-offset-checkpoint');
+    for (let p = 0; p < 200; p++) expect(await mgr.deleteLog('gone', p)).toBe(true);
+    // a log of the same name is created only once the checkpoints no longer name the deleted one
+    const fresh = await mgr.createLog('gone', 0, Buffer.alloc(16, 1));
+    expect(fs.readFileSync(path.join(dir, 'log-start-offset-checkpoint'), 'utf8')).toBe('0\n0\n');
+    expect(writes()).toBeGreaterThan(0);
+    expect(writes()).toBeLessThan(20);
+    expect(fresh.logStartOffset).toBe(0);
+    await mgr.close();
+  });
+});
+
 describe('a log creation without descriptors', () => {
   it('fails with REQUEST_TIMED_OUT, leaves no directory and no offline dir, and succeeds when tried again', async () => {
     const dir = path.join(tmp, 'd');
