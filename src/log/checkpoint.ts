@@ -50,11 +50,15 @@ function parseIntStrict(s: string, what: string): number {
   return n;
 }
 
-/** Reads and parses a checkpoint file; null when it does not exist. */
+/**
+ * Reads and parses a checkpoint file; null when it does not exist. A synchronous read: these files are a few
+ * lines (leader-epoch-checkpoint, one per partition), and at a start with 50,000 partitions the promise
+ * machinery of an asynchronous read costs more of the event loop than the read itself.
+ */
 export async function readCheckpointFile(file: string, cache: FileDescriptorCache = sharedFdCache()): Promise<{ version: number; lines: string[] } | null> {
   let text: string;
   try {
-    text = await cache.withPermit(() => fs.promises.readFile(file, 'utf8'), `reading ${file}`);
+    text = cache.withPermitSync(() => fs.readFileSync(file, 'utf8'), `reading ${file}`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;

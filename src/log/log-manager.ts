@@ -175,7 +175,8 @@ export async function readPartitionMetadata(partitionDir: string, cache: FileDes
   let text: string;
   const file = path.join(partitionDir, PARTITION_METADATA_FILE);
   try {
-    text = await cache.withPermit(() => fs.promises.readFile(file, 'utf8'), `reading ${file}`);
+    // synchronous: a few bytes, read once per partition at start (see readCheckpointFile)
+    text = cache.withPermitSync(() => fs.readFileSync(file, 'utf8'), `reading ${file}`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;

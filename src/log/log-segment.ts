@@ -237,7 +237,7 @@ export class LogSegment {
     size?: number,
   ): Promise<LogSegment> {
     const logFile = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX);
-    const bytes = size ?? (await fs.promises.stat(logFile)).size;
+    const bytes = size ?? fs.statSync(logFile).size; // one stat, no descriptor (see Log.open: many at a start)
     return new LogSegment(dir, baseOffset, config, fdCache, bytes, now, false);
   }
 

@@ -1018,10 +1018,14 @@ function lazyOpenPossible(segs: readonly LogSegment[], logEndOffset: number): bo
   return logEndOffset > active.baseOffset && active.canConvertToRelativeOffset(logEndOffset - 1);
 }
 
-/** The names in a partition directory (created when missing), read within the descriptor budget. */
+/**
+ * The names in a partition directory (created when missing), read within the descriptor budget. Synchronously: a
+ * partition directory holds a handful of names, and an asynchronous listing costs the event loop more (a start
+ * lists every partition directory).
+ */
 async function listPartitionDir(dir: string, cache: FileDescriptorCache): Promise<string[]> {
   try {
-    return await cache.withPermit(() => fs.promises.readdir(dir), `listing ${dir}`);
+    return cache.withPermitSync(() => fs.readdirSync(dir), `listing ${dir}`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
