@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fsyncDirSync, writeFullySync } from './file-io.js';
+import { sharedFdCache, type FileDescriptorCache } from './fd-cache.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { crc32c } from '../protocol/crc32c.js';
 import { Reader, Writer } from '../protocol/primitives.js';
@@ -144,9 +145,16 @@ export class ProducerStateManager {
   private readonly producers = new Map<number, ProducerStateEntry>();
   /** The state reflects every batch below this offset. */
   private mapEndOffset = 0;
-  private lastSnapOffset = -1;
+  /**
+   * The offset of the newest snapshot written or loaded (Kafka's lastSnapOffset, 0 at first): a state that did
+   * not move past it is not written again, so an untouched log gets no snapshot at all.
+   */
+  private lastSnapOffset = 0;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly fdCache: FileDescriptorCache = sharedFdCache(),
+  ) {}
 
   get endOffset(): number {
     return this.mapEndOffset;
@@ -249,7 +257,7 @@ export class ProducerStateManager {
   reset(offset: number): void {
     this.producers.clear();
     this.mapEndOffset = offset;
-    this.lastSnapOffset = -1;
+    this.lastSnapOffset = offset;
     for (const s of this.listSnapshots()) this.removeSnapshot(s);
   }
 
@@ -260,7 +268,7 @@ export class ProducerStateManager {
   listSnapshots(): number[] {
     let names: string[];
     try {
-      names = fs.readdirSync(this.dir);
+      names = this.fdCache.withPermitSync(() => fs.readdirSync(this.dir), `listing ${this.dir}`);
     } catch (e) {
       // a log whose directory is gone (deleted) has no snapshots; any other failure is a storage failure
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -287,16 +295,23 @@ export class ProducerStateManager {
     if (this.mapEndOffset > this.lastSnapOffset) {
       const file = path.join(this.dir, snapshotFileName(this.mapEndOffset));
       const tmp = `${file}.tmp`;
-      const fd = fs.openSync(tmp, 'w');
-      try {
-        const bytes = encodeProducerSnapshot(this.producers.values());
-        writeFullySync(fd, bytes, 0, bytes.length, 0);
-        if (sync) fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, file);
-      if (sync) fsyncDirSync(this.dir);
+      const bytes = encodeProducerSnapshot(this.producers.values());
+      // two descriptors at most at a time: the snapshot file, then the directory for its fsync
+      this.fdCache.withPermitSync(
+        () => {
+          const fd = fs.openSync(tmp, 'w');
+          try {
+            writeFullySync(fd, bytes, 0, bytes.length, 0);
+            if (sync) fs.fsyncSync(fd);
+          } finally {
+            fs.closeSync(fd);
+          }
+          fs.renameSync(tmp, file);
+          if (sync) fsyncDirSync(this.dir);
+        },
+        `writing ${file}`,
+        2,
+      );
       this.lastSnapOffset = this.mapEndOffset;
     }
     if (deleteBelow > 0) for (const s of this.listSnapshots()) if (s < deleteBelow && s !== this.lastSnapOffset) this.removeSnapshot(s);
@@ -308,31 +323,7 @@ export class ProducerStateManager {
    * replayed through `read(offset)`, which returns whole batches starting with the one containing offset.
    */
   async rebuild(logStartOffset: number, logEndOffset: number, read: (offset: number) => Promise<Buffer>): Promise<void> {
-    this.producers.clear();
-    this.lastSnapOffset = -1;
-    let from = logStartOffset;
-    const snapshots = this.listSnapshots();
-    for (let i = snapshots.length - 1; i >= 0; i--) {
-      const offset = snapshots[i]!;
-      if (offset > logEndOffset) {
-        this.removeSnapshot(offset);
-        continue;
-      }
-      // a failure to read the file is an I/O error and is thrown; only unreadable content is skipped
-      const content = fs.readFileSync(path.join(this.dir, snapshotFileName(offset)));
-      let entries: ProducerStateEntry[];
-      try {
-        entries = decodeProducerSnapshot(content);
-      } catch {
-        this.removeSnapshot(offset); // torn or corrupt (its CRC says so): fall back to an older one or a full replay
-        continue;
-      }
-      for (const e of entries) this.producers.set(e.producerId, e);
-      this.lastSnapOffset = offset;
-      from = Math.max(offset, logStartOffset);
-      break;
-    }
-    this.mapEndOffset = from;
+    let from = this.loadLatestSnapshot(logStartOffset, logEndOffset);
     while (from < logEndOffset) {
       const records = await read(from);
       if (records.length === 0) break;
@@ -347,5 +338,54 @@ export class ProducerStateManager {
       from = this.mapEndOffset;
     }
     this.mapEndOffset = logEndOffset;
+  }
+
+  /**
+   * `rebuild`, synchronously (the first append to a log opened lazily after a clean shutdown, where a snapshot
+   * at the log end normally exists and nothing is replayed): `replay(from, apply)` must call `apply` with the
+   * header of every batch from the one containing `from` to the log end.
+   */
+  rebuildSync(logStartOffset: number, logEndOffset: number, replay: (from: number, apply: (buf: Buffer, pos: number) => void) => void): void {
+    const from = this.loadLatestSnapshot(logStartOffset, logEndOffset);
+    if (from < logEndOffset) {
+      replay(from, (buf, pos) => {
+        if (batchBaseOffset(buf, pos) + batchLastOffsetDelta(buf, pos) >= from) this.applyBatch(buf, pos);
+      });
+    }
+    this.mapEndOffset = logEndOffset;
+  }
+
+  /**
+   * Clears the state and loads the newest readable snapshot at or below the log end (deleting those above it
+   * and unreadable ones); returns the offset replay must start from.
+   */
+  private loadLatestSnapshot(logStartOffset: number, logEndOffset: number): number {
+    this.producers.clear();
+    this.lastSnapOffset = 0;
+    let from = logStartOffset;
+    const snapshots = this.listSnapshots();
+    for (let i = snapshots.length - 1; i >= 0; i--) {
+      const offset = snapshots[i]!;
+      if (offset > logEndOffset) {
+        this.removeSnapshot(offset);
+        continue;
+      }
+      // a failure to read the file is an I/O error and is thrown; only unreadable content is skipped
+      const file = path.join(this.dir, snapshotFileName(offset));
+      const content = this.fdCache.withPermitSync(() => fs.readFileSync(file), `reading ${file}`);
+      let entries: ProducerStateEntry[];
+      try {
+        entries = decodeProducerSnapshot(content);
+      } catch {
+        this.removeSnapshot(offset); // torn or corrupt (its CRC says so): fall back to an older one or a full replay
+        continue;
+      }
+      for (const e of entries) this.producers.set(e.producerId, e);
+      this.lastSnapOffset = offset;
+      from = Math.max(offset, logStartOffset);
+      break;
+    }
+    this.mapEndOffset = from;
+    return from;
   }
 }
