@@ -67,7 +67,7 @@ interface CommandState {
 }
 
 /** Every command name and alias (defining all of them is only needed for help, suggestions and errors). */
-const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions']);
+const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions']);
 
 function buildProgram(state: CommandState, argv: readonly string[]): Command {
   // Start-up: commander's work grows with every option defined, so only the command being run is defined (all of them
@@ -177,6 +177,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .description('elect preferred or unclean leaders through the controller (kafka-leader-election.sh)')
       .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
       .option('--admin.config <file>', 'admin client properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --admin.config wins')
       .option('--election-type <type>', 'preferred or unclean')
       .option('--topic <topic>', 'the topic of the partition to elect (with --partition)')
       .option('--partition <n>', 'the partition to elect (with --topic)')
@@ -212,14 +213,18 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     // configs
     program
       .command('configs')
-      .description('describe and alter topic and broker configs (kafka-configs.sh)')
+      .description('describe and alter the configs of topics and brokers, SCRAM credentials and quotas of users and client ids (kafka-configs.sh)')
       .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
       .option('--command-config <file>', 'client properties file')
       .option('--describe', 'list the configs of an entity (the dynamic ones; all with --all)')
       .option('--alter', 'change the configs of an entity (with --add-config / --delete-config)')
-      .option('--entity-type <type>', 'topics or brokers')
-      .option('--entity-name <name>', 'topic name or broker id')
-      .option('--entity-default', 'the cluster-wide default (brokers)')
+      .option('--entity-type <type>', 'topics, brokers, users or clients (users and clients together: a client id of a user)', collect)
+      .option('--entity-name <name>', 'topic name, broker id, user or client id (one per --entity-type)', collect)
+      .option('--entity-default', 'the default entity (brokers: cluster-wide; users, clients: <default>)')
+      .option('--user <user>', 'same as --entity-type users --entity-name <user>')
+      .option('--client <client-id>', 'same as --entity-type clients --entity-name <client-id>')
+      .option('--user-defaults', 'the default user (quotas)')
+      .option('--client-defaults', 'the default client id (quotas)')
       .option('--topic <topic>', 'same as --entity-type topics --entity-name <topic>')
       .option('--broker <id>', 'same as --entity-type brokers --entity-name <id>')
       .option('--broker-defaults', 'same as --entity-type brokers --entity-default')
@@ -227,6 +232,36 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--add-config <k=v,...>', 'configs to set: k1=v1,k2=[v2,v3] (repeatable)', collect)
       .option('--delete-config <k,...>', 'configs to remove: k1,k2 (repeatable)', collect)
       .action(action(async () => (await import('./configs.js')).runConfigs));
+  }
+
+  if (want('acls')) {
+    // acls
+    program
+      .command('acls')
+      .description('add, remove and list ACLs (kafka-acls.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*)')
+      .option('--add', 'add ACLs')
+      .option('--remove', 'remove ACLs')
+      .option('--list', 'list ACLs (all, or of the given resources)')
+      .option('--topic <topic>', 'a topic (repeatable; with prefixed patterns a prefix; * for all)', collect)
+      .option('--group <group>', 'a consumer group (repeatable)', collect)
+      .option('--cluster', 'the cluster')
+      .option('--transactional-id <id>', 'a transactional id (repeatable)', collect)
+      .option('--delegation-token <id>', 'a delegation token (repeatable)', collect)
+      .option('--user-principal <user>', 'a user principal as a resource (repeatable)', collect)
+      .option('--resource-pattern-type <type>', 'literal (default), prefixed; for --list and --remove also any and match')
+      .option('--allow-principal <principal>', 'principal allowed, Type:name (repeatable)', collect)
+      .option('--deny-principal <principal>', 'principal denied, Type:name (repeatable)', collect)
+      .option('--allow-host <host>', 'host the allowed principals may come from (repeatable; default *)', collect)
+      .option('--deny-host <host>', 'host the denied principals are denied from (repeatable; default *)', collect)
+      .option('--operation <operation>', 'Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, All (repeatable; default All)', collect)
+      .option('--producer', 'the producer role: Write, Describe, Create on topics (Write, Describe on transactional ids)')
+      .option('--consumer', 'the consumer role: Read, Describe on topics, Read on groups')
+      .option('--idempotent', 'with --producer: IdempotentWrite on the cluster')
+      .option('--principal <principal>', 'with --list: only the ACLs of this principal (repeatable)', collect)
+      .option('--force', 'do not ask before removing')
+      .action(action(async () => (await import('./acls.js')).runAcls));
   }
 
   if (want('console-producer') || want('produce')) {
@@ -257,6 +292,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--socket-buffer-size <bytes>', 'accepted for compatibility')
       .option('--producer-property <prop=value>', 'producer config (repeatable)', collect)
       .option('--producer.config <file>', 'producer config properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --producer.config wins')
       .option('--line-reader <class>', 'only the default line reader is supported')
       .action(action(async () => (await import('./console-producer.js')).runConsoleProducer));
   }
@@ -284,6 +320,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--formatter-config <file>', 'formatter settings from a properties file')
       .option('--consumer-property <prop=value>', 'consumer config (repeatable)', collect)
       .option('--consumer.config <file>', 'consumer config properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --consumer.config wins')
       .option('--skip-message-on-error', 'accepted for compatibility')
       .option('--key-deserializer <class>', 'accepted for compatibility (keys are printed as bytes)')
       .option('--value-deserializer <class>', 'accepted for compatibility (values are printed as bytes)')
@@ -327,11 +364,59 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     program
       .command('dump-log')
       .description('print the batches, records and index entries of log segment files (kafka-dump-log.sh)')
-      .option('--files <files>', 'comma-separated .log, .index and .timeindex files to dump')
+      .option('--files <files>', 'comma-separated .log, .index, .timeindex and .txnindex files to dump')
       .option('--print-data-log', 'print each record\'s key and payload (implies --deep-iteration)')
       .option('--deep-iteration', 'print every record, not only the batches')
       .option('--verify-index-only', 'check index entries against the log without printing them')
+      .option('--transaction-index', 'also dump the aborted-transaction index (.txnindex) of each .log segment')
+      .option('--transaction-log-decoder', 'decode the records as __transaction_state entries (implies --print-data-log)')
       .action(action(async () => (await import('./dump-log.js')).runDumpLog));
+  }
+
+  if (want('transactions')) {
+    // transactions: kafka-transactions.sh (--bootstrap-server before or after the subcommand)
+    const transactions = program
+      .command('transactions')
+      .description('list, describe, abort and find hanging transactions (kafka-transactions.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file');
+    const txnAction = (sub: string) => async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      const { runTransactions } = await import('./transactions.js');
+      state.forceExit = true;
+      state.code = await runTransactions(sub, { ...transactions.opts(), ...cmd.opts() });
+    };
+    transactions.command('list').description('the transactions of every broker').action(txnAction('list'));
+    transactions
+      .command('describe')
+      .description('the state of one transactional id, from its coordinator')
+      .option('--transactional-id <id>', 'the transactional id')
+      .action(txnAction('describe'));
+    transactions
+      .command('describe-producers')
+      .description('the active producers of a partition and their open transactions')
+      .option('--topic <topic>', 'the topic')
+      .option('--partition <n>', 'the partition')
+      .option('--broker-id <id>', 'ask this broker (default: the partition leader)')
+      .action(txnAction('describe-producers'));
+    transactions
+      .command('abort')
+      .description('abort a (hanging) transaction on one partition')
+      .option('--topic <topic>', 'the topic')
+      .option('--partition <n>', 'the partition')
+      .option('--start-offset <offset>', 'the first offset of the open transaction to abort')
+      .option('--producer-id <id>', 'the producer id (instead of --start-offset)')
+      .option('--producer-epoch <epoch>', 'the producer epoch (instead of --start-offset)')
+      .option('--coordinator-epoch <epoch>', 'the coordinator epoch (instead of --start-offset)')
+      .action(txnAction('abort'));
+    transactions
+      .command('find-hanging')
+      .description('open transactions their coordinator does not know, older than --max-transaction-timeout')
+      .option('--broker-id <id>', 'look at the partitions of this broker')
+      .option('--topic <topic>', 'look at this topic')
+      .option('--partition <n>', 'look at this partition of --topic')
+      .option('--max-transaction-timeout <minutes>', 'transactions open longer than this are candidates (default 15)')
+      .action(txnAction('find-hanging'));
   }
 
   if (want('perf')) {
@@ -352,10 +437,11 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--throughput <n>', 'records/s to aim for; -1 for no limit (default -1)')
       .option('--producer-props <prop=value...>', 'producer settings, e.g. acks=1 linger.ms=5 batch.size=1048576')
       .option('--producer.config <file>', 'producer settings properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --producer.config wins')
       .option('--print-metrics', 'print the producer\'s metrics at the end')
       .option('--reporting-interval <ms>', 'interval of the progress lines (default 5000)')
-      .option('--transactional-id <id>', 'not supported yet (kfk has no transactions)')
-      .option('--transaction-duration-ms <ms>', 'not supported yet (kfk has no transactions)')
+      .option('--transactional-id <id>', 'send in transactions with this transactional id (default performance-producer-default-transactional-id with --transaction-duration-ms)')
+      .option('--transaction-duration-ms <ms>', 'commit a transaction every this many ms (default 3000 with --transactional-id)')
       .action(action(async () => (await import('./perf-produce.js')).runPerfProduce));
     perf
       .command('consume')
@@ -372,6 +458,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--hide-header', 'no CSV header line')
       .option('--date-format <format>', 'the time columns\' format (default yyyy-MM-dd HH:mm:ss:SSS)')
       .option('--consumer.config <file>', 'consumer settings properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --consumer.config wins')
       .option('--consumer-property <prop=value>', 'consumer setting (repeatable)', collect)
       .option('--print-metrics', 'print the consumer\'s metrics at the end')
       .option('--socket-buffer-size <bytes>', 'accepted for compatibility')

@@ -9,7 +9,7 @@
  * values' lengths, MB are MiB, rebalance.time.ms is the time spent joining the group and fetch.time.ms the rest,
  * as in Kafka's tool. It stops after --timeout ms without a record (with Kafka's warning on standard error).
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, parseKeyValues, readPropertiesFlag, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, parseKeyValues, readPropertiesFlag, type Opts } from './common.js';
 import { MIB, fixed, formatDate, printMetrics } from './perf-common.js';
 import { GroupConsumer } from '../src/client/group-consumer.js';
 import type { RecordView } from '../src/client/record-view.js';
@@ -34,9 +34,9 @@ export async function runPerfConsume(opts: Opts): Promise<number> {
   const dateFormat = opts.dateFormat === undefined ? undefined : String(opts.dateFormat);
   const detailed = opts.showDetailedStats === true;
 
-  const fileProps = await readPropertiesFlag(opts['consumer.config'], '--consumer.config');
+  const fileProps = { ...(await readPropertiesFlag(opts.commandConfig, '--command-config')), ...(await readPropertiesFlag(opts['consumer.config'], '--consumer.config')) };
   const props = { ...fileProps, ...parseKeyValues(opts.consumerProperty as string[] | undefined, '--consumer-property') };
-  checkSecurityProperties(props);
+  const security = await clientSecurityOf(props);
   const groupId = (opts.group as string | undefined) ?? props['group.id'] ?? `perf-consumer-${Math.floor(Math.random() * 100_000)}`;
   const isolation = props['isolation.level'];
   if (isolation !== undefined && isolation !== 'read_committed' && isolation !== 'read_uncommitted') {
@@ -45,6 +45,7 @@ export async function runPerfConsume(opts: Opts): Promise<number> {
   const consumer = new GroupConsumer({
     bootstrap: bootstrapFrom(opts.bootstrapServer, props),
     clientId: props['client.id'] ?? 'perf-consumer-client',
+    ...(security ? { security } : {}),
     groupId,
     topics: [topic],
     autoOffsetReset: opts.fromLatest === true ? 'latest' : 'earliest',

@@ -9,7 +9,8 @@
  * `Percentiles: 50th = A, 99th = B, 99.9th = C` (whole ms, as Kafka's), then the same with µs precision.
  * Kafka's positional form also works: `kfk perf e2e broker_list topic num_messages producer_acks message_size_bytes [properties_file]`.
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, readPropertiesFlag, type Opts } from './common.js';
+import type { ClientSecurity } from '../src/security/client-security.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, type Opts } from './common.js';
 import { Throttle, fixed, percentiles } from './perf-common.js';
 import { randomPayload } from './perf-produce.js';
 import { Producer, normalizeAcks, type Acks } from '../src/client/producer.js';
@@ -25,6 +26,7 @@ interface E2eSettings {
   throughput: number;
   warmupRecords: number;
   props: Record<string, string>;
+  security: ClientSecurity | undefined;
 }
 
 async function settings(opts: Opts, args: readonly string[]): Promise<E2eSettings> {
@@ -33,7 +35,7 @@ async function settings(opts: Opts, args: readonly string[]): Promise<E2eSetting
   }
   const [brokerList, posTopic, posNum, posAcks, posSize, posProps] = args;
   const props = await readPropertiesFlag(posProps ?? opts.commandConfig ?? opts['producer.config'], posProps ? 'properties_file' : '--command-config');
-  checkSecurityProperties(props);
+  const security = await clientSecurityOf(props);
   const topic = posTopic ?? (opts.topic as string | undefined);
   if (!topic) throw new CliError('Missing required option --topic');
   const numRaw = posNum ?? opts.numRecords;
@@ -55,13 +57,14 @@ async function settings(opts: Opts, args: readonly string[]): Promise<E2eSetting
     throughput: opts.throughput === undefined ? -1 : parseIntFlag(opts.throughput, '--throughput', -1),
     warmupRecords: opts.warmupRecords === undefined ? 0 : parseIntFlag(opts.warmupRecords, '--warmup-records', 0),
     props,
+    security,
   };
 }
 
 export async function runPerfE2e(opts: Opts, args: readonly string[] = []): Promise<number> {
   const s = await settings(opts, args);
-  const producer = new Producer({ bootstrap: s.bootstrap, clientId: 'perf-e2e-producer', acks: s.acks, lingerMs: 0 });
-  const consumer = new Consumer({ bootstrap: s.bootstrap, clientId: 'perf-e2e-consumer', maxWaitMs: 500, minBytes: 1 });
+  const producer = new Producer({ bootstrap: s.bootstrap, clientId: 'perf-e2e-producer', acks: s.acks, lingerMs: 0, ...(s.security ? { security: s.security } : {}) });
+  const consumer = new Consumer({ bootstrap: s.bootstrap, clientId: 'perf-e2e-consumer', maxWaitMs: 500, minBytes: 1, ...(s.security ? { security: s.security } : {}) });
   // warm-up records (connections made, code optimized) go first and are not counted
   const warmup = s.warmupRecords;
   const n = warmup + s.numRecords;

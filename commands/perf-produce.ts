@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, parseKeyValues, readPropertiesFlag, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, isSecurityProperty, parseIntFlag, parseKeyValues, readPropertiesFlag, type Opts } from './common.js';
 import { producerOptions } from './console-producer.js';
 import { ProducerStats, ProgressOutput, Throttle, printMetrics } from './perf-common.js';
 import { Producer } from '../src/client/producer.js';
@@ -29,8 +29,10 @@ export function randomPayload(size: number): Buffer {
 /** Producer settings Kafka's clients take that kfk's producer does not (yet): refused rather than ignored. */
 const UNSUPPORTED: Record<string, (v: string) => boolean> = {
   'enable.idempotence': (v) => v.trim().toLowerCase() === 'true',
-  'transactional.id': () => true,
 };
+/** Kafka's ProducerPerformance defaults for a transactional run. */
+const DEFAULT_TRANSACTIONAL_ID = 'performance-producer-default-transactional-id';
+const DEFAULT_TRANSACTION_DURATION_MS = 3000;
 /** Settings that only concern Java (serializers etc.): accepted without effect. */
 const JAVA_ONLY = new Set(['key.serializer', 'value.serializer', 'partitioner.class', 'interceptor.classes', 'metric.reporters', 'send.buffer.bytes', 'receive.buffer.bytes', 'max.block.ms', 'metadata.max.age.ms']);
 const KNOWN = new Set([
@@ -49,6 +51,8 @@ const KNOWN = new Set([
   'compression.type',
   'security.protocol',
   'enable.idempotence',
+  'transactional.id',
+  'transaction.timeout.ms',
 ]);
 
 async function loadPayloads(opts: Opts): Promise<Buffer[] | null> {
@@ -77,9 +81,6 @@ function unescape(s: string): string {
 }
 
 export async function runPerfProduce(opts: Opts): Promise<number> {
-  if (opts.transactionalId !== undefined || opts.transactionDurationMs !== undefined) {
-    throw new CliError('--transactional-id / --transaction-duration-ms: kfk has no transactions yet, so a transactional run cannot be measured');
-  }
   const topic = opts.topic as string | undefined;
   if (!topic) throw new CliError('Missing required option --topic');
   if (opts.numRecords === undefined) throw new CliError('Missing required option --num-records');
@@ -90,27 +91,38 @@ export async function runPerfProduce(opts: Opts): Promise<number> {
   const recordSize = opts.recordSize === undefined ? 0 : parseIntFlag(opts.recordSize, '--record-size', 0);
   const reportingIntervalMs = opts.reportingInterval === undefined ? 5000 : parseIntFlag(opts.reportingInterval, '--reporting-interval', 1);
 
-  const fileProps = await readPropertiesFlag(opts['producer.config'], '--producer.config');
+  const fileProps = { ...(await readPropertiesFlag(opts.commandConfig, '--command-config')), ...(await readPropertiesFlag(opts['producer.config'], '--producer.config')) };
   const props = { ...fileProps, ...parseKeyValues(opts.producerProps as string[] | undefined, '--producer-props') };
-  checkSecurityProperties(props);
+  const security = await clientSecurityOf(props);
   for (const [k, v] of Object.entries(props)) {
     if (UNSUPPORTED[k]?.(v)) throw new CliError(`${k}=${v} is not supported by kfk's producer yet`);
-    if (!KNOWN.has(k) && !JAVA_ONLY.has(k)) process.stderr.write(`Warning: the configuration '${k}' was supplied but isn't a known config.\n`);
+    if (!KNOWN.has(k) && !JAVA_ONLY.has(k) && !isSecurityProperty(k)) process.stderr.write(`Warning: the configuration '${k}' was supplied but isn't a known config.\n`);
   }
   const producerOpts = producerOptions(props, {});
   if (props['client.id'] === undefined) producerOpts.clientId = 'perf-producer-client';
+  // Transactions as Kafka's perf tool: with a transactional id (flag or transactional.id) or a transaction duration,
+  // records are sent in transactions committed every --transaction-duration-ms (default 3000).
+  const durationFlag = opts.transactionDurationMs === undefined ? undefined : parseIntFlag(opts.transactionDurationMs, '--transaction-duration-ms', 1);
+  const transactionalId = (opts.transactionalId as string | undefined) ?? props['transactional.id'] ?? (durationFlag !== undefined ? DEFAULT_TRANSACTIONAL_ID : undefined);
+  const transactionDurationMs = transactionalId !== undefined ? (durationFlag ?? DEFAULT_TRANSACTION_DURATION_MS) : 0;
+  if (transactionalId !== undefined) {
+    producerOpts.transactionalId = transactionalId;
+    if (props['transaction.timeout.ms'] !== undefined) producerOpts.transactionTimeoutMs = parseIntFlag(props['transaction.timeout.ms'], 'transaction.timeout.ms', 1);
+  }
   const bootstrap = bootstrapFrom(opts.bootstrapServer, props);
 
   const payloads = await loadPayloads(opts);
   const fixedPayload = payloads === null && opts.payloadMonotonic !== true ? randomPayload(recordSize) : null;
   const output = new ProgressOutput();
-  const producer = new Producer({ ...producerOpts, bootstrap });
+  const producer = new Producer({ ...producerOpts, bootstrap, ...(security ? { security } : {}) });
   let failure: Error | undefined;
   let stats: ProducerStats | undefined;
   let progress: NodeJS.Timeout | undefined;
   try {
     // Metadata first (as KafkaProducer's first send waits for it), so the clock starts with the sending.
     await producer.partitionsFor(topic);
+    if (transactionalId !== undefined) await producer.initTransactions();
+    let transactionStart = -1;
     stats = new ProducerStats(numRecords, reportingIntervalMs, output);
     const s = stats;
     const throttle = new Throttle(throughput);
@@ -119,6 +131,10 @@ export async function runPerfProduce(opts: Opts): Promise<number> {
       progress.unref();
     }
     for (let i = 0; i < numRecords && !failure; i++) {
+      if (transactionalId !== undefined && transactionStart < 0) {
+        producer.beginTransaction();
+        transactionStart = Date.now();
+      }
       const value = fixedPayload ?? (payloads ? payloads[Math.floor(Math.random() * payloads.length)]! : Buffer.from(String(i)));
       const sendStart = Date.now();
       const bytes = value.length;
@@ -136,7 +152,12 @@ export async function runPerfProduce(opts: Opts): Promise<number> {
         await producer.waitForBufferSpace();
         await yieldToLoop();
       }
+      if (transactionStart >= 0 && Date.now() - transactionStart >= transactionDurationMs) {
+        await producer.commitTransaction();
+        transactionStart = -1;
+      }
     }
+    if (transactionStart >= 0 && !failure) await producer.commitTransaction();
     await producer.flush();
   } catch (err) {
     failure ??= err as Error;

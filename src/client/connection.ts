@@ -11,6 +11,7 @@
  *   API is then the highest one in client range ∩ broker range (as librdkafka does).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { Reader, SplicingWriter, Writer, measureSpliced } from '../protocol/primitives.js';
 // The light API table: each API's codec module is imported on its first request (api-table.ts), so a short-lived
 // client (the CLI) loads a few of the generated modules, not all of them.
@@ -20,6 +21,8 @@ import { sizeRequestHeader, writeRequestHeader } from '../protocol/generated/req
 import { readResponseHeader } from '../protocol/generated/response-header.js';
 import type { ApiVersionsResponse } from '../protocol/generated/api-versions.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
+import type { ClientSecurity } from '../security/client-security.js';
+import { saslAuthenticate } from '../security/sasl-client.js';
 
 /** The versions this client sends, per API key: within what the generated codecs support, capped where the
  * client code only handles a subset (e.g. Fetch ≥13 needs topic ids, Produce <3 and Fetch <4 predate
@@ -231,6 +234,10 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** Lower the max version used for some API keys. */
   maxVersions?: Readonly<Record<number, number>>;
+  /** TLS and SASL (security.protocol and friends); default PLAINTEXT. */
+  security?: ClientSecurity;
+  /** Called with the throttle_time_ms of every response that has one (client quota metrics). */
+  onThrottle?: (apiKey: number, throttleMs: number) => void;
 }
 
 export interface RequestOptions {
@@ -240,6 +247,8 @@ export interface RequestOptions {
   expectResponse?: boolean;
   /** Override the connection's request timeout. */
   timeoutMs?: number;
+  /** A request of the SASL exchange itself: sent while other requests wait for a re-authentication. */
+  authentication?: boolean;
 }
 
 interface InFlight {
@@ -285,6 +294,13 @@ export class BrokerConnection {
   private readonly requestTimeoutMs: number;
   private readonly maxVersions: Readonly<Record<number, number>>;
   private nextCorrelationId = 1;
+  /** While set (a SASL re-authentication runs), new requests wait for it. */
+  private gate: Promise<void> | null = null;
+  private reauthTimer: NodeJS.Timeout | undefined;
+  private readonly security: ClientSecurity | undefined;
+  private readonly onThrottle: ((apiKey: number, throttleMs: number) => void) | undefined;
+  /** KIP-219: no request goes out before this time (the broker muted us for throttle_time_ms). */
+  private throttledUntil = 0;
   private closedError: Error | undefined;
   private readonly closeListeners = new Set<(err?: Error) => void>();
 
@@ -295,6 +311,8 @@ export class BrokerConnection {
     this.clientId = opts.clientId ?? 'kfk';
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.maxVersions = opts.maxVersions ?? {};
+    this.security = opts.security;
+    this.onThrottle = opts.onThrottle;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.fail(new ConnectionError(`connection to ${this.address} failed (${describeSocketError(err)})`, err.code));
@@ -317,17 +335,49 @@ export class BrokerConnection {
     return this.inFlight.size;
   }
 
-  /** Opens a TCP connection and negotiates API versions. */
+  /** Opens a TCP (or TLS) connection, negotiates API versions and authenticates (SASL) when configured. */
   static async connect(opts: ConnectionOptions): Promise<BrokerConnection> {
-    const socket = await openSocket(opts.host, opts.port, opts.connectTimeoutMs ?? 10_000);
+    const timeoutMs = opts.connectTimeoutMs ?? 10_000;
+    const useTls = opts.security?.protocol === 'SSL' || opts.security?.protocol === 'SASL_SSL';
+    const socket = useTls ? await openTlsSocket(opts.host, opts.port, timeoutMs, opts.security?.tls ?? {}) : await openSocket(opts.host, opts.port, timeoutMs);
     const conn = new BrokerConnection(socket, opts);
     try {
       await conn.negotiate();
+      await conn.authenticate();
     } catch (err) {
       conn.close();
       throw err;
     }
     return conn;
+  }
+
+  /** SASL (SASL_PLAINTEXT, SASL_SSL): authenticates, and schedules the re-authentication the broker asks for. */
+  private async authenticate(): Promise<void> {
+    const creds = this.security?.sasl;
+    if (creds === undefined) return;
+    const { sessionLifetimeMs } = await saslAuthenticate(
+      { address: this.address, versionFor: (k) => this.versionFor(k), request: (k, body, version) => this.request(k, body, { version, authentication: true }) },
+      creds,
+    );
+    if (sessionLifetimeMs > 0 && !this.closed) {
+      // KIP-368: re-authenticate at 85-95% of the session, as Kafka's clients do
+      const delay = Math.max(0, Math.floor(sessionLifetimeMs * (0.85 + Math.random() * 0.1)));
+      this.reauthTimer = setTimeout(() => this.reauthenticate(), delay);
+      this.reauthTimer.unref();
+    }
+  }
+
+  private reauthenticate(): void {
+    if (this.closed) return;
+    const run = this.authenticate().then(
+      () => {
+        if (this.gate === run) this.gate = null;
+      },
+      (err: unknown) => {
+        this.fail(err instanceof Error ? err : new ConnectionError(String(err)));
+      },
+    );
+    this.gate = run;
   }
 
   /** Wraps an already-connected socket (tests); call negotiate() before request() without a version. */
@@ -395,9 +445,18 @@ export class BrokerConnection {
       const name = API_TABLE.get(apiKey)?.name ?? `API ${apiKey}`;
       throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `the broker at ${this.address} does not support ${name} in a version kfk speaks`);
     }
+    const wait = this.throttledUntil - Date.now();
+    // KIP-219: the broker muted this connection for a quota; wait, as Kafka's clients do, instead of queueing behind it
+    if (wait > 0 && opts.authentication !== true) await new Promise((resolve) => setTimeout(resolve, wait));
     const payload = await this.rawRequest(apiKey, version, body, opts);
     if (payload === undefined) return undefined as T;
-    return decodeResponse(apiKey, version, payload).body as T;
+    const decoded = decodeResponse(apiKey, version, payload).body as T & { throttleTimeMs?: unknown };
+    const throttle = decoded.throttleTimeMs;
+    if (typeof throttle === 'number') {
+      if (throttle > 0) this.throttledUntil = Math.max(this.throttledUntil, Date.now() + throttle);
+      this.onThrottle?.(apiKey, throttle);
+    }
+    return decoded;
   }
 
   /** Sends a request; resolves with the raw response frame (header + body). */
@@ -405,6 +464,10 @@ export class BrokerConnection {
   rawRequest(apiKey: number, version: number, body: unknown, opts?: RequestOptions): Promise<Buffer>;
   rawRequest(apiKey: number, version: number, body: unknown, opts: RequestOptions = {}): Promise<Buffer | undefined> {
     if (this.closedError) return Promise.reject(this.closedError);
+    if (this.gate !== null && opts.authentication !== true) {
+      // a re-authentication is under way: the broker accepts only its requests until it is done
+      return this.gate.then(() => this.rawRequest(apiKey, version, body, opts));
+    }
     if (!loadedApiCodec(apiKey)) {
       // first use of this API: import its codec, then send (requests waiting for the same API keep their order)
       return loadApiCodec(apiKey).then((codec) =>
@@ -478,6 +541,7 @@ export class BrokerConnection {
   private fail(err: Error): void {
     if (this.closedError) return;
     this.closedError = err;
+    if (this.reauthTimer) clearTimeout(this.reauthTimer);
     const pending = [...this.inFlight.values()];
     this.inFlight.clear();
     for (const p of pending) {
@@ -497,6 +561,31 @@ export class BrokerConnection {
   close(): void {
     this.fail(new ConnectionError(`connection to ${this.address} was closed by the client`, 'ECLOSED'));
   }
+}
+
+function openTlsSocket(host: string, port: number, timeoutMs: number, options: tls.ConnectionOptions): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ ...options, host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+    socket.setNoDelay(true);
+    let connected = false;
+    socket.once('connect', () => (connected = true));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ConnectionError(`no broker at ${host}:${port} (${connected ? 'TLS handshake' : 'connection'} timed out after ${timeoutMs}ms)`, 'ETIMEDOUT'));
+    }, timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      // a refused or unreachable address is retriable; a certificate the client does not trust is not
+      const why = connected ? `SSL handshake failed: ${err.message}` : describeSocketError(err);
+      reject(new ConnectionError(`no broker at ${host}:${port} (${why})`, err.code, !connected));
+    });
+  });
 }
 
 function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {

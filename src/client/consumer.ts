@@ -13,6 +13,7 @@
  * reused RecordView (record-view.ts), which allocates nothing per record unless the callback asks for a key,
  * value or headers.
  */
+import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, METADATA_ERROR_CODES, RETRIABLE_ERROR_CODES, backoffMs, clusterFrom, isRetriable } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { decodeRecordBatch, forEachBatch, type RecordHeader } from '../protocol/records.js';
@@ -49,6 +50,8 @@ export interface ConsumerOptions {
   bootstrap?: string | readonly string[];
   cluster?: ClusterClient;
   clientId?: string;
+  /** TLS and SASL (with `bootstrap`); default PLAINTEXT. */
+  security?: ClientSecurity;
   isolationLevel?: IsolationLevel;
   /** Fetch max_wait_ms (default 500). */
   maxWaitMs?: number;
@@ -194,7 +197,14 @@ export class Consumer {
       'fetch-latency-max': m.fetchLatencyMax,
       'bytes-fetched-total': m.bytesFetched,
       'fetch-size-avg': m.fetches > 0 ? m.bytesFetched / m.fetches : 0,
+      ...this.throttleMetrics(),
     };
+  }
+
+  /** fetch-throttle-time-avg and -max: the throttle_time_ms of Fetch responses (client quotas). */
+  private throttleMetrics(): Record<string, number> {
+    const t = this.cluster.throttle.get(ApiKey.Fetch);
+    return { 'fetch-throttle-time-avg': t && t.count > 0 ? t.totalMs / t.count : 0, 'fetch-throttle-time-max': t?.maxMs ?? 0 };
   }
 
   constructor(opts: ConsumerOptions) {

@@ -146,6 +146,11 @@ export class GroupConsumer {
   }
 
   /** The current member id ('' before the first join). */
+  /** What a transactional producer's sendOffsetsToTransaction needs of this member (Java's groupMetadata()). */
+  groupMetadata(): { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null } {
+    return { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: this.groupInstanceId };
+  }
+
   get member(): { memberId: string; generationId: number; leader: boolean } {
     return { memberId: this.memberId, generationId: this.generationId, leader: this.memberId !== '' && this.memberId === this.leaderId };
   }
@@ -390,7 +395,12 @@ export class GroupConsumer {
         if (c.errorCode !== ErrorCode.NONE) {
           throw new KafkaError(c.errorCode, `FindCoordinator for group '${this.groupId}': ${c.errorMessage ?? errorName(c.errorCode)}`);
         }
-        const opened = await BrokerConnection.connect({ host: c.host, port: c.port, clientId: this.cluster.clientId });
+        const opened = await BrokerConnection.connect({
+          host: c.host,
+          port: c.port,
+          clientId: this.cluster.clientId,
+          ...(this.cluster.security ? { security: this.cluster.security } : {}),
+        });
         if (this.closed) {
           opened.close();
           throw new ConnectionError('consumer is closed', 'ECLOSED', false);

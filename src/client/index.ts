@@ -9,7 +9,7 @@
  * ```
  */
 export { Producer, createProducer, normalizeAcks } from './producer.js';
-export type { Acks, ProduceCallback, ProducerOptions, ProducerRecord, RecordMetadata, ProducerTransport } from './producer.js';
+export type { Acks, ProduceCallback, ProducerOptions, ProducerRecord, RecordMetadata, ProducerTransport, ConsumerGroupMetadata, TransactionalOffset } from './producer.js';
 export { Consumer, createConsumer, listOffsets } from './consumer.js';
 export type { Assignment, ConsumerOptions, ConsumerRecord, IsolationLevel, OffsetSpec } from './consumer.js';
 export type { RecordView } from './record-view.js';
@@ -20,6 +20,7 @@ export type { Assignor, TopicPartition, MemberSubscription, GroupAssignment } fr
 export { Admin, TopicError, createAdmin } from './admin.js';
 export type { AdminOptions, NewTopic, CreatedTopic, TopicDescription, PartitionDescription, ClusterDescription } from './admin.js';
 export type { GroupListing, GroupDescription, GroupMemberDescription, GroupOffset } from './admin.js';
+export type { TransactionListing, TransactionDescription, ProducerStateDescription, AbortTransactionSpec } from './admin.js';
 export { ClusterClient, parseBootstrap, isRetriable } from './cluster-client.js';
 export type { ClusterClientOptions, BrokerInfo, TopicMetadata, PartitionMetadata, ClusterMetadata } from './cluster-client.js';
 export { BrokerConnection, ConnectionError, RequestTimeoutError } from './connection.js';

@@ -3,9 +3,18 @@
  * several Produce requests in flight per broker, retries of retriable errors, and Kafka's partitioning
  * (murmur2 for keys, sticky for unkeyed records).
  *
+ * With `transactionalId`, transactions as the Java producer's: initTransactions() (a producer id and epoch from the
+ * transaction coordinator; older instances are fenced), beginTransaction(), sends whose batches carry the producer
+ * id, epoch and per-partition sequence numbers and the transactional bit (each partition is added to the transaction
+ * before its first batch), sendOffsetsToTransaction(), commitTransaction() (flushes, then EndTxn) and
+ * abortTransaction(). acks is all and one Produce request is in flight per broker, so sequences stay in order.
+ * A fenced producer (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH) can do nothing more; a record that failed otherwise
+ * makes the transaction abortable only.
+ *
  * The network side is behind ProducerTransport so the batching logic can be tested without a broker;
  * ClusterTransport is the real one.
  */
+import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, RETRIABLE_ERROR_CODES, METADATA_ERROR_CODES, backoffMs, type ClusterClientOptions } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { partitionForKey } from './partitioner.js';
@@ -14,6 +23,9 @@ import { CompressionType, compressionFromName, type CompressionName } from '../p
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/api-table.js';
 import type { ProduceResponse } from '../protocol/generated/produce.js';
+import { FATAL_TRANSACTION_ERRORS, TransactionManager, type ConsumerGroupMetadata, type TransactionalOffset } from './transaction-manager.js';
+
+export type { ConsumerGroupMetadata, TransactionalOffset } from './transaction-manager.js';
 
 export type Acks = 0 | 1 | -1;
 
@@ -41,6 +53,8 @@ export interface ProducerOptions {
   bootstrap?: string | readonly string[];
   cluster?: ClusterClient;
   clientId?: string;
+  /** TLS and SASL (with `bootstrap`); default PLAINTEXT. */
+  security?: ClientSecurity;
   /** 0, 1 or -1/'all' (default -1, as Kafka 3). */
   acks?: Acks | 'all' | '-1' | '0' | '1';
   compression?: CompressionName | number;
@@ -69,6 +83,12 @@ export interface ProducerOptions {
   connectTimeoutMs?: number;
   /** Network layer; tests inject a fake. */
   transport?: ProducerTransport;
+  /** Makes the producer transactional (needs a real cluster transport, not an injected fake). */
+  transactionalId?: string;
+  /** transaction.timeout.ms: the coordinator aborts a transaction open longer than this (default 60 000). */
+  transactionTimeoutMs?: number;
+  /** max.block.ms: how long a transactional call retries a busy coordinator (default 60 000). */
+  maxBlockMs?: number;
 }
 
 export interface TopicPartitions {
@@ -101,6 +121,8 @@ export interface ProducerTransport {
   /** Send one Produce request to `leader`; results are in `batches` order (undefined entries = missing). */
   produce(leader: number, acks: Acks, timeoutMs: number, batches: ProduceBatch[]): Promise<Array<PartitionResult | undefined>>;
   close(): Promise<void>;
+  /** produce-throttle-time-avg and -max: the throttle_time_ms of Produce responses (client quotas). */
+  throttleMetrics?(): Record<string, number>;
 }
 
 /** The transport over a ClusterClient. */
@@ -168,6 +190,11 @@ export class ClusterTransport implements ProducerTransport {
 
   async close(): Promise<void> {
     if (this.ownsCluster) await this.cluster.close();
+  }
+
+  throttleMetrics(): Record<string, number> {
+    const t = this.cluster.throttle.get(ApiKey.Produce);
+    return { 'produce-throttle-time-avg': t && t.count > 0 ? t.totalMs / t.count : 0, 'produce-throttle-time-max': t?.maxMs ?? 0 };
   }
 }
 
@@ -297,9 +324,22 @@ export class Producer {
   private readonly refreshTopics = new Set<string>();
   private spaceWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
+  /** Set for a transactional producer. */
+  private readonly txn: TransactionManager | null = null;
+  private txnState: 'uninitialized' | 'ready' | 'in-transaction' | 'ending' | 'abortable' | 'fatal' = 'uninitialized';
+  private txnError: Error | null = null;
+  /** Partitions added to the open transaction, and those being added. */
+  private readonly txnPartitions = new Set<string>();
+  private readonly txnAdding = new Set<string>();
+  private txnAddRunning = false;
+  /** The coordinator knows the open transaction (a partition or offsets were added): EndTxn is needed to end it. */
+  private txnStarted = false;
+  /** Next sequence number per partition (idempotence; reset with a new producer epoch). */
+  private readonly sequences = new Map<string, number>();
 
   constructor(opts: ProducerOptions = {}) {
     this.acks = normalizeAcks(opts.acks);
+    if (opts.transactionalId !== undefined && this.acks !== -1) throw new Error('a transactional producer needs acks=all');
     this.compression =
       typeof opts.compression === 'number' ? opts.compression : compressionFromName(opts.compression ?? 'none');
     if (!(this.compression >= CompressionType.none && this.compression <= CompressionType.zstd)) {
@@ -307,7 +347,8 @@ export class Producer {
     }
     this.lingerMs = opts.lingerMs ?? 5;
     this.batchSize = Math.max(1, opts.batchSize ?? 16384);
-    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 5);
+    // A transactional producer keeps one request in flight per broker: a retry then never overtakes a later batch.
+    this.maxInFlight = opts.transactionalId !== undefined ? 1 : Math.max(1, opts.maxInFlight ?? 5);
     this.retries = opts.retries ?? 10;
     this.retryBackoffMs = opts.retryBackoffMs ?? 100;
     this.retryBackoffMaxMs = opts.retryBackoffMaxMs ?? 1000;
@@ -329,10 +370,143 @@ export class Producer {
           clientId: opts.clientId ?? 'kfk-producer',
           requestTimeoutMs: this.requestTimeoutMs + 5000,
           connectTimeoutMs: opts.connectTimeoutMs,
+          ...(opts.security ? { security: opts.security } : {}),
         };
         this.transport = new ClusterTransport(new ClusterClient(clusterOpts), allowAuto, true);
       }
     }
+    if (opts.transactionalId !== undefined) {
+      if (opts.transactionalId === '') throw new Error('transactionalId must not be empty');
+      if (!(this.transport instanceof ClusterTransport)) throw new Error('a transactional producer needs a cluster, not an injected transport');
+      this.txn = new TransactionManager(
+        this.transport.cluster,
+        opts.transactionalId,
+        opts.transactionTimeoutMs ?? 60_000,
+        opts.maxBlockMs ?? 60_000,
+        this.retryBackoffMs,
+        this.retryBackoffMaxMs,
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Transactions
+
+  private requireTxn(...states: Producer['txnState'][]): TransactionManager {
+    if (this.txn === null) throw new Error('the producer has no transactionalId');
+    if (this.txnState === 'fatal') throw this.txnError ?? new Error('the producer was fenced');
+    if (!states.includes(this.txnState)) throw new Error(`invalid transaction state ${this.txnState} (expected ${states.join(' or ')})`);
+    return this.txn;
+  }
+
+  /** Fences older instances of the transactional id and gets this producer's id and epoch. Call once, first. */
+  async initTransactions(): Promise<void> {
+    const txn = this.requireTxn('uninitialized');
+    await this.txnCall(() => txn.initProducerId());
+    this.sequences.clear();
+    this.txnState = 'ready';
+  }
+
+  /** Starts a transaction: the records sent until commit or abort belong to it. */
+  beginTransaction(): void {
+    this.requireTxn('ready');
+    this.txnPartitions.clear();
+    this.txnStarted = false;
+    this.txnState = 'in-transaction';
+  }
+
+  /** Commits these consumed offsets of `group` with the transaction (AddOffsetsToTxn, TxnOffsetCommit). */
+  async sendOffsetsToTransaction(offsets: readonly TransactionalOffset[], group: ConsumerGroupMetadata | string): Promise<void> {
+    const txn = this.requireTxn('in-transaction');
+    await this.txnCall(() => txn.sendOffsets(typeof group === 'string' ? { groupId: group } : group, offsets));
+    this.txnStarted = true;
+  }
+
+  /**
+   * Sends every record of the transaction and commits it. Rejects (and the transaction must be aborted) if a record
+   * failed; rejects for good once the producer is fenced.
+   */
+  async commitTransaction(): Promise<void> {
+    const txn = this.requireTxn('in-transaction', 'abortable');
+    if (this.txnState === 'abortable') throw new Error(`the transaction cannot be committed, abort it: ${this.txnError?.message}`);
+    await this.flush();
+    this.requireTxn('in-transaction', 'abortable');
+    // (a record may have failed while flushing)
+    if ((this.txnState as Producer['txnState']) === 'abortable') throw new Error(`the transaction cannot be committed, abort it: ${this.txnError?.message}`);
+    this.txnState = 'ending';
+    if (this.txnStarted) await this.txnCall(() => txn.endTxn(true), 'in-transaction');
+    this.txnState = 'ready';
+  }
+
+  /** Aborts the transaction: its records (sent or not) are never seen by read_committed consumers. */
+  async abortTransaction(): Promise<void> {
+    const txn = this.requireTxn('in-transaction', 'abortable');
+    await this.flush();
+    this.requireTxn('in-transaction', 'abortable');
+    this.txnState = 'ending';
+    // a transaction the coordinator never heard of has nothing to abort there
+    if (this.txnStarted) await this.txnCall(() => txn.endTxn(false), 'abortable');
+    this.txnError = null;
+    this.txnState = 'ready';
+  }
+
+  /** Runs a coordinator call; a fatal answer fences this producer for good, another failure goes back to `onError`. */
+  private async txnCall(fn: () => Promise<void>, onError?: Producer['txnState']): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof KafkaError && FATAL_TRANSACTION_ERRORS.has(err.code)) this.fenced(err);
+      else if (onError !== undefined) this.txnState = onError;
+      throw err;
+    }
+  }
+
+  private fenced(err: Error): void {
+    this.txnState = 'fatal';
+    this.txnError = err;
+  }
+
+  /** Adds the partitions waiting for their first batch to the transaction, then sends them. */
+  private addTxnPartitions(): void {
+    if (this.txnAddRunning || this.txnAdding.size === 0 || this.txn === null) return;
+    this.txnAddRunning = true;
+    const keys = [...this.txnAdding];
+    const tps = keys.map((k) => {
+      const [topic, partition] = k.split('\u0000');
+      return { topic: topic!, partition: Number(partition) };
+    });
+    this.txn
+      .addPartitions(tps)
+      .then(
+        () => {
+          for (const k of keys) {
+            this.txnAdding.delete(k);
+            this.txnPartitions.add(k);
+          }
+          this.txnStarted = true;
+        },
+        (err: unknown) => {
+          const e = err instanceof Error ? err : new Error(String(err));
+          if (e instanceof KafkaError && FATAL_TRANSACTION_ERRORS.has(e.code)) this.fenced(e);
+          else {
+            this.txnState = 'abortable';
+            this.txnError = e;
+          }
+          // the records of those partitions cannot join the transaction: they fail
+          for (const k of keys) {
+            this.txnAdding.delete(k);
+            const [topic, partition] = k.split('\u0000');
+            const q = this.queues.get(topic!)?.get(Number(partition));
+            if (!q) continue;
+            this.closeBatch(q);
+            for (const b of q.ready.splice(0)) this.failBatch(b, e);
+          }
+        },
+      )
+      .finally(() => {
+        this.txnAddRunning = false;
+        this.drain();
+      });
   }
 
   /**
@@ -354,6 +528,7 @@ export class Producer {
       'outgoing-byte-total': m.batchBytes,
       'buffer-total-bytes': this.bufferMemory,
       'buffer-available-bytes': Math.max(0, this.bufferMemory - this.buffered),
+      ...this.transport.throttleMetrics?.(),
     };
   }
 
@@ -388,6 +563,9 @@ export class Producer {
     let size: number;
     try {
       if (this.closed) throw new Error('producer is closed');
+      if (this.txn !== null && this.txnState !== 'in-transaction') {
+        throw this.txnState === 'fatal' ? (this.txnError ?? new Error('the producer was fenced')) : new Error(`cannot send outside a transaction (state ${this.txnState}): call beginTransaction() first`);
+      }
       checkRecordBytes(record.key, 'key');
       checkRecordBytes(record.value, 'value');
       size = estimateRecordSize(record);
@@ -661,6 +839,14 @@ export class Producer {
           missingLeader.add(q.topic);
           continue;
         }
+        if (this.txn !== null) {
+          // a partition joins the transaction (AddPartitionsToTxn) before its first batch is sent
+          const key = `${q.topic}\u0000${q.partition}`;
+          if (!this.txnPartitions.has(key)) {
+            this.txnAdding.add(key);
+            continue;
+          }
+        }
         let list = byLeader.get(leader);
         if (!list) byLeader.set(leader, (list = []));
         list.push(q);
@@ -684,12 +870,22 @@ export class Producer {
       }
     }
     if (missingLeader.size > 0) this.requestRefresh([...missingLeader]);
+    if (this.txnAdding.size > 0) this.addTxnPartitions();
     if (nextWake < Infinity) this.armTimer(nextWake);
   }
 
   private encode(b: Batch): Buffer {
     if (!b.encoded) {
-      b.encoded = b.builder!.build({ compression: this.compression });
+      const txn = this.txn;
+      if (txn !== null) {
+        // sequence numbers are given when a batch is first encoded, in send order; a retry re-sends the same bytes
+        const key = `${b.topic}\u0000${b.partition}`;
+        const seq = this.sequences.get(key) ?? 0;
+        this.sequences.set(key, (seq + b.count) % 0x80000000);
+        b.encoded = b.builder!.build({ compression: this.compression, producerId: txn.producerId, producerEpoch: txn.producerEpoch, baseSequence: seq, transactional: true });
+      } else {
+        b.encoded = b.builder!.build({ compression: this.compression });
+      }
       b.builder = null;
     }
     return b.encoded;
@@ -729,6 +925,7 @@ export class Producer {
             }
             const err = new KafkaError(r.errorCode, r.errorMessage || errorName(r.errorCode));
             if (METADATA_ERROR_CODES.has(r.errorCode)) stale.add(b.topic);
+            if (this.txn !== null && FATAL_TRANSACTION_ERRORS.has(r.errorCode)) this.fenced(err);
             this.retryOrFail(b, err, RETRIABLE_ERROR_CODES.has(r.errorCode));
           });
           if (stale.size > 0) this.requestRefresh([...stale]);
@@ -790,6 +987,11 @@ export class Producer {
     b.attempts++;
     if (!retriable || b.attempts > this.retries || this.closed || Date.now() - b.createdAt >= this.deliveryTimeoutMs) {
       this.stats.recordErrors += b.count;
+      // a record lost from a transaction: it can only be aborted now
+      if (this.txn !== null && this.txnState !== 'fatal') {
+        this.txnState = 'abortable';
+        this.txnError = err;
+      }
       this.failBatch(b, err);
       return;
     }

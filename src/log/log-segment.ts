@@ -29,6 +29,7 @@ import { sharedFdCache, type CachedFile, type FileDescriptorCache } from './fd-c
 import { addSuppressed } from './storage-error.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
 import { NO_TIMESTAMP, TimeIndex, type TimestampOffset } from './time-index.js';
+import { TXN_INDEX_FILE_SUFFIX, TransactionIndex } from './transaction-index.js';
 
 export const LOG_FILE_SUFFIX = '.log';
 export const INDEX_FILE_SUFFIX = '.index';
@@ -165,6 +166,8 @@ export class LogSegment {
   readonly logFile: string;
   readonly offsetIndex: OffsetIndex;
   readonly timeIndex: TimeIndex;
+  /** Aborted transactions whose markers are in this segment (`.txnindex`, src/log/transaction-index.ts). */
+  readonly txnIndex: TransactionIndex;
   /** Bytes of valid batches in the .log file. */
   size: number;
   /** When this segment object was created (Kafka's `created`), for segment.ms when there is no timestamp. */
@@ -201,6 +204,7 @@ export class LogSegment {
     this.file = fdCache.file(this.logFile);
     this.offsetIndex = new OffsetIndex(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes, fdCache);
     this.timeIndex = new TimeIndex(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes, fdCache);
+    this.txnIndex = new TransactionIndex(prefix + TXN_INDEX_FILE_SUFFIX, baseOffset, fdCache);
     this.config = config;
     this.size = size;
     this.created = created;
@@ -215,6 +219,7 @@ export class LogSegment {
       seg.file.createSync();
       seg.offsetIndex.createEmpty(true);
       seg.timeIndex.createEmpty(true);
+      seg.txnIndex.reset(); // a stale .txnindex of an earlier segment at this base offset
     } catch (e) {
       seg.offsetIndex.close();
       seg.timeIndex.close();
@@ -757,6 +762,7 @@ export class LogSegment {
       if (cut === null) return null;
       this.offsetIndex.truncateTo(offset);
       this.timeIndex.truncateTo(offset);
+      this.txnIndex.truncateTo(offset);
       fs.ftruncateSync(fd, cut.position);
       this.dirty = true;
       this.size = cut.position;
@@ -807,6 +813,7 @@ export class LogSegment {
       }
       await this.offsetIndex.flush();
       await this.timeIndex.flush();
+      await this.txnIndex.flush();
     } finally {
       this.end();
     }
@@ -842,6 +849,7 @@ export class LogSegment {
     } finally {
       this.offsetIndex.close();
       this.timeIndex.close();
+      this.txnIndex.close();
     }
   }
 
@@ -849,6 +857,6 @@ export class LogSegment {
   deleteFiles(): void {
     this.closeRequested = true;
     if (this.ops === 0) this.closeNow();
-    for (const f of [this.logFile, this.offsetIndex.file, this.timeIndex.file]) fs.rmSync(f, { force: true });
+    for (const f of [this.logFile, this.offsetIndex.file, this.timeIndex.file, this.txnIndex.file]) fs.rmSync(f, { force: true });
   }
 }

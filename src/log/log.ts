@@ -47,7 +47,8 @@ import {
   offsetFromFileName,
 } from './log-segment.js';
 import type { TimestampOffset } from './time-index.js';
-import { ProducerStateManager, type BatchMetadata } from './producer-state.js';
+import { ProducerStateManager, type AppendOrigin, type BatchMetadata, type CompletedTxn } from './producer-state.js';
+import { TXN_INDEX_FILE_SUFFIX, type AbortedTxn } from './transaction-index.js';
 import { KafkaStorageException, isStorageIoError } from './storage-error.js';
 import { FileDescriptorsExhaustedError, isDescriptorExhaustion, sharedFdCache, type FileDescriptorCache } from './fd-cache.js';
 
@@ -167,6 +168,12 @@ export class Log {
    * log end not checked. The first write loads them (`prepareForWrites`).
    */
   private writesPrepared: boolean;
+  /**
+   * Whether the producer state is loaded. A lazy open leaves it out too; it loads on its own when first needed
+   * without a write (the last stable offset of a read_committed fetch, DescribeProducers): after a clean shutdown
+   * that is the snapshot the clean close wrote at the log end, no segment read.
+   */
+  private producersLoaded: boolean;
   readonly fdCache: FileDescriptorCache;
   /** The log dir holding this log. */
   readonly parentDir: string;
@@ -200,6 +207,7 @@ export class Log {
     this.fdCache = options.fdCache ?? sharedFdCache();
     this.producers = new ProducerStateManager(dir, this.fdCache);
     this.writesPrepared = writesPrepared;
+    this.producersLoaded = writesPrepared;
     // The epoch checkpoint is rewritten in the background; a failed write is a storage failure like any other.
     epochCache.onWriteError = (e) => this.reportBackgroundError('writing leader-epoch-checkpoint', e);
   }
@@ -230,7 +238,7 @@ export class Log {
     for (const name of names) {
       const base = offsetFromFileName(name);
       if (base === null || logBases.has(base)) continue;
-      if (name.endsWith(INDEX_FILE_SUFFIX) || name.endsWith(TIME_INDEX_FILE_SUFFIX)) {
+      if (name.endsWith(INDEX_FILE_SUFFIX) || name.endsWith(TIME_INDEX_FILE_SUFFIX) || name.endsWith(TXN_INDEX_FILE_SUFFIX)) {
         await fs.promises.rm(path.join(dir, name), { force: true }); // an index without its log
       }
     }
@@ -240,6 +248,7 @@ export class Log {
       for (const base of bases) segs.push(await LogSegment.open(dir, base, config, now, cache));
       let nextOffset: number;
       let lazy = false;
+      let firstRecovered = Number.POSITIVE_INFINITY;
       if (segs.length === 0) {
         const base = options.logStartOffset ?? 0;
         segs.push(LogSegment.create(dir, base, config, now, cache));
@@ -248,7 +257,7 @@ export class Log {
         nextOffset = options.logEndOffset;
         lazy = true;
       } else {
-        nextOffset = await Log.loadSegments(segs, options);
+        ({ nextOffset, firstRecovered } = await Log.loadSegments(segs, options));
       }
       const logStartOffset = Math.min(Math.max(options.logStartOffset ?? 0, segs[0]!.baseOffset), nextOffset);
       const epochCache = await LeaderEpochCache.load(dir, cache);
@@ -257,7 +266,7 @@ export class Log {
       // had it (the next unclean start validates that part again) until the next flush moves it.
       const recoveryPoint = options.hadCleanShutdown === true ? nextOffset : Math.min(options.recoveryPoint ?? 0, nextOffset);
       const log = new Log(dir, config, segs, nextOffset, logStartOffset, recoveryPoint, options, epochCache, !lazy);
-      if (!lazy) await log.rebuildProducerState();
+      if (!lazy) await log.rebuildProducerState(firstRecovered);
       await log.completeLeaderEpochCache(options.hadCleanShutdown !== true);
       return log;
     } catch (e) {
@@ -284,19 +293,30 @@ export class Log {
       this.nextOffset = found.nextOffset;
       this.recoveryPointOffset = Math.min(this.recoveryPointOffset, this.nextOffset);
       this.startOffset = Math.min(this.startOffset, this.nextOffset);
+      this.producersLoaded = false; // loaded (if it was) for another log end
     }
     active.loadFirstBatchTimestampSync();
-    this.producers.rebuildSync(this.startOffset, this.nextOffset, (from, apply) => {
-      for (let i = Math.max(0, floorIndex(this.segs, from)); i < this.segs.length; i++) this.segs[i]!.forEachBatchHeaderSync(from, apply);
-    });
+    this.loadProducers();
     this.writesPrepared = true;
   }
 
-  /** Idempotent-producer state (src/log/producer-state.ts): checked on leader appends, updated by every write. */
+  /**
+   * Loads the producer state a lazy open left out (synchronously): the newest snapshot at or below the log end and
+   * the batch headers after it; after a clean shutdown the snapshot is at the log end and nothing is replayed.
+   */
+  private loadProducers(): void {
+    if (this.producersLoaded) return;
+    this.producers.rebuildSync(this.startOffset, this.nextOffset, (from, apply) => {
+      for (let i = Math.max(0, floorIndex(this.segs, from)); i < this.segs.length; i++) this.segs[i]!.forEachBatchHeaderSync(from, apply);
+    });
+    this.producersLoaded = true;
+  }
+
+  /** Producer state (src/log/producer-state.ts): checked on leader appends, updated by every write; loaded on first use. */
   get producerState(): ProducerStateManager {
-    if (!this.writesPrepared) {
+    if (!this.producersLoaded) {
       try {
-        this.prepareForWrites();
+        this.loadProducers();
       } catch (e) {
         throw this.handleIoError(e, 'loading the producer state');
       }
@@ -341,8 +361,11 @@ export class Log {
     }
   }
 
-  /** Recovery (unclean) or tail read (clean); returns the log end offset. May drop segments from `segs`. */
-  private static async loadSegments(segs: LogSegment[], options: LogOptions): Promise<number> {
+  /**
+   * Recovery (unclean) or tail read (clean); returns the log end offset and the base offset of the first segment it
+   * re-validated (+Infinity when none), whose transaction indexes are then rebuilt. May drop segments from `segs`.
+   */
+  private static async loadSegments(segs: LogSegment[], options: LogOptions): Promise<{ nextOffset: number; firstRecovered: number }> {
     const recovered = new Set<LogSegment>();
     let activeNext: number | null = null;
     if (options.hadCleanShutdown !== true) {
@@ -372,7 +395,10 @@ export class Log {
       }
     }
     await active.loadFirstBatchTimestamp();
-    return activeNext;
+    // the transaction indexes of the re-validated segments are rebuilt from their markers (rebuildProducerState)
+    let firstRecovered = Number.POSITIVE_INFINITY;
+    for (const seg of recovered) if (segs.includes(seg) && seg.baseOffset < firstRecovered) firstRecovered = seg.baseOffset;
+    return { nextOffset: activeNext, firstRecovered };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -569,22 +595,22 @@ export class Log {
    * batch's baseOffset in place (and sets partitionLeaderEpoch), then writes them unchanged.
    * `alreadyValidated`: the caller has checked every batch's structure, CRC and size.
    */
-  append(records: Buffer, leaderEpoch = 0, alreadyValidated = false): LogAppendInfo {
+  append(records: Buffer, leaderEpoch = 0, alreadyValidated = false, origin: AppendOrigin = 'client'): LogAppendInfo {
     this.checkWritable();
     // The produce path has already checked sizes and CRCs (validateProducedBatch); checking the
     // CRC a second time would double the CPU cost of every append.
     if (alreadyValidated ? records.length === 0 : this.validate(records, false) === 0) return this.emptyAppendInfo();
     try {
       this.prepareForWrites();
-      return this.appendValidated(records, leaderEpoch);
+      return this.appendValidated(records, leaderEpoch, origin);
     } catch (e) {
       throw this.handleIoError(e, 'appending to the log');
     }
   }
 
-  private appendValidated(records: Buffer, leaderEpoch: number): LogAppendInfo {
+  private appendValidated(records: Buffer, leaderEpoch: number, origin: AppendOrigin): LogAppendInfo {
     // idempotent producers: a retried batch is not written again but answered with its original offsets
-    const duplicate = this.producers.checkAppend(records);
+    const duplicate = this.producers.checkAppend(records, origin);
     if (duplicate !== null) return this.duplicateAppendInfo(duplicate);
     let next = this.nextOffset;
     const appendTime = this.cfg.messageTimestampType === 'LogAppendTime' ? this.time() : -1;
@@ -632,10 +658,78 @@ export class Log {
     };
   }
 
-  /** Rebuilds the producer state from the newest snapshot at or below the log end and the batches after it. */
-  private async rebuildProducerState(): Promise<void> {
-    await this.producers.rebuild(this.startOffset, this.nextOffset, async (offset) => (await this.read(offset, 1 << 20)).records);
+  /**
+   * Rebuilds the producer state from the newest snapshot at or below the log end and the batches after it. The
+   * `.txnindex` of every segment from `rebuildTxnIndexFrom` on is rebuilt on the way (recovery, as Kafka's
+   * recoverSegment): the replay starts from a snapshot at or below that offset, so that it sees every marker there.
+   */
+  private async rebuildProducerState(rebuildTxnIndexFrom = Number.POSITIVE_INFINITY): Promise<void> {
+    const rebuilding = this.segs.filter((s) => s.baseOffset >= rebuildTxnIndexFrom);
+    for (const s of rebuilding) s.txnIndex.reset();
+    await this.producers.rebuild(
+      this.startOffset,
+      this.nextOffset,
+      async (offset) => (await this.read(offset, 1 << 20)).records,
+      Math.min(rebuildTxnIndexFrom, this.nextOffset),
+      rebuilding.length === 0
+        ? undefined
+        : (txn) => {
+            if (txn.isAborted && txn.lastOffset >= rebuildTxnIndexFrom) this.indexAbortedTxn(this.segs[floorIndex(this.segs, txn.lastOffset)]!, txn);
+          },
+    );
+    this.producersLoaded = true;
     this.writesPrepared = true;
+  }
+
+  private indexAbortedTxn(seg: LogSegment, txn: CompletedTxn): void {
+    seg.txnIndex.append({ producerId: txn.producerId, firstOffset: txn.firstOffset, lastOffset: txn.lastOffset, lastStableOffset: txn.lastStableOffset });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transactions
+
+  /** The first offset not yet stable (an open transaction, or one whose marker is above the high watermark); -1: none. */
+  get firstUnstableOffset(): number {
+    return this.producerState.firstUnstableOffset;
+  }
+
+  /** The partition's high watermark moved (leader or follower): completed transactions below it become stable. */
+  onHighWatermarkUpdated(highWatermark: number): void {
+    // A producer state not loaded yet has nothing waiting for the high watermark (a load starts with nothing
+    // unreplicated, as Kafka's), so an idle log opened lazily stays unread.
+    if (this.producersLoaded) this.producers.onHighWatermarkUpdated(highWatermark);
+  }
+
+  /**
+   * The aborted transactions overlapping [fetchOffset, upperBoundOffset) (Kafka's collectAbortedTransactions): the
+   * `.txnindex` entries of the segment holding fetchOffset and of the later ones, until an entry's last stable offset
+   * reaches the upper bound (no later entry can overlap then).
+   */
+  collectAbortedTransactions(fetchOffset: number, upperBoundOffset: number): AbortedTxn[] {
+    if (this.failure !== null) throw this.offlineError();
+    const out: AbortedTxn[] = [];
+    try {
+      for (let i = Math.max(0, floorIndex(this.segs, fetchOffset)); i < this.segs.length; i++) {
+        const seg = this.segs[i]!;
+        if (seg.isClosed) continue;
+        const r = seg.txnIndex.collect(fetchOffset, upperBoundOffset);
+        for (const t of r.found) out.push(t);
+        if (r.complete) break;
+      }
+    } catch (e) {
+      throw this.handleIoError(e, `reading the transaction index at offset ${fetchOffset}`);
+    }
+    return out;
+  }
+
+  /**
+   * producer.id.expiration.ms: forgets producers idle that long without an open transaction. A log whose producer
+   * state is not loaded yet (opened lazily, untouched since) is left alone: its producers expire in the first pass
+   * after it is used.
+   */
+  removeExpiredProducers(now: number, expirationMs: number): number {
+    if (!this.producersLoaded) return 0;
+    return this.producers.removeExpiredProducers(now, expirationMs);
   }
 
   /**
@@ -645,7 +739,7 @@ export class Log {
    */
   private snapshotProducerState(sync: boolean): void {
     // A log not written since a lazy open still has the snapshot its last clean close wrote.
-    if (this.writesPrepared) this.producers.takeSnapshot(sync, this.segs[0]!.baseOffset);
+    if (this.producersLoaded) this.producers.takeSnapshot(sync, this.segs[0]!.baseOffset);
   }
 
   private emptyAppendInfo(): LogAppendInfo {
@@ -666,7 +760,8 @@ export class Log {
       // nothing changes in memory before the batch is in the file (LogSegment.append is all or nothing)
       seg.append(records, pos, size);
       this.leaderEpochCache.assign(records.readInt32BE(pos + PARTITION_LEADER_EPOCH), base);
-      this.producers.applyBatch(records, pos);
+      const completed = this.producers.applyBatch(records, pos);
+      if (completed !== null && completed.isAborted) this.indexAbortedTxn(seg, completed);
       this.nextOffset = last + 1;
       lastOffset = last;
       if (ts > maxTimestamp) maxTimestamp = ts;
@@ -856,6 +951,9 @@ export class Log {
   }
 
   private async truncateToUnchecked(offset: number): Promise<boolean> {
+    // a log opened lazily learns its real end first (a follower may truncate before it ever appends)
+    this.prepareForWrites();
+    if (offset >= this.nextOffset) return false;
     if (offset < this.segs[0]!.baseOffset) {
       this.resetTo(offset);
       return true;
@@ -890,6 +988,7 @@ export class Log {
     this.recoveryPointOffset = offset;
     this.leaderEpochCache.clear();
     this.producers.reset(offset);
+    this.producersLoaded = true;
     this.writesPrepared = true;
   }
 

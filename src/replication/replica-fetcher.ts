@@ -211,6 +211,7 @@ export class ReplicaFetcher {
         clientId: `broker-${this.host.brokerId}-fetcher-${this.fetcherId}`,
         connectTimeoutMs: timeout,
         requestTimeoutMs: timeout,
+        ...(this.host.config.interBrokerSecurity ? { security: this.host.config.interBrokerSecurity } : {}),
       });
       this.connecting = attempt.finally(() => {
         this.connecting = null;

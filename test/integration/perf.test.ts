@@ -108,10 +108,16 @@ describe('kfk perf produce', () => {
     expect(await kcatCount('perf-config', 500)).toBe(500);
   });
 
-  it('refuses --transactional-id, a missing payload option, and idempotence, each with one line', async () => {
-    const txn = await kfk(['perf', 'produce', '--bootstrap-server', B, '--topic', 't', '--num-records', '1', '--record-size', '1', '--transactional-id', 'x']);
-    expect(txn.code).toBe(1);
-    expect(txn.stderr).toMatch(/^Error: --transactional-id .*no transactions/);
+  it('sends in transactions with --transactional-id, committed every --transaction-duration-ms', async () => {
+    const txn = await kfk(['perf', 'produce', '--bootstrap-server', B, '--topic', 'perf-txn', '--num-records', '300', '--record-size', '10', '--transactional-id', 'perf-txn', '--transaction-duration-ms', '20']);
+    expect(txn.code, txn.stderr).toBe(0);
+    expect(txn.stdout).toMatch(/^300 records sent/m);
+    expect(await kcatCount('perf-txn', 300)).toBe(300); // kcat reads with read_committed by default
+    const list = await kfk(['transactions', '--bootstrap-server', B, 'list']);
+    expect(list.stdout).toMatch(/^perf-txn\s.*\tCompleteCommit\s*\t$/m);
+  });
+
+  it('refuses a missing payload option and idempotence, each with one line', async () => {
     const noPayload = await kfk(['perf', 'produce', '--bootstrap-server', B, '--topic', 't', '--num-records', '1']);
     expect(noPayload.code).toBe(1);
     expect(noPayload.stderr).toMatch(/^Error: Exactly one of --record-size, --payload-file or --payload-monotonic is required/);
