@@ -8,11 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { buildTxnMarkerBatch } from '../../src/protocol/control-records.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { FileDescriptorCache, FileDescriptorsExhaustedError } from '../../src/log/fd-cache.js';
 import { CLEAN_SHUTDOWN_FILE, LogManager, type LogDirFailure } from '../../src/log/log-manager.js';
 import { RECOVERY_POINT_CHECKPOINT_FILE } from '../../src/log/checkpoint.js';
 import { RecoveryQueue } from '../../src/log/recovery-queue.js';
+import { TXN_INDEX_FILE_SUFFIX } from '../../src/log/transaction-index.js';
 import type { Log } from '../../src/log/log.js';
 import type { StorageLogger } from '../../src/log/storage-logger.js';
 
@@ -315,5 +317,70 @@ describe('RecoveryQueue', () => {
     expect(ran).toEqual(['a', 'b', 'e', 'd']);
     expect(most).toBe(2);
     expect(queue.promote('x')).toBe(false);
+  });
+});
+
+describe('transactions on logs opened lazily and within the budget', () => {
+  /** One transactional record of producer `pid` (its transaction opens), or its ABORT/COMMIT marker. */
+  const txnData = (pid: number, seq = 0): Buffer =>
+    buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from(`txn-${pid}-${seq}`), timestamp: 1_000_000 }], { producerId: pid, producerEpoch: 0, baseSequence: seq, transactional: true });
+  const txnMarker = (pid: number, commit: boolean): Buffer => buildTxnMarkerBatch({ producerId: pid, producerEpoch: 0, coordinatorEpoch: 0, commit, timestamp: 1_000_001 });
+
+  it('a clean restart answers the last stable offset from the snapshot the clean close wrote, opening no segment', async () => {
+    const dir = path.join(tmp, 'd');
+    const cache = new FileDescriptorCache(16);
+    const mgr = await LogManager.open({ logDirs: [dir], brokerId: 1, fdCache: cache });
+    const log = await mgr.createLog('txn', 0, TOPIC_ID);
+    log.append(batch(2, 'plain')); // 0-1
+    log.append(txnData(9)); // 2: producer 9's transaction is open at the shutdown
+    log.append(batch(1, 'after')); // 3
+    await mgr.close();
+
+    const again = await LogManager.open({ logDirs: [dir], brokerId: 1, fdCache: cache });
+    const lazy = again.getLog('txn', 0)!;
+    const missesBefore = cache.stats().misses;
+    lazy.onHighWatermarkUpdated(4); // hosting the partition (Partition's constructor) loads nothing
+    expect(lazy.firstUnstableOffset).toBe(2); // the open transaction, from the snapshot
+    expect(lazy.segments.every((s) => !s.hasOpenDescriptor && !s.hasIndexesReady)).toBe(true);
+    expect(cache.stats().misses).toBe(missesBefore);
+    // the coordinator aborts it: the write prepares the log, the abort is indexed through the cache
+    lazy.append(txnMarker(9, false), 0, false, 'coordinator');
+    lazy.onHighWatermarkUpdated(lazy.logEndOffset);
+    expect(lazy.firstUnstableOffset).toBe(-1);
+    const aborted = [{ producerId: 9, firstOffset: 2, lastOffset: 4, lastStableOffset: 5 }];
+    expect(lazy.collectAbortedTransactions(0, lazy.logEndOffset)).toEqual(aborted);
+    await again.close();
+    const third = await LogManager.open({ logDirs: [dir], brokerId: 1, fdCache: cache });
+    expect(third.getLog('txn', 0)!.collectAbortedTransactions(0, 5)).toEqual(aborted);
+    await third.close();
+    expect(cache.stats().open).toBe(0);
+  });
+
+  it('keeps the .txnindex files of many segments within 8 descriptors, and recovery rebuilds them', async () => {
+    const dir = path.join(tmp, 'd');
+    const cache = new FileDescriptorCache(8);
+    const cfg = { segmentBytes: 200 };
+    const mgr = await LogManager.open({ logDirs: [dir], brokerId: 1, fdCache: cache, defaultConfig: cfg });
+    const log = await mgr.createLog('txn', 0, TOPIC_ID);
+    for (let pid = 1; pid <= 30; pid++) {
+      log.append(txnData(pid));
+      log.append(txnMarker(pid, pid % 3 === 0), 0, false, 'coordinator'); // two of three are aborted
+    }
+    log.onHighWatermarkUpdated(log.logEndOffset);
+    const aborted = log.collectAbortedTransactions(0, log.logEndOffset);
+    expect(aborted.map((t) => t.producerId)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1).filter((pid) => pid % 3 !== 0));
+    const partitionDir = path.join(dir, 'txn-0');
+    expect(fs.readdirSync(partitionDir).filter((f) => f.endsWith(TXN_INDEX_FILE_SUFFIX)).length).toBeGreaterThan(8);
+    expect(cache.stats().peak).toBeLessThanOrEqual(8);
+    // a crash: the recovery from offset 0 rebuilds every segment's index from the markers
+    await log.flush();
+    mgr.closeWithoutFlush();
+    for (const f of fs.readdirSync(partitionDir)) if (f.endsWith(TXN_INDEX_FILE_SUFFIX)) fs.rmSync(path.join(partitionDir, f));
+    const again = await LogManager.open({ logDirs: [dir], brokerId: 1, fdCache: cache, defaultConfig: cfg });
+    const recovered = again.getLog('txn', 0)!;
+    expect(recovered.collectAbortedTransactions(0, recovered.logEndOffset)).toEqual(aborted);
+    expect(cache.stats().peak).toBeLessThanOrEqual(8);
+    await again.close();
+    expect(cache.stats().open).toBe(0);
   });
 });
