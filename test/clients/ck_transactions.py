@@ -2,6 +2,8 @@
 
 Usage: /usr/bin/python3 ck_transactions.py <mode> '<json>'
 
+Every mode's json may carry client_config: librdkafka settings added to its clients' (security, for example).
+
 produce  {bootstrap, transactional_id, topic, transactions: [{commit, values, partition?}], timeout_ms?,
           transaction_timeout_ms?}
          Runs each transaction (begin, produce key=value=v, flush, commit or abort; a retriable commit/abort error is
@@ -58,6 +60,7 @@ def producer(a, **extra):
         'message.timeout.ms': a.get('transaction_timeout_ms', 60000),
         'linger.ms': 5,
     }
+    conf.update(a.get('client_config', {}))
     conf.update(extra)
     return Producer(conf)
 
@@ -177,6 +180,7 @@ def mode_consume(a):
         'group.id': 'ck-transactions-reader',
         'enable.auto.commit': False,
         'isolation.level': a['isolation'],
+        **a.get('client_config', {}),
     })
     c.assign([TopicPartition(a['topic'], p, 0) for p in range(a['partitions'])])
     idle = a.get('idle_ms', 2000) / 1000.0

@@ -12,10 +12,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePorts, kcat, kfk, makeTempDir, registerCleanup, startBrokerProcess, waitFor } from '../helpers/index.js';
+import path from 'node:path';
+import { REPO_ROOT, freePorts, kcat, kfk, makeTempDir, python, registerCleanup, startBrokerProcess, waitFor } from '../helpers/index.js';
 import { makeTestCertificates } from '../helpers/certs.js';
 
 registerCleanup();
+
+const CK = path.join(REPO_ROOT, 'test', 'clients', 'ck_transactions.py');
 
 /** Creates a topic over the secured listener and waits until all three replicas are in its ISR. */
 async function replicatedTopic(bootstrap: string, props: string, topic: string): Promise<void> {
@@ -109,6 +112,14 @@ describe('inter-broker security', () => {
     expect(p.code, p.stderr).toBe(0);
     const c = await kcat(['-b', bootstrap, ...sec, '-C', '-t', 'replicated-ssl', '-p', '1', '-o', 'beginning', '-e', '-q']);
     expect(c.stdout).toBe('s1\ns2\n');
+    // Transactions over mutual TLS: the coordinator's markers go to the partition leaders on the inter-broker listener,
+    // presenting the broker's certificate; read_committed sees the committed transaction only.
+    const clientConfig = { 'security.protocol': 'ssl', 'ssl.ca.location': certs.caPem, 'ssl.certificate.location': alice.certFile, 'ssl.key.location': alice.keyFile };
+    const txn = await python(CK, ['produce', JSON.stringify({ bootstrap, client_config: clientConfig, transactional_id: 'tls-txn', topic: 'replicated-ssl', transactions: [{ commit: true, values: ['t1', 't2'], partition: 0 }, { commit: false, values: ['x1'], partition: 0 }] })], { timeoutMs: 90_000 });
+    expect(txn.code, txn.stderr).toBe(0);
+    expect(JSON.parse(txn.stdout.trim().split('\n').pop()!).results).toEqual(['committed', 'aborted']);
+    const committed = await kcat(['-b', bootstrap, ...sec, '-X', 'isolation.level=read_committed', '-C', '-t', 'replicated-ssl', '-p', '0', '-o', 'beginning', '-e', '-q']);
+    expect(committed.stdout).toBe('t1\nt2\n');
     expect(await cluster.stop()).toBe(0);
   }, 120_000);
 
