@@ -179,6 +179,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*, client.id)')
       .option('--port <port>', 'HTTP port to serve on (0: any free port)', '9645')
       .option('--host <host>', 'interface to listen on (the console has no login: keep it local)', '127.0.0.1')
+      .option('--allowed-host <name>', 'a host name the console is reached by, besides IP addresses, localhost and this machine\'s name (repeatable)', collect)
       .action(action(async () => (await import('./console.js')).runConsole));
   }
 

@@ -17,7 +17,8 @@ export async function runConsole(opts: Opts): Promise<number> {
   const { createLogger } = await import('../src/server/logger.js');
   let server;
   try {
-    server = await startConsoleServer({ bootstrapServers: bootstrap, clientConfig: props, host, port, logger: createLogger('info') });
+    const allowedHosts = (opts.allowedHost as string[] | undefined) ?? [];
+    server = await startConsoleServer({ bootstrapServers: bootstrap, clientConfig: props, host, port, allowedHosts, logger: createLogger('info') });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use (choose another with --port)`);

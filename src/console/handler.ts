@@ -4,7 +4,8 @@
  * `kfk console` serves it on its own port; a broker's admin listener can mount it next to /metrics: handle()
  * resolves false for every path it does not serve.
  *
- * Safety: the console has no login (bind it to localhost, or put it behind an authenticating proxy). A change
+ * Safety: the console has no login (bind it to localhost, or put it behind an authenticating proxy). The API answers
+ * only requests addressed (Host) to an IP address or a known name, against DNS rebinding (checkHost). A change
  * (POST/DELETE) must come as application/json from the console's own origin, so another web page the browser
  * has open cannot make one (a cross-site form or fetch cannot send that without a CORS preflight, which is never
  * granted); destructive changes also need a typed confirmation (actions.ts). Pages are sent with a strict
@@ -12,6 +13,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { Admin } from '../client/admin.js';
 import { ClusterClient } from '../client/cluster-client.js';
 import { Producer } from '../client/producer.js';
@@ -30,6 +33,11 @@ export interface ConsoleOptions {
   /** Client properties (security.protocol, sasl.*, ssl.*, client.id), as in a --command-config file. */
   clientConfig?: Readonly<Record<string, string>>;
   logger?: Logger;
+  /**
+   * Host names (without port) the API answers to besides IP addresses, `localhost` and this machine's host name:
+   * the names a proxy or users reach the console by. Any other Host header is refused (DNS rebinding).
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface ConsoleHandler {
@@ -79,6 +87,7 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
   let producer: Producer | undefined;
   const producerFor = (): Producer => (producer ??= new Producer({ cluster, acks: 'all', lingerMs: 0 }));
   const cache = new Map<string, Buffer>();
+  const allowedHosts = new Set(['localhost', hostname().toLowerCase(), ...(options.allowedHosts ?? []).map((h) => h.toLowerCase())]);
   let closed = false;
 
   async function serveStatic(path: string, res: ServerResponse): Promise<void> {
@@ -100,6 +109,7 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
     } catch {
       throw new ConsoleRequestError(`malformed URL path: ${url.pathname}`);
     }
+    checkHost(req, allowedHosts);
     if (method !== 'GET' && method !== 'HEAD') checkChangeRequest(req);
     const [collection, id, sub] = parts;
     const route = `${method} ${collection ?? ''}${id !== undefined ? '/:id' : ''}${sub !== undefined ? `/${sub}` : ''}`;
@@ -216,6 +226,18 @@ export function errorResponse(err: unknown): { status: number; body: { error: st
   }
   if (err instanceof ConnectionError || err instanceof RequestTimeoutError) return { status: 502, body: { error: `cluster unreachable: ${err.message}` } };
   return { status: 500, body: { error: err instanceof Error ? err.message : String(err) } };
+}
+
+/**
+ * DNS rebinding: a web page whose domain is made to resolve to the console's address is same-origin with it, so
+ * the Origin check cannot tell. Its requests carry that domain in Host, though: the API answers only Host values
+ * that are IP addresses, localhost, this machine's name, or allowed by name (`allowedHosts`, --allowed-host).
+ */
+function checkHost(req: IncomingMessage, allowed: ReadonlySet<string>): void {
+  const header = req.headers.host ?? '';
+  const name = (header.startsWith('[') ? header.slice(1, header.indexOf(']')) : header.replace(/:\d+$/, '')).toLowerCase();
+  if (name === '' || isIP(name) !== 0 || allowed.has(name)) return;
+  throw new ConsoleRequestError(`requests for host '${name}' are refused (DNS rebinding protection); allow it with --allowed-host ${name}`, 403);
 }
 
 /** A change must be JSON from the console's own page (see the module comment). */

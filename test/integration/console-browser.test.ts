@@ -281,6 +281,13 @@ describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chro
     }
   });
 
+  it('kfk console refuses a port in use with one line, exit 1', async () => {
+    const port = new URL(base).port;
+    const res = await kfk(['console', '--bootstrap-server', broker.bootstrap, '--port', port]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`Error: port ${port} on 127.0.0.1 is already in use (choose another with --port)\n`);
+  });
+
   it('refuses changes that are not same-origin JSON, and changes nothing', async () => {
     const post = (headers: Record<string, string>) =>
       fetch(`${base}api/topics`, { method: 'POST', headers, body: JSON.stringify({ name: 'forged' }) });

@@ -1,11 +1,13 @@
 /**
  * The console handler's HTTP contract without a cluster (nothing here reaches one): it serves its page and assets
  * with a strict Content-Security-Policy, leaves every other path (/metrics, /health/...) to the server that mounts
- * it, answers unknown or malformed API paths with JSON errors, and refuses changes that are not same-origin JSON
+ * it, answers unknown or malformed API paths with JSON errors, answers the API only for known Host names (DNS
+ * rebinding), and refuses changes that are not same-origin JSON
  * before asking the cluster anything. Plus how keys and values are shown (text, base64, cut) and how Kafka errors
  * map to HTTP statuses. The console against real brokers in a real browser: test/integration/console-*.test.ts.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsoleHandler, errorResponse, type ConsoleHandler } from '../../src/console/index.js';
@@ -19,7 +21,7 @@ describe('console handler (no cluster needed)', () => {
 
   beforeAll(async () => {
     // Port 1 on loopback: nothing listens there; no test below may need the cluster.
-    handler = createConsoleHandler({ bootstrapServers: '127.0.0.1:1' });
+    handler = createConsoleHandler({ bootstrapServers: '127.0.0.1:1', allowedHosts: ['Console.Internal'] });
     server = createServer((req, res) => {
       void handler.handle(req, res).then((served) => {
         if (!served) {
@@ -76,6 +78,28 @@ describe('console handler (no cluster needed)', () => {
     expect(malformed.status).toBe(400);
     const badPost = await fetch(`${base}/`, { method: 'POST' });
     expect(badPost.status).toBe(405);
+  });
+
+  it('answers the API only for IP addresses, localhost, this machine and allowed names (DNS rebinding)', async () => {
+    const get = (host: string, path = '/api/nothing-here') =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: Number(new URL(base).port), path, headers: { Host: host } }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const rebound = await get('attacker.example:9645');
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body).error).toBe("requests for host 'attacker.example' are refused (DNS rebinding protection); allow it with --allowed-host attacker.example");
+    // Passing the check reaches the router: an unknown API is a 404.
+    for (const host of ['127.0.0.1:9645', '[::1]:9645', 'localhost:9645', 'LOCALHOST', `${hostname()}:1`, 'console.internal:80']) {
+      expect((await get(host)).status, host).toBe(404);
+    }
+    // The page itself holds no cluster data and is served whatever the Host.
+    expect((await get('attacker.example', '/')).status).toBe(200);
   });
 
   it('refuses a change that is not JSON, or comes from another origin, before asking the cluster', async () => {
