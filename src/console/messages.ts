@@ -14,7 +14,7 @@ export const MAX_SHOWN_BYTES = 64 * 1024;
 /** Most records one browse request returns. */
 export const MAX_LIMIT = 500;
 /** How long one browse request keeps fetching before it answers with what it has. */
-const BROWSE_DEADLINE_MS = 5_000;
+const BROWSE_DEADLINE_MS = 10_000;
 
 export interface ShownBytes {
   encoding: 'utf8' | 'base64';
