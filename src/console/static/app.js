@@ -433,7 +433,7 @@ function groupView(root, [groupId]) {
       replace(
         plan,
         table(
-          ['Topic', { text: 'Partition', className: 'num' }, { text: 'Current', className: 'num' }, { text: 'New offset', className: 'num' }],
+          ['Topic', { text: 'Partition', className: 'num' }, { text: 'Before', className: 'num' }, { text: 'New offset', className: 'num' }],
           r.offsets.map((o) => h('tr', null, td(o.topic, 'name'), td(String(o.partition), 'num'), td(num(o.previousOffset), 'num'), td(num(o.newOffset), 'num'))),
           { id: 'reset-plan-table' },
         ),
