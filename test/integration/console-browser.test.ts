@@ -83,7 +83,7 @@ describe('web console in Chromium, one broker', skipUnless(hasChromium, 'no Chro
 
     await open(page, base, 'topics', `#topics-table tr[data-topic="${TOPIC}"]`);
     const row = (await tableRows(page, 'topics-table')).find((r) => r[0] === TOPIC);
-    expect(row?.slice(1, 4)).toEqual(['2', '1', '0']);
+    expect(row?.slice(1, 5)).toEqual(['healthy', '2', '1', '0']);
     await browser.screenshot(page, 'topics');
 
     await produceWithKcat(TOPIC, 0, [['k', 'v']]);

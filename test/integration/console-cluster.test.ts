@@ -126,9 +126,9 @@ describe('web console in Chromium, three brokers', skipUnless(hasChromium, 'no C
   it('shows a killed broker\'s partitions as under-replicated, live, and healthy again after its restart', async () => {
     const victim = 2;
     await open(page, base, 'topics', `#topics-table tr[data-topic="${TOPIC}"]`);
-    await waitForText(page, `#topics-table tr[data-topic="${TOPIC}"] td:last-child`, (t) => t === 'healthy', 'a healthy topic first');
+    await waitForText(page, `#topics-table tr[data-topic="${TOPIC}"] td.health`, (t) => t === 'healthy', 'a healthy topic first');
     await cluster.killBroker(victim);
-    await waitForText(page, `#topics-table tr[data-topic="${TOPIC}"] td:last-child`, (t) => t === '3 under-replicated', 'every partition under-replicated', 60_000);
+    await waitForText(page, `#topics-table tr[data-topic="${TOPIC}"] td.health`, (t) => t === '3 under-replicated', 'every partition under-replicated', 60_000);
     await browser.screenshot(page, 'under-replicated');
     await open(page, base, `topics/${TOPIC}`, '#partitions-table tbody tr');
     expect(await page.locator('#partitions-table .missing').count()).toBe(3);
@@ -138,7 +138,7 @@ describe('web console in Chromium, three brokers', skipUnless(hasChromium, 'no C
 
     await cluster.restartBroker(victim);
     await open(page, base, 'topics', `#topics-table tr[data-topic="${TOPIC}"]`);
-    await waitForText(page, `#topics-table tr[data-topic="${TOPIC}"] td:last-child`, (t) => t === 'healthy', 'healthy after the restart', 60_000);
+    await waitForText(page, `#topics-table tr[data-topic="${TOPIC}"] td.health`, (t) => t === 'healthy', 'healthy after the restart', 60_000);
     expect(pageErrors).toEqual([]);
   });
 

@@ -234,17 +234,17 @@ function topicsView(root) {
           'tr',
           { 'data-topic': t.name },
           td(link(t.name, 'topics', t.name), 'name'),
+          td(t.offlinePartitions > 0 ? badge(`${t.offlinePartitions} offline`, 'bad') : t.underReplicatedPartitions > 0 ? badge(`${t.underReplicatedPartitions} under-replicated`, 'warn') : badge('healthy', 'ok'), 'health'),
           td(num(t.partitions), 'num'),
-          td(num(t.replicationFactor), 'num'),
+          td(num(t.replicationFactor), 'num hide-narrow'),
           td(num(t.messages), 'num'),
           td(bytes(t.sizeBytes), 'num'),
-          td(t.offlinePartitions > 0 ? badge(`${t.offlinePartitions} offline`, 'bad') : t.underReplicatedPartitions > 0 ? badge(`${t.underReplicatedPartitions} under-replicated`, 'warn') : badge('healthy', 'ok')),
         ),
       );
     replace(
       data,
       table(
-        ['Topic', { text: 'Partitions', className: 'num' }, { text: 'RF', className: 'num' }, { text: 'Messages', className: 'num' }, { text: 'Size', className: 'num' }, 'Health'],
+        ['Topic', 'Health', { text: 'Partitions', className: 'num' }, { text: 'RF', className: 'num hide-narrow' }, { text: 'Messages', className: 'num' }, { text: 'Size', className: 'num' }],
         rows,
         { id: 'topics-table', empty: 'No topics' },
       ),
@@ -336,8 +336,8 @@ function topicView(root, [name]) {
         td(p.leader >= 0 ? String(p.leader) : badge('none', 'bad')),
         td(p.replicas.join(', ')),
         td(p.isr.length < p.replicas.length ? h('span', { className: 'missing', title: `out of sync: ${p.replicas.filter((r) => !p.isr.includes(r)).join(', ')}` }, p.isr.join(', ') || '—') : p.isr.join(', ')),
-        td(num(p.earliestOffset), 'num'),
-        td(num(p.latestOffset), 'num'),
+        td(num(p.earliestOffset), 'num hide-narrow'),
+        td(num(p.latestOffset), 'num hide-narrow'),
         td(p.earliestOffset === null || p.latestOffset === null ? 'unknown' : num(p.latestOffset - p.earliestOffset), 'num'),
         td(h('span', { title: t.sizeNote ?? '' }, bytes(p.sizeBytes)), 'num'),
       ),
@@ -347,7 +347,7 @@ function topicView(root, [name]) {
       h('p', { className: 'muted' }, `Topic id ${t.topicId}${t.internal ? ' · internal' : ''}`),
       h('h2', null, 'Partitions'),
       table(
-        [{ text: 'Partition', className: 'num' }, 'Leader', 'Replicas', 'ISR', { text: 'Start offset', className: 'num' }, { text: 'End offset', className: 'num' }, { text: 'Messages', className: 'num' }, { text: 'Size', className: 'num' }],
+        [{ text: 'Partition', className: 'num' }, 'Leader', 'Replicas', 'ISR', { text: 'Start offset', className: 'num hide-narrow' }, { text: 'End offset', className: 'num hide-narrow' }, { text: 'Messages', className: 'num' }, { text: 'Size', className: 'num' }],
         rows,
         { id: 'partitions-table' },
       ),
@@ -757,6 +757,7 @@ function route() {
   } catch {
     params = [];
   }
+  document.title = `${[r.nav === 'overview' ? 'Brokers' : r.nav[0].toUpperCase() + r.nav.slice(1), ...params.filter((p) => p !== undefined)].join(' · ')} — kfk console`;
   current = r.view(main, params);
   refreshing = false;
   void refreshNow();
