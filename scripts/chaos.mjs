@@ -20,6 +20,7 @@
  *
  *   node scripts/chaos.mjs [--duration 60] [--seed N] [--rate 500] [--partitions 3] [--keys 50]
  *                          [--session-timeout-ms 4000] [--settle-ms 60000] [--out DIR] [--keep]
+ *                          [--client-debug eos,msg]   (librdkafka's debug contexts for the producer, in producer.log)
  *   nice -n 10 node scripts/chaos.mjs --duration 1800 --rate 300         # a long run (docs/operations.md)
  *
  * Needs `npm run build` (brokers run bin/kfk.js; ZooKeeper is started with dist/), java with ZooKeeper, kcat, and
@@ -59,6 +60,7 @@ const partitions = Number(opt('partitions', '3'));
 const keys = Number(opt('keys', '50'));
 const sessionMs = Number(opt('session-timeout-ms', '4000'));
 const settleMs = Number(opt('settle-ms', '60000'));
+const clientDebug = opt('client-debug', null);
 const keep = flag('keep');
 const out = opt('out', null) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kfk-chaos-'));
 fs.mkdirSync(out, { recursive: true });
@@ -264,6 +266,17 @@ async function whole() {
   return true;
 }
 
+/** A client that dies before it is told to stop ends the run: what it would have recorded is missing. */
+let clientsStopping = false;
+let clientDied = null;
+function watchClient(proc, name) {
+  proc.exited.then(({ code, signal }) => {
+    if (clientsStopping || clientDied) return;
+    clientDied = new Error(`${name} exited (${code ?? signal}) during the run; see its log in ${out}`);
+    event(clientDied.message);
+  });
+}
+
 // ---- faults -------------------------------------------------------------------------------------
 
 const faults = { kill: 0, pause: 0, zombie: 0, restart: 0, unsettled: 0, uncleanStops: 0 };
@@ -363,7 +376,9 @@ async function main() {
   const created = await run(process.execPath, [KFK, 'topics', '--create', '--bootstrap-server', bootstrap(), '--topic', TOPIC, '--partitions', String(partitions), '--replication-factor', '3', '--config', 'min.insync.replicas=2']);
   if (created.code !== 0) throw new Error(`creating ${TOPIC} failed: ${created.stderr}`);
 
-  producer = background(PYTHON, [path.join(REPO, 'scripts/chaos/producer.py'), JSON.stringify({ bootstrap: bootstrap(), topic: TOPIC, keys, rate, out: path.join(out, 'produced.txt') })], path.join(out, 'producer.log'));
+  const producerArgs = { bootstrap: bootstrap(), topic: TOPIC, keys, rate, out: path.join(out, 'produced.txt'), ...(clientDebug ? { debug: clientDebug } : {}) };
+  producer = background(PYTHON, [path.join(REPO, 'scripts/chaos/producer.py'), JSON.stringify(producerArgs)], path.join(out, 'producer.log'));
+  watchClient(producer, 'the producer');
   for (const member of [0, 1]) {
     consumers.push(
       background(
@@ -372,15 +387,19 @@ async function main() {
         path.join(out, `consumer-${member}.log`),
       ),
     );
+    watchClient(consumers[member], `consumer ${member}`);
   }
   await until('the group and the producer to get going', () => readLines(path.join(out, 'produced.txt')).length > 0, 60_000, 500);
   await until('the cluster to be whole', whole, 60_000, 200);
 
   const deadline = Date.now() + durationS * 1000;
-  while (Date.now() < deadline) await injectOne();
+  while (Date.now() < deadline && !clientDied) await injectOne();
+  if (clientDied) throw clientDied;
   event(`faults done: ${JSON.stringify(faults)}`);
 
   if (!(await until('the cluster to settle', whole, 60_000, 200))) faults.unsettled++;
+  if (clientDied) throw clientDied;
+  clientsStopping = true;
   producer.stdin.write('stop\n');
   const producerSummary = await new Promise((resolve) => {
     let text = '';
@@ -477,6 +496,17 @@ async function shutdown() {
   await registry?.close().catch(() => undefined);
   await zk?.stop().catch(() => undefined);
   await new Promise((r) => eventsFile.end(r));
+}
+
+// Ctrl-C or SIGTERM: stop everything the run started, keep the files.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    event(`${sig}: stopping`);
+    void shutdown().finally(() => {
+      process.stderr.write(`files kept in ${out}\n`);
+      process.exit(2);
+    });
+  });
 }
 
 let code = 2;

@@ -1,9 +1,10 @@
 """The chaos checker's producer (scripts/chaos.mjs): confluent-kafka (librdkafka), idempotent, acks=all.
 
-Usage: /usr/bin/python3 producer.py '<json>'  with {bootstrap, topic, keys, out, rate}
+Usage: /usr/bin/python3 producer.py '<json>'  with {bootstrap, topic, keys, out, rate, debug?}
 Produces value "v-<i>" with key "k-<i mod keys>" for i = 0, 1, ... at about `rate` records a second, until a line
 "stop" arrives on stdin. Every delivery report goes to the file `out`, one line each:
-  A <i> <partition> <offset>     acknowledged
+  A <i> <partition> <offset>     acknowledged (offset -1: acknowledged without an offset, as librdkafka reports a
+                                 retried batch the broker already had when it cannot tell where)
   F <i> <error>                  failed (never acknowledged; the record may or may not be in the log)
 Then it flushes (waiting for every report) and prints one JSON line: {"produced", "acked", "failed", "unflushed",
 "fatal"} ("fatal": a fatal idempotent-producer error, or null).
@@ -26,7 +27,8 @@ def main():
         i = int(msg.value()[2:])
         if err is None:
             counts['acked'] += 1
-            out.write('A %d %d %d\n' % (i, msg.partition(), msg.offset()))
+            offset = msg.offset()
+            out.write('A %d %d %d\n' % (i, msg.partition(), -1 if offset is None else offset))
         else:
             counts['failed'] += 1
             out.write('F %d %s\n' % (i, str(err).replace('\n', ' ')))
@@ -35,7 +37,7 @@ def main():
         if err.fatal():
             fatal[0] = str(err)
 
-    p = Producer({
+    conf = {
         'bootstrap.servers': args['bootstrap'],
         'enable.idempotence': True,
         'acks': 'all',
@@ -45,7 +47,10 @@ def main():
         'reconnect.backoff.ms': 100,
         'reconnect.backoff.max.ms': 1000,
         'error_cb': on_error,
-    })
+    }
+    if args.get('debug'):
+        conf['debug'] = args['debug']  # librdkafka's own debug contexts (e.g. "eos,msg"), logged to stderr
+    p = Producer(conf)
     keys = args['keys']
     per_tick = max(1, args['rate'] // 100)
     produced = 0
