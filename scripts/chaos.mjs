@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { startZooKeeper } from '../dist/src/registry/zookeeper-server.js';
 import { ZooKeeperRegistry } from '../dist/src/registry/zookeeper.js';
 import { brokerIdPath, decodePartitionState, decodeTopicAssignment, partitionStatePath, topicPath } from '../dist/src/registry/paths.js';
+import { PRODUCER_EPOCH, batchBaseOffset, batchLastOffset, batchSize } from '../dist/src/protocol/record-batch-header.js';
 import { checkHistory } from './chaos/checks.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -340,6 +341,18 @@ function firstDifference(a, b) {
   return a.length === b.length ? -1 : n;
 }
 
+/** The batches of one replica of each partition (replicas are compared byte for byte separately). */
+function batchHeaders() {
+  const found = [];
+  for (let p = 0; p < partitions; p++) {
+    const bytes = segmentBytes(path.join(out, `broker-${brokers[0].id}`, `${TOPIC}-${p}`));
+    for (let pos = 0; pos + 61 <= bytes.length; pos += batchSize(bytes, pos)) {
+      found.push({ partition: p, baseOffset: batchBaseOffset(bytes, pos), lastOffset: batchLastOffset(bytes, pos), producerEpoch: bytes.readInt16BE(pos + PRODUCER_EPOCH) });
+    }
+  }
+  return found;
+}
+
 async function compareReplicas() {
   const results = [];
   for (let p = 0; p < partitions; p++) {
@@ -467,7 +480,7 @@ async function main() {
     const [, i, p, o] = l.split(' ');
     acked.push([Number(i), Number(p), Number(o)]);
   }
-  const verdict = checkHistory({ keys, produced: producerSummary.produced ?? 0, acked, log, group: { deliveries, commits, samples }, replicas });
+  const verdict = checkHistory({ keys, produced: producerSummary.produced ?? 0, acked, log, group: { deliveries, commits, samples }, replicas, batches: batchHeaders() });
   const producerOk = producerSummary.fatal === null && producerSummary.unflushed === 0 && producerSummary.error === undefined;
   const report = {
     ok: verdict.ok && producerOk,
@@ -479,10 +492,14 @@ async function main() {
     faults,
     producer: producerSummary,
     stats: verdict.stats,
+    clientResent: verdict.clientResent,
     checks: [...verdict.checks, { name: 'the producer ended without a fatal error, every record reported', ok: producerOk, violations: producerOk ? 0 : 1, examples: [] }],
     files: out,
   };
   for (const c of report.checks) event(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok ? '' : `: ${c.violations} violation(s), e.g. ${c.examples.slice(0, 3).join(' | ')}`}`);
+  if (verdict.clientResent.length > 0) {
+    event(`note: ${verdict.stats.clientResentDuplicates} record(s) in the log twice, sent again by librdkafka under a new producer epoch (librdkafka issue #4953), e.g. ${verdict.clientResent.slice(0, 3).join(' | ')}`);
+  }
   return report;
 }
 

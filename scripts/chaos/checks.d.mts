@@ -26,6 +26,12 @@ export interface ReplicaComparison {
   identical: boolean;
   detail?: string;
 }
+export interface BatchInfo {
+  partition: number;
+  baseOffset: number;
+  lastOffset: number;
+  producerEpoch: number;
+}
 export interface History {
   keys: number;
   produced: number;
@@ -33,6 +39,7 @@ export interface History {
   log: LogRecord[];
   group: { deliveries: Delivery[]; commits: Commit[]; samples: Sample[] };
   replicas: ReplicaComparison[];
+  batches?: BatchInfo[];
 }
 export interface CheckResult {
   name: string;
@@ -44,5 +51,7 @@ export interface Verdict {
   ok: boolean;
   checks: CheckResult[];
   stats: Record<string, number>;
+  /** Records in the log twice, in batches of different producer epochs (the client sent them again). */
+  clientResent: string[];
 }
 export function checkHistory(h: History): Verdict;
