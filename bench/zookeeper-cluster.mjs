@@ -16,6 +16,7 @@
  *
  *   npm run build && node bench/zookeeper-cluster.mjs [--records 300000] [--size 100] [--runs 5]
  *                                                     [--partitions 30] [--failovers 5] [--session-timeout-ms 6000]
+ *                                                     [--logs DIR]
  *
  * Needs java with ZooKeeper and kcat. Prints each run and the medians.
  */
@@ -44,6 +45,9 @@ const runs = arg('runs', 5);
 const failoverPartitions = arg('partitions', 30);
 const failovers = arg('failovers', 5);
 const sessionMs = arg('session-timeout-ms', 6000);
+const logsIndex = process.argv.indexOf('--logs');
+/** --logs DIR: keep each broker's log there (broker-<id>.log). */
+const logsDir = logsIndex >= 0 ? process.argv[logsIndex + 1] : null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -101,7 +105,7 @@ async function startBroker(id) {
     'auto.leader.rebalance.enable': 'false',
   };
   for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', logsDir ? fs.openSync(path.join(logsDir, `broker-${id}.log`), 'a') : 'ignore'] });
   procs[id] = p;
   await new Promise((resolve, reject) => {
     let out = '';
@@ -245,6 +249,7 @@ async function failover() {
     procs[victim].kill('SIGKILL');
     await new Promise((res) => procs[victim].once('exit', res));
     const t0 = performance.now();
+    console.log(`  killed broker ${victim} at ${new Date().toISOString()}`);
     dropConnection(victim);
     let expiredAt = null;
     const expiry = until(async () => (await registry.exists(brokerIdPath(victim))) === null, sessionMs * 5, 'the registration to go').then(() => (expiredAt = performance.now() - t0));
@@ -259,9 +264,13 @@ async function failover() {
             .map(async (p) => {
               const leader = partitionsMd.find((x) => x.partitionIndex === p)?.leaderId ?? -1;
               if (leader < 0 || leader === victim) return;
+              const ts = performance.now() - t0;
               try {
-                if ((await produceOne(leader, topic, p)) === 0) served.set(p, performance.now() - t0);
-              } catch {
+                const code = await produceOne(leader, topic, p);
+                if (process.env.TRACE) console.log(`    p${p} leader ${leader} at ${ts.toFixed(0)} -> ${code} at ${(performance.now() - t0).toFixed(0)}`);
+                if (code === 0) served.set(p, performance.now() - t0);
+              } catch (err) {
+                if (process.env.TRACE) console.log(`    p${p} leader ${leader} at ${ts.toFixed(0)} -> ${err.message} at ${(performance.now() - t0).toFixed(0)}`);
                 dropConnection(leader);
               }
             }),
