@@ -8,6 +8,8 @@
  *     reach the same log end. Meanwhile a probe sends one Metadata request every 20 ms to each broker in turn: its
  *     round-trip time is how long a concurrent client waits while the brokers replicate (event-loop stalls show up
  *     there). The same probe runs for a few seconds with no load first, for comparison.
+ *     Then the same probe under a steady load (confluent-kafka, acks=all, --rate records/s for 10 s) into an RF=3
+ *     topic and into an RF=1 topic: the difference is what replication costs a concurrent client.
  *  2. Failover: a topic of P partitions, RF=3, min.insync.replicas=2; per run, kill -9 the broker (not the
  *     controller) that leads the most of them, and measure from the kill until (a) ZooKeeper drops its registration
  *     and (b) every partition it led takes an acks=all write on its new leader (the probe retries every 25 ms from
@@ -16,7 +18,7 @@
  *
  *   npm run build && node bench/zookeeper-cluster.mjs [--records 300000] [--size 100] [--runs 5]
  *                                                     [--partitions 30] [--failovers 5] [--session-timeout-ms 6000]
- *                                                     [--logs DIR]
+ *                                                     [--rate 5000] [--logs DIR]
  *
  * Needs java with ZooKeeper and kcat. Prints each run and the medians.
  */
@@ -45,6 +47,7 @@ const runs = arg('runs', 5);
 const failoverPartitions = arg('partitions', 30);
 const failovers = arg('failovers', 5);
 const sessionMs = arg('session-timeout-ms', 6000);
+const steadyRate = arg('rate', 5000);
 const logsIndex = process.argv.indexOf('--logs');
 /** --logs DIR: keep each broker's log there (broker-<id>.log). */
 const logsDir = logsIndex >= 0 ? process.argv[logsIndex + 1] : null;
@@ -209,6 +212,26 @@ async function throughput(file) {
   }
 }
 
+/** The probe while scripts/chaos/producer.py writes `steadyRate` records/s with acks=all for 10 s. */
+async function steadyLoad(topic, replicationFactor) {
+  await run(process.execPath, [KFK, 'topics', '--create', '--bootstrap-server', bootstrap, '--topic', topic, '--partitions', '3', '--replication-factor', String(replicationFactor)]);
+  const reports = path.join(dir, `${topic}.txt`);
+  const producer = spawn('/usr/bin/python3', [path.join(REPO, 'scripts/chaos/producer.py'), JSON.stringify({ bootstrap, topic, keys: 30, rate: steadyRate, out: reports })], { stdio: ['pipe', 'pipe', 'ignore'] });
+  await sleep(2000); // the producer gets going
+  const probe = latencyProbe();
+  await sleep(10_000);
+  const rtts = await probe.stop();
+  producer.stdin.write('stop\n');
+  const summary = await new Promise((resolve) => {
+    let out = '';
+    producer.stdout.on('data', (d) => (out += d));
+    producer.on('exit', () => resolve(JSON.parse(out.trim().split('\n').pop() || '{}')));
+  });
+  console.log(
+    `Metadata round trip during ${steadyRate} records/s (acks=all) to RF=${replicationFactor}: p50 ${pct(rtts, 50).toFixed(1)} ms, p99 ${pct(rtts, 99).toFixed(1)} ms, max ${Math.max(...rtts).toFixed(1)} ms (${rtts.length} requests; ${summary.acked} records acknowledged)`,
+  );
+}
+
 // ---- 2. failover ---------------------------------------------------------------------------------
 
 async function controllerId() {
@@ -309,6 +332,10 @@ try {
     const file = path.join(dir, 'input.txt');
     fs.writeFileSync(file, ('x'.repeat(size - 1) + '\n').repeat(records));
     await throughput(file);
+  }
+  if (steadyRate > 0) {
+    await steadyLoad('steady-rf3', 3);
+    await steadyLoad('steady-rf1', 1);
   }
   if (failovers > 0) await failover();
 } finally {
