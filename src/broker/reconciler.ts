@@ -31,10 +31,11 @@ import {
 import type { LogManager } from '../log/log-manager.js';
 import { logConfig as fullLogConfig, type LogConfig } from '../log/log-config.js';
 import type { BrokerEndpoint, MetadataCache, PartitionInfo, TopicInfo } from '../cluster/metadata-cache.js';
-import { isInternalTopic, OFFSETS_TOPIC } from '../cluster/topic-names.js';
+import { isInternalTopic, OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-names.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
 import { minInsyncReplicasFor } from '../replication/replication-config.js';
 import type { GroupCoordinator } from '../group/group-coordinator.js';
+import type { TransactionCoordinator } from '../transaction/transaction-coordinator.js';
 import type { Logger } from '../server/logger.js';
 
 export interface ReconcilerOptions {
@@ -50,10 +51,13 @@ export interface ReconcilerOptions {
   /** min.insync.replicas, the broker default. */
   minInsyncReplicas: number;
   groupCoordinator: () => GroupCoordinator | null;
+  transactionCoordinator?: () => TransactionCoordinator | null;
   logger: Logger;
   isStopped: () => boolean;
   /** Pause before a failed pass is tried again (default 1000 ms). */
   retryMs?: number;
+  /** inter.broker.listener.name: followers fetch from leaders on this listener (default: the first endpoint). */
+  interBrokerListenerName?: string;
 }
 
 type Job = 'brokers' | 'controller' | 'topics' | `topic:${string}`;
@@ -192,6 +196,7 @@ export class Reconciler {
       }
     }
     await this.updateGroupCoordinator();
+    await this.updateTransactionCoordinator();
   }
 
   private async readBrokers(): Promise<void> {
@@ -202,10 +207,12 @@ export class Reconciler {
       const node = await registry.get(brokerIdPath(Number(idText)));
       if (!node) continue;
       const reg = decodeBrokerRegistration(Number(idText), node.data);
-      // Clients are answered with the endpoint of the listener they connected to; kfk has one listener name per
-      // broker in practice, so the first endpoint serves clients and followers alike.
-      const ep = reg.endpoints[0];
-      if (ep) brokers.set(reg.id, { id: reg.id, host: ep.host, port: ep.port, rack: reg.rack });
+      // Clients are answered with the endpoints of the listener they connected to; brokers talk to each other on
+      // the inter-broker listener.
+      const listeners = new Map(reg.endpoints.map((e) => [e.listenerName, { host: e.host, port: e.port }]));
+      const ib = this.opts.interBrokerListenerName;
+      const ep = (ib !== undefined ? reg.endpoints.find((e) => e.listenerName === ib) : undefined) ?? reg.endpoints[0];
+      if (ep) brokers.set(reg.id, { id: reg.id, host: ep.host, port: ep.port, rack: reg.rack, listeners });
     }
     this.opts.metadata.brokers = brokers;
     await this.opts.replicaManager.onBrokersChanged();
@@ -286,6 +293,7 @@ export class Reconciler {
     if (updateMetadata) this.opts.metadata.upsertTopic(topic);
     await this.applyTopic(topic, states);
     if (updateMetadata && name === OFFSETS_TOPIC) await this.updateGroupCoordinator();
+    if (updateMetadata && name === TRANSACTION_STATE_TOPIC) await this.updateTransactionCoordinator();
     return topic;
   }
 
@@ -347,6 +355,20 @@ export class Reconciler {
       if (log.topic === name) await this.opts.logManager.deleteLog(log.topic, log.partition);
     }
     if (name === OFFSETS_TOPIC) await this.updateGroupCoordinator();
+    if (name === TRANSACTION_STATE_TOPIC) await this.updateTransactionCoordinator();
+  }
+
+  /**
+   * The transaction coordinator serves exactly the __transaction_state partitions led here, each at its leader epoch
+   * (the coordinator epoch its markers carry). This waits for new partitions to load; the markers a load resumes
+   * (transactions in PrepareCommit/PrepareAbort) are written in the background.
+   */
+  private async updateTransactionCoordinator(): Promise<void> {
+    const tc = this.opts.transactionCoordinator?.();
+    if (tc === undefined || tc === null) return;
+    const led = new Map<number, number>();
+    for (const p of this.opts.replicaManager.hostedPartitions()) if (p.topic === TRANSACTION_STATE_TOPIC && p.isLeader) led.set(p.partition, p.leaderEpoch);
+    await tc.setOwnedPartitions(led);
   }
 
   /** The group coordinator serves exactly the __consumer_offsets partitions led here (loading new ones). */

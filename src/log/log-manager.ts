@@ -831,7 +831,7 @@ export class LogManager {
   closeWithoutFlush(): void {
     if (this.closed) return;
     this.closed = true;
-    void this.cleaner?.stop().catch(() => undefined);
+    void this.cleaner?.stop().catch((err: unknown) => this.logger.warn(`stopping the log cleaner: ${(err as Error).message ?? err}`));
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
     this.retentionTimer = null;
     for (const t of this.timers.splice(0)) clearInterval(t);

@@ -26,6 +26,7 @@ import { fileSizeOrMissing, fsyncFd, readFully, writeFullySync } from './file-io
 import { addSuppressed } from './storage-error.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
 import { NO_TIMESTAMP, TimeIndex, type TimestampOffset } from './time-index.js';
+import { TXN_INDEX_FILE_SUFFIX, TransactionIndex } from './transaction-index.js';
 
 const openAsync = promisify(fs.open);
 const fstatAsync = promisify(fs.fstat);
@@ -135,6 +136,8 @@ export class LogSegment {
   readonly logFile: string;
   readonly offsetIndex: OffsetIndex;
   readonly timeIndex: TimeIndex;
+  /** Aborted transactions whose markers are in this segment (`.txnindex`, src/log/transaction-index.ts). */
+  readonly txnIndex: TransactionIndex;
   /** Bytes of valid batches in the .log file. */
   size: number;
   /** When this segment object was created (Kafka's `created`), for segment.ms when there is no timestamp. */
@@ -169,6 +172,7 @@ export class LogSegment {
     this.logFile = prefix + LOG_FILE_SUFFIX;
     this.offsetIndex = new OffsetIndex(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes);
     this.timeIndex = new TimeIndex(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes);
+    this.txnIndex = new TransactionIndex(prefix + TXN_INDEX_FILE_SUFFIX, baseOffset);
     this.config = config;
     this.fd = fd;
     this.size = size;
@@ -186,6 +190,7 @@ export class LogSegment {
     try {
       seg.offsetIndex.createEmpty();
       seg.timeIndex.createEmpty();
+      seg.txnIndex.reset(); // a stale .txnindex of an earlier segment at this base offset
     } catch (e) {
       seg.offsetIndex.close();
       seg.timeIndex.close();
@@ -587,6 +592,7 @@ export class LogSegment {
       if (cut === null) return null;
       this.offsetIndex.truncateTo(offset);
       this.timeIndex.truncateTo(offset);
+      this.txnIndex.truncateTo(offset);
       fs.ftruncateSync(this.fd, cut.position);
       this.size = cut.position;
       if (this.size === 0) {
@@ -623,6 +629,7 @@ export class LogSegment {
       await fsyncFd(this.fd);
       await this.offsetIndex.flush();
       await this.timeIndex.flush();
+      await this.txnIndex.flush();
     } finally {
       this.release();
     }
@@ -658,6 +665,7 @@ export class LogSegment {
     } finally {
       this.offsetIndex.close();
       this.timeIndex.close();
+      this.txnIndex.close();
     }
   }
 
@@ -665,6 +673,6 @@ export class LogSegment {
   deleteFiles(): void {
     this.closeRequested = true;
     if (this.ops === 0) this.closeNow();
-    for (const f of [this.logFile, this.offsetIndex.file, this.timeIndex.file]) fs.rmSync(f, { force: true });
+    for (const f of [this.logFile, this.offsetIndex.file, this.timeIndex.file, this.txnIndex.file]) fs.rmSync(f, { force: true });
   }
 }

@@ -43,7 +43,8 @@ import {
   offsetFromFileName,
 } from './log-segment.js';
 import type { TimestampOffset } from './time-index.js';
-import { ProducerStateManager, type BatchMetadata } from './producer-state.js';
+import { ProducerStateManager, type AppendOrigin, type BatchMetadata, type CompletedTxn } from './producer-state.js';
+import { TXN_INDEX_FILE_SUFFIX, type AbortedTxn } from './transaction-index.js';
 import { KafkaStorageException, isStorageIoError } from './storage-error.js';
 
 const INT32_MAX = 0x7fffffff;
@@ -200,7 +201,7 @@ export class Log {
     for (const name of names) {
       const base = offsetFromFileName(name);
       if (base === null || logBases.has(base)) continue;
-      if (name.endsWith(INDEX_FILE_SUFFIX) || name.endsWith(TIME_INDEX_FILE_SUFFIX)) {
+      if (name.endsWith(INDEX_FILE_SUFFIX) || name.endsWith(TIME_INDEX_FILE_SUFFIX) || name.endsWith(TXN_INDEX_FILE_SUFFIX)) {
         await fs.promises.rm(path.join(dir, name), { force: true }); // an index without its log
       }
     }
@@ -209,17 +210,18 @@ export class Log {
     try {
       for (const base of bases) segs.push(await LogSegment.open(dir, base, config, now));
       let nextOffset: number;
+      let firstRecovered = Number.POSITIVE_INFINITY;
       if (segs.length === 0) {
         const base = options.logStartOffset ?? 0;
         segs.push(LogSegment.create(dir, base, config, now));
         nextOffset = base;
       } else {
-        nextOffset = await Log.loadSegments(segs, options);
+        ({ nextOffset, firstRecovered } = await Log.loadSegments(segs, options));
       }
       const logStartOffset = Math.min(Math.max(options.logStartOffset ?? 0, segs[0]!.baseOffset), nextOffset);
       const epochCache = await LeaderEpochCache.load(dir);
       const log = new Log(dir, config, segs, nextOffset, logStartOffset, nextOffset, options, epochCache);
-      await log.rebuildProducerState();
+      await log.rebuildProducerState(firstRecovered);
       await log.completeLeaderEpochCache(options.hadCleanShutdown !== true);
       return log;
     } catch (e) {
@@ -265,8 +267,11 @@ export class Log {
     }
   }
 
-  /** Recovery (unclean) or tail read (clean); returns the log end offset. May drop segments from `segs`. */
-  private static async loadSegments(segs: LogSegment[], options: LogOptions): Promise<number> {
+  /**
+   * Recovery (unclean) or tail read (clean); returns the log end offset and the base offset of the first segment it
+   * re-validated (+Infinity when none), whose transaction indexes are then rebuilt. May drop segments from `segs`.
+   */
+  private static async loadSegments(segs: LogSegment[], options: LogOptions): Promise<{ nextOffset: number; firstRecovered: number }> {
     const recovered = new Set<LogSegment>();
     let activeNext: number | null = null;
     if (options.hadCleanShutdown !== true) {
@@ -302,8 +307,13 @@ export class Log {
     }
     await active.loadFirstBatchTimestamp();
     // recovered data becomes the new durable baseline
-    for (const seg of segs) if (recovered.has(seg)) await seg.flush();
-    return activeNext;
+    let firstRecovered = Number.POSITIVE_INFINITY;
+    for (const seg of segs) {
+      if (!recovered.has(seg)) continue;
+      await seg.flush();
+      if (seg.baseOffset < firstRecovered) firstRecovered = seg.baseOffset;
+    }
+    return { nextOffset: activeNext, firstRecovered };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -498,21 +508,21 @@ export class Log {
    * batch's baseOffset in place (and sets partitionLeaderEpoch), then writes them unchanged.
    * `alreadyValidated`: the caller has checked every batch's structure, CRC and size.
    */
-  append(records: Buffer, leaderEpoch = 0, alreadyValidated = false): LogAppendInfo {
+  append(records: Buffer, leaderEpoch = 0, alreadyValidated = false, origin: AppendOrigin = 'client'): LogAppendInfo {
     this.checkWritable();
     // The produce path has already checked sizes and CRCs (validateProducedBatch); checking the
     // CRC a second time would double the CPU cost of every append.
     if (alreadyValidated ? records.length === 0 : this.validate(records, false) === 0) return this.emptyAppendInfo();
     try {
-      return this.appendValidated(records, leaderEpoch);
+      return this.appendValidated(records, leaderEpoch, origin);
     } catch (e) {
       throw this.handleIoError(e, 'appending to the log');
     }
   }
 
-  private appendValidated(records: Buffer, leaderEpoch: number): LogAppendInfo {
+  private appendValidated(records: Buffer, leaderEpoch: number, origin: AppendOrigin): LogAppendInfo {
     // idempotent producers: a retried batch is not written again but answered with its original offsets
-    const duplicate = this.producerState.checkAppend(records);
+    const duplicate = this.producerState.checkAppend(records, origin);
     if (duplicate !== null) return this.duplicateAppendInfo(duplicate);
     let next = this.nextOffset;
     const appendTime = this.cfg.messageTimestampType === 'LogAppendTime' ? this.time() : -1;
@@ -555,9 +565,69 @@ export class Log {
     };
   }
 
-  /** Rebuilds the producer state from the newest snapshot at or below the log end and the batches after it. */
-  private async rebuildProducerState(): Promise<void> {
-    await this.producerState.rebuild(this.startOffset, this.nextOffset, async (offset) => (await this.read(offset, 1 << 20)).records);
+  /**
+   * Rebuilds the producer state from the newest snapshot at or below the log end and the batches after it. The
+   * `.txnindex` of every segment from `rebuildTxnIndexFrom` on is rebuilt on the way (recovery, as Kafka's
+   * recoverSegment): the replay starts from a snapshot at or below that offset, so that it sees every marker there.
+   */
+  private async rebuildProducerState(rebuildTxnIndexFrom = Number.POSITIVE_INFINITY): Promise<void> {
+    const rebuilding = this.segs.filter((s) => s.baseOffset >= rebuildTxnIndexFrom);
+    for (const s of rebuilding) s.txnIndex.reset();
+    await this.producerState.rebuild(
+      this.startOffset,
+      this.nextOffset,
+      async (offset) => (await this.read(offset, 1 << 20)).records,
+      Math.min(rebuildTxnIndexFrom, this.nextOffset),
+      rebuilding.length === 0
+        ? undefined
+        : (txn) => {
+            if (txn.isAborted && txn.lastOffset >= rebuildTxnIndexFrom) this.indexAbortedTxn(this.segs[floorIndex(this.segs, txn.lastOffset)]!, txn);
+          },
+    );
+  }
+
+  private indexAbortedTxn(seg: LogSegment, txn: CompletedTxn): void {
+    seg.txnIndex.append({ producerId: txn.producerId, firstOffset: txn.firstOffset, lastOffset: txn.lastOffset, lastStableOffset: txn.lastStableOffset });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transactions
+
+  /** The first offset not yet stable (an open transaction, or one whose marker is above the high watermark); -1: none. */
+  get firstUnstableOffset(): number {
+    return this.producerState.firstUnstableOffset;
+  }
+
+  /** The partition's high watermark moved (leader or follower): completed transactions below it become stable. */
+  onHighWatermarkUpdated(highWatermark: number): void {
+    this.producerState.onHighWatermarkUpdated(highWatermark);
+  }
+
+  /**
+   * The aborted transactions overlapping [fetchOffset, upperBoundOffset) (Kafka's collectAbortedTransactions): the
+   * `.txnindex` entries of the segment holding fetchOffset and of the later ones, until an entry's last stable offset
+   * reaches the upper bound (no later entry can overlap then).
+   */
+  collectAbortedTransactions(fetchOffset: number, upperBoundOffset: number): AbortedTxn[] {
+    if (this.failure !== null) throw this.offlineError();
+    const out: AbortedTxn[] = [];
+    try {
+      for (let i = Math.max(0, floorIndex(this.segs, fetchOffset)); i < this.segs.length; i++) {
+        const seg = this.segs[i]!;
+        if (seg.isClosed) continue;
+        const r = seg.txnIndex.collect(fetchOffset, upperBoundOffset);
+        for (const t of r.found) out.push(t);
+        if (r.complete) break;
+      }
+    } catch (e) {
+      throw this.handleIoError(e, `reading the transaction index at offset ${fetchOffset}`);
+    }
+    return out;
+  }
+
+  /** producer.id.expiration.ms: forgets producers idle that long without an open transaction. */
+  removeExpiredProducers(now: number, expirationMs: number): number {
+    return this.producerState.removeExpiredProducers(now, expirationMs);
   }
 
   /**
@@ -587,7 +657,8 @@ export class Log {
       // nothing changes in memory before the batch is in the file (LogSegment.append is all or nothing)
       seg.append(records, pos, size);
       this.leaderEpochCache.assign(records.readInt32BE(pos + PARTITION_LEADER_EPOCH), base);
-      this.producerState.applyBatch(records, pos);
+      const completed = this.producerState.applyBatch(records, pos);
+      if (completed !== null && completed.isAborted) this.indexAbortedTxn(seg, completed);
       this.nextOffset = last + 1;
       lastOffset = last;
       if (ts > maxTimestamp) maxTimestamp = ts;

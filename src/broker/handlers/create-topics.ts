@@ -7,6 +7,7 @@ import type { CreateTopicsRequest, CreateTopicsResponseInput } from '../../proto
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
+import { MAX_PARTITIONS_PER_REQUEST, partitionsToCreate, TOO_MANY_PARTITIONS_MESSAGE } from './partition-batch-limit.js';
 
 export function createTopicsHandler(b: BrokerServices): ApiHandler<CreateTopicsRequest, CreateTopicsResponseInput> {
   return {
@@ -17,7 +18,14 @@ export function createTopicsHandler(b: BrokerServices): ApiHandler<CreateTopicsR
       const topics = [];
       const seen = new Map<string, number>();
       for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
+      const unique = req.topics.filter((t) => seen.get(t.name) === 1);
+      // Checked where Kafka checks it, in the controller: elsewhere the answer is NOT_CONTROLLER.
+      const tooMany = b.controller.isActive && partitionsToCreate(unique, b.settings.numPartitions) > MAX_PARTITIONS_PER_REQUEST;
       for (const t of req.topics) {
+        if (tooMany && seen.get(t.name) === 1) {
+          topics.push({ name: t.name, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: TOO_MANY_PARTITIONS_MESSAGE, numPartitions: -1, replicationFactor: -1, configs: null });
+          continue;
+        }
         if (seen.get(t.name)! > 1) {
           topics.push({ name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Create topics request from client contains multiple topics named ${t.name}` });
           continue;

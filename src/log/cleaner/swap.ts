@@ -1,8 +1,9 @@
 /**
  * The log cleaner's file protocol (Kafka's LogCleaner / LocalLog.replaceSegments):
  *
- * 1. the cleaned segment is written as `<base>.log.cleaned` (+ `.index.cleaned`, `.timeindex.cleaned`) and fsynced;
- * 2. the three files are renamed `.cleaned` → `.swap` and the directory fsynced: from here the new segment wins;
+ * 1. the cleaned segment is written as `<base>.log.cleaned` (+ `.index.cleaned`, `.timeindex.cleaned`, and
+ *    `.txnindex.cleaned` when aborted transactions stay indexed in it) and fsynced;
+ * 2. the files are renamed `.cleaned` → `.swap` and the directory fsynced: from here the new segment wins;
  * 3. the replaced segments' files are renamed `.deleted` (removed after file.delete.delay.ms), the `.swap` files
  *    renamed to their final names, and the log's segment list updated, all in one synchronous step.
  *
@@ -18,7 +19,7 @@ import { fsyncDir, readFullySync } from '../file-io.js';
 
 export const CLEANED_FILE_SUFFIX = '.cleaned';
 export const SWAP_FILE_SUFFIX = '.swap';
-const SEGMENT_FILE_SUFFIXES = ['.log', '.index', '.timeindex'];
+const SEGMENT_FILE_SUFFIXES = ['.log', '.index', '.timeindex', '.txnindex'];
 
 /** The last offset of the batches in a segment file (header scan), or -1 when it holds none. */
 export function lastOffsetInFile(file: string): number {
@@ -41,9 +42,9 @@ export function lastOffsetInFile(file: string): number {
   }
 }
 
-/** `<20 digits>.<log|index|timeindex>` → its base offset, else null. */
+/** `<20 digits>.<log|index|timeindex|txnindex>` → its base offset, else null. */
 function segmentFileBase(name: string): number | null {
-  const m = /^(\d{20})\.(log|index|timeindex)$/.exec(name);
+  const m = /^(\d{20})\.(log|index|timeindex|txnindex)$/.exec(name);
   return m ? Number(m[1]) : null;
 }
 
@@ -78,7 +79,7 @@ export async function completeCleanerSwaps(dir: string): Promise<boolean> {
       if (b !== null && b >= base && b <= last) fs.rmSync(path.join(dir, name), { force: true });
     }
     // indexes first, the log last: a crash in between leaves the .log.swap, and the next open redoes this
-    for (const suffix of ['.index', '.timeindex', '.log']) {
+    for (const suffix of ['.index', '.timeindex', '.txnindex', '.log']) {
       const from = `${prefix}${suffix}${SWAP_FILE_SUFFIX}`;
       if (fs.existsSync(from)) fs.renameSync(from, `${prefix}${suffix}`);
     }
