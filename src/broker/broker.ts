@@ -81,6 +81,8 @@ import type { ListenerSecurity } from '../security/listener-security.js';
 import type { ClientSecurity } from '../security/client-security.js';
 import { EntityConfigCache } from '../security/entity-configs.js';
 import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
+import { gateWhileLoading } from './loading-gate.js';
+import { readOpenFileLimit } from '../log/open-file-limit.js';
 
 export interface ListenerConfig {
   name: string;
@@ -167,6 +169,8 @@ export class Broker implements BrokerServices {
   private servers: SocketServer[] = [];
   /** Created in start(): turns the registry's state into local replicas (src/broker/reconciler.ts). */
   private reconciler: Reconciler | null = null;
+  /** Logs recovered before the reconciler existed (LogManager.open returns while recovery goes on). */
+  private readonly recoveredBeforeStart: [string, number][] = [];
   private stopped = false;
   private advertised: ListenerConfig[] = [];
   /** The registry's user and client configs (SCRAM credentials, quotas), kept current. */
@@ -285,8 +289,16 @@ export class Broker implements BrokerServices {
         brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),
     ]) {
-      // every request is authorized (when the broker has an authorizer) before its handler sees it
-      const authorized = this.authorizer ? authorizingHandler(h, auth, topicName) : h;
+      // Requests naming partitions still recovering after an unclean shutdown wait for them (loading-gate.ts).
+      const gated = gateWhileLoading(h as ApiHandler, {
+        anyLoading: () => this.logManager !== undefined && this.logManager.loadingCount > 0,
+        isLoading: (t, p) => this.logManager.isLoading(t, p),
+        awaitServed: (t, p) => this.awaitServed(t, p),
+        topicNameById: topicName,
+      });
+      // Every request is authorized (when the broker has an authorizer) before its handler sees it, so a refused
+      // request never waits for a recovery; the gate sees what authorization left of it.
+      const authorized = this.authorizer ? authorizingHandler(gated, auth, topicName) : gated;
       this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(authorized) : authorized);
     }
   }
@@ -306,6 +318,7 @@ export class Broker implements BrokerServices {
     await ensureBasePaths(registry);
     const clusterId = await getOrCreateClusterId(registry);
     this.metadata.clusterId = clusterId;
+    const bc0 = this.options.brokerConfig;
     this.logManager = await LogManager.open({
       logDirs: this.options.logDirs,
       brokerId: this.options.brokerId,
@@ -321,6 +334,12 @@ export class Broker implements BrokerServices {
       highWatermark: (log) => (this.replicaManager ? this.replicaManager.highWatermarkOf(log) : (this.logManager.checkpointedHighWatermark(log.topic, log.partition) ?? 0)),
       logger: this.logger,
       onLogDirFailure: (failure) => this.handleLogDirFailure(failure),
+      // After an unclean shutdown the logs recover while the broker already serves (loading-gate.ts); each one is
+      // hosted as it comes back, from the state reconciliation last read (Reconciler.partitionRecovered).
+      recoverInBackground: true,
+      onLogLoaded: (log) => this.onLogRecovered(log.topic, log.partition),
+      ...(bc0 !== undefined ? { recoveryThreadsPerDataDir: bc0.numRecoveryThreadsPerDataDir } : {}),
+      ...(bc0 !== undefined && bc0.logMaxOpenFiles > 0 ? { maxOpenFiles: bc0.logMaxOpenFiles } : {}),
     });
     this.replicaManager = new ReplicaManager({
       brokerId: this.options.brokerId,
@@ -400,6 +419,8 @@ export class Broker implements BrokerServices {
       isStopped: () => this.stopped,
       ...(this.options.brokerConfig ? { interBrokerListenerName: this.options.brokerConfig.interBrokerListenerName } : {}),
     });
+    // logs recovered while the broker was still starting: the first full pass hosts them
+    for (const [topic, partition] of this.recoveredBeforeStart.splice(0)) this.reconciler.partitionRecovered(topic, partition);
 
     this.entityConfigs = new EntityConfigCache(registry, this.logger);
     await this.entityConfigs.start();
@@ -449,7 +470,41 @@ export class Broker implements BrokerServices {
     });
     await this.controller.startup();
     await this.reconcile();
+    this.logOpenFileBudget();
     this.markReady();
+  }
+
+  /** One line at start: the process's open-file limit and the log's share of it (docs/storage.md, "File descriptors"). */
+  private logOpenFileBudget(): void {
+    const limit = readOpenFileLimit();
+    const budget = this.logManager.fdCache.maxOpen;
+    const recovering = this.logManager.loadingCount;
+    this.logger.info(
+      `open file limit ${limit.soft ?? 'unknown'} (hard ${limit.hard ?? 'unknown'}, from ${limit.source}); the log keeps at most ${budget} files open (log.max.open.files)` +
+        (recovering > 0 ? `; ${recovering} log(s) to recover after an unclean shutdown, served as they are recovered` : ''),
+    );
+  }
+
+  /** A log recovered in the background after an unclean shutdown: reconciliation hosts it (leader or follower). */
+  private onLogRecovered(topic: string, partition: number): void {
+    if (this.stopped) return;
+    if (this.reconciler === null) this.recoveredBeforeStart.push([topic, partition]);
+    else this.reconciler.partitionRecovered(topic, partition);
+  }
+
+  /**
+   * Waits until a partition still recovering is recovered and its replica hosted (a request named it, so its
+   * recovery goes first); the gated request then runs (loading-gate.ts).
+   */
+  private async awaitServed(topic: string, partition: number): Promise<void> {
+    const log = await this.logManager.awaitLoad(topic, partition);
+    if (log === undefined || this.stopped) return;
+    await this.reconciler?.recoveredApplied(topic, partition);
+  }
+
+  /** The error a partition assigned here met when its log was created or opened, until that succeeds. */
+  partitionFailure(topic: string, partition: number): Error | undefined {
+    return this.reconciler?.partitionFailure(topic, partition);
   }
 
   /**
