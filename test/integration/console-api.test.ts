@@ -132,17 +132,20 @@ describe('console API against a broker', () => {
 
     // A member joins: resets are refused, with Kafka's message.
     const member = new GroupConsumer({ cluster, groupId: group, topics: [TOPIC], autoCommit: false });
+    // The member polls until told to stop, and stops before it is closed: a closing consumer's poll() resolves at
+    // once, so polling on during close() would spin on microtasks and starve the I/O close() waits for.
+    let stop = false;
+    const polling = (async () => {
+      while (!stop) await member.poll({ maxWaitMs: 100 });
+    })();
     try {
-      const polling = (async () => {
-        while (!member.isClosed) await member.poll({ maxWaitMs: 100 });
-      })();
       await waitFor(async () => (await admin.describeGroup(group)).state === 'Stable', { timeoutMs: 30_000, message: 'the member joined' });
       await expect(resetGroupOffsets(admin, { groupId: group, topic: null, to: { kind: 'latest' }, confirm: group, dryRun: false })).rejects.toThrow(
         `Assignments can only be reset if the group '${group}' is inactive, but the current state is Stable.`,
       );
-      await member.close();
-      await polling;
     } finally {
+      stop = true;
+      await polling.catch(() => undefined);
       await member.close();
     }
   });
