@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { isRegistryError } from '../registry/registry.js';
-import { brokerIdPath, brokerIdsPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId, propagateLogDirEvent } from '../registry/paths.js';
+import { brokerIdPath, brokerIdsPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId, publishOfflineReplicas, type TopicPartitionRef } from '../registry/paths.js';
 import { LogManager, logManagerTimersFromBroker, type LogDirFailure } from '../log/log-manager.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MetadataCache } from '../cluster/metadata-cache.js';
@@ -109,6 +109,8 @@ export class Broker implements BrokerServices {
   /** Created in start(), once the log dirs are loaded. */
   replicaManager!: ReplicaManager;
   logManager!: LogManager;
+  /** Replicas in log dirs that failed (until the broker restarts), as the controller is told. */
+  private readonly offlineReplicas = new Map<string, TopicPartitionRef>();
   /** Created in start(); owns the groups of the __consumer_offsets partitions led here. */
   groupCoordinator: GroupCoordinator | null = null;
   /** Resolved when start() has reconciled once; requests wait for it (see ConnectionOptions.ready). */
@@ -299,6 +301,8 @@ export class Broker implements BrokerServices {
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
         await this.registerBroker();
+        // The old session's record of replicas in failed log dirs went with it.
+        this.publishOfflineReplicas('log dirs that failed before the new session');
         await this.controller.reelect();
         await this.reconcile();
       })().catch((err) => this.logger.error(`re-registration failed: ${(err as Error).stack ?? err}`));
@@ -314,11 +318,11 @@ export class Broker implements BrokerServices {
    * tells the controller (so it can elect other leaders), and with no log dir left the broker must stop.
    */
   private handleLogDirFailure(failure: LogDirFailure): void {
-    for (const p of failure.partitions) this.replicaManager?.onLogDirFailure(p.topic, p.partition);
-    propagateLogDirEvent(this.options.registry, this.options.brokerId).then(
-      (path) => this.logger.info(`wrote ${path} for the failure of log dir ${failure.dir}`),
-      (err: unknown) => this.logger.error(`could not write the log dir event notification for ${failure.dir}: ${(err as Error).message ?? err}`),
-    );
+    for (const p of failure.partitions) {
+      this.replicaManager?.onLogDirFailure(p.topic, p.partition);
+      this.offlineReplicas.set(`${p.topic}\u0000${p.partition}`, { topic: p.topic, partition: p.partition });
+    }
+    this.publishOfflineReplicas(`the failure of log dir ${failure.dir}`);
     if (failure.allLogDirsOffline) {
       const err = new Error(`all log dirs in ${this.options.logDirs.join(', ')} have failed (the last: ${failure.dir}: ${failure.cause.message})`);
       // Not from inside the failed write's call stack: the request that met the failure is answered first.
@@ -330,6 +334,18 @@ export class Broker implements BrokerServices {
   }
 
   /** Registers this broker as the ephemeral /brokers/ids/<id> node (Kafka's v5 JSON). */
+  /**
+   * Tells the controller which replicas are in failed log dirs (an ephemeral registry node, then Kafka's
+   * /log_dir_event_notification), so that it elects other leaders for them and takes them out of ISRs.
+   */
+  private publishOfflineReplicas(why: string): void {
+    if (this.offlineReplicas.size === 0) return;
+    publishOfflineReplicas(this.options.registry, this.options.brokerId, [...this.offlineReplicas.values()]).then(
+      (path) => this.logger.info(`wrote ${path} for ${why}: ${this.offlineReplicas.size} replica(s) offline`),
+      (err: unknown) => this.logger.error(`could not tell the controller about ${why}: ${(err as Error).message ?? err}`),
+    );
+  }
+
   private async registerBroker(): Promise<void> {
     await this.options.registry.create(
       brokerIdPath(this.options.brokerId),
