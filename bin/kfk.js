@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // kfk command line entry point: runs the compiled CLI in dist/ (built by `npm install` / `npm run build`).
 import { existsSync, readFileSync } from 'node:fs';
+import module from 'node:module';
 
 // kfk supports the Node.js lines package.json's `engines` names (">=22": the maintained LTS lines). On an older
 // Node, say so in one line instead of failing somewhere deep in a dependency.
@@ -14,6 +15,17 @@ if (required) {
     process.exit(1);
   }
 }
+
+// `kfk --version` needs nothing but package.json, read above: answer without loading the CLI.
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+  process.exit(0);
+}
+
+// Node's on-disk cache of compiled modules (Node 22.1+): later runs skip parsing and compiling kfk's ~200 modules.
+// It lives in Node's default place (NODE_COMPILE_CACHE, else a node-compile-cache dir under the OS temp dir).
+module.enableCompileCache?.();
 
 const entry = new URL('../dist/commands/cli.js', import.meta.url);
 if (!existsSync(entry)) {

@@ -66,7 +66,14 @@ interface CommandState {
   forceExit: boolean;
 }
 
+/** Every command name and alias (defining all of them is only needed for help, suggestions and errors). */
+const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions']);
+
 function buildProgram(state: CommandState, argv: readonly string[]): Command {
+  // Start-up: commander's work grows with every option defined, so only the command being run is defined (all of them
+  // for `kfk --help`, `kfk help ...` or an unknown command, whose suggestion needs the others).
+  const only = argv[0] !== undefined && COMMAND_NAMES.has(argv[0]) ? argv[0] : undefined;
+  const want = (name: string): boolean => only === undefined || only === name;
   const program = new Command('kfk');
   program
     .description('A Kafka-compatible broker and the Kafka shell tools, in TypeScript.')
@@ -86,7 +93,8 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       'after',
       '\nExamples:\n  kfk server start\n  kfk topics --bootstrap-server localhost:9092 --create --topic test --partitions 2\n' +
         "  printf 'hello\\nworld\\n' | kfk console-producer --bootstrap-server localhost:9092 --topic test\n" +
-        '  kfk console-consumer --bootstrap-server localhost:9092 --topic test --from-beginning\n',
+        '  kfk console-consumer --bootstrap-server localhost:9092 --topic test --from-beginning\n' +
+        '  kfk perf produce --bootstrap-server localhost:9092 --topic test --num-records 1000000 --record-size 100 --throughput -1\n',
     );
 
   const action =
@@ -98,217 +106,389 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       state.code = await run(cmd.opts(), cmd);
     };
 
-  // server: arguments are passed through to commands/server.ts, which parses them itself.
-  program
-    .command('server')
-    .description('start or stop a kfk broker (kafka-server-start.sh / kafka-server-stop.sh)')
-    .usage('start [server.properties] [--override key=value ...] | stop')
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .passThroughOptions()
-    .argument('[args...]')
-    .action(async (args: string[] = []) => {
-      state.forceExit = false;
-      const { runServer } = await import('./server.js');
-      state.code = await runServer(args);
-    });
+  if (want('server')) {
+    // server: arguments are passed through to commands/server.ts, which parses them itself.
+    program
+      .command('server')
+      .description('start or stop a kfk broker (kafka-server-start.sh / kafka-server-stop.sh)')
+      .usage('start [server.properties] [--override key=value ...] | stop')
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .passThroughOptions()
+      .argument('[args...]')
+      .action(async (args: string[] = []) => {
+        state.forceExit = false;
+        const { runServer } = await import('./server.js');
+        state.code = await runServer(args);
+      });
+  }
 
-  // zookeeper: runs the system's ZooKeeper in the foreground (zookeeper-server-start.sh).
-  program
-    .command('zookeeper')
-    .description("run the system's ZooKeeper for a cluster's registry (zookeeper-server-start.sh)")
-    .usage('start [zookeeper.properties]')
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .passThroughOptions()
-    .argument('[args...]')
-    .action(async (args: string[] = []) => {
-      state.forceExit = false;
-      const { runZookeeper } = await import('./zookeeper.js');
-      state.code = await runZookeeper(args);
-    });
+  if (want('zookeeper')) {
+    // zookeeper: runs the system's ZooKeeper in the foreground (zookeeper-server-start.sh).
+    program
+      .command('zookeeper')
+      .description("run the system's ZooKeeper for a cluster's registry (zookeeper-server-start.sh)")
+      .usage('start [zookeeper.properties]')
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .passThroughOptions()
+      .argument('[args...]')
+      .action(async (args: string[] = []) => {
+        state.forceExit = false;
+        const { runZookeeper } = await import('./zookeeper.js');
+        state.code = await runZookeeper(args);
+      });
+  }
 
-  // topics
-  program
-    .command('topics')
-    .description('create, list, describe, alter and delete topics (kafka-topics.sh)')
-    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster', undefined)
-    .option('--zookeeper <connect>', 'find the cluster through ZooKeeper (host:port[/chroot])')
-    .option('--command-config <file>', 'client properties file')
-    .option('--create', 'create a topic')
-    .option('--list', 'list topics, one per line, sorted')
-    .option('--describe', 'describe topics (all, or --topic)')
-    .option('--delete', 'delete a topic')
-    .option('--alter', 'add partitions to a topic (with --partitions)')
-    .option('--topic <topic>', 'the topic name')
-    .option('--partitions <n>', 'number of partitions (default: the broker\'s num.partitions)')
-    .option('--replication-factor <n>', 'replication factor (default: the broker\'s default.replication.factor)')
-    .option('--replica-assignment <list>', 'manual assignment: broker ids per partition, e.g. 0:1,1:2')
-    .option('--config <name=value>', 'topic config override (repeatable)', collect)
-    .option('--if-not-exists', 'with --create: do nothing if the topic exists')
-    .option('--if-exists', 'with --delete/--alter/--describe: do nothing if the topic does not exist')
-    .option('--exclude-internal', 'leave internal topics out of --list / --describe')
-    .option('--under-replicated-partitions', 'with --describe: only partitions whose ISR is smaller than the replica set')
-    .option('--unavailable-partitions', 'with --describe: only partitions without a live leader')
-    .option('--under-min-isr-partitions', 'with --describe: only partitions whose ISR is smaller than min.insync.replicas (or without a leader)')
-    .option('--at-min-isr-partitions', 'with --describe: only partitions whose ISR is exactly min.insync.replicas')
-    .action(action(async () => (await import('./topics.js')).runTopics));
+  if (want('topics')) {
+    // topics
+    program
+      .command('topics')
+      .description('create, list, describe, alter and delete topics (kafka-topics.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster', undefined)
+      .option('--zookeeper <connect>', 'find the cluster through ZooKeeper (host:port[/chroot])')
+      .option('--command-config <file>', 'client properties file')
+      .option('--create', 'create a topic')
+      .option('--list', 'list topics, one per line, sorted')
+      .option('--describe', 'describe topics (all, or --topic)')
+      .option('--delete', 'delete a topic')
+      .option('--alter', 'add partitions to a topic (with --partitions)')
+      .option('--topic <topic>', 'the topic name')
+      .option('--partitions <n>', 'number of partitions (default: the broker\'s num.partitions)')
+      .option('--replication-factor <n>', 'replication factor (default: the broker\'s default.replication.factor)')
+      .option('--replica-assignment <list>', 'manual assignment: broker ids per partition, e.g. 0:1,1:2')
+      .option('--config <name=value>', 'topic config override (repeatable)', collect)
+      .option('--if-not-exists', 'with --create: do nothing if the topic exists')
+      .option('--if-exists', 'with --delete/--alter/--describe: do nothing if the topic does not exist')
+      .option('--exclude-internal', 'leave internal topics out of --list / --describe')
+      .option('--under-replicated-partitions', 'with --describe: only partitions whose ISR is smaller than the replica set')
+      .option('--unavailable-partitions', 'with --describe: only partitions without a live leader')
+      .option('--under-min-isr-partitions', 'with --describe: only partitions whose ISR is smaller than min.insync.replicas (or without a leader)')
+      .option('--at-min-isr-partitions', 'with --describe: only partitions whose ISR is exactly min.insync.replicas')
+      .action(action(async () => (await import('./topics.js')).runTopics));
+  }
 
-  // leader-election
-  program
-    .command('leader-election')
-    .description('elect preferred or unclean leaders through the controller (kafka-leader-election.sh)')
-    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
-    .option('--admin.config <file>', 'admin client properties file')
-    .option('--election-type <type>', 'preferred or unclean')
-    .option('--topic <topic>', 'the topic of the partition to elect (with --partition)')
-    .option('--partition <n>', 'the partition to elect (with --topic)')
-    .option('--all-topic-partitions', 'every partition that needs the election')
-    .option('--path-to-json-file <file>', 'partitions from a file: {"partitions":[{"topic":"t","partition":0}]}')
-    .action(action(async () => (await import('./leader-election.js')).runLeaderElection));
+  if (want('leader-election')) {
+    // leader-election
+    program
+      .command('leader-election')
+      .description('elect preferred or unclean leaders through the controller (kafka-leader-election.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--admin.config <file>', 'admin client properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --admin.config wins')
+      .option('--election-type <type>', 'preferred or unclean')
+      .option('--topic <topic>', 'the topic of the partition to elect (with --partition)')
+      .option('--partition <n>', 'the partition to elect (with --topic)')
+      .option('--all-topic-partitions', 'every partition that needs the election')
+      .option('--path-to-json-file <file>', 'partitions from a file: {"partitions":[{"topic":"t","partition":0}]}')
+      .action(action(async () => (await import('./leader-election.js')).runLeaderElection));
+  }
 
-  // reassign-partitions
-  program
-    .command('reassign-partitions')
-    .description('move partitions between brokers (kafka-reassign-partitions.sh)')
-    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
-    .option('--command-config <file>', 'admin client properties file')
-    .option('--generate', 'propose an assignment of --topics-to-move-json-file over --broker-list')
-    .option('--execute', 'start the reassignment in --reassignment-json-file')
-    .option('--verify', 'report whether the reassignment in --reassignment-json-file is complete')
-    .option('--cancel', 'cancel the ongoing reassignments in --reassignment-json-file')
-    .option('--list', 'list the ongoing reassignments')
-    .option('--topics-to-move-json-file <file>', '{"topics":[{"topic":"t"}],"version":1}')
-    .option('--broker-list <ids>', 'brokers to assign to, e.g. 0,1,2 (with --generate)')
-    .option('--reassignment-json-file <file>', '{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}')
-    .option('--additional', 'with --execute: start even if reassignments are ongoing')
-    .option('--disable-rack-aware', 'accepted (kfk assigns without racks)')
-    .option('--throttle <bytes>', 'not supported (kfk has no replication throttles)')
-    .option('--replica-alter-log-dirs-throttle <bytes>', 'not supported')
-    .option('--timeout <ms>', 'accepted for compatibility')
-    .action(action(async () => (await import('./reassign-partitions.js')).runReassignPartitions));
+  if (want('reassign-partitions')) {
+    // reassign-partitions
+    program
+      .command('reassign-partitions')
+      .description('move partitions between brokers (kafka-reassign-partitions.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--generate', 'propose an assignment of --topics-to-move-json-file over --broker-list')
+      .option('--execute', 'start the reassignment in --reassignment-json-file')
+      .option('--verify', 'report whether the reassignment in --reassignment-json-file is complete')
+      .option('--cancel', 'cancel the ongoing reassignments in --reassignment-json-file')
+      .option('--list', 'list the ongoing reassignments')
+      .option('--topics-to-move-json-file <file>', '{"topics":[{"topic":"t"}],"version":1}')
+      .option('--broker-list <ids>', 'brokers to assign to, e.g. 0,1,2 (with --generate)')
+      .option('--reassignment-json-file <file>', '{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}')
+      .option('--additional', 'with --execute: start even if reassignments are ongoing')
+      .option('--disable-rack-aware', 'accepted (kfk assigns without racks)')
+      .option('--throttle <bytes>', 'not supported (kfk has no replication throttles)')
+      .option('--replica-alter-log-dirs-throttle <bytes>', 'not supported')
+      .option('--timeout <ms>', 'accepted for compatibility')
+      .action(action(async () => (await import('./reassign-partitions.js')).runReassignPartitions));
+  }
 
-  // configs
-  program
-    .command('configs')
-    .description('describe and alter topic and broker configs (kafka-configs.sh)')
-    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
-    .option('--command-config <file>', 'client properties file')
-    .option('--describe', 'list the configs of an entity (the dynamic ones; all with --all)')
-    .option('--alter', 'change the configs of an entity (with --add-config / --delete-config)')
-    .option('--entity-type <type>', 'topics or brokers')
-    .option('--entity-name <name>', 'topic name or broker id')
-    .option('--entity-default', 'the cluster-wide default (brokers)')
-    .option('--topic <topic>', 'same as --entity-type topics --entity-name <topic>')
-    .option('--broker <id>', 'same as --entity-type brokers --entity-name <id>')
-    .option('--broker-defaults', 'same as --entity-type brokers --entity-default')
-    .option('--all', 'with --describe: every config, not only the dynamic ones')
-    .option('--add-config <k=v,...>', 'configs to set: k1=v1,k2=[v2,v3] (repeatable)', collect)
-    .option('--delete-config <k,...>', 'configs to remove: k1,k2 (repeatable)', collect)
-    .action(action(async () => (await import('./configs.js')).runConfigs));
+  if (want('configs')) {
+    // configs
+    program
+      .command('configs')
+      .description('describe and alter the configs of topics and brokers, SCRAM credentials and quotas of users and client ids (kafka-configs.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'client properties file')
+      .option('--describe', 'list the configs of an entity (the dynamic ones; all with --all)')
+      .option('--alter', 'change the configs of an entity (with --add-config / --delete-config)')
+      .option('--entity-type <type>', 'topics, brokers, users or clients (users and clients together: a client id of a user)', collect)
+      .option('--entity-name <name>', 'topic name, broker id, user or client id (one per --entity-type)', collect)
+      .option('--entity-default', 'the default entity (brokers: cluster-wide; users, clients: <default>)')
+      .option('--user <user>', 'same as --entity-type users --entity-name <user>')
+      .option('--client <client-id>', 'same as --entity-type clients --entity-name <client-id>')
+      .option('--user-defaults', 'the default user (quotas)')
+      .option('--client-defaults', 'the default client id (quotas)')
+      .option('--topic <topic>', 'same as --entity-type topics --entity-name <topic>')
+      .option('--broker <id>', 'same as --entity-type brokers --entity-name <id>')
+      .option('--broker-defaults', 'same as --entity-type brokers --entity-default')
+      .option('--all', 'with --describe: every config, not only the dynamic ones')
+      .option('--add-config <k=v,...>', 'configs to set: k1=v1,k2=[v2,v3] (repeatable)', collect)
+      .option('--delete-config <k,...>', 'configs to remove: k1,k2 (repeatable)', collect)
+      .action(action(async () => (await import('./configs.js')).runConfigs));
+  }
 
-  // console-producer
-  program
-    .command('console-producer')
-    .alias('produce')
-    .description('read lines from standard input and produce them (kafka-console-producer.sh)')
-    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
-    .option('--broker-list <servers>', 'same as --bootstrap-server (Kafka 0.11)')
-    .option('--topic <topic>', 'topic to produce to')
-    .option('--property <prop=value>', 'line reader settings: parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, null.marker, ignore.error (repeatable)', collect)
-    .option('--reader-config <file>', 'line reader settings from a properties file')
-    .option('--request-required-acks <acks>', 'acks: 0, 1, -1 or all (default all)')
-    .option('--acks <acks>', 'same as --request-required-acks')
-    .option('--compression-codec [codec]', 'none, gzip, snappy, lz4 or zstd (bare flag: gzip)')
-    .option('--sync', 'send each record synchronously')
-    .option('--batch-size <bytes>', 'max batch size per partition (default 16384)')
-    .option('--max-partition-memory-bytes <bytes>', 'same as --batch-size')
-    .option('--linger-ms <ms>', 'wait up to this long to fill a batch (default 5)')
-    .option('--timeout <ms>', 'same as --linger-ms (Kafka\'s name)')
-    .option('--message-send-max-retries <n>', 'retries per batch (default 10)')
-    .option('--retry-backoff-ms <ms>', 'backoff before a retry (default 100)')
-    .option('--request-timeout-ms <ms>', 'produce request timeout (default 30000)')
-    .option('--max-memory-bytes <bytes>', 'bytes buffered before reading pauses (default 33554432)')
-    .option('--max-block-ms <ms>', 'accepted for compatibility')
-    .option('--metadata-expiry-ms <ms>', 'accepted for compatibility')
-    .option('--socket-buffer-size <bytes>', 'accepted for compatibility')
-    .option('--producer-property <prop=value>', 'producer config (repeatable)', collect)
-    .option('--producer.config <file>', 'producer config properties file')
-    .option('--line-reader <class>', 'only the default line reader is supported')
-    .action(action(async () => (await import('./console-producer.js')).runConsoleProducer));
+  if (want('acls')) {
+    // acls
+    program
+      .command('acls')
+      .description('add, remove and list ACLs (kafka-acls.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*)')
+      .option('--add', 'add ACLs')
+      .option('--remove', 'remove ACLs')
+      .option('--list', 'list ACLs (all, or of the given resources)')
+      .option('--topic <topic>', 'a topic (repeatable; with prefixed patterns a prefix; * for all)', collect)
+      .option('--group <group>', 'a consumer group (repeatable)', collect)
+      .option('--cluster', 'the cluster')
+      .option('--transactional-id <id>', 'a transactional id (repeatable)', collect)
+      .option('--delegation-token <id>', 'a delegation token (repeatable)', collect)
+      .option('--user-principal <user>', 'a user principal as a resource (repeatable)', collect)
+      .option('--resource-pattern-type <type>', 'literal (default), prefixed; for --list and --remove also any and match')
+      .option('--allow-principal <principal>', 'principal allowed, Type:name (repeatable)', collect)
+      .option('--deny-principal <principal>', 'principal denied, Type:name (repeatable)', collect)
+      .option('--allow-host <host>', 'host the allowed principals may come from (repeatable; default *)', collect)
+      .option('--deny-host <host>', 'host the denied principals are denied from (repeatable; default *)', collect)
+      .option('--operation <operation>', 'Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, All (repeatable; default All)', collect)
+      .option('--producer', 'the producer role: Write, Describe, Create on topics (Write, Describe on transactional ids)')
+      .option('--consumer', 'the consumer role: Read, Describe on topics, Read on groups')
+      .option('--idempotent', 'with --producer: IdempotentWrite on the cluster')
+      .option('--principal <principal>', 'with --list: only the ACLs of this principal (repeatable)', collect)
+      .option('--force', 'do not ask before removing')
+      .action(action(async () => (await import('./acls.js')).runAcls));
+  }
 
-  // console-consumer
-  program
-    .command('console-consumer')
-    .alias('consume')
-    .description('print records of a topic to standard output (kafka-console-consumer.sh)')
-    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
-    .option('--zookeeper <connect>', 'find the cluster through ZooKeeper (host:port[/chroot])')
-    .option('--topic <topic>', 'topic to consume')
-    .option('--include <regex>', 'consume every topic whose name matches')
-    .option('--whitelist <regex>', 'same as --include')
-    .option('--group <group>', 'consumer group')
-    .option('--from-beginning', 'start at the earliest offset (default: the latest)')
-    .option('--partition <n>', 'consume only this partition')
-    .option('--offset <offset>', 'earliest, latest or an offset (with --partition; default latest)')
-    .option('--max-messages <n>', 'exit after this many records')
-    .option('--timeout-ms <ms>', 'exit after this long without a record')
-    .addOption(new Option('--isolation-level <level>', 'read_committed or read_uncommitted').default(undefined))
-    .option('--property <prop=value>', 'formatter settings: print.key, print.value, print.timestamp, print.partition, print.offset, print.headers, key.separator, line.separator, headers.separator, headers.key.separator, null.literal (repeatable)', collect)
-    .option('--formatter <name>', 'json, or the default formatter')
-    .option('--formatter-config <file>', 'formatter settings from a properties file')
-    .option('--consumer-property <prop=value>', 'consumer config (repeatable)', collect)
-    .option('--consumer.config <file>', 'consumer config properties file')
-    .option('--skip-message-on-error', 'accepted for compatibility')
-    .option('--key-deserializer <class>', 'accepted for compatibility (keys are printed as bytes)')
-    .option('--value-deserializer <class>', 'accepted for compatibility (values are printed as bytes)')
-    .option('--enable-systest-events', 'accepted for compatibility')
-    .action(action(async () => (await import('./console-consumer.js')).runConsoleConsumer));
+  if (want('console-producer') || want('produce')) {
+    // console-producer
+    program
+      .command('console-producer')
+      .alias('produce')
+      .description('read lines from standard input and produce them (kafka-console-producer.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--broker-list <servers>', 'same as --bootstrap-server (Kafka 0.11)')
+      .option('--topic <topic>', 'topic to produce to')
+      .option('--property <prop=value>', 'line reader settings: parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, null.marker, ignore.error (repeatable)', collect)
+      .option('--reader-config <file>', 'line reader settings from a properties file')
+      .option('--request-required-acks <acks>', 'acks: 0, 1, -1 or all (default all)')
+      .option('--acks <acks>', 'same as --request-required-acks')
+      .option('--compression-codec [codec]', 'none, gzip, snappy, lz4 or zstd (bare flag: gzip)')
+      .option('--sync', 'send each record synchronously')
+      .option('--batch-size <bytes>', 'max batch size per partition (default 16384)')
+      .option('--max-partition-memory-bytes <bytes>', 'same as --batch-size')
+      .option('--linger-ms <ms>', 'wait up to this long to fill a batch (default 5)')
+      .option('--timeout <ms>', 'same as --linger-ms (Kafka\'s name)')
+      .option('--message-send-max-retries <n>', 'retries per batch (default 10)')
+      .option('--retry-backoff-ms <ms>', 'backoff before a retry (default 100)')
+      .option('--request-timeout-ms <ms>', 'produce request timeout (default 30000)')
+      .option('--max-memory-bytes <bytes>', 'bytes buffered before reading pauses (default 33554432)')
+      .option('--max-block-ms <ms>', 'accepted for compatibility')
+      .option('--metadata-expiry-ms <ms>', 'accepted for compatibility')
+      .option('--socket-buffer-size <bytes>', 'accepted for compatibility')
+      .option('--producer-property <prop=value>', 'producer config (repeatable)', collect)
+      .option('--producer.config <file>', 'producer config properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --producer.config wins')
+      .option('--line-reader <class>', 'only the default line reader is supported')
+      .action(action(async () => (await import('./console-producer.js')).runConsoleProducer));
+  }
 
-  // consumer-groups
-  program
-    .command('consumer-groups')
-    .description('list, describe, reset the offsets of and delete consumer groups (kafka-consumer-groups.sh)')
-    .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
-    .option('--command-config <file>', 'client properties file')
-    .option('--list', 'list every consumer group')
-    .option('--describe', 'describe groups: offsets and lag (default), --members or --state')
-    .option('--delete', 'delete groups (they must have no active members)')
-    .option('--reset-offsets', 'reset a group\'s committed offsets (with --dry-run or --execute)')
-    .option('--group <group>', 'the consumer group (repeatable)', collect)
-    .option('--all-groups', 'every group, with --describe, --delete or --reset-offsets')
-    .option('--members', 'with --describe: one line per member')
-    .option('--state [states]', 'with --describe: the group\'s state; with --list: show (or filter by, comma separated) states')
-    .option('--offsets', 'with --describe: offsets and lag (the default)')
-    .option('--verbose', 'with --describe --members: each member\'s partitions')
-    .option('--topic <topic[:partitions]>', 'with --reset-offsets: a topic, optionally with partitions (t:0,1) (repeatable)', collect)
-    .option('--all-topics', 'with --reset-offsets: every topic the group has committed offsets for')
-    .option('--to-earliest', 'reset to the earliest offset')
-    .option('--to-latest', 'reset to the log end')
-    .option('--to-current', 'reset to the current offset')
-    .option('--to-offset <offset>', 'reset to this offset (clamped to the log)')
-    .option('--shift-by <n>', 'move the committed offset by n (negative: back)')
-    .option('--to-datetime <datetime>', 'reset to the first offset at or after YYYY-MM-DDTHH:mm:SS.sss')
-    .option('--dry-run', 'print the new offsets without changing anything (the default)')
-    .option('--execute', 'apply the new offsets')
-    .option('--timeout <ms>', 'accepted for compatibility')
-    .action(action(async () => (await import('./consumer-groups.js')).runConsumerGroups));
+  if (want('console-consumer') || want('consume')) {
+    // console-consumer
+    program
+      .command('console-consumer')
+      .alias('consume')
+      .description('print records of a topic to standard output (kafka-console-consumer.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--zookeeper <connect>', 'find the cluster through ZooKeeper (host:port[/chroot])')
+      .option('--topic <topic>', 'topic to consume')
+      .option('--include <regex>', 'consume every topic whose name matches')
+      .option('--whitelist <regex>', 'same as --include')
+      .option('--group <group>', 'consumer group')
+      .option('--from-beginning', 'start at the earliest offset (default: the latest)')
+      .option('--partition <n>', 'consume only this partition')
+      .option('--offset <offset>', 'earliest, latest or an offset (with --partition; default latest)')
+      .option('--max-messages <n>', 'exit after this many records')
+      .option('--timeout-ms <ms>', 'exit after this long without a record')
+      .addOption(new Option('--isolation-level <level>', 'read_committed or read_uncommitted').default(undefined))
+      .option('--property <prop=value>', 'formatter settings: print.key, print.value, print.timestamp, print.partition, print.offset, print.headers, key.separator, line.separator, headers.separator, headers.key.separator, null.literal (repeatable)', collect)
+      .option('--formatter <name>', 'json, or the default formatter')
+      .option('--formatter-config <file>', 'formatter settings from a properties file')
+      .option('--consumer-property <prop=value>', 'consumer config (repeatable)', collect)
+      .option('--consumer.config <file>', 'consumer config properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --consumer.config wins')
+      .option('--skip-message-on-error', 'accepted for compatibility')
+      .option('--key-deserializer <class>', 'accepted for compatibility (keys are printed as bytes)')
+      .option('--value-deserializer <class>', 'accepted for compatibility (values are printed as bytes)')
+      .option('--enable-systest-events', 'accepted for compatibility')
+      .action(action(async () => (await import('./console-consumer.js')).runConsoleConsumer));
+  }
 
-  // dump-log
-  program
-    .command('dump-log')
-    .description('print the batches, records and index entries of log segment files (kafka-dump-log.sh)')
-    .option('--files <files>', 'comma-separated .log, .index and .timeindex files to dump')
-    .option('--print-data-log', 'print each record\'s key and payload (implies --deep-iteration)')
-    .option('--deep-iteration', 'print every record, not only the batches')
-    .option('--verify-index-only', 'check index entries against the log without printing them')
-    .action(action(async () => (await import('./dump-log.js')).runDumpLog));
+  if (want('consumer-groups')) {
+    // consumer-groups
+    program
+      .command('consumer-groups')
+      .description('list, describe, reset the offsets of and delete consumer groups (kafka-consumer-groups.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'client properties file')
+      .option('--list', 'list every consumer group')
+      .option('--describe', 'describe groups: offsets and lag (default), --members or --state')
+      .option('--delete', 'delete groups (they must have no active members)')
+      .option('--reset-offsets', 'reset a group\'s committed offsets (with --dry-run or --execute)')
+      .option('--group <group>', 'the consumer group (repeatable)', collect)
+      .option('--all-groups', 'every group, with --describe, --delete or --reset-offsets')
+      .option('--members', 'with --describe: one line per member')
+      .option('--state [states]', 'with --describe: the group\'s state; with --list: show (or filter by, comma separated) states')
+      .option('--offsets', 'with --describe: offsets and lag (the default)')
+      .option('--verbose', 'with --describe --members: each member\'s partitions')
+      .option('--topic <topic[:partitions]>', 'with --reset-offsets: a topic, optionally with partitions (t:0,1) (repeatable)', collect)
+      .option('--all-topics', 'with --reset-offsets: every topic the group has committed offsets for')
+      .option('--to-earliest', 'reset to the earliest offset')
+      .option('--to-latest', 'reset to the log end')
+      .option('--to-current', 'reset to the current offset')
+      .option('--to-offset <offset>', 'reset to this offset (clamped to the log)')
+      .option('--shift-by <n>', 'move the committed offset by n (negative: back)')
+      .option('--to-datetime <datetime>', 'reset to the first offset at or after YYYY-MM-DDTHH:mm:SS.sss')
+      .option('--dry-run', 'print the new offsets without changing anything (the default)')
+      .option('--execute', 'apply the new offsets')
+      .option('--timeout <ms>', 'accepted for compatibility')
+      .action(action(async () => (await import('./consumer-groups.js')).runConsumerGroups));
+  }
+
+  if (want('dump-log')) {
+    // dump-log
+    program
+      .command('dump-log')
+      .description('print the batches, records and index entries of log segment files (kafka-dump-log.sh)')
+      .option('--files <files>', 'comma-separated .log, .index, .timeindex and .txnindex files to dump')
+      .option('--print-data-log', 'print each record\'s key and payload (implies --deep-iteration)')
+      .option('--deep-iteration', 'print every record, not only the batches')
+      .option('--verify-index-only', 'check index entries against the log without printing them')
+      .option('--transaction-index', 'also dump the aborted-transaction index (.txnindex) of each .log segment')
+      .option('--transaction-log-decoder', 'decode the records as __transaction_state entries (implies --print-data-log)')
+      .action(action(async () => (await import('./dump-log.js')).runDumpLog));
+  }
+
+  if (want('transactions')) {
+    // transactions: kafka-transactions.sh (--bootstrap-server before or after the subcommand)
+    const transactions = program
+      .command('transactions')
+      .description('list, describe, abort and find hanging transactions (kafka-transactions.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file');
+    const txnAction = (sub: string) => async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      const { runTransactions } = await import('./transactions.js');
+      state.forceExit = true;
+      state.code = await runTransactions(sub, { ...transactions.opts(), ...cmd.opts() });
+    };
+    transactions.command('list').description('the transactions of every broker').action(txnAction('list'));
+    transactions
+      .command('describe')
+      .description('the state of one transactional id, from its coordinator')
+      .option('--transactional-id <id>', 'the transactional id')
+      .action(txnAction('describe'));
+    transactions
+      .command('describe-producers')
+      .description('the active producers of a partition and their open transactions')
+      .option('--topic <topic>', 'the topic')
+      .option('--partition <n>', 'the partition')
+      .option('--broker-id <id>', 'ask this broker (default: the partition leader)')
+      .action(txnAction('describe-producers'));
+    transactions
+      .command('abort')
+      .description('abort a (hanging) transaction on one partition')
+      .option('--topic <topic>', 'the topic')
+      .option('--partition <n>', 'the partition')
+      .option('--start-offset <offset>', 'the first offset of the open transaction to abort')
+      .option('--producer-id <id>', 'the producer id (instead of --start-offset)')
+      .option('--producer-epoch <epoch>', 'the producer epoch (instead of --start-offset)')
+      .option('--coordinator-epoch <epoch>', 'the coordinator epoch (instead of --start-offset)')
+      .action(txnAction('abort'));
+    transactions
+      .command('find-hanging')
+      .description('open transactions their coordinator does not know, older than --max-transaction-timeout')
+      .option('--broker-id <id>', 'look at the partitions of this broker')
+      .option('--topic <topic>', 'look at this topic')
+      .option('--partition <n>', 'look at this partition of --topic')
+      .option('--max-transaction-timeout <minutes>', 'transactions open longer than this are candidates (default 15)')
+      .action(txnAction('find-hanging'));
+  }
+
+  if (want('perf')) {
+    // perf: kafka-producer-perf-test.sh, kafka-consumer-perf-test.sh, kafka-e2e-latency.sh
+    const perf = program
+      .command('perf')
+      .description('measure throughput and latency: perf produce | perf consume | perf e2e (Kafka\'s perf tools)');
+    perf
+      .command('produce')
+      .description('produce records as fast as possible or at a rate, and print throughput and latency (kafka-producer-perf-test.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster (or bootstrap.servers in --producer-props)')
+      .option('--topic <topic>', 'topic to produce to')
+      .option('--num-records <n>', 'number of records to send')
+      .option('--record-size <bytes>', 'size of each record (random capital letters)')
+      .option('--payload-file <file>', 'send records read from this file, split at --payload-delimiter, chosen at random')
+      .option('--payload-delimiter <delimiter>', 'delimiter of --payload-file (default \\n)')
+      .option('--payload-monotonic', 'each record\'s value is its index, as text')
+      .option('--throughput <n>', 'records/s to aim for; -1 for no limit (default -1)')
+      .option('--producer-props <prop=value...>', 'producer settings, e.g. acks=1 linger.ms=5 batch.size=1048576')
+      .option('--producer.config <file>', 'producer settings properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --producer.config wins')
+      .option('--print-metrics', 'print the producer\'s metrics at the end')
+      .option('--reporting-interval <ms>', 'interval of the progress lines (default 5000)')
+      .option('--transactional-id <id>', 'send in transactions with this transactional id (default performance-producer-default-transactional-id with --transaction-duration-ms)')
+      .option('--transaction-duration-ms <ms>', 'commit a transaction every this many ms (default 3000 with --transactional-id)')
+      .action(action(async () => (await import('./perf-produce.js')).runPerfProduce));
+    perf
+      .command('consume')
+      .description('consume records as fast as possible and print Kafka\'s CSV of throughput (kafka-consumer-perf-test.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--topic <topic>', 'topic to consume')
+      .option('--messages <n>', 'number of records to consume')
+      .option('--group <group>', 'consumer group (default perf-consumer-<random>)')
+      .option('--fetch-size <bytes>', 'max bytes fetched per partition and request (default 1048576)')
+      .option('--from-latest', 'start at the end of the log when the group has no committed offset (default: the beginning)')
+      .option('--show-detailed-stats', 'a row per --reporting-interval instead of one at the end')
+      .option('--reporting-interval <ms>', 'interval of the detailed rows (default 5000)')
+      .option('--timeout <ms>', 'stop after this long without a record (default 10000)')
+      .option('--hide-header', 'no CSV header line')
+      .option('--date-format <format>', 'the time columns\' format (default yyyy-MM-dd HH:mm:ss:SSS)')
+      .option('--consumer.config <file>', 'consumer settings properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --consumer.config wins')
+      .option('--consumer-property <prop=value>', 'consumer setting (repeatable)', collect)
+      .option('--print-metrics', 'print the consumer\'s metrics at the end')
+      .option('--socket-buffer-size <bytes>', 'accepted for compatibility')
+      .option('--num-fetch-threads <n>', 'accepted for compatibility (deprecated in Kafka)')
+      .option('--threads <n>', 'accepted for compatibility (deprecated in Kafka)')
+      .action(action(async () => (await import('./perf-consume.js')).runPerfConsume));
+    perf
+      .command('e2e')
+      .description('end-to-end latency: produce a record, consume it, repeat, or at a rate (Kafka\'s EndToEndLatency)')
+      .usage('[--bootstrap-server s] --topic t --num-records n [--producer-acks 1] [--record-size 100] [--throughput n] | broker_list topic num_messages producer_acks message_size_bytes [properties_file]')
+      .argument('[args...]', "Kafka's positional form")
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--topic <topic>', 'topic to use (its records are read from the end)')
+      .option('--num-records <n>', 'number of records')
+      .option('--producer-acks <acks>', '1 or all (default 1)')
+      .option('--record-size <bytes>', 'size of each record (default 100)')
+      .option('--throughput <n>', 'records/s, without waiting for each one (default: one at a time, as Kafka\'s tool)')
+      .option('--warmup-records <n>', 'records sent and consumed first, not counted (default 0)')
+      .option('--command-config <file>', 'client settings properties file')
+      .action(async (args: string[], _opts: unknown, cmd: Command) => {
+        const { runPerfE2e } = await import('./perf-e2e.js');
+        state.forceExit = true;
+        state.code = await runPerfE2e(cmd.opts(), args ?? []);
+      });
+  }
 
   // --debug is accepted after the command name too (options are positional: see enablePositionalOptions).
   for (const sub of program.commands) {
-    if (sub.name() !== 'server' && sub.name() !== 'zookeeper') sub.addOption(new Option('--debug', 'print stack traces on errors').hideHelp());
+    if (sub.name() === 'server' || sub.name() === 'zookeeper') continue;
+    for (const cmd of sub.commands.length > 0 ? sub.commands : [sub]) cmd.addOption(new Option('--debug', 'print stack traces on errors').hideHelp());
   }
   return program;
 }

@@ -5,6 +5,8 @@
  * command loads it.
  */
 
+import type { ClientSecurity } from '../src/security/client-security.js';
+
 /** A user-facing failure: printed as `Error: <message>` with exit code 1, never with a stack. */
 export class CliError extends Error {
   constructor(
@@ -56,11 +58,26 @@ export async function readPropertiesFlag(file: unknown, flag: string): Promise<R
   }
 }
 
-/** Client properties that kfk cannot honour: fail rather than silently talk plaintext. */
-export function checkSecurityProperties(props: Record<string, string>): void {
-  const proto = props['security.protocol'];
-  if (proto !== undefined && proto.trim().toUpperCase() !== 'PLAINTEXT') {
-    throw new CliError(`security.protocol=${proto} is not supported yet (only PLAINTEXT)`);
+/** Client properties about TLS and SASL (known to every tool, whatever else it takes). */
+export function isSecurityProperty(key: string): boolean {
+  return key === 'security.protocol' || key.startsWith('ssl.') || key.startsWith('sasl.');
+}
+
+/**
+ * The TLS and SASL settings of client properties (security.protocol, sasl.mechanism, sasl.jaas.config, ssl.*),
+ * for every connection a tool opens; undefined for PLAINTEXT. What kfk cannot do is refused (CliError naming the
+ * setting), never sent in plaintext. The security module is loaded only when a protocol other than PLAINTEXT is set.
+ */
+export async function clientSecurityOf(props: Record<string, string>): Promise<ClientSecurity | undefined> {
+  const proto = props['security.protocol']?.trim();
+  if (proto === undefined || proto === '' || proto.toUpperCase() === 'PLAINTEXT') return undefined;
+  const { clientSecurityFromProperties } = await import('../src/security/client-security.js');
+  const { ConfigError } = await import('../src/config/config-def.js');
+  try {
+    return clientSecurityFromProperties(props);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
   }
 }
 

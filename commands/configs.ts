@@ -1,12 +1,12 @@
 /**
- * kfk configs (kafka-configs.sh) for topics and brokers:
+ * kfk configs (kafka-configs.sh) for topics and brokers (users and client ids: configs-entities.ts):
  *   --describe --entity-type topics|brokers [--entity-name N | --entity-default] [--all]
  *   --alter --entity-type topics --entity-name T [--add-config k=v,k2=[a,b]] [--delete-config k,k2]
  * Output is Kafka's ConfigCommand's: `Dynamic configs for topic T are:` (or `All configs ...` with --all)
  * and one `  k=v sensitive=false synonyms={SOURCE:name=value, ...}` line per config, sorted by name;
  * `Completed updating config for topic T.` after an alter.
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import {
   Admin,
   ConfigResourceError,
@@ -23,6 +23,26 @@ export async function runConfigs(opts: Opts): Promise<number> {
   const describe = opts.describe === true;
   const alter = opts.alter === true;
   if (describe === alter) throw new CliError('Command must include exactly one action: --describe, --alter');
+  const { quotaEntitiesOf, runEntityConfigs } = await import('./configs-entities.js');
+  const quotaEntities = quotaEntitiesOf(opts);
+  if (quotaEntities !== null) {
+    if (alter && opts.addConfig === undefined && opts.deleteConfig === undefined) {
+      throw new CliError('At least one of --add-config or --delete-config must be specified with --alter');
+    }
+    const props = await readPropertiesFlag(opts.commandConfig, '--command-config');
+    const security = await clientSecurityOf(props);
+    const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-configs', ...(security ? { security } : {}) });
+    try {
+      const lines = await runEntityConfigs(admin, quotaEntities, opts, describe);
+      await writeOut(lines.map((l) => `${l}\n`).join(''));
+      return 0;
+    } catch (err) {
+      if (err instanceof KafkaError && err.code !== ErrorCode.UNKNOWN_SERVER_ERROR) throw new CliError(err.message);
+      throw err;
+    } finally {
+      await admin.close();
+    }
+  }
 
   const { entityType, entityName, isDefault } = entityOf(opts);
   if (alter && entityName === undefined && !isDefault) {
@@ -37,8 +57,8 @@ export async function runConfigs(opts: Opts): Promise<number> {
   if (alter && opts.all) throw new CliError('--all can only be used with --describe');
 
   const props = await readPropertiesFlag(opts.commandConfig, '--command-config');
-  checkSecurityProperties(props);
-  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-configs' });
+  const security = await clientSecurityOf(props);
+  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-configs', ...(security ? { security } : {}) });
   try {
     if (describe) return await runDescribe(admin, entityType, entityName, isDefault, opts.all === true);
     return await runAlter(admin, entityType, isDefault ? '' : entityName!, opts);
@@ -52,9 +72,17 @@ export async function runConfigs(opts: Opts): Promise<number> {
   }
 }
 
+/** The single value of a repeatable flag (topics and brokers take one entity). */
+function single(v: unknown, flag: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) return String(v);
+  if (v.length > 1) throw new CliError(`${flag} may be given once for topics and brokers`);
+  return v[0] === undefined ? undefined : String(v[0]);
+}
+
 function entityOf(opts: Opts): { entityType: EntityType; entityName: string | undefined; isDefault: boolean } {
-  let type = opts.entityType as string | undefined;
-  let name = opts.entityName as string | undefined;
+  let type = single(opts.entityType, '--entity-type');
+  let name = single(opts.entityName, '--entity-name');
   if (opts.topic !== undefined) {
     if (type !== undefined && type !== 'topics') throw new CliError('--topic cannot be used with --entity-type other than topics');
     type = 'topics';
@@ -65,11 +93,11 @@ function entityOf(opts: Opts): { entityType: EntityType; entityName: string | un
     type = 'brokers';
     name ??= String(opts.broker);
   }
-  if (type === undefined) throw new CliError('--entity-type must be specified (topics or brokers)');
+  if (type === undefined) throw new CliError('--entity-type must be specified (topics, brokers, users or clients)');
   if (type === 'topic') type = 'topics';
   if (type === 'broker') type = 'brokers';
   if (!(ENTITY_TYPES as readonly string[]).includes(type)) {
-    throw new CliError(`Invalid entity type ${type}, the entity type must be one of ${ENTITY_TYPES.join(', ')} (users, clients and ips are not supported by kfk)`);
+    throw new CliError(`Invalid entity type ${type}, the entity type must be one of ${ENTITY_TYPES.join(', ')}, users, clients (ips are not supported by kfk)`);
   }
   const isDefault = opts.entityDefault === true || opts.brokerDefaults === true;
   if (isDefault && type !== 'brokers') throw new CliError('--entity-default is only valid with --entity-type brokers');

@@ -9,7 +9,7 @@
 import {
   CliError,
   bootstrapFrom,
-  checkSecurityProperties,
+  clientSecurityOf,
   parseIntFlag,
   parseKeyValues,
   readPropertiesFlag,
@@ -145,9 +145,9 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
     }
   }
 
-  const fileProps = await readPropertiesFlag(opts['consumer.config'], '--consumer.config');
+  const fileProps = { ...(await readPropertiesFlag(opts.commandConfig, '--command-config')), ...(await readPropertiesFlag(opts['consumer.config'], '--consumer.config')) };
   const props = { ...fileProps, ...parseKeyValues(opts.consumerProperty as string[] | undefined, '--consumer-property') };
-  checkSecurityProperties(props);
+  const security = await clientSecurityOf(props);
 
   const isolation = String(opts.isolationLevel ?? props['isolation.level'] ?? 'read_uncommitted').trim().toLowerCase();
   if (isolation !== 'read_committed' && isolation !== 'read_uncommitted') {
@@ -173,6 +173,7 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
       opts.zookeeper !== undefined ? await bootstrapFromZooKeeper(String(opts.zookeeper)) : bootstrapFrom(opts.bootstrapServer, props),
     clientId: props['client.id'] ?? 'console-consumer',
     requestTimeoutMs: num('request.timeout.ms', 1),
+    ...(security ? { security } : {}),
   });
   const consumerOpts: ConsumerOptions = {
     cluster,

@@ -10,7 +10,7 @@
 import {
   CliError,
   bootstrapFrom,
-  checkSecurityProperties,
+  clientSecurityOf,
   parseIntFlag,
   parseKeyValues,
   readPropertiesFlag,
@@ -197,9 +197,9 @@ export async function runConsoleProducer(opts: Opts): Promise<number> {
   if (opts.lineReader !== undefined && !/LineMessageReader$/.test(String(opts.lineReader))) {
     throw new CliError(`--line-reader ${String(opts.lineReader)} is not supported (only the default line reader)`);
   }
-  const fileProps = await readPropertiesFlag(opts['producer.config'], '--producer.config');
+  const fileProps = { ...(await readPropertiesFlag(opts.commandConfig, '--command-config')), ...(await readPropertiesFlag(opts['producer.config'], '--producer.config')) };
   const props = { ...fileProps, ...parseKeyValues(opts.producerProperty as string[] | undefined, '--producer-property') };
-  checkSecurityProperties(props);
+  const security = await clientSecurityOf(props);
   const readerProps = {
     ...(await readPropertiesFlag(opts.readerConfig, '--reader-config')),
     ...parseKeyValues(opts.property as string[] | undefined, '--property'),
@@ -207,7 +207,7 @@ export async function runConsoleProducer(opts: Opts): Promise<number> {
   const cfg = lineReaderConfig(readerProps);
   const producerOpts = producerOptions(props, opts);
   const bootstrap = bootstrapFrom(opts.bootstrapServer ?? opts.brokerList, props);
-  const producer = new Producer({ ...producerOpts, bootstrap });
+  const producer = new Producer({ ...producerOpts, bootstrap, ...(security ? { security } : {}) });
   const sync = opts.sync === true;
 
   let failure: Error | undefined;
@@ -215,6 +215,9 @@ export async function runConsoleProducer(opts: Opts): Promise<number> {
   const onError = (err: Error): void => {
     failed++;
     failure ??= err;
+  };
+  const onResult = (err: Error | null): void => {
+    if (err) onError(err);
   };
 
   let lineNumber = 0;
@@ -231,10 +234,11 @@ export async function runConsoleProducer(opts: Opts): Promise<number> {
         !cfg.parseKey && !cfg.parseHeaders && cfg.nullMarker === undefined
           ? { value: bytes }
           : parseLine(bytes.toString('utf8'), lineNumber, cfg);
-      const p = producer.send(topic, rec).catch(onError);
       if (sync) {
-        await p;
+        await producer.send(topic, rec).catch(onError);
         if (failure) return;
+      } else {
+        producer.produce(topic, rec, onResult); // no promise per line
       }
     }
   };

@@ -4,7 +4,7 @@
  * columns (GROUP/TOPIC/CONSUMER-ID/HOST at least 15 wide, PARTITION 10, offsets and LAG 15), `-` for a
  * missing value, a blank line before each table.
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import { Admin, type GroupDescription, type GroupOffset } from '../src/client/admin.js';
 import { ErrorCode, KafkaError, errorName } from '../src/protocol/errors.js';
 
@@ -23,8 +23,8 @@ export async function runConsumerGroups(opts: Opts): Promise<number> {
   const groups = (opts.group as string[] | undefined) ?? [];
   if (action !== 'list' && groups.length === 0 && !opts.allGroups) throw new CliError(`Option [${FLAG[action]}] takes one of these options: [all-groups], [group]`);
   const props = await readPropertiesFlag(opts.commandConfig, '--command-config');
-  checkSecurityProperties(props);
-  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-consumer-groups' });
+  const security = await clientSecurityOf(props);
+  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-consumer-groups', ...(security ? { security } : {}) });
   try {
     const targets = opts.allGroups ? (await admin.listGroups()).map((g) => g.groupId) : groups;
     switch (action) {

@@ -7,6 +7,13 @@
  * - `.index`: `offset: N position: P` per entry, checked against the batch found at that position.
  * - `.timeindex`: `timestamp: T offset: N` per entry, checked against that batch's max timestamp.
  * - `--verify-index-only`: no entries printed, only the mismatches (on stderr, as Kafka).
+ * - Control batches (transaction markers): with `--print-data-log`, `endTxnMarker: COMMIT|ABORT coordinatorEpoch: N`
+ *   per record, as Kafka.
+ * - `.txnindex`: `version: 0 producerId: P firstOffset: F lastOffset: L lastStableOffset: S` per aborted transaction,
+ *   as Kafka; `--transaction-index` also dumps the `.txnindex` of each `.log` given (a kfk addition).
+ * - `--transaction-log-decoder`: records of `__transaction_state` decoded as Kafka's TransactionLogMessageParser does
+ *   (`key: transaction_metadata::transactionalId=T payload: producerId:P,producerEpoch:E,state=S,partitions=[t-0],...`,
+ *   `<DELETE>` for a tombstone).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +21,9 @@ import { CliError, writeOut, type Opts } from './common.js';
 import { compressionName } from '../src/protocol/compression.js';
 import { decodeRecordBatch, verifyBatchCrc, type DecodedBatch } from '../src/protocol/records.js';
 import { RECORD_BATCH_OVERHEAD, batchLastOffset, batchMagic, batchMaxTimestamp, batchSize, LOG_OVERHEAD } from '../src/protocol/record-batch-header.js';
+import { controlTypeName, readControlRecord, CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT } from '../src/protocol/control-records.js';
+import { decodeAbortedTxns } from '../src/log/transaction-index.js';
+import { decodeTransactionLogKey, decodeTransactionLogValue } from '../src/transaction/transaction-log.js';
 
 /** Attributes bit 6: the batch carries a delete horizon (compaction, KIP-534). */
 const DELETE_HORIZON_FLAG = 0x40;
@@ -22,6 +32,10 @@ export interface DumpOptions {
   printDataLog: boolean;
   deepIteration: boolean;
   verifyIndexOnly: boolean;
+  /** Dump each .log's .txnindex too. */
+  transactionIndex?: boolean;
+  /** Decode record keys and values as __transaction_state entries. */
+  transactionLogDecoder?: boolean;
 }
 
 /** What a dump printed: stdout lines and stderr lines (mismatch reports). */
@@ -36,10 +50,13 @@ export async function runDumpLog(opts: Opts): Promise<number> {
     .map((f) => f.trim())
     .filter((f) => f !== '');
   if (files.length === 0) throw new CliError('Missing required argument "[files]"');
+  const decodeTxnLog = opts.transactionLogDecoder === true;
   const options: DumpOptions = {
-    printDataLog: opts.printDataLog === true,
-    deepIteration: opts.deepIteration === true || opts.printDataLog === true,
+    printDataLog: opts.printDataLog === true || decodeTxnLog,
+    deepIteration: opts.deepIteration === true || opts.printDataLog === true || decodeTxnLog,
     verifyIndexOnly: opts.verifyIndexOnly === true,
+    transactionIndex: opts.transactionIndex === true,
+    transactionLogDecoder: decodeTxnLog,
   };
   for (const file of files) {
     if (!fs.existsSync(file)) throw new CliError(`file '${file}' does not exist`);
@@ -60,11 +77,47 @@ export function dumpFile(file: string, opts: DumpOptions): DumpOutput {
   const err: string[] = [];
   const name = path.basename(file);
   const suffix = name.slice(name.lastIndexOf('.'));
-  if (suffix === '.log') dumpLog(file, opts, out, err);
-  else if (suffix === '.index') dumpIndex(file, opts, out, err);
+  if (suffix === '.log') {
+    dumpLog(file, opts, out, err);
+    if (opts.transactionIndex) {
+      const txnIndex = path.join(path.dirname(file), `${path.basename(file).split('.')[0]!}.txnindex`);
+      out.push(`Dumping ${txnIndex}`);
+      if (fs.existsSync(txnIndex)) dumpTxnIndex(txnIndex, out);
+      else out.push(`${txnIndex} does not exist (no aborted transaction in this segment).`);
+    }
+  } else if (suffix === '.index') dumpIndex(file, opts, out, err);
   else if (suffix === '.timeindex') dumpTimeIndex(file, opts, out, err);
+  else if (suffix === '.txnindex') dumpTxnIndex(file, out);
   else err.push(`Ignoring unknown file ${file}`);
   return { out, err };
+}
+
+/** Kafka's dumpTxnIndex: one line per aborted transaction. */
+function dumpTxnIndex(file: string, out: string[]): void {
+  for (const t of decodeAbortedTxns(fs.readFileSync(file))) {
+    out.push(`version: 0 producerId: ${t.producerId} firstOffset: ${t.firstOffset} lastOffset: ${t.lastOffset} lastStableOffset: ${t.lastStableOffset}`);
+  }
+}
+
+/** A __transaction_state record as Kafka's TransactionLogMessageParser prints it. */
+function transactionLogRecord(key: Buffer | null, value: Buffer | null): string {
+  const id = key === null ? null : decodeTransactionLogKey(key);
+  if (id === null) return ` key: unknown::version=${key === null || key.length < 2 ? -1 : key.readInt16BE(0)}`;
+  let payload: string;
+  if (value === null) payload = '<DELETE>';
+  else {
+    let t;
+    try {
+      t = decodeTransactionLogValue(value);
+    } catch (err) {
+      return ` key: transaction_metadata::transactionalId=${id} payload: <unreadable value: ${(err as Error).message}>`;
+    }
+    payload =
+      `producerId:${t.producerId},producerEpoch:${t.producerEpoch},state=${t.state},` +
+      `partitions=[${t.partitions.map((p) => `${p.topic}-${p.partition}`).join(',')}],` +
+      `txnLastUpdateTimestamp=${t.txnLastUpdateTimestamp},txnTimeoutMs=${t.txnTimeoutMs}`;
+  }
+  return ` key: transaction_metadata::transactionalId=${id} payload: ${payload}`;
 }
 
 function baseOffsetOf(file: string): number {
@@ -118,7 +171,14 @@ function dumpLog(file: string, opts: DumpOptions, out: string[], err: string[]):
         let line =
           `| offset: ${r.offset} ${batch.timestampType}: ${r.timestamp} keySize: ${r.key?.length ?? -1} ` +
           `valueSize: ${r.value?.length ?? -1} sequence: ${sequence} headerKeys: [${r.headers.map((h) => h.key).join(',')}]`;
-        if (opts.printDataLog && !batch.isControl) {
+        if (opts.printDataLog && batch.isControl) {
+          const marker = readControlRecord(buf, pos);
+          if (marker !== null && (marker.type === CONTROL_TYPE_COMMIT || marker.type === CONTROL_TYPE_ABORT)) {
+            line += ` endTxnMarker: ${controlTypeName(marker.type)} coordinatorEpoch: ${marker.coordinatorEpoch}`;
+          }
+        } else if (opts.printDataLog && opts.transactionLogDecoder) {
+          line += transactionLogRecord(r.key, r.value);
+        } else if (opts.printDataLog) {
           if (r.key !== null) line += ` key: ${utf8(r.key)}`;
           if (r.value !== null) line += ` payload: ${utf8(r.value)}`;
         }

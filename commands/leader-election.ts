@@ -13,7 +13,7 @@
  * and exit code 1 ("N replica(s) could not be elected") when any partition failed.
  */
 import { readFile } from 'node:fs/promises';
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import { Admin } from '../src/client/admin.js';
 import { ErrorCode, errorName } from '../src/protocol/errors.js';
 
@@ -37,9 +37,9 @@ export async function runLeaderElection(opts: Opts): Promise<number> {
   if (opts.topic !== undefined) partitions = [{ topic: String(opts.topic), partition: parseIntFlag(opts.partition, '--partition', 0) }];
   if (opts.pathToJsonFile !== undefined) partitions = await readElectionFile(String(opts.pathToJsonFile));
 
-  const props = await readPropertiesFlag(opts['admin.config'], '--admin.config');
-  checkSecurityProperties(props);
-  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-leader-election' });
+  const props = { ...(await readPropertiesFlag(opts.commandConfig, '--command-config')), ...(await readPropertiesFlag(opts['admin.config'], '--admin.config')) };
+  const security = await clientSecurityOf(props);
+  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'kfk-leader-election', ...(security ? { security } : {}) });
   try {
     const results = await admin.electLeaders(type, partitions);
     const label = type.toUpperCase();

@@ -10,7 +10,7 @@
  * kfk has no replication throttles: --throttle and log dirs other than "any" are refused.
  */
 import { readFile } from 'node:fs/promises';
-import { CliError, bootstrapFrom, checkSecurityProperties, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import { Admin } from '../src/client/admin.js';
 import { assignReplicas } from '../src/cluster/replica-assignment.js';
 import { errorName } from '../src/protocol/errors.js';
@@ -32,7 +32,7 @@ export async function runReassignPartitions(opts: Opts): Promise<number> {
   }
   if (opts.replicaAlterLogDirsThrottle !== undefined) throw new CliError('--replica-alter-log-dirs-throttle is not supported: kfk does not move replicas between log dirs');
   const props = await readPropertiesFlag(opts.commandConfig, '--command-config');
-  checkSecurityProperties(props);
+  const security = await clientSecurityOf(props);
 
   let plan: PartitionReplicas[] = [];
   let topicsToMove: string[] = [];
@@ -47,7 +47,7 @@ export async function runReassignPartitions(opts: Opts): Promise<number> {
     plan = await readReassignment(String(opts.reassignmentJsonFile));
   }
 
-  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'reassign-partitions-tool' });
+  const admin = new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer, props), clientId: props['client.id'] ?? 'reassign-partitions-tool', ...(security ? { security } : {}) });
   try {
     switch (action) {
       case 'generate':

@@ -32,7 +32,7 @@ interface Running {
   readonly failed: Promise<Error>;
 }
 import { installFatalErrorHandlers } from './fatal-errors.js';
-import { testFaultsEnabled, withTestFaults } from './test-faults.js';
+import { testFaultsEnabled, txnFaultHook, withTestFaults } from './test-faults.js';
 
 export class UsageError extends Error {}
 
@@ -138,18 +138,23 @@ async function start(args: string[]): Promise<number> {
   });
   const faults = testFaultsEnabled();
   if (faults) logger.warn('KFK_TEST_FAULT=1: test-only fault injection is enabled (client ids kfk-test-fault:<kind>)');
+  // KFK_TEST_TXN_FAULT (test-faults.ts): the broker whose coordinator writes the first PrepareCommit dies there.
+  let haltBroker: (brokerId: number) => void = () => process.kill(process.pid, 'SIGKILL');
+  const txnHook = txnFaultHook(process.env, (id) => haltBroker(id), (m) => logger.warn(m));
   const launchOpts = { logger, ...(faults ? { wrapHandler: withTestFaults } : {}) };
   const started: Array<{ id: number; listeners: string }> = [];
   const listenersOf = (r: RunningBroker) => r.broker.endpoints.map((l) => `${l.name}://${l.host}:${l.port}`).join(',');
   try {
     if (brokers === undefined) {
-      const broker = await launchBroker(config, launchOpts);
+      const broker = await launchBroker(config, { ...launchOpts, ...(txnHook ? { beforeSendingTxnMarkers: (id: string, commit: boolean) => txnHook(config.brokerId, id, commit) } : {}) });
       running = broker;
       started.push({ id: config.brokerId, listeners: listenersOf(broker) });
     } else {
       let cluster;
       try {
-        cluster = await launchCluster(config, { brokers, ...(ports ? { ports } : {}), ...launchOpts });
+        cluster = await launchCluster(config, { brokers, ...(ports ? { ports } : {}), ...launchOpts, ...(txnHook ? { beforeSendingTxnMarkers: txnHook } : {}) });
+        const launched = cluster;
+        haltBroker = (id) => void launched.killBroker(id).catch((err: unknown) => logger.error(`killing broker ${id}: ${(err as Error).message}`));
       } catch (err) {
         if (/^--(brokers|ports)/.test((err as Error).message)) throw new UsageError((err as Error).message);
         throw err;

@@ -13,11 +13,40 @@
  *   fatal-twice          an uncaught exception, and another one while the broker shuts down because of it
  *
  * Any other client id is served by the real handler.
+ *
+ * With KFK_TEST_FAULT=1, KFK_TEST_TXN_FAULT=halt-before-markers also makes the broker whose transaction coordinator
+ * first writes a PrepareCommit die right after that write, before it sends any marker (a single broker process
+ * kills itself with SIGKILL; in `--brokers N` that broker is killed in-process, as startCluster().killBroker does).
+ * The failover between PrepareCommit and the markers is then exact: the new coordinator must complete the commit.
  */
 import type { ApiHandler } from '../src/server/request.js';
 
 export const TEST_FAULT_ENV = 'KFK_TEST_FAULT';
 export const TEST_FAULT_CLIENT_PREFIX = 'kfk-test-fault:';
+export const TEST_TXN_FAULT_ENV = 'KFK_TEST_TXN_FAULT';
+
+/**
+ * The transaction coordinator hook of KFK_TEST_TXN_FAULT (null when not asked for): it fires once, on the first
+ * PrepareCommit written in this process, calls `halt(brokerId)` and halts that coordinator.
+ */
+export function txnFaultHook(
+  env: NodeJS.ProcessEnv,
+  halt: (brokerId: number) => void,
+  warn: (message: string) => void,
+): ((brokerId: number, transactionalId: string, commit: boolean) => boolean) | null {
+  if (!testFaultsEnabled(env)) return null;
+  const kind = env[TEST_TXN_FAULT_ENV];
+  if (kind === undefined || kind === '') return null;
+  if (kind !== 'halt-before-markers') throw new Error(`${TEST_TXN_FAULT_ENV}=${kind}: the only fault is halt-before-markers`);
+  let fired = false;
+  return (brokerId, transactionalId, commit) => {
+    if (fired || !commit) return false;
+    fired = true;
+    warn(`${TEST_TXN_FAULT_ENV}=halt-before-markers: broker ${brokerId} dies after writing PrepareCommit of ${transactionalId}, before its markers`);
+    halt(brokerId);
+    return true;
+  };
+}
 
 export function testFaultsEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env[TEST_FAULT_ENV] === '1';

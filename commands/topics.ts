@@ -2,7 +2,7 @@
  * kfk topics (kafka-topics.sh): --create, --list, --describe, --delete, --alter.
  * Output shapes follow docs/cli.md (Kafka's, tab separated for --describe).
  */
-import { CliError, bootstrapFrom, checkSecurityProperties, parseIntFlag, parseKeyValues, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, parseKeyValues, readPropertiesFlag, writeOut, type Opts } from './common.js';
 import { bootstrapFromZooKeeper } from './zookeeper-bootstrap.js';
 import { Admin, TopicError, type TopicDescription } from '../src/client/admin.js';
 import { ErrorCode, KafkaError } from '../src/protocol/errors.js';
@@ -17,7 +17,7 @@ export async function runTopics(opts: Opts): Promise<number> {
   }
   const action = actions[0]!;
   const props = await readPropertiesFlag(opts.commandConfig, '--command-config');
-  checkSecurityProperties(props);
+  const security = await clientSecurityOf(props);
   const topic = opts.topic as string | undefined;
   if ((action === 'create' || action === 'delete' || action === 'alter') && !topic) {
     throw new CliError(`--${action} requires --topic`);
@@ -26,7 +26,7 @@ export async function runTopics(opts: Opts): Promise<number> {
 
   const bootstrap =
     opts.zookeeper !== undefined ? await bootstrapFromZooKeeper(String(opts.zookeeper)) : bootstrapFrom(opts.bootstrapServer, props);
-  const admin = new Admin({ bootstrap, clientId: props['client.id'] ?? 'kfk-topics' });
+  const admin = new Admin({ bootstrap, clientId: props['client.id'] ?? 'kfk-topics', ...(security ? { security } : {}) });
   try {
     switch (action) {
       case 'create':

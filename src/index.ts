@@ -26,12 +26,13 @@ import { createLogger, silentLogger, type LogLevel, type Logger } from './server
 /**
  * Broker settings startBroker() and startCluster() use unless `config` says otherwise, as Kafka's
  * own integration test harness does: a consumer group's first rebalance does not wait 3 s for more
- * members, and __consumer_offsets has 5 partitions instead of 50 (created on a group's first use,
- * so fewer files and a faster first FindCoordinator). Its replication factor is min(3, brokers).
+ * members, and __consumer_offsets and __transaction_state have 5 partitions instead of 50 (created on first
+ * use, so fewer files and a faster first FindCoordinator). Their replication factor is min(3, brokers).
  */
 export const TEST_SUITE_DEFAULTS: Readonly<Record<string, string>> = {
   'group.initial.rebalance.delay.ms': '0',
   'offsets.topic.num.partitions': '5',
+  'transaction.state.log.num.partitions': '5',
 };
 
 export interface StartBrokerOptions {

@@ -56,6 +56,33 @@ import { offsetForLeaderEpochHandler } from './handlers/offset-for-leader-epoch.
 import { controlledShutdownHandler } from './handlers/controlled-shutdown.js';
 import { electLeadersHandler } from './handlers/elect-leaders.js';
 import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler } from './handlers/partition-reassignments.js';
+import { TransactionCoordinator } from '../transaction/transaction-coordinator.js';
+import { TxnMarkerChannel } from '../transaction/txn-marker-channel.js';
+import { TRANSACTION_STATE_TOPIC } from '../cluster/topic-names.js';
+import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
+import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
+import { endTxnHandler } from './handlers/end-txn.js';
+import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
+import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
+import { describeTransactionsHandler } from './handlers/describe-transactions.js';
+import { listTransactionsHandler } from './handlers/list-transactions.js';
+import { describeProducersHandler } from './handlers/describe-producers.js';
+
+import { saslAuthenticateHandler, saslHandshakeHandler } from './handlers/sasl.js';
+import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from './handlers/scram-credentials.js';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from './handlers/client-quotas.js';
+import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './handlers/acls.js';
+import { AclAuthorizer, parseSuperUsers } from '../security/authorizer.js';
+import { ACL_AUTHORIZER_CLASSES } from '../security/acl.js';
+import { authorizingHandler, requestAuthorizer, type RequestAuthorizer } from '../security/authorizing-handler.js';
+import { ClientQuotas } from '../security/quotas.js';
+import { quotaHook } from '../security/quota-hook.js';
+import type { ListenerSecurity } from '../security/listener-security.js';
+import type { ClientSecurity } from '../security/client-security.js';
+import { EntityConfigCache } from '../security/entity-configs.js';
+import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
+import { gateWhileLoading } from './loading-gate.js';
+import { readOpenFileLimit } from '../log/open-file-limit.js';
 
 export interface ListenerConfig {
   name: string;
@@ -101,6 +128,17 @@ export interface BrokerOptions {
   onFatalError?: (err: Error) => void;
   /** Wraps every API handler (the CLI's test-only fault injection, commands/test-faults.ts). */
   wrapHandler?: (handler: ApiHandler) => ApiHandler;
+  /**
+   * Test-only fault hook (commands/test-faults.ts): called by the transaction coordinator once a PrepareCommit or
+   * PrepareAbort is in __transaction_state, before any marker is sent. Returning true halts the coordinator there
+   * (it sends nothing and acts no more), as if its broker died at that moment; the hook then kills the broker.
+   */
+  beforeSendingTxnMarkers?: (transactionalId: string, commit: boolean) => boolean;
+
+  /** How each listener secures its connections (TLS, SASL), by listener name; absent: PLAINTEXT. */
+  listenerSecurity?: readonly ListenerSecurity[];
+  /** How this broker connects to the others (the inter-broker listener's TLS and SASL); absent: PLAINTEXT. */
+  interBrokerSecurity?: ClientSecurity;
 }
 
 export class Broker implements BrokerServices {
@@ -113,6 +151,12 @@ export class Broker implements BrokerServices {
   private readonly offlineReplicas = new Map<string, TopicPartitionRef>();
   /** Created in start(); owns the groups of the __consumer_offsets partitions led here. */
   groupCoordinator: GroupCoordinator | null = null;
+  /** Created in start(); owns the transactional ids of the __transaction_state partitions led here. */
+  transactionCoordinator: TransactionCoordinator | null = null;
+  /** Created in start(); writes transaction markers to partition leaders. */
+  private txnMarkerChannel: TxnMarkerChannel | null = null;
+  private producerExpiryTimer: NodeJS.Timeout | null = null;
+  private readonly producerIds: ProducerIdManager;
   /** Resolved when start() has reconciled once; requests wait for it (see ConnectionOptions.ready). */
   private markReady!: () => void;
   private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
@@ -127,8 +171,19 @@ export class Broker implements BrokerServices {
   private servers: SocketServer[] = [];
   /** Created in start(): turns the registry's state into local replicas (src/broker/reconciler.ts). */
   private reconciler: Reconciler | null = null;
+  /** Logs recovered before the reconciler existed (LogManager.open returns while recovery goes on). */
+  private readonly recoveredBeforeStart: [string, number][] = [];
   private stopped = false;
   private advertised: ListenerConfig[] = [];
+  /** The registry's user and client configs (SCRAM credentials, quotas), kept current. */
+  entityConfigs: EntityConfigCache | null = null;
+  private transports: BuiltTransport[] = [];
+  /** The ACL authorizer (authorizer.class.name), or null: every request allowed. */
+  readonly authorizer: AclAuthorizer | null;
+  /** Checks made on behalf of requests (handlers that filter what they return, e.g. Metadata). */
+  readonly requestAuthorizer: RequestAuthorizer | null;
+  /** Client quotas (producer_byte_rate, consumer_byte_rate, request_percentage), from the registry's configs. */
+  readonly clientQuotas: ClientQuotas;
 
   constructor(readonly options: BrokerOptions) {
     this.logger = options.logger ?? createLogger('info');
@@ -141,7 +196,12 @@ export class Broker implements BrokerServices {
       offsetsTopicNumPartitions: options.offsetsTopicNumPartitions ?? 50,
       offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor ?? 3,
       offsetsTopicSegmentBytes: options.offsetsTopicSegmentBytes ?? 104857600,
+      transactionStateLogNumPartitions: options.brokerConfig?.transactionStateLogNumPartitions ?? 50,
+      transactionStateLogReplicationFactor: options.brokerConfig?.transactionStateLogReplicationFactor ?? 3,
+      transactionStateLogMinIsr: options.brokerConfig?.transactionStateLogMinIsr ?? 2,
+      transactionStateLogSegmentBytes: options.brokerConfig?.transactionStateLogSegmentBytes ?? 104857600,
     };
+    this.producerIds = new ProducerIdManager(options.registry, options.brokerId);
     const bc = options.brokerConfig;
     this.controller = new Controller({
       registry: options.registry,
@@ -161,8 +221,28 @@ export class Broker implements BrokerServices {
       reconcileTopic: (topic) => this.reconcileTopic(topic),
       logger: this.logger,
     });
-    this.controllerChannel = new ControllerChannel(options.registry, { brokerId: options.brokerId });
+    this.controllerChannel = new ControllerChannel(options.registry, {
+      brokerId: options.brokerId,
+      ...(options.brokerConfig ? { listenerName: options.brokerConfig.interBrokerListenerName } : {}),
+      ...(options.interBrokerSecurity ? { security: options.interBrokerSecurity } : {}),
+    });
     this.autoTopicCreator = new AutoTopicCreator(this.controller, this.controllerChannel, this.logger);
+    const authorizerClass = String(bc?.values['authorizer.class.name'] ?? '').trim();
+    this.authorizer =
+      bc && (ACL_AUTHORIZER_CLASSES as readonly string[]).includes(authorizerClass)
+        ? new AclAuthorizer(
+            options.registry,
+            { superUsers: parseSuperUsers(bc.values['super.users'] as string | null), allowEveryoneIfNoAclFound: bc.values['allow.everyone.if.no.acl.found'] === true },
+            this.logger,
+          )
+        : null;
+    this.requestAuthorizer = this.authorizer ? requestAuthorizer(this.authorizer, this.logger) : null;
+    const auth = () => this.requestAuthorizer;
+    this.clientQuotas = new ClientQuotas({
+      samples: Number(bc?.values['quota.window.num'] ?? 11),
+      windowMs: Number(bc?.values['quota.window.size.seconds'] ?? 1) * 1000,
+    });
+    const topicName = (id: Buffer) => this.metadata.topicById(id)?.name;
     for (const h of [
       apiVersionsHandler(() => this.handlers.values()),
       metadataHandler(this),
@@ -188,13 +268,40 @@ export class Broker implements BrokerServices {
       electLeadersHandler(this),
       alterPartitionReassignmentsHandler(this),
       listPartitionReassignmentsHandler(this),
-      initProducerIdHandler(new ProducerIdManager(options.registry, options.brokerId)),
+      initProducerIdHandler(this.producerIds, this),
+      addPartitionsToTxnHandler(this),
+      addOffsetsToTxnHandler(this),
+      endTxnHandler(this),
+      writeTxnMarkersHandler(this),
+      txnOffsetCommitHandler(this),
+      describeTransactionsHandler(this),
+      listTransactionsHandler(this),
+      describeProducersHandler(this),
       createPartitionsHandler(this),
+      saslHandshakeHandler(),
+      saslAuthenticateHandler(),
+      describeUserScramCredentialsHandler(options.registry),
+      alterUserScramCredentialsHandler(options.registry, this.logger),
+      describeClientQuotasHandler(options.registry),
+      alterClientQuotasHandler(options.registry),
+      describeAclsHandler(() => this.authorizer),
+      createAclsHandler(() => this.authorizer, this.logger),
+      deleteAclsHandler(() => this.authorizer, this.logger),
       ...((cs) => [describeConfigsHandler(cs), alterConfigsHandler(cs), incrementalAlterConfigsHandler(cs)])(
         brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),
     ]) {
-      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(h) : h);
+      // Requests naming partitions still recovering after an unclean shutdown wait for them (loading-gate.ts).
+      const gated = gateWhileLoading(h as ApiHandler, {
+        anyLoading: () => this.logManager !== undefined && this.logManager.loadingCount > 0,
+        isLoading: (t, p) => this.logManager.isLoading(t, p),
+        awaitServed: (t, p) => this.awaitServed(t, p),
+        topicNameById: topicName,
+      });
+      // Every request is authorized (when the broker has an authorizer) before its handler sees it, so a refused
+      // request never waits for a recovery; the gate sees what authorization left of it.
+      const authorized = this.authorizer ? authorizingHandler(gated, auth, topicName) : gated;
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(authorized) : authorized);
     }
   }
 
@@ -213,6 +320,7 @@ export class Broker implements BrokerServices {
     await ensureBasePaths(registry);
     const clusterId = await getOrCreateClusterId(registry);
     this.metadata.clusterId = clusterId;
+    const bc0 = this.options.brokerConfig;
     this.logManager = await LogManager.open({
       logDirs: this.options.logDirs,
       brokerId: this.options.brokerId,
@@ -228,6 +336,12 @@ export class Broker implements BrokerServices {
       highWatermark: (log) => (this.replicaManager ? this.replicaManager.highWatermarkOf(log) : (this.logManager.checkpointedHighWatermark(log.topic, log.partition) ?? 0)),
       logger: this.logger,
       onLogDirFailure: (failure) => this.handleLogDirFailure(failure),
+      // After an unclean shutdown the logs recover while the broker already serves (loading-gate.ts); each one is
+      // hosted as it comes back, from the state reconciliation last read (Reconciler.partitionRecovered).
+      recoverInBackground: true,
+      onLogLoaded: (log) => this.onLogRecovered(log.topic, log.partition),
+      ...(bc0 !== undefined ? { recoveryThreadsPerDataDir: bc0.numRecoveryThreadsPerDataDir } : {}),
+      ...(bc0 !== undefined && bc0.logMaxOpenFiles > 0 ? { maxOpenFiles: bc0.logMaxOpenFiles } : {}),
     });
     this.replicaManager = new ReplicaManager({
       brokerId: this.options.brokerId,
@@ -237,6 +351,7 @@ export class Broker implements BrokerServices {
       config: this.replicationConfig,
       logger: this.logger,
       onStaleLeadership: (topic) => {
+        // The reconciler logs a failed pass and retries it itself; this only asks for one.
         if (!this.stopped) void this.reconciler?.reconcileTopic(topic).catch(() => undefined);
       },
     });
@@ -258,6 +373,39 @@ export class Broker implements BrokerServices {
       offsetsCommitTimeoutMs: bc?.offsetsCommitTimeoutMs,
       logger: this.logger,
     });
+    this.txnMarkerChannel = new TxnMarkerChannel({
+      brokerId: this.options.brokerId,
+      metadata: this.metadata,
+      logger: this.logger,
+      ...(this.options.brokerConfig ? { listenerName: this.options.brokerConfig.interBrokerListenerName } : {}),
+      ...(this.options.interBrokerSecurity ? { security: this.options.interBrokerSecurity } : {}),
+    });
+    this.transactionCoordinator = new TransactionCoordinator({
+      brokerId: this.options.brokerId,
+      log: this.replicaManager,
+      numPartitions: () => this.metadata.topic(TRANSACTION_STATE_TOPIC)?.partitions.length ?? this.settings.transactionStateLogNumPartitions,
+      producerIds: this.producerIds,
+      markers: this.txnMarkerChannel,
+      config: bc
+        ? {
+            transactionMaxTimeoutMs: bc.transactionMaxTimeoutMs,
+            transactionalIdExpirationMs: bc.transactionalIdExpirationMs,
+            abortTimedOutTransactionsIntervalMs: bc.transactionAbortTimedOutTransactionCleanupIntervalMs,
+            removeExpiredTransactionalIdsIntervalMs: bc.transactionRemoveExpiredTransactionCleanupIntervalMs,
+            loadBufferSize: bc.transactionStateLogLoadBufferSize,
+          }
+        : {},
+      logger: this.logger,
+      ...(this.options.beforeSendingTxnMarkers ? { beforeSendingMarkers: this.options.beforeSendingTxnMarkers } : {}),
+    });
+    // producer.id.expiration.ms: producers idle that long (without an open transaction) are forgotten (Kafka's
+    // producer-expiry-check, every producer.id.expiration.check.interval.ms).
+    const producerIdExpirationMs = bc?.producerIdExpirationMs ?? 86400000;
+    this.producerExpiryTimer = setInterval(() => {
+      const now = Date.now();
+      for (const log of this.logManager.allLogs()) if (!log.isClosed) log.removeExpiredProducers(now, producerIdExpirationMs);
+    }, bc?.producerIdExpirationCheckIntervalMs ?? 600000);
+    this.producerExpiryTimer.unref();
     this.reconciler = new Reconciler({
       registry: this.options.registry,
       brokerId: this.options.brokerId,
@@ -268,13 +416,26 @@ export class Broker implements BrokerServices {
       ...(this.options.topicLogConfig !== undefined ? { topicLogConfig: this.options.topicLogConfig } : {}),
       minInsyncReplicas: this.replicationConfig.minInsyncReplicas,
       groupCoordinator: () => this.groupCoordinator,
+      transactionCoordinator: () => this.transactionCoordinator,
       logger: this.logger,
       isStopped: () => this.stopped,
+      ...(this.options.brokerConfig ? { interBrokerListenerName: this.options.brokerConfig.interBrokerListenerName } : {}),
     });
+    // logs recovered while the broker was still starting: the first full pass hosts them
+    for (const [topic, partition] of this.recoveredBeforeStart.splice(0)) this.reconciler.partitionRecovered(topic, partition);
+
+    this.entityConfigs = new EntityConfigCache(registry, this.logger);
+    await this.entityConfigs.start();
+    this.clientQuotas.follow(this.entityConfigs);
+    await this.authorizer?.start();
+    const scram = new ScramCredentialCache(this.entityConfigs);
 
     // One set of connection quotas for all listeners: Kafka's limits are per broker.
     const quotas = new ConnectionQuotas(this.options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, this.logger);
     for (const l of this.options.listeners) {
+      const security = this.options.listenerSecurity?.find((s) => s.name === l.name);
+      const built = security ? buildListenerTransport(security, { scram, logger: this.logger }) : null;
+      if (built) this.transports.push(built);
       const server = new SocketServer(
         { name: l.name, host: l.host, port: l.port },
         {
@@ -284,6 +445,8 @@ export class Broker implements BrokerServices {
           unsupportedApiVersionsBody: () => unsupportedApiVersionsBody(() => this.handlers.values()) as Record<string, unknown>,
           ready: this.ready,
           quotas,
+          ...(built ? { transport: built.transport } : {}),
+          clientQuotas: quotaHook(this.clientQuotas),
         },
       );
       await server.start();
@@ -300,6 +463,8 @@ export class Broker implements BrokerServices {
       // A new registry session: register again, run the election, re-arm watches.
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
+        await this.entityConfigs?.reload();
+        await this.authorizer?.reload();
         await this.registerBroker();
         // The old session's record of replicas in failed log dirs went with it.
         this.publishOfflineReplicas('log dirs that failed before the new session');
@@ -309,7 +474,41 @@ export class Broker implements BrokerServices {
     });
     await this.controller.startup();
     await this.reconcile();
+    this.logOpenFileBudget();
     this.markReady();
+  }
+
+  /** One line at start: the process's open-file limit and the log's share of it (docs/storage.md, "File descriptors"). */
+  private logOpenFileBudget(): void {
+    const limit = readOpenFileLimit();
+    const budget = this.logManager.fdCache.maxOpen;
+    const recovering = this.logManager.loadingCount;
+    this.logger.info(
+      `open file limit ${limit.soft ?? 'unknown'} (hard ${limit.hard ?? 'unknown'}, from ${limit.source}); the log keeps at most ${budget} files open (log.max.open.files)` +
+        (recovering > 0 ? `; ${recovering} log(s) to recover after an unclean shutdown, served as they are recovered` : ''),
+    );
+  }
+
+  /** A log recovered in the background after an unclean shutdown: reconciliation hosts it (leader or follower). */
+  private onLogRecovered(topic: string, partition: number): void {
+    if (this.stopped) return;
+    if (this.reconciler === null) this.recoveredBeforeStart.push([topic, partition]);
+    else this.reconciler.partitionRecovered(topic, partition);
+  }
+
+  /**
+   * Waits until a partition still recovering is recovered and its replica hosted (a request named it, so its
+   * recovery goes first); the gated request then runs (loading-gate.ts).
+   */
+  private async awaitServed(topic: string, partition: number): Promise<void> {
+    const log = await this.logManager.awaitLoad(topic, partition);
+    if (log === undefined || this.stopped) return;
+    await this.reconciler?.recoveredApplied(topic, partition);
+  }
+
+  /** The error a partition assigned here met when its log was created or opened, until that succeeds. */
+  partitionFailure(topic: string, partition: number): Error | undefined {
+    return this.reconciler?.partitionFailure(topic, partition);
   }
 
   /**
@@ -381,7 +580,8 @@ export class Broker implements BrokerServices {
   /** The replication settings (replica.*, num.replica.fetchers, min.insync.replicas) of this broker. */
   get replicationConfig(): ReplicationConfig {
     const bc = this.options.brokerConfig;
-    return bc ? replicationConfigFromBroker(bc) : DEFAULT_REPLICATION_CONFIG;
+    const base = bc ? replicationConfigFromBroker(bc) : DEFAULT_REPLICATION_CONFIG;
+    return this.options.interBrokerSecurity ? { ...base, interBrokerSecurity: this.options.interBrokerSecurity } : base;
   }
 
   /**
@@ -447,7 +647,11 @@ export class Broker implements BrokerServices {
     this.controllerChannel.close();
     await this.controller.shutdown();
     await Promise.all(this.servers.map((s) => s.stop()));
+    for (const t of this.transports) t.close();
+    this.entityConfigs?.close();
+    this.authorizer?.close();
     this.reconciler?.stop();
+    this.closeTransactions();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
     if (this.logManager) await this.logManager.close({ cleanShutdownMarker });
@@ -467,12 +671,24 @@ export class Broker implements BrokerServices {
     this.controllerChannel.close();
     const registry = this.options.registry as Registry & { expire?: () => void };
     if (typeof registry.expire === 'function') registry.expire();
-    else await registry.close().catch(() => undefined);
+    // kill() is the in-process kill -9: ending the session is all that matters, a failure to close it is logged.
+    else await registry.close().catch((err: unknown) => this.logger.warn(`closing the registry session after a kill: ${(err as Error).message ?? err}`));
     await Promise.all(this.servers.map((s) => s.stop()));
+    for (const t of this.transports) t.close();
+    this.entityConfigs?.close();
+    this.authorizer?.close();
     await this.controller.shutdown();
+    this.closeTransactions();
     this.groupCoordinator?.close();
     if (this.replicaManager) await this.replicaManager.close();
     if (this.logManager) this.logManager.closeWithoutFlush();
+  }
+
+  private closeTransactions(): void {
+    if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);
+    this.producerExpiryTimer = null;
+    this.txnMarkerChannel?.close();
+    this.transactionCoordinator?.close();
   }
 }
 

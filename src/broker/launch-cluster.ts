@@ -17,6 +17,7 @@ import type { BrokerConfig } from '../config/broker-config.js';
 import { EmbeddedRegistryStore } from '../registry/embedded.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { launchBroker, openRegistry, type ProvidedRegistry, type RunningBroker } from './launch.js';
+import type { ApiHandler } from '../server/request.js';
 
 export const CLUSTER_REGISTRY_FILE = 'kfk-cluster-registry.json';
 
@@ -28,6 +29,13 @@ export interface ClusterLaunchOptions {
   logger?: Logger;
   /** A logger per broker (default: the logger, each line prefixed with the broker id). */
   brokerLogger?: (id: number) => Logger;
+  /** Wraps every API handler of every broker (the CLI's test-only fault injection, commands/test-faults.ts). */
+  wrapHandler?: (handler: ApiHandler) => ApiHandler;
+  /**
+   * Test-only fault hook (commands/test-faults.ts): broker `brokerId`'s transaction coordinator calls it once a
+   * PrepareCommit/PrepareAbort is written, before the markers; true halts that coordinator (see BrokerOptions).
+   */
+  beforeSendingTxnMarkers?: (brokerId: number, transactionalId: string, commit: boolean) => boolean;
 }
 
 export interface ClusterBroker {
@@ -101,7 +109,13 @@ export async function launchCluster(base: BrokerConfig, opts: ClusterLaunchOptio
 
   const start = async (slot: Slot): Promise<RunningBroker> => {
     const config = brokerConfigFor(base, slot.id, slot.port);
-    const running = await launchBroker(config, { logger: brokerLogger(slot.id), registry: await registryFor(config) });
+    const hook = opts.beforeSendingTxnMarkers;
+    const running = await launchBroker(config, {
+      logger: brokerLogger(slot.id),
+      registry: await registryFor(config),
+      ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
+      ...(hook ? { beforeSendingTxnMarkers: (txnId: string, commit: boolean) => hook(slot.id, txnId, commit) } : {}),
+    });
     slot.running = running;
     slot.port = running.port; // a free port chosen at the first start is kept for restarts
     slot.bootstrap = running.bootstrap;
@@ -135,7 +149,8 @@ export async function launchCluster(base: BrokerConfig, opts: ClusterLaunchOptio
   try {
     for (const slot of slots) await start(slot);
   } catch (err) {
-    await stopAll().catch(() => undefined);
+    // Each broker's failure to stop is logged by stopAll; the start's own error is the one to report.
+    await stopAll().catch((e: unknown) => logger.error(`closing the registry after a failed start: ${(e as Error).message ?? e}`));
     throw err;
   }
 

@@ -9,6 +9,7 @@ import { lookup } from 'node:dns/promises';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { ConfigError } from '../config/config-def.js';
 import { refuseUnsafeSettings } from '../config/unsafe-settings.js';
+import { interBrokerClientSecurity, listenerSecurities } from '../security/listener-security.js';
 import { DEFAULT_QUEUED_BYTES_PER_CONNECTION, normaliseIp, type ConnectionLimits } from '../server/connection-quotas.js';
 import { validateTopicConfig } from '../config/topic-config.js';
 import type { LogConfig } from '../log/log-config.js';
@@ -151,6 +152,8 @@ export async function launchBroker(
     logger?: Logger;
     validateTopicConfig?: (c: Record<string, string>) => string | null;
     wrapHandler?: (h: ApiHandler) => ApiHandler;
+    /** Test-only fault hook of the transaction coordinator (BrokerOptions.beforeSendingTxnMarkers). */
+    beforeSendingTxnMarkers?: (transactionalId: string, commit: boolean) => boolean;
     /**
      * A registry session of the caller's (several brokers in one process sharing one store), ended by the broker's
      * stop(); or a ProvidedRegistry whose close() also runs after the stop.
@@ -160,6 +163,9 @@ export async function launchBroker(
 ): Promise<RunningBroker> {
   // Before anything is opened or created: settings kfk cannot honour and must not silently ignore.
   refuseUnsafeSettings(config);
+  // TLS and SASL of every listener, validated (keystores read, JAAS lines parsed) before anything is opened
+  const listenerSecurity = listenerSecurities(config);
+  const interBrokerSecurity = interBrokerClientSecurity(config);
   const connectionLimits = await connectionLimitsFromConfig(config);
   const provided = opts.registry;
   const { registry, close } =
@@ -201,8 +207,11 @@ export async function launchBroker(
         }
       }),
     logger,
+    listenerSecurity,
+    interBrokerSecurity,
     onFatalError: (err) => onFatal(err),
     ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
+    ...(opts.beforeSendingTxnMarkers ? { beforeSendingTxnMarkers: opts.beforeSendingTxnMarkers } : {}),
   });
   try {
     await broker.start();

@@ -2,10 +2,11 @@
  * Admin operations: create/delete topics (sent to the controller named by Metadata), list and describe
  * topics (partitions, leader, replicas, ISR, non-default configs), add partitions, list offsets.
  */
+import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, kafkaError, clusterFrom, type BrokerInfo, type TopicMetadata } from './cluster-client.js';
 import { listOffsets, type IsolationLevel } from './consumer.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import { ZERO_UUID, uuidToString } from '../protocol/primitives.js';
 import type { CreateTopicsResponse } from '../protocol/generated/create-topics.js';
 import type { DeleteTopicsResponse } from '../protocol/generated/delete-topics.js';
@@ -22,6 +23,10 @@ import type { OffsetCommitResponse } from '../protocol/generated/offset-commit.j
 import type { ElectLeadersResponse } from '../protocol/generated/elect-leaders.js';
 import type { AlterPartitionReassignmentsResponse } from '../protocol/generated/alter-partition-reassignments.js';
 import type { ListPartitionReassignmentsResponse } from '../protocol/generated/list-partition-reassignments.js';
+import type { ListTransactionsResponse } from '../protocol/generated/list-transactions.js';
+import type { DescribeTransactionsResponse } from '../protocol/generated/describe-transactions.js';
+import type { DescribeProducersResponse } from '../protocol/generated/describe-producers.js';
+import type { WriteTxnMarkersResponse } from '../protocol/generated/write-txn-markers.js';
 import { BrokerConnection } from './connection.js';
 import { decodeAssignment, type TopicPartition } from './assignors.js';
 import { parseOffsetFetch } from './group-consumer.js';
@@ -30,6 +35,8 @@ export interface AdminOptions {
   bootstrap?: string | readonly string[];
   cluster?: ClusterClient;
   clientId?: string;
+  /** TLS and SASL (with `bootstrap`); default PLAINTEXT. */
+  security?: ClientSecurity;
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
   /** Broker-side timeout for create/delete (default 30 000 ms). */
@@ -137,6 +144,46 @@ export interface GroupOffset {
   partition: number;
   offset: number;
   metadata?: string | null;
+}
+
+export interface TransactionListing {
+  transactionalId: string;
+  producerId: number;
+  state: string;
+  /** The broker coordinating it. */
+  coordinatorId: number;
+}
+
+export interface TransactionDescription {
+  transactionalId: string;
+  coordinatorId: number;
+  state: string;
+  producerId: number;
+  producerEpoch: number;
+  transactionTimeoutMs: number;
+  /** -1 when no transaction is open. */
+  transactionStartTimeMs: number;
+  topicPartitions: TopicPartition[];
+}
+
+export interface ProducerStateDescription {
+  producerId: number;
+  producerEpoch: number;
+  lastSequence: number;
+  lastTimestamp: number;
+  /** -1 when no coordinator wrote a marker for it here yet. */
+  coordinatorEpoch: number;
+  /** -1 when it has no open transaction in the partition. */
+  currentTransactionStartOffset: number;
+}
+
+/** A transaction to abort on one partition (Kafka's AbortTransactionSpec). */
+export interface AbortTransactionSpec {
+  topic: string;
+  partition: number;
+  producerId: number;
+  producerEpoch: number;
+  coordinatorEpoch: number;
 }
 
 /** DescribeConfigs config sources (v1+). */
@@ -651,6 +698,116 @@ export class Admin {
     return resp.topics.flatMap((t) =>
       t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, replicas: p.replicas, addingReplicas: p.addingReplicas, removingReplicas: p.removingReplicas })),
     );
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Transactions (kafka-transactions.sh)
+
+  /** The coordinator of a transactional id (FindCoordinator key type 1, retried while it is not available). */
+  async findTransactionCoordinator(transactionalId: string): Promise<{ nodeId: number; host: string; port: number }> {
+    return this.cluster.retry(async () => {
+      const conn = await this.cluster.anyConnection();
+      const v = conn.versionFor(ApiKey.FindCoordinator);
+      const resp = await conn.request<FindCoordinatorResponse>(ApiKey.FindCoordinator, { key: transactionalId, keyType: 1, coordinatorKeys: [transactionalId] });
+      const c = v >= 4 ? resp.coordinators[0] : resp;
+      if (!c) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      if (c.errorCode !== ErrorCode.NONE) throw kafkaError(c.errorCode, c.errorMessage, `FindCoordinator for transactional id '${transactionalId}'`);
+      return { nodeId: c.nodeId, host: c.host, port: c.port };
+    }, { retries: 20 });
+  }
+
+  /** ListTransactions on every broker (each lists those it coordinates). */
+  async listTransactions(filter: { states?: readonly string[]; producerIds?: readonly number[]; durationMs?: number } = {}): Promise<TransactionListing[]> {
+    const md = await this.cluster.retry(() => this.cluster.refreshMetadata([]));
+    const out: TransactionListing[] = [];
+    for (const b of [...md.brokers.values()].sort((x, y) => x.nodeId - y.nodeId)) {
+      const resp = await this.cluster.retry(async () => {
+        const conn = await this.cluster.connectTo(b.host, b.port);
+        const r = await conn.request<ListTransactionsResponse>(ApiKey.ListTransactions, {
+          stateFilters: [...(filter.states ?? [])],
+          producerIdFilters: [...(filter.producerIds ?? [])],
+          durationFilter: filter.durationMs ?? -1,
+        });
+        if (r.errorCode !== ErrorCode.NONE) throw kafkaError(r.errorCode, null, `ListTransactions on broker ${b.nodeId}`);
+        return r;
+      });
+      for (const t of resp.transactionStates) out.push({ transactionalId: t.transactionalId, producerId: t.producerId, state: t.transactionState, coordinatorId: b.nodeId });
+    }
+    return out;
+  }
+
+  /** DescribeTransactions on each id's coordinator; rejects with TRANSACTIONAL_ID_NOT_FOUND for an unknown id. */
+  async describeTransactions(transactionalIds: readonly string[]): Promise<TransactionDescription[]> {
+    const out: TransactionDescription[] = [];
+    for (const id of transactionalIds) {
+      out.push(
+        await this.cluster.retry(async () => {
+          const node = await this.findTransactionCoordinator(id);
+          const conn = await this.cluster.connectTo(node.host, node.port);
+          const r = await conn.request<DescribeTransactionsResponse>(ApiKey.DescribeTransactions, { transactionalIds: [id] });
+          const t = r.transactionStates[0];
+          if (!t) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `DescribeTransactions returned nothing for '${id}'`);
+          if (t.errorCode !== ErrorCode.NONE) throw kafkaError(t.errorCode, null, `transactional id '${id}'`);
+          return {
+            transactionalId: id,
+            coordinatorId: node.nodeId,
+            state: t.transactionState,
+            producerId: t.producerId,
+            producerEpoch: t.producerEpoch,
+            transactionTimeoutMs: t.transactionTimeoutMs,
+            transactionStartTimeMs: t.transactionStartTimeMs,
+            topicPartitions: t.topics.flatMap((tp) => tp.partitions.map((partition) => ({ topic: tp.topic, partition }))),
+          };
+        }, { retries: 20 }),
+      );
+    }
+    return out;
+  }
+
+  /** DescribeProducers of one partition, on its leader (or on `brokerId`, any broker hosting a replica of it). */
+  async describeProducers(topic: string, partition: number, brokerId?: number): Promise<ProducerStateDescription[]> {
+    return this.cluster.retry(async (attempt) => {
+      const node = brokerId ?? (await this.cluster.leaderFor(topic, partition, attempt > 0));
+      if (node < 0) throw new KafkaError(ErrorCode.LEADER_NOT_AVAILABLE, `${topic}-${partition} has no leader`);
+      const conn = await this.cluster.connection(node);
+      const r = await conn.request<DescribeProducersResponse>(ApiKey.DescribeProducers, { topics: [{ name: topic, partitionIndexes: [partition] }] });
+      const p = r.topics[0]?.partitions[0];
+      if (!p) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `DescribeProducers returned nothing for ${topic}-${partition}`);
+      if (p.errorCode !== ErrorCode.NONE) throw kafkaError(p.errorCode, p.errorMessage, `${topic}-${partition}`);
+      return p.activeProducers.map((s) => ({
+        producerId: s.producerId,
+        producerEpoch: s.producerEpoch,
+        lastSequence: s.lastSequence,
+        lastTimestamp: s.lastTimestamp,
+        coordinatorEpoch: s.coordinatorEpoch,
+        currentTransactionStartOffset: s.currentTxnStartOffset,
+      }));
+    });
+  }
+
+  /**
+   * Aborts a (hanging) transaction on one partition (Kafka's Admin.abortTransaction): an ABORT marker with the
+   * producer's id and epoch, sent to the partition's leader as a coordinator would (WriteTxnMarkers).
+   */
+  async abortTransaction(spec: AbortTransactionSpec): Promise<void> {
+    await this.cluster.retry(async (attempt) => {
+      const leader = await this.cluster.leaderFor(spec.topic, spec.partition, attempt > 0);
+      if (leader < 0) throw new KafkaError(ErrorCode.LEADER_NOT_AVAILABLE, `${spec.topic}-${spec.partition} has no leader`);
+      const conn = await this.cluster.connection(leader);
+      const r = await conn.request<WriteTxnMarkersResponse>(ApiKey.WriteTxnMarkers, {
+        markers: [
+          {
+            producerId: spec.producerId,
+            producerEpoch: spec.producerEpoch,
+            transactionResult: false,
+            topics: [{ name: spec.topic, partitionIndexes: [spec.partition] }],
+            coordinatorEpoch: spec.coordinatorEpoch,
+          },
+        ],
+      });
+      const code = r.markers[0]?.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+      if (code !== ErrorCode.NONE) throw kafkaError(code, null, `aborting the transaction of producer ${spec.producerId} on ${spec.topic}-${spec.partition}`);
+    });
   }
 
   async close(): Promise<void> {

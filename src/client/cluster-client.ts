@@ -3,10 +3,11 @@
  * leader and controller lookup, and a bounded retry loop for the errors Kafka calls retriable.
  */
 import { BrokerConnection, ConnectionError, type ConnectionOptions } from './connection.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import type { MetadataResponse } from '../protocol/generated/metadata.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import { ZERO_UUID } from '../protocol/primitives.js';
+import type { ClientSecurity } from '../security/client-security.js';
 
 export interface HostPort {
   host: string;
@@ -28,6 +29,8 @@ export interface ClusterClientOptions {
   retryBackoffMaxMs?: number;
   /** Lower the max version used for some API keys (testing, compatibility). */
   maxVersions?: Readonly<Record<number, number>>;
+  /** TLS and SASL (security.protocol, ...); default PLAINTEXT. */
+  security?: ClientSecurity;
 }
 
 /** What producers, consumers and admins accept: a cluster client to share, or where to find the cluster. */
@@ -37,6 +40,8 @@ export interface ClusterSource {
   clientId?: string;
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** TLS and SASL (security.protocol, ...); default PLAINTEXT. */
+  security?: ClientSecurity;
 }
 
 /**
@@ -51,6 +56,7 @@ export function clusterFrom(opts: ClusterSource, who: string, defaultClientId: s
     clientId: opts.clientId ?? defaultClientId,
     requestTimeoutMs: opts.requestTimeoutMs,
     connectTimeoutMs: opts.connectTimeoutMs,
+    ...(opts.security ? { security: opts.security } : {}),
   });
   return { cluster, owned: true };
 }
@@ -110,6 +116,13 @@ export const RETRIABLE_ERROR_CODES: ReadonlySet<number> = new Set<number>([
   ErrorCode.UNKNOWN_LEADER_EPOCH,
   ErrorCode.OFFSET_NOT_AVAILABLE,
   ErrorCode.THROTTLING_QUOTA_EXCEEDED,
+]);
+
+/** Codes of a refused authentication: never retried, reported as they are. */
+export const AUTHENTICATION_ERROR_CODES: ReadonlySet<number> = new Set<number>([
+  ErrorCode.SASL_AUTHENTICATION_FAILED,
+  ErrorCode.UNSUPPORTED_SASL_MECHANISM,
+  ErrorCode.ILLEGAL_SASL_STATE,
 ]);
 
 /** Codes after which the client's metadata is stale (leadership moved, topic appeared or vanished). */
@@ -191,6 +204,10 @@ export class ClusterClient {
   readonly retries: number;
   readonly retryBackoffMs: number;
   readonly retryBackoffMaxMs: number;
+  /** The security every connection of this client uses. */
+  readonly security: ClientSecurity | undefined;
+  /** throttle_time_ms of responses, per API key: how many responses carried one, their sum and the largest. */
+  readonly throttle = new Map<number, { count: number; totalMs: number; maxMs: number }>();
   metadata: ClusterMetadata = { clusterId: null, controllerId: -1, brokers: new Map(), topics: new Map() };
   private readonly connOpts: Omit<ConnectionOptions, 'host' | 'port'>;
   private readonly connections = new Map<string, Promise<BrokerConnection>>();
@@ -206,11 +223,20 @@ export class ClusterClient {
     this.retries = opts.retries ?? 8;
     this.retryBackoffMs = opts.retryBackoffMs ?? 100;
     this.retryBackoffMaxMs = opts.retryBackoffMaxMs ?? 1000;
+    this.security = opts.security;
     this.connOpts = {
       clientId: this.clientId,
       connectTimeoutMs: opts.connectTimeoutMs,
       requestTimeoutMs: opts.requestTimeoutMs,
       maxVersions: opts.maxVersions,
+      ...(opts.security ? { security: opts.security } : {}),
+      onThrottle: (apiKey, ms) => {
+        let t = this.throttle.get(apiKey);
+        if (t === undefined) this.throttle.set(apiKey, (t = { count: 0, totalMs: 0, maxMs: 0 }));
+        t.count++;
+        t.totalMs += ms;
+        if (ms > t.maxMs) t.maxMs = ms;
+      },
     };
   }
 
@@ -266,6 +292,8 @@ export class ClusterClient {
       try {
         return await this.connectTo(c.host, c.port);
       } catch (err) {
+        // a refused authentication is the answer, not a broker that could not be reached
+        if (err instanceof KafkaError && AUTHENTICATION_ERROR_CODES.has(err.code)) throw err;
         errors.push(err as Error);
       }
     }
@@ -386,6 +414,14 @@ export class ClusterClient {
     const p = t.partitions[partition] ?? t.partitions.find((x) => x.partition === partition);
     if (!p) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic}' has no partition ${partition}`);
     return p.leader;
+  }
+
+  /** The leader of topic/partition in the cached metadata, without a request: -1 when none or not known. */
+  cachedLeader(topic: string, partition: number): number {
+    const t = this.metadata.topics.get(topic);
+    if (!t) return -1;
+    const p = t.partitions[partition]?.partition === partition ? t.partitions[partition] : t.partitions.find((x) => x.partition === partition);
+    return p ? p.leader : -1;
   }
 
   /** A connection to the controller (from Metadata; any broker when the controller is unknown). */

@@ -11,12 +11,18 @@
  *   API is then the highest one in client range ∩ broker range (as librdkafka does).
  */
 import net from 'node:net';
-import { Reader, Writer } from '../protocol/primitives.js';
-import { API_CODECS, ApiKey, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/apis.js';
+import tls from 'node:tls';
+import { Reader, SplicingWriter, Writer, measureSpliced } from '../protocol/primitives.js';
+// The light API table: each API's codec module is imported on its first request (api-table.ts), so a short-lived
+// client (the CLI) loads a few of the generated modules, not all of them.
+import { API_TABLE, ApiKey, loadApiCodec, loadedApiCodec, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/api-table.js';
+import type { ApiCodec } from '../protocol/generated/apis.js';
 import { sizeRequestHeader, writeRequestHeader } from '../protocol/generated/request-header.js';
 import { readResponseHeader } from '../protocol/generated/response-header.js';
 import type { ApiVersionsResponse } from '../protocol/generated/api-versions.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
+import type { ClientSecurity } from '../security/client-security.js';
+import { saslAuthenticate } from '../security/sasl-client.js';
 
 /** The versions this client sends, per API key: within what the generated codecs support, capped where the
  * client code only handles a subset (e.g. Fetch ≥13 needs topic ids, Produce <3 and Fetch <4 predate
@@ -40,8 +46,8 @@ export const CLIENT_SOFTWARE_VERSION = '0.1.0';
 export function clientVersionRange(apiKey: number): readonly [number, number] | undefined {
   const fixed = CLIENT_VERSION_RANGES[apiKey];
   if (fixed) return fixed;
-  const codec = API_CODECS.get(apiKey);
-  return codec ? [codec.minVersion, codec.maxStableVersion] : undefined;
+  const api = API_TABLE.get(apiKey);
+  return api ? [api.minVersion, api.maxStableVersion] : undefined;
 }
 
 export interface VersionRange {
@@ -135,6 +141,13 @@ export class FrameDecoder {
   }
 }
 
+/** The codec of an API (loadApiCodec must have loaded it: BrokerConnection does before encoding). */
+function codecOf(apiKey: number): ApiCodec {
+  const codec = loadedApiCodec(apiKey);
+  if (codec) return codec;
+  throw new Error(API_TABLE.has(apiKey) ? `the codec of API key ${apiKey} is not loaded (await loadApiCodec first)` : `unknown API key ${apiKey}`);
+}
+
 /** Encodes header + body for one request into a single size-prefixed buffer. */
 export function encodeRequest(
   apiKey: number,
@@ -143,8 +156,7 @@ export function encodeRequest(
   clientId: string | null,
   body: unknown,
 ): Buffer {
-  const codec = API_CODECS.get(apiKey);
-  if (!codec) throw new Error(`unknown API key ${apiKey}`);
+  const codec = codecOf(apiKey);
   const hv = requestHeaderVersion(apiKey, version);
   const header = { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId };
   const size = sizeRequestHeader(header, hv) + codec.sizeRequest(body, version);
@@ -156,10 +168,37 @@ export function encodeRequest(
   return w.buf;
 }
 
+/** Bytes fields at least this long (a Produce request's record batches) are sent as their own buffers. */
+const SPLICE_MIN_BYTES = 16 * 1024;
+
+/**
+ * As encodeRequest, except that bytes fields of at least 16 KiB (record batches) are not copied into the frame:
+ * the frame is then a list of buffers in order, for one corked write.
+ */
+export function encodeRequestChunks(
+  apiKey: number,
+  version: number,
+  correlationId: number,
+  clientId: string | null,
+  body: unknown,
+): Buffer | Buffer[] {
+  const codec = codecOf(apiKey);
+  const hv = requestHeaderVersion(apiKey, version);
+  const header = { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId };
+  const { size: bodySize, spliced } = measureSpliced(SPLICE_MIN_BYTES, () => codec.sizeRequest(body, version));
+  if (spliced === 0) return encodeRequest(apiKey, version, correlationId, clientId, body);
+  const size = sizeRequestHeader(header, hv) + bodySize;
+  const w = new SplicingWriter(Buffer.allocUnsafe(4 + size - spliced), SPLICE_MIN_BYTES);
+  w.int32(size);
+  writeRequestHeader(w, header, hv);
+  codec.writeRequest(w, body, version);
+  if (w.pos !== w.buf.length) throw new Error(`encoded ${codec.name} v${version} size mismatch: ${w.pos} != ${w.buf.length} (besides ${spliced} referenced)`);
+  return w.chunks();
+}
+
 /** Decodes a response frame payload (header + body) for a known api key / version. */
 export function decodeResponse(apiKey: number, version: number, payload: Buffer): { correlationId: number; body: any } {
-  const codec = API_CODECS.get(apiKey);
-  if (!codec) throw new Error(`unknown API key ${apiKey}`);
+  const codec = codecOf(apiKey);
   const r = new Reader(payload);
   const header = readResponseHeader(r, responseHeaderVersion(apiKey, version));
   return { correlationId: header.correlationId, body: codec.readResponse(r, version) };
@@ -195,6 +234,10 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** Lower the max version used for some API keys. */
   maxVersions?: Readonly<Record<number, number>>;
+  /** TLS and SASL (security.protocol and friends); default PLAINTEXT. */
+  security?: ClientSecurity;
+  /** Called with the throttle_time_ms of every response that has one (client quota metrics). */
+  onThrottle?: (apiKey: number, throttleMs: number) => void;
 }
 
 export interface RequestOptions {
@@ -204,6 +247,8 @@ export interface RequestOptions {
   expectResponse?: boolean;
   /** Override the connection's request timeout. */
   timeoutMs?: number;
+  /** A request of the SASL exchange itself: sent while other requests wait for a re-authentication. */
+  authentication?: boolean;
 }
 
 interface InFlight {
@@ -249,6 +294,13 @@ export class BrokerConnection {
   private readonly requestTimeoutMs: number;
   private readonly maxVersions: Readonly<Record<number, number>>;
   private nextCorrelationId = 1;
+  /** While set (a SASL re-authentication runs), new requests wait for it. */
+  private gate: Promise<void> | null = null;
+  private reauthTimer: NodeJS.Timeout | undefined;
+  private readonly security: ClientSecurity | undefined;
+  private readonly onThrottle: ((apiKey: number, throttleMs: number) => void) | undefined;
+  /** KIP-219: no request goes out before this time (the broker muted us for throttle_time_ms). */
+  private throttledUntil = 0;
   private closedError: Error | undefined;
   private readonly closeListeners = new Set<(err?: Error) => void>();
 
@@ -259,6 +311,8 @@ export class BrokerConnection {
     this.clientId = opts.clientId ?? 'kfk';
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.maxVersions = opts.maxVersions ?? {};
+    this.security = opts.security;
+    this.onThrottle = opts.onThrottle;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.fail(new ConnectionError(`connection to ${this.address} failed (${describeSocketError(err)})`, err.code));
@@ -281,17 +335,49 @@ export class BrokerConnection {
     return this.inFlight.size;
   }
 
-  /** Opens a TCP connection and negotiates API versions. */
+  /** Opens a TCP (or TLS) connection, negotiates API versions and authenticates (SASL) when configured. */
   static async connect(opts: ConnectionOptions): Promise<BrokerConnection> {
-    const socket = await openSocket(opts.host, opts.port, opts.connectTimeoutMs ?? 10_000);
+    const timeoutMs = opts.connectTimeoutMs ?? 10_000;
+    const useTls = opts.security?.protocol === 'SSL' || opts.security?.protocol === 'SASL_SSL';
+    const socket = useTls ? await openTlsSocket(opts.host, opts.port, timeoutMs, opts.security?.tls ?? {}) : await openSocket(opts.host, opts.port, timeoutMs);
     const conn = new BrokerConnection(socket, opts);
     try {
       await conn.negotiate();
+      await conn.authenticate();
     } catch (err) {
       conn.close();
       throw err;
     }
     return conn;
+  }
+
+  /** SASL (SASL_PLAINTEXT, SASL_SSL): authenticates, and schedules the re-authentication the broker asks for. */
+  private async authenticate(): Promise<void> {
+    const creds = this.security?.sasl;
+    if (creds === undefined) return;
+    const { sessionLifetimeMs } = await saslAuthenticate(
+      { address: this.address, versionFor: (k) => this.versionFor(k), request: (k, body, version) => this.request(k, body, { version, authentication: true }) },
+      creds,
+    );
+    if (sessionLifetimeMs > 0 && !this.closed) {
+      // KIP-368: re-authenticate at 85-95% of the session, as Kafka's clients do
+      const delay = Math.max(0, Math.floor(sessionLifetimeMs * (0.85 + Math.random() * 0.1)));
+      this.reauthTimer = setTimeout(() => this.reauthenticate(), delay);
+      this.reauthTimer.unref();
+    }
+  }
+
+  private reauthenticate(): void {
+    if (this.closed) return;
+    const run = this.authenticate().then(
+      () => {
+        if (this.gate === run) this.gate = null;
+      },
+      (err: unknown) => {
+        this.fail(err instanceof Error ? err : new ConnectionError(String(err)));
+      },
+    );
+    this.gate = run;
   }
 
   /** Wraps an already-connected socket (tests); call negotiate() before request() without a version. */
@@ -335,7 +421,7 @@ export class BrokerConnection {
     readResponseHeader(r, 0);
     const errorCode = payload.length >= r.pos + 2 ? payload.readInt16BE(r.pos) : ErrorCode.UNKNOWN_SERVER_ERROR;
     if (errorCode === ErrorCode.UNSUPPORTED_VERSION) return { errorCode, errorName: 'UNSUPPORTED_VERSION', apiKeys: [] };
-    const body = API_CODECS.get(ApiKey.ApiVersions)!.readResponse(r, version) as ApiVersionsResponse;
+    const body = codecOf(ApiKey.ApiVersions).readResponse(r, version) as ApiVersionsResponse;
     return { errorCode: body.errorCode, errorName: errorName(body.errorCode), apiKeys: body.apiKeys };
   }
 
@@ -356,12 +442,21 @@ export class BrokerConnection {
   async request<T = any>(apiKey: number, body: unknown, opts: RequestOptions = {}): Promise<T> {
     const version = opts.version ?? this.versions.get(apiKey);
     if (version === undefined) {
-      const name = API_CODECS.get(apiKey)?.name ?? `API ${apiKey}`;
+      const name = API_TABLE.get(apiKey)?.name ?? `API ${apiKey}`;
       throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `the broker at ${this.address} does not support ${name} in a version kfk speaks`);
     }
+    const wait = this.throttledUntil - Date.now();
+    // KIP-219: the broker muted this connection for a quota; wait, as Kafka's clients do, instead of queueing behind it
+    if (wait > 0 && opts.authentication !== true) await new Promise((resolve) => setTimeout(resolve, wait));
     const payload = await this.rawRequest(apiKey, version, body, opts);
     if (payload === undefined) return undefined as T;
-    return decodeResponse(apiKey, version, payload).body as T;
+    const decoded = decodeResponse(apiKey, version, payload).body as T & { throttleTimeMs?: unknown };
+    const throttle = decoded.throttleTimeMs;
+    if (typeof throttle === 'number') {
+      if (throttle > 0) this.throttledUntil = Math.max(this.throttledUntil, Date.now() + throttle);
+      this.onThrottle?.(apiKey, throttle);
+    }
+    return decoded;
   }
 
   /** Sends a request; resolves with the raw response frame (header + body). */
@@ -369,17 +464,27 @@ export class BrokerConnection {
   rawRequest(apiKey: number, version: number, body: unknown, opts?: RequestOptions): Promise<Buffer>;
   rawRequest(apiKey: number, version: number, body: unknown, opts: RequestOptions = {}): Promise<Buffer | undefined> {
     if (this.closedError) return Promise.reject(this.closedError);
+    if (this.gate !== null && opts.authentication !== true) {
+      // a re-authentication is under way: the broker accepts only its requests until it is done
+      return this.gate.then(() => this.rawRequest(apiKey, version, body, opts));
+    }
+    if (!loadedApiCodec(apiKey)) {
+      // first use of this API: import its codec, then send (requests waiting for the same API keep their order)
+      return loadApiCodec(apiKey).then((codec) =>
+        codec ? this.rawRequest(apiKey, version, body, opts) : Promise.reject(new Error(`unknown API key ${apiKey}`)),
+      );
+    }
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = (this.nextCorrelationId + 1) & 0x7fffffff;
-    let frame: Buffer;
+    let frame: Buffer | Buffer[];
     try {
-      frame = encodeRequest(apiKey, version, correlationId, this.clientId, body);
+      frame = encodeRequestChunks(apiKey, version, correlationId, this.clientId, body);
     } catch (err) {
       return Promise.reject(err);
     }
     if (opts.expectResponse === false) {
       return new Promise((resolve, reject) => {
-        this.socket.write(frame, (err) => (err ? reject(this.closedError ?? new ConnectionError(err.message)) : resolve(undefined)));
+        this.write(frame, (err) => (err ? reject(this.closedError ?? new ConnectionError(err.message)) : resolve(undefined)));
       });
     }
     return new Promise<Buffer>((resolve, reject) => {
@@ -387,13 +492,24 @@ export class BrokerConnection {
       const entry: InFlight = { apiKey, version, resolve, reject, timer: undefined };
       if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
         entry.timer = setTimeout(() => {
-          const name = API_CODECS.get(apiKey)?.name ?? String(apiKey);
+          const name = API_TABLE.get(apiKey)?.name ?? String(apiKey);
           this.fail(new RequestTimeoutError(`${name} request to ${this.address} timed out after ${timeoutMs}ms`));
         }, timeoutMs);
       }
       this.inFlight.set(correlationId, entry);
-      this.socket.write(frame);
+      this.write(frame);
     });
+  }
+
+  /** Writes a frame; one in several buffers goes out corked (one writev). `done` follows the last buffer. */
+  private write(frame: Buffer | Buffer[], done?: (err?: Error | null) => void): void {
+    if (Buffer.isBuffer(frame)) {
+      this.socket.write(frame, done);
+      return;
+    }
+    this.socket.cork();
+    for (let i = 0; i < frame.length; i++) this.socket.write(frame[i]!, i === frame.length - 1 ? done : undefined);
+    this.socket.uncork();
   }
 
   private onData(chunk: Buffer): void {
@@ -425,6 +541,7 @@ export class BrokerConnection {
   private fail(err: Error): void {
     if (this.closedError) return;
     this.closedError = err;
+    if (this.reauthTimer) clearTimeout(this.reauthTimer);
     const pending = [...this.inFlight.values()];
     this.inFlight.clear();
     for (const p of pending) {
@@ -444,6 +561,31 @@ export class BrokerConnection {
   close(): void {
     this.fail(new ConnectionError(`connection to ${this.address} was closed by the client`, 'ECLOSED'));
   }
+}
+
+function openTlsSocket(host: string, port: number, timeoutMs: number, options: tls.ConnectionOptions): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ ...options, host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+    socket.setNoDelay(true);
+    let connected = false;
+    socket.once('connect', () => (connected = true));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ConnectionError(`no broker at ${host}:${port} (${connected ? 'TLS handshake' : 'connection'} timed out after ${timeoutMs}ms)`, 'ETIMEDOUT'));
+    }, timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      // a refused or unreachable address is retriable; a certificate the client does not trust is not
+      const why = connected ? `SSL handshake failed: ${err.message}` : describeSocketError(err);
+      reject(new ConnectionError(`no broker at ${host}:${port} (${why})`, err.code, !connected));
+    });
+  });
 }
 
 function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {

@@ -1,15 +1,26 @@
 /**
  * The consumer, assign mode: a set of (topic, partition, offset | 'earliest' | 'latest') positions.
  * Earliest/latest are resolved with ListOffsets; then one Fetch per leader broker at a time (max_wait_ms,
- * min_bytes), record batches decoded, records below the requested offset skipped (the broker returns the
- * whole batch that contains the fetch offset), control batches and (read_committed) aborted transactions
- * dropped. Records come out of poll() or the async iterator.
+ * min_bytes), records below the requested offset skipped (the broker returns the whole batch that contains
+ * the fetch offset), control batches and (read_committed) aborted transactions dropped.
+ *
+ * Fetching runs one step ahead, as Kafka's Fetcher does: when poll() hands out what one fetch brought, the next
+ * fetch for those partitions is already on its way (from the offset after the last whole batch received), so
+ * the network round trip overlaps the caller's processing. A partition's *position* is what the caller has
+ * been given; its *fetch offset* may be ahead of it by the data fetched and not yet handed out.
+ *
+ * Records come out of poll() / the async iterator as ConsumerRecord objects, or out of pollEach() as one
+ * reused RecordView (record-view.ts), which allocates nothing per record unless the callback asks for a key,
+ * value or headers.
  */
-import { ClusterClient, METADATA_ERROR_CODES, RETRIABLE_ERROR_CODES, backoffMs, clusterFrom } from './cluster-client.js';
+import type { ClientSecurity } from '../security/client-security.js';
+import { ClusterClient, METADATA_ERROR_CODES, RETRIABLE_ERROR_CODES, backoffMs, clusterFrom, isRetriable } from './cluster-client.js';
 import { ConnectionError } from './connection.js';
 import { decodeRecordBatch, forEachBatch, type RecordHeader } from '../protocol/records.js';
+import { batchLastOffset } from '../protocol/record-batch-header.js';
+import { RecordViewWalker, type RecordView } from './record-view.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import { ZERO_UUID } from '../protocol/primitives.js';
 import type { FetchResponse } from '../protocol/generated/fetch.js';
 import type { ListOffsetsResponse } from '../protocol/generated/list-offsets.js';
@@ -39,6 +50,8 @@ export interface ConsumerOptions {
   bootstrap?: string | readonly string[];
   cluster?: ClusterClient;
   clientId?: string;
+  /** TLS and SASL (with `bootstrap`); default PLAINTEXT. */
+  security?: ClientSecurity;
   isolationLevel?: IsolationLevel;
   /** Fetch max_wait_ms (default 500). */
   maxWaitMs?: number;
@@ -60,8 +73,12 @@ export interface ConsumerOptions {
 interface PartitionState {
   topic: string;
   partition: number;
-  /** Resolved offset, or a spec still to resolve. */
+  /** Next offset to hand out (resolved), or a spec still to resolve. */
   position: OffsetSpec;
+  /** Next offset to fetch: the position, or beyond it by the data fetched and not handed out yet. */
+  fetchOffset: number;
+  /** A fetch for this partition is on its way. */
+  fetching: boolean;
   /** Skip records below this offset (set when the position is resolved). */
   highWatermark: number;
   /** Not fetched before this time (after an error). */
@@ -132,6 +149,19 @@ export async function listOffsets(
   return out;
 }
 
+type AbortedTransactions = FetchResponse['responses'][number]['partitions'][number]['abortedTransactions'];
+
+/** The records one fetch brought for one partition, not handed out yet. */
+interface CompletedFetch {
+  st: PartitionState;
+  /** The partition's position when the data was requested: records below it are skipped. */
+  fromOffset: number;
+  /** Offset after the last whole batch of `data`. */
+  nextOffset: number;
+  data: Buffer;
+  aborted: AbortedTransactions;
+}
+
 export class Consumer {
   readonly cluster: ClusterClient;
   readonly isolationLevel: IsolationLevel;
@@ -144,11 +174,38 @@ export class Consumer {
   private readonly retryBackoffMs: number;
   private readonly allowAutoTopicCreation: boolean;
   private readonly partitions = new Map<string, PartitionState>();
-  private buffer: ConsumerRecord[] = [];
-  private bufferPos = 0;
+  /** Fetched data waiting to be handed out, in arrival order. */
+  private completed: CompletedFetch[] = [];
+  /** Fetches on their way, one per leader at most. */
+  private readonly inFlight = new Map<number, Promise<void>>();
+  /** A failure of a fetch that ran ahead, thrown by the next poll. */
+  private pendingError: Error | undefined;
+  /** Wakes a poll that waits for fetched data. */
+  private dataArrived: (() => void) | undefined;
   private closed = false;
   private errorStreak = 0;
   private wakeup: (() => void) | undefined;
+  private readonly walker = new RecordViewWalker();
+  private readonly stats = { fetches: 0, fetchLatencyTotal: 0, fetchLatencyMax: 0, bytesFetched: 0 };
+
+  /** A few of the Java consumer's fetch metrics (consumer-fetch-manager-metrics), from counters kept per fetch. */
+  metrics(): Record<string, number> {
+    const m = this.stats;
+    return {
+      'fetch-total': m.fetches,
+      'fetch-latency-avg': m.fetches > 0 ? m.fetchLatencyTotal / m.fetches : 0,
+      'fetch-latency-max': m.fetchLatencyMax,
+      'bytes-fetched-total': m.bytesFetched,
+      'fetch-size-avg': m.fetches > 0 ? m.bytesFetched / m.fetches : 0,
+      ...this.throttleMetrics(),
+    };
+  }
+
+  /** fetch-throttle-time-avg and -max: the throttle_time_ms of Fetch responses (client quotas). */
+  private throttleMetrics(): Record<string, number> {
+    const t = this.cluster.throttle.get(ApiKey.Fetch);
+    return { 'fetch-throttle-time-avg': t && t.count > 0 ? t.totalMs / t.count : 0, 'fetch-throttle-time-max': t?.maxMs ?? 0 };
+  }
 
   constructor(opts: ConsumerOptions) {
     const { cluster, owned } = clusterFrom(opts, 'createConsumer', 'kfk-consumer');
@@ -172,14 +229,18 @@ export class Consumer {
       if (typeof offset === 'number' && (!Number.isInteger(offset) || offset < 0)) {
         throw new Error(`invalid offset ${offset} for ${a.topic}-${a.partition}`);
       }
+      // A new state object: data fetched for the old one is dropped when it arrives.
       this.partitions.set(key(a.topic, a.partition), {
         topic: a.topic,
         partition: a.partition,
         position: offset,
+        fetchOffset: typeof offset === 'number' ? offset : -1,
+        fetching: false,
         highWatermark: -1,
         pausedUntil: 0,
       });
     }
+    this.dropStale();
   }
 
   /** Assigns every partition of `topic` at `offset` (waits for the topic's metadata). */
@@ -194,8 +255,7 @@ export class Consumer {
   unassign(assignments?: ReadonlyArray<{ topic: string; partition: number }>): void {
     if (!assignments) this.partitions.clear();
     else for (const a of assignments) this.partitions.delete(key(a.topic, a.partition));
-    this.buffer = this.buffer.slice(this.bufferPos).filter((r) => this.partitions.has(key(r.topic, r.partition)));
-    this.bufferPos = 0;
+    this.dropStale();
   }
 
   assignment(): Array<{ topic: string; partition: number }> {
@@ -208,13 +268,11 @@ export class Consumer {
     return p && typeof p.position === 'number' ? p.position : undefined;
   }
 
-  /** Moves a partition's position. */
+  /** Moves a partition's position (data fetched ahead for it is dropped). */
   seek(topic: string, partition: number, offset: OffsetSpec): void {
     const p = this.partitions.get(key(topic, partition));
     if (!p) throw new Error(`${topic}-${partition} is not assigned`);
-    p.position = offset;
-    this.buffer = this.buffer.slice(this.bufferPos).filter((r) => !(r.topic === topic && r.partition === partition));
-    this.bufferPos = 0;
+    this.assign([{ topic, partition, offset }]);
   }
 
   /** The high watermark seen in the last fetch of a partition (-1 before any). */
@@ -223,71 +281,45 @@ export class Consumer {
   }
 
   /**
-   * One fetch round: resolves with the records that arrived (possibly none, after max_wait_ms).
-   * Buffered records from an earlier round are returned first.
+   * Resolves with the records of the fetches that arrived (possibly none, after maxWaitMs), and sends the
+   * next fetches before returning.
    */
   async poll(opts: { maxWaitMs?: number } = {}): Promise<ConsumerRecord[]> {
-    const maxWaitMs = Math.max(0, Math.min(opts.maxWaitMs ?? this.maxWaitMs, this.maxWaitMs));
-    if (this.bufferPos < this.buffer.length) {
-      const out = this.buffer.slice(this.bufferPos);
-      this.buffer = [];
-      this.bufferPos = 0;
-      return out;
+    if (!(await this.awaitData(opts.maxWaitMs))) return [];
+    const out: ConsumerRecord[] = [];
+    for (const c of this.takeCompleted()) this.decode(c, out);
+    if (out.length > 0) this.errorStreak = 0;
+    this.fetchAhead();
+    return out;
+  }
+
+  /**
+   * As poll(), but calls `fn` once per record with one reused RecordView instead of returning objects: the view
+   * is valid only during the call (copy what you keep). Resolves with the number of records.
+   */
+  async pollEach(fn: (record: RecordView) => void, opts: { maxWaitMs?: number; deliverIf?: () => boolean } = {}): Promise<number> {
+    if (!(await this.awaitData(opts.maxWaitMs))) return 0;
+    if (opts.deliverIf && !opts.deliverIf()) return 0; // (GroupConsumer: a rebalance began meanwhile)
+    let n = 0;
+    for (const c of this.takeCompleted()) {
+      const next = this.walker.walk(c.st.topic, c.st.partition, c.data, c.fromOffset, this.abortFilter(c.aborted), fn);
+      n += this.walker.delivered;
+      c.st.position = Math.max(next, c.nextOffset);
     }
-    if (this.closed) return [];
-    if (this.partitions.size === 0) {
-      await this.interruptibleSleep(maxWaitMs);
-      return [];
-    }
-    await this.resolvePositions();
-    const now = Date.now();
-    const byLeader = new Map<number, PartitionState[]>();
-    const stale = new Set<string>();
-    for (const p of this.partitions.values()) {
-      if (typeof p.position !== 'number' || p.pausedUntil > now) continue;
-      let leader: number;
-      try {
-        leader = await this.cluster.leaderFor(p.topic, p.partition);
-      } catch (err) {
-        if (err instanceof KafkaError && RETRIABLE_ERROR_CODES.has(err.code)) {
-          p.pausedUntil = now + this.retryBackoffMs;
-          stale.add(p.topic);
-          continue;
-        }
-        throw err;
-      }
-      if (leader < 0) {
-        stale.add(p.topic);
-        p.pausedUntil = now + this.retryBackoffMs;
-        continue;
-      }
-      let list = byLeader.get(leader);
-      if (!list) byLeader.set(leader, (list = []));
-      list.push(p);
-    }
-    if (stale.size > 0) await this.refresh([...stale]);
-    if (byLeader.size === 0) {
-      await this.interruptibleSleep(Math.min(maxWaitMs, backoffMs(this.errorStreak++, this.retryBackoffMs, 1000)));
-      return [];
-    }
-    const results = await Promise.all([...byLeader].map(([leader, ps]) => this.fetchFrom(leader, ps, maxWaitMs)));
-    const records = results.flat();
-    if (records.length > 0) this.errorStreak = 0;
-    return records;
+    if (n > 0) this.errorStreak = 0;
+    this.fetchAhead();
+    return n;
   }
 
   /** Records one at a time; ends when close() is called. */
   async *records(): AsyncGenerator<ConsumerRecord, void, undefined> {
     try {
       while (!this.closed) {
-        if (this.bufferPos >= this.buffer.length) {
-          const batch = await this.poll();
+        const batch = await this.poll();
+        for (const r of batch) {
           if (this.closed) return;
-          this.buffer = batch;
-          this.bufferPos = 0;
-          continue;
+          yield r;
         }
-        yield this.buffer[this.bufferPos++]!;
       }
     } finally {
       await this.close();
@@ -307,10 +339,117 @@ export class Consumer {
     if (this.closed) return;
     this.closed = true;
     this.wakeup?.();
+    this.dataArrived?.();
+    this.completed = [];
     if (this.ownsCluster) await this.cluster.close();
   }
 
   // ------------------------------------------------------------------------------------------------
+
+  /** Fetched data for assigned partitions, current positions only. */
+  private takeCompleted(): CompletedFetch[] {
+    const list = this.completed;
+    this.completed = [];
+    return list.filter((c) => this.partitions.get(key(c.st.topic, c.st.partition)) === c.st && c.st.position === c.fromOffset);
+  }
+
+  /** Drops fetched data of partitions unassigned or repositioned. */
+  private dropStale(): void {
+    if (this.completed.length === 0) return;
+    this.completed = this.completed.filter((c) => this.partitions.get(key(c.st.topic, c.st.partition)) === c.st);
+  }
+
+  /**
+   * Waits until fetched data is ready (sending fetches if none is on its way), at most maxWaitMs; false when
+   * there is none (closed, nothing assigned, timed out). Throws a failure of a fetch that ran ahead.
+   */
+  private async awaitData(maxWaitOpt: number | undefined): Promise<boolean> {
+    const maxWaitMs = Math.max(0, Math.min(maxWaitOpt ?? this.maxWaitMs, this.maxWaitMs));
+    this.throwPending();
+    if (this.completed.length > 0) return true;
+    if (this.closed) return false;
+    if (this.partitions.size === 0) {
+      await this.interruptibleSleep(maxWaitMs);
+      return false;
+    }
+    await this.resolvePositions();
+    await this.ensureMetadata();
+    const sent = this.fetchAhead();
+    if (sent === 0 && this.inFlight.size === 0) {
+      // every partition is paused (errors) or leaderless
+      await this.interruptibleSleep(Math.min(maxWaitMs, backoffMs(this.errorStreak++, this.retryBackoffMs, 1000)));
+      this.throwPending();
+      return this.completed.length > 0;
+    }
+    if (this.completed.length === 0 && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, maxWaitMs);
+        const self = this;
+        function done(): void {
+          clearTimeout(timer);
+          if (self.dataArrived === done) self.dataArrived = undefined;
+          resolve();
+        }
+        this.dataArrived = done;
+      });
+    }
+    this.throwPending();
+    return this.completed.length > 0;
+  }
+
+  private throwPending(): void {
+    const err = this.pendingError;
+    if (err) {
+      this.pendingError = undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Sends a fetch to each leader that has none on its way, for its partitions with a resolved position, no
+   * data waiting and no pause; returns the number sent.
+   */
+  private fetchAhead(): number {
+    if (this.closed) return 0;
+    const now = Date.now();
+    const waiting = new Set(this.completed.map((c) => c.st));
+    const byLeader = new Map<number, PartitionState[]>();
+    const stale = new Set<string>();
+    for (const p of this.partitions.values()) {
+      if (typeof p.position !== 'number' || p.fetching || p.pausedUntil > now || waiting.has(p)) continue;
+      const leader = this.cluster.cachedLeader(p.topic, p.partition);
+      if (leader < 0) {
+        stale.add(p.topic);
+        p.pausedUntil = now + this.retryBackoffMs;
+        continue;
+      }
+      if (this.inFlight.has(leader)) continue;
+      let list = byLeader.get(leader);
+      if (!list) byLeader.set(leader, (list = []));
+      list.push(p);
+    }
+    if (stale.size > 0) void this.refresh([...stale]).catch((err: unknown) => this.background(err));
+    for (const [leader, ps] of byLeader) {
+      for (const p of ps) p.fetching = true;
+      const done = this.fetchFrom(leader, ps)
+        .catch((err: unknown) => this.background(err))
+        .finally(() => {
+          for (const p of ps) p.fetching = false;
+          this.inFlight.delete(leader);
+          const wake = this.dataArrived;
+          this.dataArrived = undefined;
+          wake?.();
+        });
+      this.inFlight.set(leader, done);
+    }
+    return byLeader.size;
+  }
+
+  /** Keeps a failure of background work for the next poll (never an unhandled rejection). */
+  private background(err: unknown): void {
+    if (this.closed) return;
+    this.pendingError ??= err instanceof Error ? err : new Error(String(err));
+  }
 
   private interruptibleSleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -333,6 +472,19 @@ export class Consumer {
     }
   }
 
+  /** Loads the metadata of assigned topics not in the cache yet (fetchAhead reads leaders from the cache only). */
+  private async ensureMetadata(): Promise<void> {
+    const missing = new Set<string>();
+    for (const p of this.partitions.values()) if (!this.cluster.metadata.topics.has(p.topic)) missing.add(p.topic);
+    for (const t of missing) {
+      try {
+        await this.cluster.topicMetadata(t, { allowAutoTopicCreation: this.allowAutoTopicCreation });
+      } catch (err) {
+        if (!isRetriable(err)) throw err;
+      }
+    }
+  }
+
   /** Resolves 'earliest'/'latest' positions with ListOffsets. */
   private async resolvePositions(): Promise<void> {
     const todo = [...this.partitions.values()].filter((p) => typeof p.position !== 'number');
@@ -344,19 +496,23 @@ export class Consumer {
     );
     for (const p of todo) {
       const o = offsets.get(key(p.topic, p.partition));
-      if (o && this.partitions.get(key(p.topic, p.partition)) === p) p.position = o.offset;
+      if (o && this.partitions.get(key(p.topic, p.partition)) === p) {
+        p.position = o.offset;
+        p.fetchOffset = o.offset;
+      }
     }
   }
 
-  private async fetchFrom(leader: number, parts: PartitionState[], maxWaitMs: number): Promise<ConsumerRecord[]> {
+  private async fetchFrom(leader: number, parts: PartitionState[]): Promise<void> {
     const byTopic = new Map<string, PartitionState[]>();
     for (const p of parts) {
       let list = byTopic.get(p.topic);
       if (!list) byTopic.set(p.topic, (list = []));
       list.push(p);
     }
-    const requested = new Map(parts.map((p) => [key(p.topic, p.partition), p.position as number]));
+    const requested = new Map(parts.map((p) => [key(p.topic, p.partition), { st: p, fetchOffset: p.fetchOffset, position: p.position as number }]));
     let resp: FetchResponse;
+    const sentAt = Date.now();
     try {
       const conn = await this.cluster.connection(leader);
       resp = await conn.request<FetchResponse>(
@@ -365,7 +521,7 @@ export class Consumer {
           clusterId: null,
           replicaId: -1,
           replicaState: { replicaId: -1, replicaEpoch: -1 },
-          maxWaitMs,
+          maxWaitMs: this.maxWaitMs,
           minBytes: this.minBytes,
           maxBytes: this.maxBytes,
           isolationLevel: ISOLATION[this.isolationLevel],
@@ -377,7 +533,7 @@ export class Consumer {
             partitions: ps.map((p) => ({
               partition: p.partition,
               currentLeaderEpoch: -1,
-              fetchOffset: p.position as number,
+              fetchOffset: p.fetchOffset,
               lastFetchedEpoch: -1,
               logStartOffset: -1,
               partitionMaxBytes: this.maxPartitionBytes,
@@ -386,47 +542,62 @@ export class Consumer {
           forgottenTopicsData: [],
           rackId: '',
         },
-        { timeoutMs: maxWaitMs + 30_000 },
+        { timeoutMs: this.maxWaitMs + 30_000 },
       );
     } catch (err) {
-      if (this.closed) return [];
+      if (this.closed) return;
       if ((err instanceof ConnectionError && err.retriable) || (err instanceof KafkaError && RETRIABLE_ERROR_CODES.has(err.code))) {
         const until = Date.now() + backoffMs(this.errorStreak++, this.retryBackoffMs, 1000);
         for (const p of parts) p.pausedUntil = until;
         await this.refresh([...byTopic.keys()]);
-        return [];
+        return;
       }
       throw err;
     }
+    if (this.closed) return;
+    const latency = Date.now() - sentAt;
+    this.stats.fetches++;
+    this.stats.fetchLatencyTotal += latency;
+    if (latency > this.stats.fetchLatencyMax) this.stats.fetchLatencyMax = latency;
     if (resp.errorCode !== ErrorCode.NONE) {
       throw new KafkaError(resp.errorCode, `Fetch from broker ${leader} failed: ${errorName(resp.errorCode)}`);
     }
-    const out: ConsumerRecord[] = [];
     const stale = new Set<string>();
     for (const t of resp.responses) {
       for (const pd of t.partitions) {
         const k = key(t.topic, pd.partitionIndex);
+        const req = requested.get(k);
         const st = this.partitions.get(k);
         // Ignore answers for partitions unassigned or moved while the fetch was in flight.
-        if (!st || st.position !== requested.get(k)) continue;
+        if (!req || st !== req.st || st.fetchOffset !== req.fetchOffset) continue;
         if (pd.errorCode !== ErrorCode.NONE) {
           this.handlePartitionError(st, pd.errorCode, stale);
           continue;
         }
         st.highWatermark = pd.highWatermark;
-        if (pd.records && pd.records.length > 0) this.decode(st, pd.records, pd.abortedTransactions, out);
+        const data = pd.records;
+        if (!data || data.length === 0) continue;
+        let next = st.fetchOffset;
+        forEachBatch(data, (pos) => {
+          const last = batchLastOffset(data, pos);
+          if (last + 1 > next) next = last + 1;
+        });
+        if (next === st.fetchOffset) continue; // only a partial batch: the next fetch asks again
+        this.stats.bytesFetched += data.length;
+        st.fetchOffset = next;
+        this.completed.push({ st, fromOffset: req.position, nextOffset: next, data, aborted: pd.abortedTransactions });
       }
     }
     if (stale.size > 0) await this.refresh([...stale]);
-    return out;
   }
 
   private handlePartitionError(st: PartitionState, code: number, stale: Set<string>): void {
     if (code === ErrorCode.OFFSET_OUT_OF_RANGE) {
       if (this.autoOffsetReset === 'none') {
-        throw new KafkaError(code, `offset ${String(st.position)} is out of range for ${st.topic}-${st.partition}`);
+        throw new KafkaError(code, `offset ${String(st.fetchOffset)} is out of range for ${st.topic}-${st.partition}`);
       }
       st.position = this.autoOffsetReset;
+      st.fetchOffset = -1;
       return;
     }
     if (RETRIABLE_ERROR_CODES.has(code)) {
@@ -437,16 +608,18 @@ export class Consumer {
     throw new KafkaError(code, `Fetch ${st.topic}-${st.partition}: ${errorName(code)}`);
   }
 
-  private decode(
-    st: PartitionState,
-    buf: Buffer,
-    aborted: FetchResponse['responses'][number]['partitions'][number]['abortedTransactions'],
-    out: ConsumerRecord[],
-  ): void {
-    const fetchOffset = st.position as number;
+  /** read_committed: which producers' transactional batches to drop, as the batches go by. */
+  private abortFilter(aborted: AbortedTransactions): AbortedTransactions | null {
+    if (this.isolationLevel !== 'read_committed' || !aborted || aborted.length === 0) return null;
+    return [...aborted].sort((a, b) => a.firstOffset - b.firstOffset);
+  }
+
+  private decode(c: CompletedFetch, out: ConsumerRecord[]): void {
+    const { st, data: buf } = c;
+    const fetchOffset = c.fromOffset;
     let next = fetchOffset;
     const readCommitted = this.isolationLevel === 'read_committed';
-    const abortedTxns = readCommitted && aborted ? [...aborted].sort((a, b) => a.firstOffset - b.firstOffset) : [];
+    const abortedTxns = this.abortFilter(c.aborted) ?? [];
     let abortIdx = 0;
     const abortedProducers = new Set<number>();
     forEachBatch(buf, (pos) => {
@@ -479,7 +652,7 @@ export class Consumer {
         });
       }
     });
-    st.position = next;
+    st.position = Math.max(next, c.nextOffset);
   }
 }
 

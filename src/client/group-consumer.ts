@@ -18,9 +18,10 @@
 import { ClusterClient, backoffMs, sleep, clusterFrom } from './cluster-client.js';
 import { BrokerConnection, ConnectionError } from './connection.js';
 import { Consumer, type ConsumerOptions, type ConsumerRecord, type OffsetSpec } from './consumer.js';
+import type { RecordView } from './record-view.js';
 import { assignorByName, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Assignor, type TopicPartition } from './assignors.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
-import { ApiKey } from '../protocol/generated/apis.js';
+import { ApiKey } from '../protocol/generated/api-table.js';
 import type { FindCoordinatorResponse } from '../protocol/generated/find-coordinator.js';
 import type { JoinGroupResponse } from '../protocol/generated/join-group.js';
 import type { SyncGroupResponse } from '../protocol/generated/sync-group.js';
@@ -115,6 +116,7 @@ export class GroupConsumer {
   private closed = false;
   private closing: Promise<void> | undefined;
   private fatal: Error | undefined;
+  private rebalanceMs = 0;
 
   constructor(opts: GroupConsumerOptions) {
     if (!opts.groupId) throw new Error('createGroupConsumer: groupId is required');
@@ -138,7 +140,17 @@ export class GroupConsumer {
     this.consumer = new Consumer({ ...opts, cluster: this.cluster, autoOffsetReset: this.autoOffsetReset });
   }
 
+  /** Time spent joining and rebalancing so far, in ms (Kafka's consumer perf test reports it as rebalance.time.ms). */
+  get rebalanceTimeMs(): number {
+    return this.rebalanceMs;
+  }
+
   /** The current member id ('' before the first join). */
+  /** What a transactional producer's sendOffsetsToTransaction needs of this member (Java's groupMetadata()). */
+  groupMetadata(): { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null } {
+    return { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: this.groupInstanceId };
+  }
+
   get member(): { memberId: string; generationId: number; leader: boolean } {
     return { memberId: this.memberId, generationId: this.generationId, leader: this.memberId !== '' && this.memberId === this.leaderId };
   }
@@ -179,6 +191,45 @@ export class GroupConsumer {
       });
     }
     return out;
+  }
+
+  /**
+   * As poll(), but shows each record to `fn` through one reused RecordView (consumer.ts pollEach): no object per
+   * record. Resolves with the number of records.
+   */
+  async pollEach(fn: (record: RecordView) => void, opts: { maxWaitMs?: number } = {}): Promise<number> {
+    if (this.fatal) throw this.fatal;
+    if (this.closed || this.closing) return 0;
+    if (this.needsJoin) {
+      await this.rejoin();
+      if (this.closed) return 0;
+    }
+    let n: number;
+    if (this.buffer.length > 0) {
+      // records a poll() with maxRecords left behind come first
+      const buffered = this.buffer;
+      this.buffer = [];
+      for (const r of buffered) {
+        fn({ ...r, keyLength: r.key?.length ?? -1, valueLength: r.value?.length ?? -1 });
+        this.delivered.set(tpKey(r.topic, r.partition), r.offset + 1);
+      }
+      n = buffered.length;
+    } else {
+      n = await this.consumer.pollEach(fn, { maxWaitMs: opts.maxWaitMs, deliverIf: () => !this.closed && !this.needsJoin });
+      if (n > 0) {
+        for (const tp of this.assigned) {
+          const position = this.consumer.position(tp.topic, tp.partition);
+          if (position !== undefined) this.delivered.set(tpKey(tp.topic, tp.partition), position);
+        }
+      }
+    }
+    if (this.autoCommit && Date.now() >= this.nextAutoCommit) {
+      this.nextAutoCommit = Date.now() + this.autoCommitIntervalMs;
+      await this.commit().catch((err: unknown) => {
+        if (!(err instanceof CommitFailedError) && !isTransient(err)) throw err;
+      });
+    }
+    return n;
   }
 
   /** Records one at a time; ends when close() is called. */
@@ -344,7 +395,12 @@ export class GroupConsumer {
         if (c.errorCode !== ErrorCode.NONE) {
           throw new KafkaError(c.errorCode, `FindCoordinator for group '${this.groupId}': ${c.errorMessage ?? errorName(c.errorCode)}`);
         }
-        const opened = await BrokerConnection.connect({ host: c.host, port: c.port, clientId: this.cluster.clientId });
+        const opened = await BrokerConnection.connect({
+          host: c.host,
+          port: c.port,
+          clientId: this.cluster.clientId,
+          ...(this.cluster.security ? { security: this.cluster.security } : {}),
+        });
         if (this.closed) {
           opened.close();
           throw new ConnectionError('consumer is closed', 'ECLOSED', false);
@@ -392,6 +448,15 @@ export class GroupConsumer {
 
   /** Revokes the current assignment (committing it first) and runs JoinGroup + SyncGroup until it succeeds. */
   private async rejoin(): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.rejoinGroup();
+    } finally {
+      this.rebalanceMs += Date.now() - started;
+    }
+  }
+
+  private async rejoinGroup(): Promise<void> {
     this.stopHeartbeat();
     if (this.assigned.length > 0) {
       if (this.autoCommit && this.generationId >= 0) {

@@ -9,9 +9,10 @@
  * ```
  */
 export { Producer, createProducer, normalizeAcks } from './producer.js';
-export type { Acks, ProducerOptions, ProducerRecord, RecordMetadata, ProducerTransport } from './producer.js';
+export type { Acks, ProduceCallback, ProducerOptions, ProducerRecord, RecordMetadata, ProducerTransport, ConsumerGroupMetadata, TransactionalOffset } from './producer.js';
 export { Consumer, createConsumer, listOffsets } from './consumer.js';
 export type { Assignment, ConsumerOptions, ConsumerRecord, IsolationLevel, OffsetSpec } from './consumer.js';
+export type { RecordView } from './record-view.js';
 export { GroupConsumer, CommitFailedError, createGroupConsumer } from './group-consumer.js';
 export type { GroupConsumerOptions, CommittedOffset } from './group-consumer.js';
 export { rangeAssignor, roundRobinAssignor, assignorByName } from './assignors.js';
@@ -19,6 +20,7 @@ export type { Assignor, TopicPartition, MemberSubscription, GroupAssignment } fr
 export { Admin, TopicError, createAdmin } from './admin.js';
 export type { AdminOptions, NewTopic, CreatedTopic, TopicDescription, PartitionDescription, ClusterDescription } from './admin.js';
 export type { GroupListing, GroupDescription, GroupMemberDescription, GroupOffset } from './admin.js';
+export type { TransactionListing, TransactionDescription, ProducerStateDescription, AbortTransactionSpec } from './admin.js';
 export { ClusterClient, parseBootstrap, isRetriable } from './cluster-client.js';
 export type { ClusterClientOptions, BrokerInfo, TopicMetadata, PartitionMetadata, ClusterMetadata } from './cluster-client.js';
 export { BrokerConnection, ConnectionError, RequestTimeoutError } from './connection.js';

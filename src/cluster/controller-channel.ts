@@ -5,6 +5,7 @@
  * one connection to it is kept, and it is dropped when the controller moves or the connection fails.
  */
 import { BrokerConnection } from '../client/connection.js';
+import type { ClientSecurity } from '../security/client-security.js';
 import type { Registry } from '../registry/registry.js';
 import { brokerIdPath, decodeBrokerRegistration } from '../registry/paths.js';
 import { getControllerId } from './controller-epoch.js';
@@ -19,7 +20,7 @@ export class ControllerChannel {
 
   constructor(
     private readonly registry: Registry,
-    private readonly opts: { brokerId: number; listenerName?: string; requestTimeoutMs?: number },
+    private readonly opts: { brokerId: number; listenerName?: string; requestTimeoutMs?: number; security?: ClientSecurity },
   ) {}
 
   /** The controller's id as the registry has it now (-1: none). */
@@ -63,7 +64,12 @@ export class ControllerChannel {
     const address = `${ep.host}:${ep.port}`;
     if (this.conn && (this.conn.controllerId !== id || this.conn.address !== address)) this.reset();
     if (!this.conn) {
-      const connection = BrokerConnection.connect({ host: ep.host, port: ep.port, clientId: `broker-${this.opts.brokerId}-controller-channel` });
+      const connection = BrokerConnection.connect({
+        host: ep.host,
+        port: ep.port,
+        clientId: `broker-${this.opts.brokerId}-controller-channel`,
+        ...(this.opts.security ? { security: this.opts.security } : {}),
+      });
       this.conn = { controllerId: id, address, connection };
       connection.catch(() => {
         if (this.conn?.connection === connection) this.conn = null;

@@ -71,7 +71,7 @@ import {
   type CreateTopicRequest,
   type TopicCreationPlan,
 } from './topic-changes.js';
-import { isInternalTopic } from './topic-names.js';
+import { invalidTopicNameReason, isInternalTopic } from './topic-names.js';
 import {
   invalidReassignment,
   isBeingReassigned,
@@ -680,6 +680,9 @@ export class Controller {
   }
 
   private async doCreateTopic(req: CreateTopicRequest): Promise<ControllerResult> {
+    // Before any registry path is built from the name ("" or "a/b" are not valid znode paths).
+    const invalid = invalidTopicNameReason(req.name);
+    if (invalid) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: invalid };
     const exists = this.ctx.topics.has(req.name) || (await this.registry.exists(topicPath(req.name))) !== null;
     const plan = planTopicCreation(req, {
       exists,
@@ -708,6 +711,8 @@ export class Controller {
   }
 
   private async doCreatePartitions(req: CreatePartitionsRequest, attempt = 0): Promise<ControllerResult> {
+    // A topic with an invalid name cannot exist, and its name is no valid registry path.
+    if (invalidTopicNameReason(req.name)) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${req.name}' does not exist.` };
     const topic = this.ctx.topics.get(req.name) ?? (await this.loadTopic(req.name));
     const plan = planPartitionAddition(req, topic, {
       brokers: [...this.ctx.liveBrokerEpochs.keys()],

@@ -6,9 +6,18 @@ import { uuidToString } from '../protocol/primitives.js';
 
 export interface BrokerEndpoint {
   id: number;
+  /** The endpoint other brokers use (the inter-broker listener's). */
   host: string;
   port: number;
   rack: string | null;
+  /** Every advertised endpoint by listener name: clients are told those of the listener they connected to. */
+  listeners?: ReadonlyMap<string, { readonly host: string; readonly port: number }>;
+}
+
+/** A broker's endpoint on a listener (Kafka's getAliveBrokerNode(id, listenerName)); undefined when it has none there. */
+export function endpointOn(b: BrokerEndpoint, listenerName: string): { host: string; port: number } | undefined {
+  if (b.listeners === undefined) return { host: b.host, port: b.port };
+  return b.listeners.get(listenerName);
 }
 
 export interface PartitionInfo {

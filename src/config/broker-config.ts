@@ -115,7 +115,15 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   d('log.message.downconversion.enable', 'boolean', true, 'low', 'Down-convert record batches for old fetch versions.'),
   d('log.message.format.version', 'string', '3.0-IV1', 'medium', 'Accepted for compatibility; kfk always writes record batch v2.'),
   d('compression.type', 'string', 'producer', 'high', 'Final compression of topics: producer keeps the producer\'s codec.', inStrings(...COMPRESSION_TYPES)),
-  d('num.recovery.threads.per.data.dir', 'int', 1, 'high', 'Threads per data dir for log recovery.' + IGNORED, atLeast(1)),
+  d('num.recovery.threads.per.data.dir', 'int', 1, 'high', 'Logs of one data dir recovered at a time after an unclean shutdown (kfk: concurrent recoveries on the event loop and the I/O thread pool); the broker serves recovered partitions while the rest recover.', atLeast(1)),
+  d('log.max.open.files', 'int', -1, 'medium', 'kfk extension: how many segment and index files the broker keeps open at most (an LRU of descriptors; files open on demand). -1: the process\'s open-file limit (which Node raises to the hard limit at start) minus min(256, half of it), left for connections.', {
+    validate(name, value) {
+      if (value !== null && value !== -1 && (value as number) < 1) throw ConfigError.invalid(name, value, 'Value must be -1 or at least 1');
+    },
+    describe() {
+      return '-1 or [1,...]';
+    },
+  }),
 
   // ---- topics ----
   d('num.partitions', 'int', 1, 'medium', 'Default number of partitions of a new topic.', atLeast(1)),
@@ -182,12 +190,46 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   d('transaction.state.log.segment.bytes', 'int', 104857600, 'high', 'Segment size of __transaction_state.', atLeast(1)),
   d('transaction.max.timeout.ms', 'int', 900000, 'high', 'Maximum transaction timeout a producer may ask for.', atLeast(1)),
   d('transactional.id.expiration.ms', 'int', 604800000, 'high', 'Expire a transactional id unused for this long.', atLeast(1)),
-  d('producer.id.expiration.ms', 'int', 86400000, 'low', 'Expire idempotent producer state unused for this long.', atLeast(1)),
+  d('transaction.state.log.load.buffer.size', 'int', 5242880, 'low', 'Read size when loading __transaction_state.', atLeast(1)),
+  d('transaction.abort.timed.out.transaction.cleanup.interval.ms', 'int', 10000, 'low', 'How often transactions open past their timeout are looked for (and aborted).', atLeast(1)),
+  d('transaction.remove.expired.transaction.cleanup.interval.ms', 'int', 3600000, 'low', 'How often transactional ids past transactional.id.expiration.ms are removed.', atLeast(1)),
+  d('producer.id.expiration.ms', 'int', 86400000, 'low', 'Expire producer state (without an open transaction) unused for this long.', atLeast(1)),
+  d('producer.id.expiration.check.interval.ms', 'int', 600000, 'low', 'How often producer state is checked for producer.id.expiration.ms.', atLeast(1)),
 
-  // ---- security (accepted; see docs for what kfk implements) ----
-  d('sasl.enabled.mechanisms', 'list', ['GSSAPI'], 'medium', 'SASL mechanisms enabled on SASL listeners.'),
+  // ---- security (docs/security.md). Each may be set per listener as listener.name.<listener>.<key>. ----
+  d('ssl.keystore.type', 'string', 'JKS', 'medium', 'File format of the keystore: PEM or PKCS12 (JKS, Kafka\'s default, is refused: convert it with keytool).'),
+  d('ssl.keystore.location', 'string', null, 'high', 'The keystore: a PEM file with the private key and the certificate chain, or a PKCS12 file.'),
+  d('ssl.keystore.password', 'password', null, 'high', 'Password of a PKCS12 keystore.'),
+  d('ssl.key.password', 'password', null, 'high', 'Password of an encrypted private key (PEM keystores).'),
+  d('ssl.keystore.key', 'password', null, 'high', 'The private key in PEM, inline (with ssl.keystore.type=PEM).'),
+  d('ssl.keystore.certificate.chain', 'password', null, 'high', 'The certificate chain in PEM, inline (with ssl.keystore.type=PEM).'),
+  d('ssl.truststore.type', 'string', 'JKS', 'medium', 'File format of the truststore: PEM or PKCS12.'),
+  d('ssl.truststore.location', 'string', null, 'high', 'The truststore: CA certificates in PEM, or a PKCS12 file.'),
+  d('ssl.truststore.password', 'password', null, 'high', 'Password of a PKCS12 truststore (checks its integrity).'),
+  d('ssl.truststore.certificates', 'password', null, 'high', 'CA certificates in PEM, inline (with ssl.truststore.type=PEM).'),
+  d('ssl.client.auth', 'string', 'none', 'medium', 'Client certificates: required, requested or none.', inStrings('required', 'requested', 'none')),
+  d('ssl.principal.mapping.rules', 'string', 'DEFAULT', 'low', 'Rules mapping a client certificate\'s distinguished name to a principal name (RULE:pattern/replacement/[LU], DEFAULT).'),
+  d('ssl.enabled.protocols', 'list', ['TLSv1.2', 'TLSv1.3'], 'medium', 'TLS versions offered.'),
+  d('ssl.protocol', 'string', 'TLSv1.3', 'medium', 'Accepted for compatibility; the versions offered are ssl.enabled.protocols.'),
+  d('ssl.cipher.suites', 'list', [], 'low', 'Refused when set: kfk uses the TLS library\'s default cipher suites.'),
+  d('ssl.endpoint.identification.algorithm', 'string', 'https', 'low', 'https: a broker connecting to another checks its host name against the certificate; empty: not.'),
+  d('ssl.keymanager.algorithm', 'string', 'SunX509', 'low', 'Accepted for compatibility (Java only).'),
+  d('ssl.trustmanager.algorithm', 'string', 'PKIX', 'low', 'Accepted for compatibility (Java only).'),
+  d('ssl.secure.random.implementation', 'string', null, 'low', 'Accepted for compatibility (Java only).'),
+  d('ssl.engine.factory.class', 'class', null, 'low', 'Refused when set: kfk cannot load Java classes.'),
+  d('sasl.enabled.mechanisms', 'list', ['GSSAPI'], 'medium', 'SASL mechanisms enabled on SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (GSSAPI, Kafka\'s default, is refused).'),
   d('sasl.mechanism.inter.broker.protocol', 'string', 'GSSAPI', 'medium', 'SASL mechanism between brokers.'),
-  d('authorizer.class.name', 'string', '', 'low', 'Authorizer class; empty disables authorization.'),
+  d('sasl.jaas.config', 'password', null, 'medium', 'Brokers take the JAAS line per listener and mechanism: listener.name.<listener>.<mechanism>.sasl.jaas.config.'),
+  d('sasl.server.callback.handler.class', 'class', null, 'medium', 'Refused when set: kfk cannot load Java classes.'),
+  d('sasl.server.max.receive.size', 'int', 524288, 'low', 'Largest frame accepted before SASL authentication.', atLeast(1)),
+  d('connections.max.reauth.ms', 'long', 0, 'medium', 'SASL sessions last this long; clients re-authenticate (KIP-368) or are disconnected. 0: no limit.', atLeast(0)),
+  d('connection.failed.authentication.delay.ms', 'int', 100, 'low', 'A failed authentication is answered and the connection closed after this delay.', atLeast(0)),
+  d('quota.window.num', 'int', 11, 'low', 'Samples a client quota rate is measured over.', atLeast(1)),
+  d('quota.window.size.seconds', 'int', 1, 'low', 'Length of one quota sample.', atLeast(1)),
+  d('principal.builder.class', 'class', null, 'medium', 'Refused when set to anything but Kafka\'s DefaultKafkaPrincipalBuilder.'),
+  d('authorizer.class.name', 'string', '', 'low', 'Authorizer: kafka.security.authorizer.AclAuthorizer (or kafka.security.auth.SimpleAclAuthorizer, org.apache.kafka.metadata.authorizer.StandardAuthorizer); empty disables authorization.'),
+  d('super.users', 'string', null, 'medium', 'Principals allowed everything, separated by semicolons (User:admin;User:broker).'),
+  d('allow.everyone.if.no.acl.found', 'boolean', false, 'medium', 'A resource without any ACL may be used by everyone (true) or by nobody but super users (false).'),
 ];
 
 export const BROKER_CONFIG_DEF_MAP: ReadonlyMap<string, ConfigDef> = configDefMap(BROKER_CONFIG_DEFS);
@@ -254,6 +296,9 @@ export interface BrokerConfig {
   logCleanupPolicy: string[];
   logCleanerEnable: boolean;
   logCleanerThreads: number;
+  /** log.max.open.files; -1 = derived from the process's open-file limit. */
+  logMaxOpenFiles: number;
+  numRecoveryThreadsPerDataDir: number;
   logCleanerBackoffMs: number;
   logCleanerDeleteRetentionMs: number;
   logCleanerMinCompactionLagMs: number;
@@ -315,8 +360,14 @@ export interface BrokerConfig {
   transactionStateLogNumPartitions: number;
   transactionStateLogReplicationFactor: number;
   transactionStateLogMinIsr: number;
+  transactionStateLogSegmentBytes: number;
+  transactionStateLogLoadBufferSize: number;
   transactionMaxTimeoutMs: number;
   transactionalIdExpirationMs: number;
+  transactionAbortTimedOutTransactionCleanupIntervalMs: number;
+  transactionRemoveExpiredTransactionCleanupIntervalMs: number;
+  producerIdExpirationMs: number;
+  producerIdExpirationCheckIntervalMs: number;
 
   /** Every defined config by its Kafka name (converted value or default). */
   values: Record<string, ConfigValue>;
@@ -405,6 +456,21 @@ function splitCsv(s: string): string[] {
     .split(',')
     .map((x) => x.trim())
     .filter((x) => x !== '');
+}
+
+/**
+ * Unknown keys, less the listener-prefixed forms of known ones (listener.name.<l>.<key>, and
+ * listener.name.<l>.<mechanism>.<key> for SASL settings), which Kafka reads per listener and does not warn about.
+ */
+function withoutListenerSettings(unknown: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(unknown)) {
+    const m = /^listener\.name\.[^.]+\.(.+)$/.exec(k);
+    const rest = m?.[1];
+    const known = rest !== undefined && (BROKER_CONFIG_DEF_MAP.has(rest) || BROKER_CONFIG_DEF_MAP.has(rest.replace(/^(plain|scram-sha-256|scram-sha-512|gssapi|oauthbearer)\./i, '')));
+    if (!known) out[k] = v;
+  }
+  return out;
 }
 
 /** Build the typed broker config from raw key/values (file and overrides already merged). */
@@ -577,6 +643,8 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
     logCleanupPolicy: v['log.cleanup.policy'] as string[],
     logCleanerEnable: bool('log.cleaner.enable'),
     logCleanerThreads: num('log.cleaner.threads'),
+    logMaxOpenFiles: num('log.max.open.files'),
+    numRecoveryThreadsPerDataDir: num('num.recovery.threads.per.data.dir'),
     logCleanerBackoffMs: num('log.cleaner.backoff.ms'),
     logCleanerDeleteRetentionMs: num('log.cleaner.delete.retention.ms'),
     logCleanerMinCompactionLagMs: num('log.cleaner.min.compaction.lag.ms'),
@@ -636,12 +704,18 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
     transactionStateLogNumPartitions: num('transaction.state.log.num.partitions'),
     transactionStateLogReplicationFactor: num('transaction.state.log.replication.factor'),
     transactionStateLogMinIsr: num('transaction.state.log.min.isr'),
+    transactionStateLogSegmentBytes: num('transaction.state.log.segment.bytes'),
+    transactionStateLogLoadBufferSize: num('transaction.state.log.load.buffer.size'),
     transactionMaxTimeoutMs: num('transaction.max.timeout.ms'),
     transactionalIdExpirationMs: num('transactional.id.expiration.ms'),
+    transactionAbortTimedOutTransactionCleanupIntervalMs: num('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+    transactionRemoveExpiredTransactionCleanupIntervalMs: num('transaction.remove.expired.transaction.cleanup.interval.ms'),
+    producerIdExpirationMs: num('producer.id.expiration.ms'),
+    producerIdExpirationCheckIntervalMs: num('producer.id.expiration.check.interval.ms'),
 
     values: v,
     explicit: parsed.explicit,
-    unknown: parsed.unknown,
+    unknown: withoutListenerSettings(parsed.unknown),
     originals: { ...raw },
   };
 }

@@ -1,15 +1,16 @@
 /**
  * Settings kfk does not honour and must not ignore, because ignoring them would leave a broker less safe than
- * its configuration says: a listener the user believes is encrypted or authenticated would serve plaintext to
- * anyone; an authorizer or policy would silently allow everything. A broker refuses to start with any of them,
- * with a one-line ConfigError naming the setting (docs/limits.md, "Refused settings").
+ * its configuration says: a policy would silently allow everything, ZooKeeper ACLs or TLS would be missing. A
+ * broker refuses to start with any of them, with a one-line ConfigError naming the setting (docs/limits.md,
+ * "Refused settings").
  *
- * Settings that only matter together with one of these (ssl.*, sasl.*, super.users, ...) are not refused on
- * their own: with PLAINTEXT listeners Kafka ignores them too. Replication settings (min.insync.replicas,
- * unclean.leader.election.enable) are honoured and never refused here.
+ * Listeners' security (TLS, SASL) is honoured; what a listener asks for that kfk cannot give (JKS stores, GSSAPI,
+ * Java classes) is refused by src/security/listener-security.ts when the broker starts. Replication settings
+ * (min.insync.replicas, unclean.leader.election.enable) are honoured and never refused here.
  */
-import { BROKER_CONFIG_DEF_MAP, parseListeners, parseSecurityProtocolMap, type BrokerConfig, type Listener } from './broker-config.js';
+import type { BrokerConfig } from './broker-config.js';
 import { ConfigError } from './config-def.js';
+import { ACL_AUTHORIZER_CLASSES } from '../security/acl.js';
 
 interface Refusal {
   readonly key: string;
@@ -27,19 +28,14 @@ function isTrue(v: unknown): boolean {
   return String(v ?? '').trim().toLowerCase() === 'true';
 }
 
-function listenerRefusal(key: string, l: Listener): Refusal {
-  return {
-    key,
-    value: `${l.name}://${l.host}:${l.port}`,
-    why: `listener ${l.name} uses security protocol ${l.securityProtocol}, but kfk serves PLAINTEXT only (no TLS, no SASL yet) and would accept unencrypted, unauthenticated clients on it; use a PLAINTEXT listener`,
-  };
-}
-
 /** The settings refused whatever the listeners (class names, ZooKeeper security), from raw properties. */
 function otherRefusals(values: Record<string, unknown>): Refusal[] {
   const out: Refusal[] = [];
+  const authorizer = nonEmpty(values['authorizer.class.name']);
+  if (authorizer !== null && !(ACL_AUTHORIZER_CLASSES as readonly string[]).includes(authorizer)) {
+    out.push({ key: 'authorizer.class.name', value: authorizer, why: `kfk cannot load Java classes; its ACL authorizer is ${ACL_AUTHORIZER_CLASSES[0]} (docs/security.md)` });
+  }
   const classSettings: [string, string][] = [
-    ['authorizer.class.name', 'kfk has no authorizer: every client could do everything'],
     ['create.topic.policy.class.name', 'kfk has no create-topic policies: every topic creation would be allowed'],
     ['alter.config.policy.class.name', 'kfk has no alter-config policies: every config change would be allowed'],
   ];
@@ -58,43 +54,12 @@ function otherRefusals(values: Record<string, unknown>): Refusal[] {
 
 /** Every refused setting of a typed config, in a stable order (the first is reported). */
 export function unsafeSettings(config: BrokerConfig): Refusal[] {
-  const out: Refusal[] = [];
-  for (const [key, listeners] of [
-    ['listeners', config.listeners],
-    ['advertised.listeners', config.advertisedListeners],
-  ] as const) {
-    // advertised listeners not set explicitly are the listeners again: report those once
-    if (key === 'advertised.listeners' && !config.explicit.has(key)) continue;
-    for (const l of listeners) if (l.securityProtocol !== 'PLAINTEXT') out.push(listenerRefusal(key, l));
-  }
-  out.push(...otherRefusals({ ...config.originals, ...config.values }));
-  return out;
+  return otherRefusals({ ...config.originals, ...config.values });
 }
 
-/**
- * The same check on raw properties, before Kafka's own validation runs: that validation would otherwise
- * report an SSL-only listener list as an inter-broker listener problem, not name the listener. Values that
- * do not parse are left to that validation.
- */
+/** The same check on raw properties, before Kafka's own validation runs. */
 export function unsafeProperties(raw: Record<string, string>): Refusal[] {
-  const out: Refusal[] = [];
-  let protocols: ReturnType<typeof parseSecurityProtocolMap> | null;
-  try {
-    protocols = parseSecurityProtocolMap(raw['listener.security.protocol.map'] ?? String(BROKER_CONFIG_DEF_MAP.get('listener.security.protocol.map')!.default));
-  } catch {
-    protocols = null;
-  }
-  for (const key of ['listeners', 'advertised.listeners']) {
-    const value = raw[key];
-    if (value === undefined || protocols === null) continue;
-    try {
-      for (const l of parseListeners(value, protocols, key)) if (l.securityProtocol !== 'PLAINTEXT') out.push(listenerRefusal(key, l));
-    } catch {
-      // malformed: the full validation names it
-    }
-  }
-  out.push(...otherRefusals(raw));
-  return out;
+  return otherRefusals(raw);
 }
 
 function refuse(refusals: Refusal[]): void {

@@ -9,6 +9,14 @@
  * the commit carries its own expire timestamp) or GroupMetadataValue (v3); a null value is a tombstone.
  * On becoming leader of an offsets partition the coordinator replays its log to rebuild committed offsets
  * and groups. Offsets of Empty groups expire after offsets.retention.minutes (checked on a timer).
+ *
+ * Transactional offset commits (TxnOffsetCommit, Kafka's pendingTransactionalOffsetCommits): the offsets are appended
+ * as a transactional batch with the producer's id and epoch, and kept pending per producer until the transaction's
+ * marker reaches the offsets partition (WriteTxnMarkers → onTransactionCompleted): a COMMIT makes them the group's
+ * committed offsets, an ABORT drops them. Loading replays the same: a transactional batch's offsets wait for the
+ * producer's control batch; those still without one stay pending. OffsetFetch with require_stable answers
+ * UNSTABLE_OFFSET_COMMIT for a partition with pending offsets. (Kafka also compares the log positions of a pending
+ * transactional commit and a later plain commit of the same partition; kfk applies them in completion order.)
  */
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Reader, Writer } from '../protocol/primitives.js';
@@ -25,6 +33,8 @@ import {
 import { readConsumerProtocolSubscription } from '../protocol/generated/consumer-protocol-subscription.js';
 import { OFFSETS_TOPIC } from '../cluster/topic-names.js';
 import type { AppendResult, FetchResult } from '../replication/replica-manager.js';
+import type { AppendOrigin } from '../log/producer-state.js';
+import { CONTROL_TYPE_COMMIT, readControlRecord } from '../protocol/control-records.js';
 import type { Logger } from '../server/logger.js';
 import { silentLogger } from '../server/logger.js';
 import { offsetsPartitionFor } from './offsets-topic.js';
@@ -52,7 +62,7 @@ const EMPTY = Buffer.alloc(0);
 
 /** What the coordinator needs of the replica manager (an interface so tests can use a fake log). */
 export interface OffsetsLog {
-  appendRecords(topic: string, partition: number, records: Buffer | null, acks: number, timeoutMs: number): AppendResult | Promise<AppendResult>;
+  appendRecords(topic: string, partition: number, records: Buffer | null, acks: number, timeoutMs: number, origin?: AppendOrigin): AppendResult | Promise<AppendResult>;
   /** upToLogEnd: read everything the leader has, not only what is replicated (loading, as Kafka's coordinator). */
   fetchPartition(topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean, readCommitted: boolean, upToLogEnd?: boolean): Promise<FetchResult>;
 }
@@ -100,6 +110,8 @@ export interface GroupSummary {
 }
 
 type PartitionStatus = 'loading' | 'loaded';
+
+type PendingOffsets = Map<string, { topic: string; partition: number; value: CommittedOffset }>;
 
 function encodeWith(version: number, size: number, write: (w: Writer) => void): Buffer {
   const w = new Writer(Buffer.alloc(2 + size));
@@ -176,6 +188,10 @@ function appendError(code: number, forCommit: boolean): number {
     case ErrorCode.RECORD_LIST_TOO_LARGE:
     case ErrorCode.INVALID_FETCH_SIZE:
       return forCommit ? ErrorCode.INVALID_COMMIT_OFFSET_SIZE : ErrorCode.UNKNOWN_SERVER_ERROR;
+    case ErrorCode.INVALID_PRODUCER_EPOCH:
+    case ErrorCode.PRODUCER_FENCED:
+    case ErrorCode.TRANSACTION_COORDINATOR_FENCED:
+      return code; // a transactional commit of a fenced producer: the client must know
     default:
       return ErrorCode.UNKNOWN_SERVER_ERROR;
   }
@@ -183,6 +199,8 @@ function appendError(code: number, forCommit: boolean): number {
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
+  /** Transactional offset commits waiting for their marker: producer id → group id → offsets. */
+  private readonly pendingTxnOffsets = new Map<number, Map<string, PendingOffsets>>();
   private readonly partitions = new Map<number, PartitionStatus>();
   private readonly loads = new Map<number, Promise<void>>();
   private readonly clock: Clock;
@@ -286,6 +304,10 @@ export class GroupCoordinator {
 
   private unload(partition: number): void {
     this.partitions.delete(partition);
+    for (const [pid, byGroup] of [...this.pendingTxnOffsets]) {
+      for (const id of [...byGroup.keys()]) if (this.partitionFor(id) === partition) byGroup.delete(id);
+      if (byGroup.size === 0) this.pendingTxnOffsets.delete(pid);
+    }
     for (const [id, g] of [...this.groups]) {
       if (this.partitionFor(id) === partition) {
         g.shutdown(ErrorCode.NOT_COORDINATOR);
@@ -298,6 +320,8 @@ export class GroupCoordinator {
   private async load(partition: number): Promise<void> {
     const offsets = new Map<string, Map<string, { topic: string; partition: number; value: CommittedOffset }>>();
     const metadata = new Map<string, GroupMetadataValue>();
+    // transactional commits by producer id, until that producer's marker says commit or abort
+    const pending = new Map<number, Map<string, PendingOffsets>>();
     let position = 0;
     const maxBytes = this.opts.loadBufferSize ?? 5242880;
     for (;;) {
@@ -310,18 +334,41 @@ export class GroupCoordinator {
       if (r.errorCode !== ErrorCode.NONE) throw new Error(`reading ${OFFSETS_TOPIC}-${partition} at ${position}: error ${r.errorCode}`);
       if (!r.records || r.records.length === 0) break;
       const before = position;
+      let pos = 0;
       for (const batch of decodeRecordBatches(r.records)) {
+        const batchPos = pos;
+        pos += batch.sizeInBytes;
         if (batch.lastOffset < position) continue;
         position = batch.lastOffset + 1;
-        if (batch.isControl) continue;
+        if (batch.isControl) {
+          const txn = pending.get(batch.producerId);
+          if (txn === undefined) continue;
+          pending.delete(batch.producerId);
+          if (readControlRecord(r.records, batchPos)?.type !== CONTROL_TYPE_COMMIT) continue;
+          for (const [groupId, byTp] of txn) {
+            let byGroup = offsets.get(groupId);
+            if (!byGroup) offsets.set(groupId, (byGroup = new Map()));
+            for (const [k, v] of byTp) byGroup.set(k, v);
+          }
+          continue;
+        }
+        const transactional = batch.isTransactional && batch.producerId >= 0;
         for (const rec of batch.records) {
           if (!rec.key || rec.key.length < 2) continue;
           const kr = new Reader(rec.key);
           const keyVersion = kr.int16();
           if (keyVersion === 0 || keyVersion === 1) {
             const k = readOffsetCommitKey(kr, keyVersion);
-            let byGroup = offsets.get(k.group);
-            if (!byGroup) offsets.set(k.group, (byGroup = new Map()));
+            let byGroup: PendingOffsets | undefined;
+            if (transactional) {
+              let txn = pending.get(batch.producerId);
+              if (!txn) pending.set(batch.producerId, (txn = new Map()));
+              byGroup = txn.get(k.group);
+              if (!byGroup) txn.set(k.group, (byGroup = new Map()));
+            } else {
+              byGroup = offsets.get(k.group);
+              if (!byGroup) offsets.set(k.group, (byGroup = new Map()));
+            }
             if (rec.value === null) {
               byGroup.delete(tpKey(k.topic, k.partition));
             } else {
@@ -354,6 +401,13 @@ export class GroupCoordinator {
       const g = this.getOrCreate(groupId);
       for (const [k, v] of byGroup) g.offsets.set(k, v);
     }
+    for (const [producerId, txn] of pending) {
+      for (const [groupId, byTp] of txn) {
+        if (byTp.size === 0 || this.partitionFor(groupId) !== partition) continue;
+        this.getOrCreate(groupId);
+        this.addPendingTxnOffsets(producerId, groupId, byTp.values());
+      }
+    }
     this.logger.debug(`loaded ${metadata.size} groups and the offsets of ${offsets.size} groups from ${OFFSETS_TOPIC}-${partition}`);
   }
 
@@ -364,20 +418,22 @@ export class GroupCoordinator {
    * Appends to __consumer_offsets and resolves with the error code for the group APIs; never rejects (a thrown
    * error is logged and mapped like an error code), because several callers only update the group from it.
    */
-  private async append(partition: number, records: RecordInput[], forCommit: boolean): Promise<number> {
+  private async append(partition: number, records: RecordInput[], forCommit: boolean, txn?: { producerId: number; producerEpoch: number }): Promise<number> {
     try {
-      return await this.appendOrThrow(partition, records, forCommit);
+      return await this.appendOrThrow(partition, records, forCommit, txn);
     } catch (err) {
       this.logger.error(`appending to ${OFFSETS_TOPIC}-${partition} failed: ${stackOf(err)}`);
       return appendError(err instanceof KafkaError ? err.code : ErrorCode.UNKNOWN_SERVER_ERROR, forCommit);
     }
   }
 
-  private async appendOrThrow(partition: number, records: RecordInput[], forCommit: boolean): Promise<number> {
+  private async appendOrThrow(partition: number, records: RecordInput[], forCommit: boolean, txn?: { producerId: number; producerEpoch: number }): Promise<number> {
     if (records.length === 0) return ErrorCode.NONE;
     if (this.partitions.get(partition) !== 'loaded') return ErrorCode.NOT_COORDINATOR;
-    const batch = buildRecordBatch(records);
-    const result = await this.opts.log.appendRecords(OFFSETS_TOPIC, partition, batch, -1, this.opts.offsetsCommitTimeoutMs ?? 5000);
+    // A transactional commit is a transactional batch of the producer (Kafka's storeOffsets with a producer id); the
+    // broker writes it, so the producer state checks only its epoch (AppendOrigin.COORDINATOR).
+    const batch = txn === undefined ? buildRecordBatch(records) : buildRecordBatch(records, { producerId: txn.producerId, producerEpoch: txn.producerEpoch, baseSequence: 0, transactional: true });
+    const result = await this.opts.log.appendRecords(OFFSETS_TOPIC, partition, batch, -1, this.opts.offsetsCommitTimeoutMs ?? 5000, txn === undefined ? 'client' : 'coordinator');
     if (result.errorCode !== ErrorCode.NONE) {
       this.logger.warn(`appending to ${OFFSETS_TOPIC}-${partition} failed with error ${result.errorCode}${result.errorMessage ? `: ${result.errorMessage}` : ''}`);
     }
@@ -524,8 +580,95 @@ export class GroupCoordinator {
     return codes;
   }
 
-  /** Committed offsets; `topics` null = every partition with a committed offset. */
-  fetchOffsets(groupId: string, topics: { name: string; partitions: number[] }[] | null): { errorCode: number; offsets: FetchedOffset[] } {
+  // ------------------------------------------------------------------------------------------
+  // Transactional offsets
+
+  /**
+   * TxnOffsetCommit (Kafka's handleTxnCommitOffsets): appends the offsets as a transactional batch of the producer and
+   * keeps them pending until its transaction ends. The group is created if unknown; a member id, instance id or
+   * generation given (v3+) must match the group's. One error code per entry, in order.
+   */
+  async commitTransactionalOffsets(
+    groupId: string,
+    producerId: number,
+    producerEpoch: number,
+    memberId: string,
+    groupInstanceId: string | null,
+    generationId: number,
+    offsets: OffsetToCommit[],
+  ): Promise<number[]> {
+    const all = (code: number) => offsets.map(() => code);
+    const err = this.check(groupId);
+    if (err !== null) return all(err);
+    const g = this.getOrCreate(groupId);
+    if (g.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (g.isStaticMemberFenced(memberId, groupInstanceId)) return all(ErrorCode.FENCED_INSTANCE_ID);
+    if (memberId !== '' && !g.members.has(memberId)) return all(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (generationId >= 0 && generationId !== g.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
+    const maxMeta = this.opts.offsetMetadataMaxBytes ?? 4096;
+    const codes = new Array<number>(offsets.length).fill(ErrorCode.NONE);
+    const records: RecordInput[] = [];
+    const accepted: { topic: string; partition: number; value: CommittedOffset }[] = [];
+    const now = this.clock.now();
+    offsets.forEach((o, i) => {
+      const metadata = o.metadata ?? '';
+      if (Buffer.byteLength(metadata, 'utf8') > maxMeta) {
+        codes[i] = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+        return;
+      }
+      const value: CommittedOffset = { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata, commitTimestamp: now, expireTimestamp: -1 };
+      records.push({ key: offsetCommitKey(groupId, o.topic, o.partition), value: offsetCommitValue(value), timestamp: now });
+      accepted.push({ topic: o.topic, partition: o.partition, value });
+    });
+    const appendErr = await this.append(this.partitionFor(groupId), records, true, { producerId, producerEpoch });
+    if (appendErr !== ErrorCode.NONE) {
+      offsets.forEach((_, i) => {
+        if (codes[i] === ErrorCode.NONE) codes[i] = appendErr;
+      });
+      return codes;
+    }
+    if (this.partitions.get(this.partitionFor(groupId)) === 'loaded') this.addPendingTxnOffsets(producerId, groupId, accepted);
+    return codes;
+  }
+
+  private addPendingTxnOffsets(producerId: number, groupId: string, offsets: Iterable<{ topic: string; partition: number; value: CommittedOffset }>): void {
+    let byGroup = this.pendingTxnOffsets.get(producerId);
+    if (!byGroup) this.pendingTxnOffsets.set(producerId, (byGroup = new Map()));
+    let pending = byGroup.get(groupId);
+    if (!pending) byGroup.set(groupId, (pending = new Map()));
+    for (const o of offsets) pending.set(tpKey(o.topic, o.partition), o);
+  }
+
+  /**
+   * A transaction's marker is in these __consumer_offsets partitions (Kafka's scheduleHandleTxnCompletion): the
+   * producer's pending offsets of groups there become committed (commit) or are dropped (abort).
+   */
+  onTransactionCompleted(producerId: number, offsetsPartitions: readonly number[], commit: boolean): void {
+    const byGroup = this.pendingTxnOffsets.get(producerId);
+    if (byGroup === undefined) return;
+    const partitions = new Set(offsetsPartitions);
+    for (const [groupId, pending] of [...byGroup]) {
+      if (!partitions.has(this.partitionFor(groupId))) continue;
+      byGroup.delete(groupId);
+      if (!commit || this.partitions.get(this.partitionFor(groupId)) !== 'loaded') continue;
+      const g = this.getOrCreate(groupId);
+      for (const [k, v] of pending) g.offsets.set(k, v);
+    }
+    if (byGroup.size === 0) this.pendingTxnOffsets.delete(producerId);
+  }
+
+  /** Whether a transaction has offsets of this group's partition waiting for its marker. */
+  private hasPendingTxnOffset(groupId: string, topic: string, partition: number): boolean {
+    const k = tpKey(topic, partition);
+    for (const byGroup of this.pendingTxnOffsets.values()) if (byGroup.get(groupId)?.has(k)) return true;
+    return false;
+  }
+
+  /**
+   * Committed offsets; `topics` null = every partition with a committed offset. With `requireStable` (OffsetFetch v7+),
+   * a partition whose offset a transaction has yet to commit or abort answers UNSTABLE_OFFSET_COMMIT (Kafka).
+   */
+  fetchOffsets(groupId: string, topics: { name: string; partitions: number[] }[] | null, requireStable = false): { errorCode: number; offsets: FetchedOffset[] } {
     const err = this.check(groupId);
     if (err !== null) return { errorCode: err, offsets: [] };
     const g = this.groups.get(groupId);
@@ -538,15 +681,19 @@ export class GroupCoordinator {
       metadata: v.metadata,
       errorCode: ErrorCode.NONE,
     });
+    const unstable = (topic: string, partition: number): FetchedOffset | null =>
+      requireStable && this.hasPendingTxnOffset(groupId, topic, partition)
+        ? { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT }
+        : null;
     if (topics === null) {
       if (!g) return { errorCode: ErrorCode.NONE, offsets: [] };
-      return { errorCode: ErrorCode.NONE, offsets: [...g.offsets.values()].map((e) => found(e.topic, e.partition, e.value)) };
+      return { errorCode: ErrorCode.NONE, offsets: [...g.offsets.values()].map((e) => unstable(e.topic, e.partition) ?? found(e.topic, e.partition, e.value)) };
     }
     const out: FetchedOffset[] = [];
     for (const t of topics) {
       for (const p of t.partitions) {
         const e = g?.offsets.get(tpKey(t.name, p));
-        out.push(e ? found(t.name, p, e.value) : none(t.name, p));
+        out.push(unstable(t.name, p) ?? (e ? found(t.name, p, e.value) : none(t.name, p)));
       }
     }
     return { errorCode: ErrorCode.NONE, offsets: out };
@@ -681,5 +828,6 @@ export class GroupCoordinator {
     for (const g of this.groups.values()) g.shutdown(ErrorCode.NOT_COORDINATOR);
     this.groups.clear();
     this.partitions.clear();
+    this.pendingTxnOffsets.clear();
   }
 }

@@ -18,7 +18,13 @@
  *    mtime): the same clock as retention.ms. Batches keep their base offset and lastOffsetDelta, so offsets stay
  *    and gaps appear; a batch left without records is dropped (Kafka keeps the last batch of each idempotent
  *    producer as an empty batch; kfk's producer state is covered by the snapshot taken when those segments
- *    rolled). Batches untouched are copied as they are; control batches are kept.
+ *    rolled). Batches untouched are copied as they are.
+ *    Transactions (Kafka's CleanedTransactionMetadata): the batches of aborted transactions (from the `.txnindex`
+ *    entries) are dropped and never enter the offset map. A marker stays as long as its transaction still has
+ *    batches in the log: an ABORT marker whose transaction's batches this pass removed is kept, with its `.txnindex`
+ *    entry, for one more pass; a COMMIT marker is kept while any batch of its transaction is seen. A marker with
+ *    nothing left of its transaction goes once its timestamp is older than `delete.retention.ms`, as tombstones do.
+ *    Nothing at or past the log's first unstable offset (an open transaction) is cleaned.
  * 3. the new segment and its indexes are written as `.cleaned`, fsynced, renamed `.swap`, and swapped in
  *    (src/log/cleaner/swap.ts): the old segments are renamed `.deleted`, closed once in-flight reads finish,
  *    and removed after `file.delete.delay.ms`, as retention does.
@@ -38,9 +44,21 @@ import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { deleteSegmentFiles } from './retention.js';
 import { addSuppressed } from './storage-error.js';
+import type { CachedFile, FileDescriptorCache } from './fd-cache.js';
 import { CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX, segmentFiles } from './cleaner/swap.js';
 import { forEachRawRecord, isControlBatch, rebuildBatch } from './cleaner/records.js';
-import { batchLastOffset, batchMaxTimestamp, batchSize, RECORD_BATCH_OVERHEAD } from '../protocol/record-batch-header.js';
+import {
+  TRANSACTIONAL_FLAG,
+  batchAttributes,
+  batchBaseOffset,
+  batchLastOffset,
+  batchMaxTimestamp,
+  batchProducerId,
+  batchSize,
+  RECORD_BATCH_OVERHEAD,
+} from '../protocol/record-batch-header.js';
+import { CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT, readControlRecord } from '../protocol/control-records.js';
+import { encodeAbortedTxn, ABORTED_TXN_ENTRY_SIZE, type AbortedTxn } from './transaction-index.js';
 
 export const CLEANER_OFFSET_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
 
@@ -171,9 +189,12 @@ export async function cleanableRange(
   let firstDirty = checkpoint ?? log.logStartOffset;
   if (firstDirty < log.logStartOffset || firstDirty > log.logEndOffset) firstDirty = log.logStartOffset;
   let firstUncleanable = active.baseOffset;
-  // Only whole segments below the high watermark: the segment holding it is not cleaned yet.
+  // Only whole segments below the high watermark and the first unstable offset (an open transaction's first
+  // record, as Kafka cleans only below the last stable offset): the segment holding it is not cleaned yet.
+  const firstUnstable = log.firstUnstableOffset;
+  const stableBound = firstUnstable >= 0 ? Math.min(highWatermark, firstUnstable) : highWatermark;
   for (let i = 0; i < segs.length - 1; i++) {
-    if (segs[i + 1]!.baseOffset > highWatermark) {
+    if (segs[i + 1]!.baseOffset > stableBound) {
       firstUncleanable = Math.min(firstUncleanable, segs[i]!.baseOffset);
       break;
     }
@@ -207,7 +228,8 @@ export async function cleanableRange(
 /** Writes one cleaned segment as `.cleaned` files, building its indexes as appends would. */
 class CleanedSegmentWriter {
   readonly files: string[];
-  private readonly fd: number;
+  private readonly file: CachedFile;
+  private readonly fdCache: FileDescriptorCache;
   private readonly offsetIndex: OffsetIndex;
   private readonly timeIndex: TimeIndex;
   private size = 0;
@@ -218,20 +240,30 @@ class CleanedSegmentWriter {
   private pendingBytes = 0;
   private written = 0;
   private closed = false;
+  /** Aborted transactions whose ABORT markers this segment keeps (its `.txnindex`). */
+  private readonly abortedTxns: AbortedTxn[] = [];
 
   constructor(
     dir: string,
     readonly baseOffset: number,
     private readonly indexIntervalBytes: number,
     segmentIndexBytes: number,
+    fdCache: FileDescriptorCache,
   ) {
     this.files = segmentFiles(dir, baseOffset, CLEANED_FILE_SUFFIX);
     this.offsetOfMaxTimestamp = baseOffset;
-    this.fd = fs.openSync(this.files[0]!, 'w+');
-    this.offsetIndex = new OffsetIndex(this.files[1]!, baseOffset, segmentIndexBytes);
-    this.timeIndex = new TimeIndex(this.files[2]!, baseOffset, segmentIndexBytes);
-    this.offsetIndex.createEmpty();
-    this.timeIndex.createEmpty();
+    this.fdCache = fdCache;
+    this.file = fdCache.file(this.files[0]!);
+    this.offsetIndex = new OffsetIndex(this.files[1]!, baseOffset, segmentIndexBytes, fdCache);
+    this.timeIndex = new TimeIndex(this.files[2]!, baseOffset, segmentIndexBytes, fdCache);
+    try {
+      this.file.createSync();
+      this.offsetIndex.createEmpty();
+      this.timeIndex.createEmpty();
+    } catch (e) {
+      this.close();
+      throw e;
+    }
   }
 
   get bytes(): number {
@@ -258,10 +290,16 @@ class CleanedSegmentWriter {
     if (this.pendingBytes >= WRITE_BUFFER_BYTES) this.drain();
   }
 
+  /** Keeps an aborted transaction indexed in the cleaned segment (its marker is kept in it). */
+  indexAbortedTxn(t: AbortedTxn): void {
+    this.abortedTxns.push(t);
+  }
+
   private drain(): void {
     if (this.pendingBytes === 0) return;
     const chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    writeFullySync(this.fd, chunk, 0, chunk.length, this.written);
+    const at = this.written;
+    this.file.useSync((fd) => writeFullySync(fd, chunk, 0, chunk.length, at));
     this.written += chunk.length;
     this.pending = [];
     this.pendingBytes = 0;
@@ -271,9 +309,23 @@ class CleanedSegmentWriter {
   async finish(): Promise<void> {
     this.drain();
     this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
-    await fsyncFd(this.fd);
+    await this.fdCache.fsync(this.file, fsyncFd);
     await this.offsetIndex.flush();
     await this.timeIndex.flush();
+    if (this.abortedTxns.length > 0) {
+      const bytes = Buffer.allocUnsafe(this.abortedTxns.length * ABORTED_TXN_ENTRY_SIZE);
+      this.abortedTxns.forEach((t, i) => encodeAbortedTxn(t, bytes, i * ABORTED_TXN_ENTRY_SIZE));
+      // a short-lived descriptor of its own, counted against the budget (fd-cache.ts)
+      await this.fdCache.withPermit(async () => {
+        const fd = fs.openSync(this.files[3]!, 'w');
+        try {
+          writeFullySync(fd, bytes, 0, bytes.length, 0);
+          await fsyncFd(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }, `writing ${this.files[3]!}`);
+    }
     this.close();
   }
 
@@ -281,7 +333,7 @@ class CleanedSegmentWriter {
     if (this.closed) return;
     this.closed = true;
     try {
-      fs.closeSync(this.fd);
+      this.file.close();
     } finally {
       this.offsetIndex.close();
       this.timeIndex.close();
@@ -354,12 +406,25 @@ export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOf
   if (dirty.length === 0) return stats;
   const map = new Map<string, number>();
   let endOffset = range.firstUncleanableOffset;
+  // Aborted transactions overlapping everything this pass may rewrite (from the log start), by producer id.
+  const abortedByProducer = new Map<number, AbortedTxn[]>();
+  for (const t of log.collectAbortedTransactions(log.logStartOffset, range.firstUncleanableOffset)) {
+    const list = abortedByProducer.get(t.producerId) ?? [];
+    list.push(t);
+    abortedByProducer.set(t.producerId, list);
+  }
+  /** The aborted transaction a transactional data batch belongs to, or undefined. */
+  const abortedTxnOf = (buf: Buffer, pos: number): AbortedTxn | undefined => {
+    if ((batchAttributes(buf, pos) & TRANSACTIONAL_FLAG) === 0) return undefined;
+    const base = batchBaseOffset(buf, pos);
+    return abortedByProducer.get(batchProducerId(buf, pos))?.find((t) => base >= t.firstOffset && base <= t.lastOffset);
+  };
   await forEachBatch(
     dirty,
     opts,
     (buf, pos, size) => {
       stats.bytesRead += size;
-      if (isControlBatch(buf, pos)) return;
+      if (isControlBatch(buf, pos) || abortedTxnOf(buf, pos) !== undefined) return;
       forEachRawRecord(buf, pos, size, (r) => {
         if (r.key !== null) map.set(r.key.toString('latin1'), r.offset);
       });
@@ -379,15 +444,38 @@ export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOf
   const groups = groupSegments(toClean, following, cfg.segmentBytes, cfg.indexIntervalBytes);
   const deleteRetentionMs = cfg.deleteRetentionMs;
   const kept: { start: number; end: number }[] = [];
+  // Across the groups of this pass: aborted transactions whose batches were dropped (their ABORT marker stays one
+  // more pass), and producers with batches of a (committed) transaction seen since their last marker.
+  const abortedDropped = new Set<AbortedTxn>();
+  const committedSeen = new Set<number>();
   for (const group of groups) {
-    const writer = new CleanedSegmentWriter(log.dir, group[0]!.baseOffset, cfg.indexIntervalBytes, cfg.segmentIndexBytes);
+    const writer = new CleanedSegmentWriter(log.dir, group[0]!.baseOffset, cfg.indexIntervalBytes, cfg.segmentIndexBytes, log.fdCache);
     try {
       await forEachBatch(group, opts, (buf, pos, size) => {
         if (batchLastOffset(buf, pos) >= endOffset) return; // cannot happen: whole segments only
         if (isControlBatch(buf, pos)) {
-          writer.append(buf, pos, size);
+          const marker = readControlRecord(buf, pos);
+          const producerId = batchProducerId(buf, pos);
+          const expired = now - batchMaxTimestamp(buf, pos) > deleteRetentionMs;
+          if (marker?.type === CONTROL_TYPE_ABORT) {
+            const txn = abortedByProducer.get(producerId)?.find((t) => t.lastOffset === batchBaseOffset(buf, pos));
+            if (txn !== undefined && abortedDropped.has(txn)) {
+              writer.append(buf, pos, size);
+              writer.indexAbortedTxn(txn);
+            } else if (!expired) writer.append(buf, pos, size);
+          } else if (marker?.type === CONTROL_TYPE_COMMIT) {
+            if (committedSeen.delete(producerId) || !expired) writer.append(buf, pos, size);
+          } else {
+            writer.append(buf, pos, size);
+          }
           return;
         }
+        const aborted = abortedTxnOf(buf, pos);
+        if (aborted !== undefined) {
+          abortedDropped.add(aborted);
+          return;
+        }
+        if ((batchAttributes(buf, pos) & TRANSACTIONAL_FLAG) !== 0) committedSeen.add(batchProducerId(buf, pos));
         kept.length = 0;
         let count = 0;
         let keptMaxTs = -1;
@@ -426,7 +514,8 @@ export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOf
     const cleaned = writer.files;
     const swap = segmentFiles(log.dir, writer.baseOffset, SWAP_FILE_SUFFIX);
     try {
-      for (let i = 0; i < cleaned.length; i++) fs.renameSync(cleaned[i]!, swap[i]!);
+      // (the .txnindex exists only when the cleaned segment keeps aborted transactions)
+      for (let i = 0; i < cleaned.length; i++) if (i !== 3 || fs.existsSync(cleaned[i]!)) fs.renameSync(cleaned[i]!, swap[i]!);
       await fsyncDir(log.dir);
     } catch (e) {
       try {
@@ -439,8 +528,8 @@ export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOf
     const finals = segmentFiles(log.dir, writer.baseOffset);
     const swapped = log.replaceSegments(group, () => {
       for (const s of group) deleteSegmentFiles(s, cfg.fileDeleteDelayMs, (what, err) => log.reportBackgroundError(what, err));
-      for (let i = 0; i < swap.length; i++) fs.renameSync(swap[i]!, finals[i]!);
-      return LogSegment.openSync(log.dir, writer.baseOffset, log.config, now);
+      for (let i = 0; i < swap.length; i++) if (i !== 3 || fs.existsSync(swap[i]!)) fs.renameSync(swap[i]!, finals[i]!);
+      return LogSegment.openSync(log.dir, writer.baseOffset, log.config, now, log.fdCache);
     });
     if (!swapped) {
       for (const f of swap) fs.rmSync(f, { force: true });
@@ -514,6 +603,8 @@ export class LogCleaner {
     const now = this.time();
     const out: CleanableLog[] = [];
     for (const log of this.source.allLogs()) {
+      // only compacted logs of more than one segment can have anything to clean (no work per other log)
+      if (!log.config.cleanupPolicy.includes('compact') || log.segments.length < 2) continue;
       let r: CleanableLog | null;
       try {
         r = await cleanableRange(log, this.checkpointOf(log), now, this.opts.highWatermark?.(log));

@@ -63,7 +63,7 @@ export type DeleteErrorHandler = (what: string, err: unknown) => void;
 export function deleteSegmentFiles(seg: LogSegment, delayMs: number, onError: DeleteErrorHandler): void {
   const renamed: string[] = [];
   try {
-    for (const f of [seg.logFile, seg.offsetIndex.file, seg.timeIndex.file]) {
+    for (const f of [seg.logFile, seg.offsetIndex.file, seg.timeIndex.file, seg.txnIndex.file]) {
       try {
         fs.renameSync(f, f + DELETED_FILE_SUFFIX);
         renamed.push(f + DELETED_FILE_SUFFIX);

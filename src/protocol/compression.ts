@@ -21,18 +21,39 @@
  * `decompressAsync` keeps the event loop free: gzip, snappy and lz4 run on libuv's thread pool, zstd is
  * streamed in slices with a yield to the event loop between them.
  */
-import { gunzip, gunzipSync, gzipSync } from 'node:zlib';
+import type * as ZlibModule from 'node:zlib';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import {
-  compressSync as snappyCompress,
-  uncompress as snappyUncompressAsync,
-  uncompressSync as snappyUncompress,
-} from 'snappy';
-import { compressFrameSync as lz4Compress, decompressFrame as lz4DecompressAsync, decompressFrameSync as lz4Decompress } from 'lz4-napi';
-import { compress as zstdCompress } from 'zstd-napi';
-import zstd from 'zstd-napi/binding.js';
+import { createRequire } from 'node:module';
+import type * as SnappyModule from 'snappy';
+import type * as Lz4Module from 'lz4-napi';
+import type * as ZstdModule from 'zstd-napi';
+import type ZstdBinding from 'zstd-napi/binding.js';
 import { ErrorCode, KafkaError } from './errors.js';
 import { lz4FrameOutputBound } from './lz4-frame.js';
+
+// The codecs (native addons, and node:zlib) are each loaded on first use, so a process that never meets that codec (the CLI's
+// admin commands, a broker whose clients do not compress) does not pay for loading it.
+const requireNative = createRequire(import.meta.url);
+let snappyLib: typeof SnappyModule | undefined;
+let lz4Lib: typeof Lz4Module | undefined;
+let zstdLib: typeof ZstdModule | undefined;
+let zstdBinding: typeof ZstdBinding | undefined;
+const snappyCodec = (): typeof SnappyModule => (snappyLib ??= requireNative('snappy') as typeof SnappyModule);
+const lz4Codec = (): typeof Lz4Module => (lz4Lib ??= requireNative('lz4-napi') as typeof Lz4Module);
+const zstdCodec = (): typeof ZstdModule => (zstdLib ??= requireNative('zstd-napi') as typeof ZstdModule);
+const zstdNative = (): typeof ZstdBinding => (zstdBinding ??= requireNative('zstd-napi/binding.js') as typeof ZstdBinding);
+let zlibLib: typeof ZlibModule | undefined;
+const zlib = (): typeof ZlibModule => (zlibLib ??= requireNative('node:zlib') as typeof ZlibModule);
+const gzipSync = (buf: Buffer): Buffer => zlib().gzipSync(buf);
+const gunzipSync: typeof ZlibModule.gunzipSync = (...args) => zlib().gunzipSync(...args);
+const gunzip = (buf: Buffer, options: ZlibModule.ZlibOptions, callback: ZlibModule.CompressCallback): void => zlib().gunzip(buf, options, callback);
+const snappyCompress = (buf: Buffer): Buffer => snappyCodec().compressSync(buf);
+const snappyUncompress: typeof SnappyModule.uncompressSync = (...args) => snappyCodec().uncompressSync(...args);
+const snappyUncompressAsync: typeof SnappyModule.uncompress = (...args) => snappyCodec().uncompress(...args);
+const lz4Compress = (buf: Buffer): Buffer => lz4Codec().compressFrameSync(buf);
+const lz4Decompress = (buf: Buffer): Buffer => lz4Codec().decompressFrameSync(buf);
+const lz4DecompressAsync = (buf: Buffer): Promise<Buffer> => lz4Codec().decompressFrame(buf);
+const zstdCompress = (buf: Buffer): Buffer => zstdCodec().compress(buf);
 
 export const CompressionType = {
   none: 0,
@@ -274,10 +295,10 @@ function zstdDeclaredContentSize(buf: Buffer): number | null {
   let total = 0;
   let frame = buf;
   while (frame.length > 0) {
-    const size = zstd.getFrameContentSize(frame);
+    const size = zstdNative().getFrameContentSize(frame);
     if (size === null) return null;
     total += size;
-    frame = frame.subarray(zstd.findFrameCompressedSize(frame));
+    frame = frame.subarray(zstdNative().findFrameCompressedSize(frame));
   }
   return total;
 }
@@ -286,11 +307,11 @@ function zstdDeclaredContentSize(buf: Buffer): number | null {
 const ZSTD_MIN_WINDOW_LOG = 23;
 
 /** A decompression context whose window (memory) stays within the output limit (or 8 MiB). */
-function zstdContext(limit: number): InstanceType<typeof zstd.DCtx> {
-  const dctx = new zstd.DCtx();
-  const { lowerBound, upperBound } = zstd.dParamGetBounds(zstd.DParameter.windowLogMax);
+function zstdContext(limit: number): InstanceType<typeof ZstdBinding.DCtx> {
+  const dctx = new (zstdNative().DCtx)();
+  const { lowerBound, upperBound } = zstdNative().dParamGetBounds(zstdNative().DParameter.windowLogMax);
   const wanted = Math.max(ZSTD_MIN_WINDOW_LOG, Math.ceil(Math.log2(Math.max(limit, 1))));
-  dctx.setParameter(zstd.DParameter.windowLogMax, Math.min(upperBound, Math.max(lowerBound, wanted)));
+  dctx.setParameter(zstdNative().DParameter.windowLogMax, Math.min(upperBound, Math.max(lowerBound, wanted)));
   return dctx;
 }
 
@@ -300,7 +321,7 @@ function zstdContext(limit: number): InstanceType<typeof zstd.DCtx> {
  * or truncated input.
  */
 class ZstdInflater {
-  private readonly dctx: InstanceType<typeof zstd.DCtx>;
+  private readonly dctx: InstanceType<typeof ZstdBinding.DCtx>;
   private readonly chunks: Buffer[] = [];
   private total = 0;
   private input: Buffer;

@@ -345,10 +345,69 @@ export function sizeOfCompactString(v: string | null): number {
   return sizeOfUvarint(n + 1) + n;
 }
 export function sizeOfBytes(v: Buffer | null): number {
-  return v === null ? 4 : 4 + v.length;
+  if (v === null) return 4;
+  if (v.length >= spliceMinBytes) splicedBytes += v.length;
+  return 4 + v.length;
 }
 export function sizeOfCompactBytes(v: Buffer | null): number {
-  return v === null ? 1 : sizeOfUvarint(v.length + 1) + v.length;
+  if (v === null) return 1;
+  if (v.length >= spliceMinBytes) splicedBytes += v.length;
+  return sizeOfUvarint(v.length + 1) + v.length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splicing: large bytes fields (the records of a Fetch response) are not copied into the encoded frame; the frame
+// becomes a list of buffers [bytes before, the field's own buffer, bytes after, ...] for one writev. The size
+// pass counts the bytes such fields take (measureSpliced), so the frame's own buffer holds only the rest.
+
+/** During measureSpliced: bytes fields at least this long are counted into splicedBytes. */
+let spliceMinBytes = Infinity;
+let splicedBytes = 0;
+
+/** Runs a size pass, and tells how many of the bytes it counted are in bytes fields of at least `minBytes`. */
+export function measureSpliced(minBytes: number, sizePass: () => number): { size: number; spliced: number } {
+  spliceMinBytes = minBytes;
+  splicedBytes = 0;
+  try {
+    const size = sizePass();
+    return { size, spliced: splicedBytes };
+  } finally {
+    spliceMinBytes = Infinity;
+    splicedBytes = 0;
+  }
+}
+
+/**
+ * A Writer whose bytes fields of at least `minBytes` are referenced, not copied: chunks() returns the frame as
+ * buffers in order. Its own buffer must be sized for everything else (measureSpliced's size − spliced).
+ */
+export class SplicingWriter extends Writer {
+  private readonly parts: Buffer[] = [];
+  private chunkStart = 0;
+
+  constructor(
+    buf: Buffer,
+    private readonly minBytes: number,
+  ) {
+    super(buf, 0);
+  }
+
+  override rawBytes(v: Buffer): void {
+    if (v.length < this.minBytes) {
+      super.rawBytes(v);
+      return;
+    }
+    if (this.pos > this.chunkStart) this.parts.push(this.buf.subarray(this.chunkStart, this.pos));
+    this.parts.push(v);
+    this.chunkStart = this.pos;
+  }
+
+  /** The frame: own bytes and spliced fields, in order. */
+  chunks(): Buffer[] {
+    const out = [...this.parts];
+    if (this.pos > this.chunkStart) out.push(this.buf.subarray(this.chunkStart, this.pos));
+    return out;
+  }
 }
 
 /** Kafka's Uuid string form: URL-safe base64 without padding of the 16 bytes. */

@@ -68,6 +68,13 @@ export class Partition {
     initialHighWatermark: number,
   ) {
     this.hw = clamp(initialHighWatermark, log.logStartOffset, log.logEndOffset);
+    log.onHighWatermarkUpdated(this.hw);
+  }
+
+  /** Every change of the high watermark goes through here: the log's completed transactions below it become stable. */
+  private setHighWatermark(hw: number): void {
+    this.hw = hw;
+    this.log.onHighWatermarkUpdated(hw);
   }
 
   get isLeader(): boolean {
@@ -78,9 +85,16 @@ export class Partition {
     return this.hw;
   }
 
-  /** Without transactions the last stable offset is the high watermark. */
+  /**
+   * The last stable offset (Kafka's Partition.lastStableOffset): the log's first unstable offset (the oldest open
+   * transaction, or a completed one whose marker is not replicated yet) when below the high watermark, else the high
+   * watermark; never below the log start offset (retention or DeleteRecords may remove an open transaction's first
+   * records, as Kafka's updateFirstUnstableOffset clamps it). read_committed consumers read up to here.
+   */
   get lastStableOffset(): number {
-    return this.hw;
+    const firstUnstable = this.log.firstUnstableOffset;
+    if (firstUnstable < 0 || firstUnstable >= this.hw) return this.hw;
+    return Math.max(firstUnstable, this.log.logStartOffset);
   }
 
   /** The ISR the high watermark and acks=all count on: the committed one, or with an expansion in flight, both. */
@@ -203,7 +217,7 @@ export class Partition {
       if (end < newHw) newHw = end;
     }
     if (newHw > this.hw) {
-      this.hw = Math.min(newHw, this.log.logEndOffset);
+      this.setHighWatermark(Math.min(newHw, this.log.logEndOffset));
       return true;
     }
     return false;
@@ -296,13 +310,13 @@ export class Partition {
   updateFollowerHighWatermark(leaderHighWatermark: number): boolean {
     const hw = clamp(leaderHighWatermark, this.log.logStartOffset, this.log.logEndOffset);
     if (hw === this.hw) return false;
-    this.hw = hw;
+    this.setHighWatermark(hw);
     return true;
   }
 
   /** The log was truncated or restarted: keep the high watermark within it. */
   onLogTruncated(): void {
-    this.hw = clamp(this.hw, this.log.logStartOffset, this.log.logEndOffset);
+    this.setHighWatermark(clamp(this.hw, this.log.logStartOffset, this.log.logEndOffset));
   }
 }
 

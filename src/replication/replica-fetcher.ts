@@ -215,6 +215,7 @@ export class ReplicaFetcher {
         clientId: `broker-${this.host.brokerId}-fetcher-${this.fetcherId}`,
         connectTimeoutMs: timeout,
         requestTimeoutMs: timeout,
+        ...(this.host.config.interBrokerSecurity ? { security: this.host.config.interBrokerSecurity } : {}),
       }).then((conn) => {
         if (this.stopped || this.source.host !== host || this.source.port !== port) {
           conn.close();

@@ -13,9 +13,12 @@
  */
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { decodeRecordBatches } from '../protocol/records.js';
+import { RECORD_BATCH_OVERHEAD, batchLastOffset, batchSize } from '../protocol/record-batch-header.js';
 import { validateProducedBatch, type ProduceValidation, type RecordError } from '../protocol/record-validator.js';
 import type { LogManager } from '../log/log-manager.js';
 import type { Log } from '../log/log.js';
+import type { AppendOrigin } from '../log/producer-state.js';
+import { buildTxnMarkerBatch } from '../protocol/control-records.js';
 import { logConfig, type LogConfig } from '../log/log-config.js';
 import { deleteRecordsBefore } from '../log/retention.js';
 import type { MetadataCache } from '../cluster/metadata-cache.js';
@@ -49,6 +52,8 @@ export interface FetchResult {
   records: Buffer | null;
   /** Set when the fetch's last_fetched_epoch shows the fetcher's log diverged (Fetch v12+). */
   divergingEpoch?: { epoch: number; endOffset: number };
+  /** read_committed consumers: the aborted transactions overlapping the records returned. */
+  abortedTransactions?: { producerId: number; firstOffset: number }[];
 }
 
 export interface ListOffsetResult {
@@ -419,7 +424,14 @@ export class ReplicaManager implements ReplicaFetcherHost {
    * Appends one partition's records as leader. acks=-1 waits (in the purgatory) until every ISR member has
    * them, at most timeoutMs; an ISR below min.insync.replicas refuses acks=-1 before anything is written.
    */
-  appendRecords(topic: string, partition: number, records: Buffer | null, acks: number, timeoutMs: number): AppendResult | Promise<AppendResult> {
+  appendRecords(
+    topic: string,
+    partition: number,
+    records: Buffer | null,
+    acks: number,
+    timeoutMs: number,
+    origin: AppendOrigin = 'client',
+  ): AppendResult | Promise<AppendResult> {
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return failed(this.notHostedError(topic, partition));
     // A replica in a failed log dir answers that, whatever its role (Kafka's HostedPartition.Offline).
@@ -432,18 +444,42 @@ export class ReplicaManager implements ReplicaFetcherHost {
       );
     }
     if (!records || records.length === 0) return failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set');
-    const verdict = validateProducedBatch(records, p.log.config);
-    return this.appendOrder.run(p, verdict, (check) => this.appendValidated(p, records, check, acks, timeoutMs));
+    // The broker's own coordinators build their batches (transaction markers are control batches, which no client
+    // may send): only a client's records go through the produce validation.
+    const verdict: ProduceValidation | Promise<ProduceValidation> = origin === 'client' ? validateProducedBatch(records, p.log.config) : { errorCode: ErrorCode.NONE };
+    return this.appendOrder.run(p, verdict, (check) => this.appendValidated(p, records, check, acks, timeoutMs, origin));
+  }
+
+  /**
+   * WriteTxnMarkers on the leader (Kafka's handleWriteTxnMarkersRequest): appends the COMMIT or ABORT marker of a
+   * producer's transaction as a control batch, with acks=all; the log completes the transaction (its last stable
+   * offset moves, an abort is indexed in .txnindex). The producer epoch and coordinator epoch are checked against
+   * the partition's producer state (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED).
+   */
+  appendTxnMarker(
+    topic: string,
+    partition: number,
+    marker: { producerId: number; producerEpoch: number; coordinatorEpoch: number; commit: boolean },
+    timeoutMs: number,
+  ): AppendResult | Promise<AppendResult> {
+    return this.appendRecords(topic, partition, buildTxnMarkerBatch(marker), -1, timeoutMs, 'coordinator');
   }
 
   /** Appends a validated batch (or answers why it was refused); called in arrival order per partition. */
-  private appendValidated(p: Partition, records: Buffer, check: ProduceValidation, acks: number, timeoutMs: number): AppendResult | Promise<AppendResult> {
+  private appendValidated(
+    p: Partition,
+    records: Buffer,
+    check: ProduceValidation,
+    acks: number,
+    timeoutMs: number,
+    origin: AppendOrigin,
+  ): AppendResult | Promise<AppendResult> {
     if (check.errorCode !== ErrorCode.NONE) return { ...failed(check.errorCode, check.errorMessage), recordErrors: check.recordErrors };
     // The partition may have gone, or this broker stopped leading it, while an asynchronous validation ran.
     if (this.partitions.get(partitionKey(p.topic, p.partition)) !== p || !p.isLeader) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     // Produce request buffers are slices of the frame we own, so offsets can be written in place.
     try {
-      const info = p.log.append(records, p.leaderEpoch, true);
+      const info = p.log.append(records, p.leaderEpoch, true, origin);
       // The ISR may be the leader alone: the high watermark moves with the append.
       this.onHighWatermarkMaybeChanged(p, p.maybeIncrementLeaderHW(this.time()));
       const result: AppendResult = { errorCode: ErrorCode.NONE, baseOffset: info.baseOffset, logAppendTime: info.logAppendTime, logStartOffset: info.logStartOffset };
@@ -503,12 +539,22 @@ export class ReplicaManager implements ReplicaFetcherHost {
       }
     }
     if (f.fetchOffset < logStart || f.fetchOffset > logEnd) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: null };
-    const upTo = isFollower ? logEnd : params.isolationLevel === 1 ? p.lastStableOffset : hw;
+    const readCommitted = !isFollower && params.isolationLevel === 1;
+    const upTo = isFollower ? logEnd : readCommitted ? p.lastStableOffset : hw;
     let records: Buffer | null = null;
+    let abortedTransactions: { producerId: number; firstOffset: number }[] | undefined;
     if (f.fetchOffset < upTo && (f.maxBytes > 0 || f.minOneBatch)) {
       try {
         const read = await log.read(f.fetchOffset, Math.max(f.maxBytes, 1), upTo, f.minOneBatch);
         records = read.records.length > 0 ? read.records : null;
+        if (readCommitted && records !== null) {
+          // Sorted by first offset: kafkajs only looks at the head of the list as it walks the records (librdkafka
+          // and the Java client sort it themselves; Kafka sends it in marker order).
+          abortedTransactions = log
+            .collectAbortedTransactions(f.fetchOffset, endOffsetOfBatches(records))
+            .map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }))
+            .sort((x, y) => x.firstOffset - y.firstOffset);
+        }
       } catch (err) {
         // The log may have moved (retention, truncation, closed) between the range check and the read.
         if (err instanceof KafkaError) return { ...base, errorCode: err.code, records: null };
@@ -527,7 +573,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
       base.highWatermark = p.highWatermark;
       base.lastStableOffset = p.lastStableOffset;
     }
-    return { ...base, errorCode: ErrorCode.NONE, records };
+    return { ...base, errorCode: ErrorCode.NONE, records, ...(abortedTransactions !== undefined ? { abortedTransactions } : {}) };
   }
 
   /**
@@ -662,6 +708,18 @@ export class ReplicaManager implements ReplicaFetcherHost {
     await this.isrWriter.flushed();
     // The partitions stay known: the log manager's final replication-offset-checkpoint reads their high watermarks.
   }
+}
+
+/** The offset after the last whole batch in `records` (batch headers only). */
+function endOffsetOfBatches(records: Buffer): number {
+  let end = -1;
+  for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= records.length; ) {
+    const size = batchSize(records, pos);
+    if (size < RECORD_BATCH_OVERHEAD || pos + size > records.length) break;
+    end = batchLastOffset(records, pos) + 1;
+    pos += size;
+  }
+  return end;
 }
 
 function failed(errorCode: number, errorMessage?: string): AppendResult {

@@ -1,3 +1,5 @@
+import type { ClientSecurity } from '../security/client-security.js';
+
 /** The broker settings replication runs on, with Kafka's defaults (replica.*, num.replica.fetchers, min.insync.replicas). */
 
 export interface ReplicationConfig {
@@ -19,6 +21,8 @@ export interface ReplicationConfig {
   numReplicaFetchers: number;
   /** min.insync.replicas: the broker default (a topic override wins). */
   minInsyncReplicas: number;
+  /** TLS and SASL of connections to other brokers (the inter-broker listener's); absent: PLAINTEXT. */
+  interBrokerSecurity?: ClientSecurity;
 }
 
 export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {

@@ -13,8 +13,10 @@
  */
 import type { Socket } from 'node:net';
 import { FrameDecoder } from './frame-decoder.js';
+import type { ConnectionAuthenticator, AuthStep } from './authenticator.js';
+import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import type { RequestRunner } from './request-runner.js';
-import type { RequestQueueBudget } from './connection-quotas.js';
+import { normaliseIp, type RequestQueueBudget } from './connection-quotas.js';
 import type { Logger } from './logger.js';
 
 export interface ConnectionOptions {
@@ -31,6 +33,8 @@ export interface ConnectionOptions {
    * that its topics do not exist.
    */
   ready?: Promise<void>;
+  /** SASL listeners: frames go to it until the client has authenticated (and for re-authentications). */
+  authenticator?: ConnectionAuthenticator;
   now?: () => number;
 }
 
@@ -47,9 +51,17 @@ export class Connection {
   private paused = false;
   private waitingForBudget = false;
   private closed = false;
+  /** Authentication failed: nothing more is read or handled; the connection closes after the failure delay. */
+  private failing = false;
   private lastActivity: number;
+  /** Set while muted (a client over its quota, KIP-219): nothing is read or handled until it fires. */
+  private throttleTimer: NodeJS.Timeout | null = null;
+  /** Who the client is when no authenticator says otherwise: the TLS client certificate's principal, or ANONYMOUS. */
+  transportPrincipal: KafkaPrincipal = ANONYMOUS;
   private readonly now: () => number;
   readonly clientHost: string;
+  /** The client's IP address, as ACL hosts name it. */
+  readonly clientAddress: string;
 
   constructor(
     readonly socket: Socket,
@@ -58,7 +70,9 @@ export class Connection {
     this.now = opts.now ?? Date.now;
     this.lastActivity = this.now();
     this.decoder = new FrameDecoder(opts.maxRequestBytes);
+    this.applyFrameLimit();
     this.clientHost = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+    this.clientAddress = normaliseIp(socket.remoteAddress);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -88,6 +102,18 @@ export class Connection {
     return this.closed;
   }
 
+  /** Before SASL authentication only small frames are read (sasl.server.max.receive.size), as in Kafka. */
+  private applyFrameLimit(): void {
+    const limit = this.opts.authenticator?.maxReceiveBytes ?? null;
+    if (limit === null) this.decoder.setLimit(this.opts.maxRequestBytes, 'socket.request.max.bytes');
+    else this.decoder.setLimit(limit, 'sasl.server.max.receive.size');
+  }
+
+  /** The principal requests of this connection are authorized as. */
+  get principal(): KafkaPrincipal {
+    return this.opts.authenticator?.principal ?? this.transportPrincipal;
+  }
+
   close(reason?: string): void {
     if (this.closed) return;
     if (reason) this.opts.logger.debug(`closing connection from ${this.clientHost}: ${reason}`);
@@ -98,6 +124,8 @@ export class Connection {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.throttleTimer !== null) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
     this.opts.requestBudget.remove(this.queue.length);
     this.queue.length = 0;
     this.queuedBytes = 0;
@@ -107,7 +135,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.failing) return;
     let frames: Buffer[];
     try {
       frames = this.decoder.push(chunk);
@@ -125,7 +153,7 @@ export class Connection {
       this.opts.requestBudget.add(frames.length);
     }
     this.updateReading();
-    if (!this.processing && this.queue.length > 0) {
+    if (!this.processing && this.queue.length > 0 && this.throttleTimer === null) {
       // processQueue never rejects (RequestRunner owns request failures); the catch is a last resort.
       this.processQueue().catch((err: unknown) => {
         this.opts.logger.error(`closing connection from ${this.clientHost} after an unexpected failure: ${(err as Error)?.stack ?? err}`);
@@ -137,7 +165,7 @@ export class Connection {
   /** Whether to read more now; when not, the socket is paused and resumed once the reason is gone. */
   private updateReading(): void {
     if (this.closed) return;
-    let read = !this.writeBlocked;
+    let read = !this.writeBlocked && !this.failing && this.throttleTimer === null;
     // A connection with nothing waiting may always read its next request.
     if (read && this.queue.length > 0) {
       if (this.queuedBytes >= this.opts.maxQueuedBytes) read = false;
@@ -169,6 +197,63 @@ export class Connection {
     d?.();
   }
 
+  /**
+   * Writes a response; one in several buffers (records referenced, not copied) goes out corked, as one writev.
+   * Returns false when the socket's buffer is full (wait for 'drain').
+   */
+  private write(response: Buffer | readonly Buffer[]): boolean {
+    if (Buffer.isBuffer(response)) return this.socket.write(response);
+    const socket = this.socket;
+    socket.cork();
+    let room = true;
+    for (const chunk of response) room = socket.write(chunk) && room;
+    socket.uncork();
+    return room; // false only if a write said so, and then 'drain' follows
+  }
+
+  /**
+   * A failed authentication, as Kafka's Selector handles it: logged, nothing more read or handled, and after
+   * `delayMs` the failure response (if the exchange has one) is written and the connection closed.
+   */
+  private failAuthentication(response: Buffer | null, reason: string, delayMs: number): void {
+    this.opts.logger.info(`Failed authentication with ${this.clientHost} (${reason})`);
+    this.failing = true;
+    this.opts.requestBudget.remove(this.queue.length);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.updateReading();
+    const finish = (): void => {
+      if (this.closed) return;
+      if (response === null) {
+        this.close();
+        return;
+      }
+      // end() flushes the response before the FIN; a client that never reads it is cut off by the timer
+      this.socket.end(response);
+      setTimeout(() => this.close(), 5000).unref();
+    };
+    if (delayMs > 0) setTimeout(finish, delayMs).unref();
+    else finish();
+  }
+
+  /** Stops reading and handling for `ms`, then goes on with what is queued. */
+  private mute(ms: number): void {
+    if (this.throttleTimer !== null) clearTimeout(this.throttleTimer);
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = null;
+      if (this.closed) return;
+      this.updateReading();
+      if (!this.processing && this.queue.length > 0) {
+        this.processQueue().catch((err: unknown) => {
+          this.opts.logger.error(`closing connection from ${this.clientHost} after an unexpected failure: ${(err as Error)?.stack ?? err}`);
+          this.close();
+        });
+      }
+    }, ms);
+    this.throttleTimer.unref();
+    this.updateReading();
+  }
+
   private async processQueue(): Promise<void> {
     this.processing = true;
     try {
@@ -183,6 +268,37 @@ export class Connection {
         this.queuedBytes -= frame.length;
         this.opts.requestBudget.remove(1);
         this.updateReading();
+        const auth = this.opts.authenticator;
+        if (auth !== undefined) {
+          if (auth.wants(frame)) {
+            this.inHandler = true;
+            let step: AuthStep;
+            try {
+              const s = auth.handle(frame);
+              step = s instanceof Promise ? await s : s;
+            } finally {
+              this.inHandler = false;
+            }
+            this.lastActivity = this.now();
+            this.applyFrameLimit();
+            if (this.closed) break;
+            if (step.failure) {
+              this.failAuthentication(step.response, step.failure.reason, step.failure.delayMs);
+              break;
+            }
+            if (!step.passThrough) {
+              if (step.response && !this.write(step.response)) {
+                this.writeBlocked = true;
+                this.updateReading();
+              }
+              continue;
+            }
+          } else if (auth.expired(this.now())) {
+            // KIP-368: the session ended and the client did not re-authenticate
+            this.close('the SASL session expired (connections.max.reauth.ms) without a re-authentication');
+            break;
+          }
+        }
         this.inHandler = true;
         let outcome;
         try {
@@ -197,9 +313,14 @@ export class Connection {
           this.close();
           break;
         }
-        if (outcome.response && !this.socket.write(outcome.response)) {
+        if (outcome.response && !this.write(outcome.response)) {
           this.writeBlocked = true;
           this.updateReading();
+        }
+        if (outcome.throttleMs !== undefined && outcome.throttleMs > 0) {
+          // KIP-219: the response went out at once; the channel stays muted for the throttle time
+          this.mute(outcome.throttleMs);
+          break;
         }
       }
     } finally {

@@ -27,6 +27,8 @@ export interface ArrayMirror {
   /** Constant fields of every entry, besides errorCode and errorMessage. */
   readonly fixed?: Readonly<Record<string, unknown>>;
   readonly nested?: readonly ArrayMirror[];
+  /** The entry's error code field when it is not `errorCode` (AddPartitionsToTxn's `partitionErrorCode`). */
+  readonly errorField?: string;
 }
 
 export interface ErrorResponseShape {
@@ -185,6 +187,8 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   ],
   // ListGroups
   [16, { fixed: { groups: [] } }],
+  // SaslHandshake
+  [17, { fixed: { mechanisms: [] } }],
   // ApiVersions
   [18, { fixed: { apiKeys: [] } }],
   // CreateTopics
@@ -210,6 +214,57 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   ],
   // InitProducerId
   [22, { fixed: { producerId: -1, producerEpoch: -1 } }],
+  // AddPartitionsToTxn: one transaction (v0-3) or several (v4+); the partition field is partitionErrorCode
+  [
+    24,
+    {
+      mirrors: [
+        {
+          into: 'resultsByTopicV3AndBelow',
+          from: 'v3AndBelowTopics',
+          copy: { name: 'name' },
+          nested: [{ into: 'resultsByPartition', from: 'partitions', copy: { partitionIndex: '' }, errorField: 'partitionErrorCode' }],
+        },
+        {
+          into: 'resultsByTransaction',
+          from: 'transactions',
+          copy: { transactionalId: 'transactionalId' },
+          nested: [
+            {
+              into: 'topicResults',
+              from: 'topics',
+              copy: { name: 'name' },
+              nested: [{ into: 'resultsByPartition', from: 'partitions', copy: { partitionIndex: '' }, errorField: 'partitionErrorCode' }],
+            },
+          ],
+        },
+      ],
+    },
+  ],
+  // AddOffsetsToTxn, EndTxn
+  [25, {}],
+  [26, {}],
+  // WriteTxnMarkers: every marker's partitions
+  [
+    27,
+    {
+      mirrors: [
+        {
+          into: 'markers',
+          from: 'markers',
+          copy: { producerId: 'producerId' },
+          nested: [{ into: 'topics', from: 'topics', copy: { name: 'name' }, nested: [{ into: 'partitions', from: 'partitionIndexes', copy: { partitionIndex: '' } }] }],
+        },
+      ],
+    },
+  ],
+  // TxnOffsetCommit
+  [
+    28,
+    {
+      mirrors: [{ into: 'topics', from: 'topics', copy: { name: 'name' }, nested: [partitions('partitions', 'partitions', 'partitionIndex', 'partitionIndex')] }],
+    },
+  ],
   // OffsetForLeaderEpoch
   [
     23,
@@ -219,6 +274,14 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
       ],
     },
   ],
+  // DescribeAcls: the top-level error
+  [29, { fixed: { resources: [] } }],
+  // CreateAcls: one result per creation
+  [30, { mirrors: [{ into: 'results', from: 'creations', copy: {} }] }],
+  // DeleteAcls: one result per filter
+  [31, { mirrors: [{ into: 'filterResults', from: 'filters', copy: {}, fixed: { matchingAcls: [] } }] }],
+  // SaslAuthenticate
+  [36, { fixed: { authBytes: EMPTY, sessionLifetimeMs: 0 } }],
   // DescribeConfigs
   [32, { mirrors: [{ into: 'results', from: 'resources', copy: { resourceType: 'resourceType', resourceName: 'resourceName' }, fixed: { configs: [] } }] }],
   // AlterConfigs
@@ -254,8 +317,54 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   [46, { fixed: { topics: [] } }],
   // OffsetDelete: the top-level error only, as Kafka's
   [47, { fixed: { topics: [] } }],
+  // DescribeClientQuotas: the top-level error
+  [48, { fixed: { entries: null } }],
+  // AlterClientQuotas: every entity of the request
+  [49, { mirrors: [{ into: 'entries', from: 'entries', copy: { entity: 'entity' } }] }],
+  // DescribeUserScramCredentials: the top-level error
+  [50, { fixed: { results: [] } }],
+  // AlterUserScramCredentials: every user named in the request
+  [
+    51,
+    {
+      mirrors: [
+        { into: 'results', from: 'deletions', copy: { user: 'name' } },
+        { into: 'results', from: 'upsertions', copy: { user: 'name' } },
+      ],
+    },
+  ],
   // DescribeCluster
   [60, { fixed: { clusterId: '', controllerId: -1, brokers: [] } }],
+  // DescribeProducers
+  [
+    61,
+    {
+      mirrors: [
+        {
+          into: 'topics',
+          from: 'topics',
+          copy: { name: 'name' },
+          nested: [{ into: 'partitions', from: 'partitionIndexes', copy: { partitionIndex: '' }, fixed: { activeProducers: [] } }],
+        },
+      ],
+    },
+  ],
+  // DescribeTransactions
+  [
+    65,
+    {
+      mirrors: [
+        {
+          into: 'transactionStates',
+          from: 'transactionalIds',
+          copy: { transactionalId: '' },
+          fixed: { transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1, topics: [] },
+        },
+      ],
+    },
+  ],
+  // ListTransactions
+  [66, { fixed: { unknownStateFilters: [], transactionStates: [] } }],
 ]);
 
 export interface ApiErrorInfo {
@@ -298,7 +407,7 @@ function fillMirrors(
     if (!Array.isArray(elements)) continue; // null (e.g. "all topics") or absent in this version
     const entries = (Array.isArray(out[m.into]) ? out[m.into] : []) as Record<string, unknown>[];
     for (const el of elements as unknown[]) {
-      const entry: Record<string, unknown> = { errorCode: error.errorCode, errorMessage: error.errorMessage, ...m.fixed };
+      const entry: Record<string, unknown> = { [m.errorField ?? 'errorCode']: error.errorCode, errorMessage: error.errorMessage, ...m.fixed };
       for (const [to, from] of Object.entries(m.copy)) {
         entry[to] = from === '' ? el : (el as Record<string, unknown> | null)?.[from];
       }

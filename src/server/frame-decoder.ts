@@ -8,16 +8,25 @@ export class FrameTooLargeError extends ProtocolError {
   constructor(
     readonly size: number,
     readonly max: number,
+    limitName = 'socket.request.max.bytes',
   ) {
-    super(`frame of ${size} bytes is larger than socket.request.max.bytes (${max})`);
+    super(`frame of ${size} bytes is larger than ${limitName} (${max})`);
   }
 }
 
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** The setting the current limit comes from, for the error. */
+  private limitName = 'socket.request.max.bytes';
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /** Changes the limit (a smaller one applies before SASL authentication: sasl.server.max.receive.size). */
+  setLimit(maxFrameBytes: number, limitName: string): void {
+    this.maxFrameBytes = maxFrameBytes;
+    this.limitName = limitName;
+  }
 
   /** Adds a chunk and returns every complete frame payload (without the size prefix). */
   push(chunk: Buffer): Buffer[] {
@@ -28,7 +37,7 @@ export class FrameDecoder {
       if (this.buffered < 4) break;
       const head = this.peekHead();
       const size = head.readInt32BE(0);
-      if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
+      if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes, this.limitName);
       if (this.buffered < 4 + size) break;
       frames.push(this.take(4 + size).subarray(4));
     }

@@ -14,7 +14,7 @@
  * unhandled rejection; it can at worst be answered with an error. Connection still attaches a last-resort
  * catch, which nothing is expected to reach.
  */
-import { Reader, Writer, ProtocolError } from '../protocol/primitives.js';
+import { Reader, Writer, ProtocolError, SplicingWriter, measureSpliced } from '../protocol/primitives.js';
 import { API_CODECS, requestHeaderVersion, responseHeaderVersion, type ApiCodec } from '../protocol/generated/apis.js';
 import { readRequestHeader } from '../protocol/generated/request-header.js';
 import { KafkaError, errorName } from '../protocol/errors.js';
@@ -22,14 +22,37 @@ import { CloseConnection, NO_RESPONSE, type ApiHandler, type RequestContext } fr
 import { UNKNOWN_SERVER_ERROR, buildErrorResponse, type ApiErrorInfo } from './error-response.js';
 import type { Logger } from './logger.js';
 import type { Socket } from 'node:net';
+import type { KafkaPrincipal } from '../security/principal.js';
+import { normaliseIp } from './connection-quotas.js';
 
 const API_VERSIONS_KEY = 18;
 
-/** What the connection does after a request: write `response` (if any), then close if `close`. */
+/**
+ * What the connection does after a request: write `response` (if any), then close if `close`. A response in
+ * several buffers (large records fields referenced, not copied: encodeResponseChunks) is written with one writev.
+ */
 export interface Outcome {
-  readonly response: Buffer | null;
+  readonly response: Buffer | readonly Buffer[] | null;
   readonly close: boolean;
+  /** A client over its quota: the connection reads and handles nothing more for this long (KIP-219). */
+  readonly throttleMs?: number;
 }
+
+/** Client quotas, applied after a handler (src/security/quota-hook.ts). */
+export interface RequestQuotaHook {
+  /** Whether any quota is configured: nothing is measured otherwise. */
+  readonly enabled: boolean;
+  /** Before the handler: may bound the request (a consumer's fetch to what its quota allows in one window). */
+  prepare(ctx: RequestContext, request: unknown): void;
+  /**
+   * Records what the request used (its bytes, the fetched bytes, the handler's time) and returns the throttle
+   * time; sets the response's throttle_time_ms, and may change the response (a throttled fetch returns no data).
+   */
+  apply(ctx: RequestContext, request: unknown, response: Record<string, unknown> | null, frameBytes: number, handlerMs: number): number;
+}
+
+/** Bytes fields at least this long go to the socket as their own buffer rather than being copied into the frame. */
+export const SPLICE_MIN_BYTES = 16 * 1024;
 
 const NOTHING: Outcome = { response: null, close: false };
 const CLOSE: Outcome = { response: null, close: true };
@@ -40,12 +63,17 @@ export interface RequestRunnerOptions {
   listenerName: string;
   /** Body for an ApiVersions request of an unsupported version: v0 layout with error 35. */
   unsupportedApiVersionsBody: () => Record<string, unknown>;
+  /** Client quotas (none: nothing is throttled). */
+  quotas?: RequestQuotaHook;
 }
 
 /** The connection a request came from. */
 export interface RequestSource {
   readonly clientHost: string;
   readonly socket: Socket;
+  readonly principal: KafkaPrincipal;
+  /** The client's IP address (normaliseIp); computed from the socket when absent. */
+  readonly clientAddress?: string;
 }
 
 /** A decoded request on its way through the handler. */
@@ -54,6 +82,10 @@ interface InFlight {
   readonly codec: ApiCodec;
   readonly handler: ApiHandler;
   readonly body: unknown;
+  /** Size of the request frame (Produce quotas count it). */
+  readonly frameBytes: number;
+  /** Time the handler ran synchronously (the request quota counts it), set once it returned. */
+  handlerMs: number;
 }
 
 export class RequestRunner {
@@ -70,11 +102,21 @@ export class RequestRunner {
     if (!('ctx' in req)) return req;
     const inFlight = req;
     let out: unknown;
+    const measure = this.opts.quotas?.enabled === true;
+    if (measure) {
+      try {
+        this.opts.quotas!.prepare(inFlight.ctx, inFlight.body);
+      } catch (err) {
+        this.opts.logger.error(`client quota accounting failed: ${stackOf(err)}`);
+      }
+    }
+    const started = measure ? performance.now() : 0;
     try {
       out = inFlight.handler.handle(inFlight.body, inFlight.ctx);
     } catch (err) {
       return this.failed(inFlight, err, 'in the handler');
     }
+    if (measure) inFlight.handlerMs = performance.now() - started;
     if (out instanceof Promise) {
       return out.then(
         (res) => this.respond(inFlight, res),
@@ -122,8 +164,10 @@ export class RequestRunner {
         clientHost: source.clientHost,
         listenerName: this.opts.listenerName,
         socket: source.socket,
+        principal: source.principal,
+        clientAddress: source.clientAddress ?? normaliseIp(source.socket.remoteAddress),
       };
-      return { ctx, codec, handler, body };
+      return { ctx, codec, handler, body, frameBytes: frame.length + 4, handlerMs: 0 };
     } catch (err) {
       this.opts.logger.warn(
         `closing connection: malformed request ${describe(codec.name, apiKey, apiVersion, correlationId, clientId, source.clientHost)}: ${(err as Error)?.message ?? err}`,
@@ -134,9 +178,20 @@ export class RequestRunner {
 
   /** Encodes the handler's result; an encoding failure becomes the API's error response. Never throws. */
   private respond(req: InFlight, res: unknown): Outcome {
-    if (res === NO_RESPONSE) return NOTHING;
+    let throttleMs = 0;
+    const quotas = this.opts.quotas;
+    if (quotas?.enabled === true) {
+      try {
+        throttleMs = quotas.apply(req.ctx, req.body, res === NO_RESPONSE ? null : (res as Record<string, unknown>), req.frameBytes, req.handlerMs);
+      } catch (err) {
+        // quotas are bookkeeping: a failure there must not fail the request
+        this.opts.logger.error(`client quota accounting failed: ${stackOf(err)}`);
+      }
+    }
+    if (res === NO_RESPONSE) return throttleMs > 0 ? { response: null, close: false, throttleMs } : NOTHING;
     try {
-      return { response: encodeResponse(req.codec, req.ctx.apiVersion, req.ctx.correlationId, res as Record<string, unknown>), close: false };
+      const response = encodeResponseChunks(req.codec, req.ctx.apiVersion, req.ctx.correlationId, res as Record<string, unknown>);
+      return throttleMs > 0 ? { response, close: false, throttleMs } : { response, close: false };
     } catch (err) {
       return this.failed(req, err, 'while encoding the response');
     }
@@ -197,6 +252,27 @@ function stackOf(err: unknown): string {
   } catch {
     return 'non-error value thrown';
   }
+}
+
+/**
+ * Encodes a response frame as encodeResponse does, except that bytes fields of at least SPLICE_MIN_BYTES (the
+ * records a Fetch returns: file data already in a buffer of its own) are not copied: the frame is then a list of
+ * buffers, in order, for one writev. Throws as encodeResponse does.
+ */
+export function encodeResponseChunks(codec: ApiCodec, apiVersion: number, correlationId: number, body: Record<string, unknown>): Buffer | Buffer[] {
+  const headerVersion = responseHeaderVersion(codec.key, apiVersion);
+  const headerSize = headerVersion >= 1 ? 5 : 4;
+  const { size: bodySize, spliced } = measureSpliced(SPLICE_MIN_BYTES, () => codec.sizeResponse(body, apiVersion));
+  if (spliced === 0) return encodeResponse(codec, apiVersion, correlationId, body);
+  const w = new SplicingWriter(Buffer.allocUnsafe(4 + headerSize + bodySize - spliced), SPLICE_MIN_BYTES);
+  w.int32(headerSize + bodySize);
+  w.int32(correlationId);
+  if (headerVersion >= 1) w.uvarint(0);
+  codec.writeResponse(w, body, apiVersion);
+  if (w.pos !== w.buf.length) {
+    throw new ProtocolError(`${codec.name} v${apiVersion} response wrote ${w.pos} bytes (besides ${spliced} referenced) where its size pass counted ${w.buf.length}`);
+  }
+  return w.chunks();
 }
 
 /**

@@ -1,5 +1,6 @@
 /** What a handler sees of a request besides its body. */
 import type { Socket } from 'node:net';
+import type { KafkaPrincipal } from '../security/principal.js';
 
 export interface RequestContext {
   readonly apiKey: number;
@@ -10,6 +11,10 @@ export interface RequestContext {
   readonly clientHost: string;
   readonly listenerName: string;
   readonly socket: Socket;
+  /** Who sent it: the SASL user, the TLS client certificate's principal, or User:ANONYMOUS. */
+  readonly principal: KafkaPrincipal;
+  /** The client's IP address (IPv4-mapped IPv6 as IPv4), as ACL hosts name it. */
+  readonly clientAddress: string;
 }
 
 /** A handler returns this to send no response (Produce with acks=0). */

@@ -4,9 +4,13 @@
  * Connection, and closes connections idle for connections.max.idle.ms.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import { Connection } from './connection.js';
+import type { ConnectionAuthenticator } from './authenticator.js';
+import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import { ConnectionQuotas, DEFAULT_CONNECTION_LIMITS, normaliseIp } from './connection-quotas.js';
-import { RequestRunner } from './request-runner.js';
+import { RequestRunner, type RequestQuotaHook } from './request-runner.js';
 import type { ApiHandler } from './request.js';
 import type { Logger } from './logger.js';
 
@@ -14,6 +18,22 @@ export interface ListenerSpec {
   name: string;
   host: string;
   port: number;
+}
+
+/** How a listener secures its connections (src/security/listener-security.ts builds it from the config). */
+export interface ListenerTransport {
+  /** SSL and SASL_SSL: every connection is TLS. */
+  readonly tls?: {
+    /** The keystore and truststore (and versions) now. */
+    options(): SecureContextOptions;
+    /** Calls back when they change (files replaced on disk): new connections get the new ones. */
+    onChange(listener: (options: SecureContextOptions) => void): void;
+    readonly clientAuth: 'required' | 'requested' | 'none';
+    /** The principal of a client certificate; throws when none can be made (no mapping rule applies). */
+    principalOf(cert: X509Certificate): KafkaPrincipal;
+  };
+  /** SASL_PLAINTEXT and SASL_SSL: a new authenticator for each connection. */
+  readonly authenticator?: () => ConnectionAuthenticator;
 }
 
 export interface SocketServerOptions {
@@ -26,7 +46,14 @@ export interface SocketServerOptions {
   ready?: Promise<void>;
   /** Shared by all listeners of a broker; default: Kafka's default limits for this listener alone. */
   quotas?: ConnectionQuotas;
+  /** TLS and SASL; none: PLAINTEXT. */
+  transport?: ListenerTransport;
+  /** Client quotas: byte rates and request time per user and client id (none: nothing is throttled). */
+  clientQuotas?: RequestQuotaHook;
 }
+
+/** A TLS handshake not done within this long is abandoned (Node's default for its TLS servers). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 120_000;
 
 /** How often idle connections are looked for: a tenth of connections.max.idle.ms, within [50 ms, 5 s]. */
 export function idleSweepIntervalMs(idleMs: number): number {
@@ -40,6 +67,9 @@ export class SocketServer {
   private readonly runner: RequestRunner;
   private idleTimer: NodeJS.Timeout | null = null;
   private stopping = false;
+  /** TLS listeners: the (never listening) tls.Server doing the handshakes, and the sockets in one. */
+  private readonly tlsServer: TlsServer | null;
+  private readonly handshaking = new Set<Socket>();
   boundPort = 0;
 
   constructor(
@@ -52,7 +82,9 @@ export class SocketServer {
       logger: options.logger,
       listenerName: listener.name,
       unsupportedApiVersionsBody: options.unsupportedApiVersionsBody,
+      ...(options.clientQuotas ? { quotas: options.clientQuotas } : {}),
     });
+    this.tlsServer = options.transport?.tls ? this.makeTlsServer(options.transport.tls) : null;
   }
 
   start(): Promise<void> {
@@ -90,19 +122,84 @@ export class SocketServer {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, {
+    if (this.tlsServer !== null) {
+      // TLS first: the Connection starts once the handshake is done (tlsServer 'secureConnection')
+      this.handshaking.add(socket);
+      socket.once('close', () => {
+        this.handshaking.delete(socket);
+        this.quotas.release(ip);
+      });
+      this.tlsServer.emit('connection', socket);
+      return;
+    }
+    this.startConnection(socket, socket);
+    socket.once('close', () => this.quotas.release(ip));
+  }
+
+  private startConnection(stream: Socket, raw: Socket): Connection {
+    const authenticator = this.options.transport?.authenticator?.();
+    const conn = new Connection(stream, {
       maxRequestBytes: this.options.maxRequestBytes,
       runner: this.runner,
       logger: this.options.logger,
       requestBudget: this.quotas.requestBudget,
       maxQueuedBytes: this.quotas.limits.queuedMaxBytesPerConnection,
       ...(this.options.ready ? { ready: this.options.ready } : {}),
+      ...(authenticator ? { authenticator } : {}),
     });
     this.connections.add(conn);
-    socket.once('close', () => {
-      this.connections.delete(conn);
-      this.quotas.release(ip);
+    raw.once('close', () => this.connections.delete(conn));
+    return conn;
+  }
+
+  /**
+   * The TLS side of the listener: a tls.Server that never listens itself, fed with the sockets this listener
+   * accepted (Node's documented way to inject connections), so that admission happens before the handshake and
+   * Node verifies client certificates exactly as for its own servers.
+   */
+  private makeTlsServer(tls: NonNullable<ListenerTransport['tls']>): TlsServer {
+    const server = createTlsServer({
+      ...tls.options(),
+      requestCert: tls.clientAuth !== 'none',
+      // 'requested': a certificate is optional, but one that is presented must verify (as Java's wantClientAuth)
+      rejectUnauthorized: tls.clientAuth === 'required',
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     });
+    tls.onChange((options) => server.setSecureContext(options));
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      this.options.logger.info(`Failed authentication with ${socket.remoteAddress ?? 'unknown'} (SSL handshake failed: ${err.message})`);
+      socket.destroy();
+    });
+    server.on('secureConnection', (socket: TLSSocket) => this.onSecure(socket, tls));
+    return server;
+  }
+
+  /** After the handshake: the client certificate's principal (mutual TLS), or a refusal; then the connection. */
+  private onSecure(socket: TLSSocket, tls: NonNullable<ListenerTransport['tls']>): void {
+    const host = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    const cert = socket.getPeerX509Certificate();
+    let principal = ANONYMOUS; // no certificate (ssl.client.auth none or requested)
+    if (cert !== undefined) {
+      if (!socket.authorized) {
+        this.options.logger.info(`Failed authentication with ${host} (SSL handshake failed: client certificate not trusted: ${String(socket.authorizationError)})`);
+        socket.destroy();
+        return;
+      }
+      try {
+        principal = tls.principalOf(cert);
+      } catch (err) {
+        this.options.logger.info(`Failed authentication with ${host} (${(err as Error).message})`);
+        socket.destroy();
+        return;
+      }
+    }
+    const conn = this.startConnection(socket, socket);
+    conn.transportPrincipal = principal;
   }
 
   private startIdleSweep(): void {
@@ -133,6 +230,8 @@ export class SocketServer {
     this.idleTimer = null;
     for (const c of this.connections) c.close();
     this.connections.clear();
+    for (const sock of this.handshaking) sock.destroy();
+    this.handshaking.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }

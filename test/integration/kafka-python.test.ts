@@ -130,8 +130,8 @@ describe('version probe', () => {
         { topic: 'kp-probe', records: [{ key: 'k', value: 'v', timestamp_ms: 1_700_000_000_000 }] },
         proxy.address,
       );
-      // Inferred from our ApiVersions answer (Produce ∋ 8 → 2.4.0): ≥ 0.11 means record batches (magic 2).
-      expect(out.api_version).toEqual([2, 4, 0]);
+      // Inferred from our ApiVersions answer (DescribeAcls ∋ 2 → 2.5.0, its first test): ≥ 0.11 means record batches (magic 2).
+      expect(out.api_version).toEqual([2, 5, 0]);
       expect(out.results).toEqual([{ partition: partitionForKey(Buffer.from('k'), PARTITIONS), offset: 0, timestamp: 1_700_000_000_000 }]);
 
       const probe = proxy.frames().filter((f) => f.connection === 0);

@@ -1,23 +1,30 @@
 /**
  * `kfk server start` refuses settings whose silent ignoring would weaken safety: exit code 1, one line on
- * stderr naming the setting, and nothing created in the data directory (docs/limits.md, "Refused settings").
+ * stderr naming the setting, and nothing created in the data directory (docs/limits.md, "Refused settings"):
+ * also a TLS or SASL listener that cannot be secured as configured (no keystore, a JKS store, GSSAPI).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { freePort, kfk, makeTempDir } from '../helpers/index.js';
 
 describe('server start refuses unsafe settings', () => {
-  it('an SSL or SASL listener, an authorizer, ZooKeeper ACLs', async () => {
+  it('an unsecurable SSL or SASL listener, an authorizer, ZooKeeper ACLs', async () => {
     const port = await freePort();
+    const ssl = ['--override', `listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${port + 1}`, '--override', 'inter.broker.listener.name=PLAINTEXT'];
     const cases: [string[], RegExp][] = [
-      [['--override', `listeners=SSL://127.0.0.1:${port}`], /^Error: Invalid value SSL:\/\/127\.0\.0\.1:\d+ for configuration listeners: not supported: listener SSL uses security protocol SSL/],
+      [ssl, /^Error: listener SSL \(SSL\) needs a certificate: set ssl\.keystore\.location/],
+      [[...ssl, '--override', 'ssl.keystore.location=/etc/kafka/broker.jks'], /^Error: Invalid value JKS for configuration ssl\.keystore\.type: not supported \(JKS is Kafka's default when ssl\.keystore\.type is not set\): .*keytool/],
       [
         ['--override', `listeners=SASL_PLAINTEXT://127.0.0.1:${port}`, '--override', 'security.inter.broker.protocol=SASL_PLAINTEXT'],
-        /^Error: Invalid value SASL_PLAINTEXT:\/\/127\.0\.0\.1:\d+ for configuration listeners: not supported: .*SASL_PLAINTEXT/,
+        /^Error: Invalid value GSSAPI for configuration sasl\.enabled\.mechanisms: not supported: GSSAPI \(GSSAPI is Kafka's default when sasl\.enabled\.mechanisms is not set\)/,
       ],
       [
-        ['--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', 'authorizer.class.name=kafka.security.authorizer.AclAuthorizer'],
-        /^Error: Invalid value kafka\.security\.authorizer\.AclAuthorizer for configuration authorizer\.class\.name: not supported: kfk has no authorizer/,
+        ['--override', `listeners=SASL_PLAINTEXT://127.0.0.1:${port}`, '--override', 'security.inter.broker.protocol=SASL_PLAINTEXT', '--override', 'sasl.enabled.mechanisms=PLAIN'],
+        /^Error: listener SASL_PLAINTEXT enables PLAIN but listener\.name\.sasl_plaintext\.plain\.sasl\.jaas\.config is not set/,
+      ],
+      [
+        ['--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', 'authorizer.class.name=com.example.LdapAuthorizer'],
+        /^Error: Invalid value com\.example\.LdapAuthorizer for configuration authorizer\.class\.name: not supported: kfk cannot load Java classes/,
       ],
       [
         ['--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', 'zookeeper.set.acl=true'],

@@ -4,7 +4,7 @@
  * tools' line parsing / formatting.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   BrokerConnection,
   ConnectionError,
@@ -26,6 +26,7 @@ import {
 } from '../../src/client/producer.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
 import { API_CODECS, ApiKey, requestHeaderVersion, responseHeaderVersion } from '../../src/protocol/generated/apis.js';
+import * as apiTable from '../../src/protocol/generated/api-table.js';
 import { readRequestHeader } from '../../src/protocol/generated/request-header.js';
 import { writeResponseHeader, sizeResponseHeader } from '../../src/protocol/generated/response-header.js';
 import { Reader, Writer } from '../../src/protocol/primitives.js';
@@ -129,7 +130,38 @@ describe('version negotiation', () => {
   });
 });
 
+describe('the light API table (api-table.ts) the client uses', () => {
+  it('agrees with apis.ts on every API, and loads the same codec functions on demand', async () => {
+    expect([...apiTable.API_TABLE.keys()]).toEqual([...API_CODECS.keys()]);
+    expect(apiTable.ApiKey).toEqual(ApiKey);
+    for (const [key, full] of API_CODECS) {
+      const light = apiTable.API_TABLE.get(key)!;
+      expect([light.name, light.minVersion, light.maxVersion, light.maxStableVersion, light.flexibleMin]).toEqual([
+        full.name,
+        full.minVersion,
+        full.maxVersion,
+        full.maxStableVersion,
+        full.flexibleMin,
+      ]);
+      for (let v = full.minVersion; v <= full.maxVersion; v++) {
+        expect(apiTable.requestHeaderVersion(key, v)).toBe(requestHeaderVersion(key, v));
+        expect(apiTable.responseHeaderVersion(key, v)).toBe(responseHeaderVersion(key, v));
+      }
+      const loaded = (await apiTable.loadApiCodec(key))!;
+      expect(loaded.readRequest).toBe(full.readRequest);
+      expect(loaded.writeResponse).toBe(full.writeResponse);
+      expect(loaded.sizeResponse).toBe(full.sizeResponse);
+    }
+    expect(await apiTable.loadApiCodec(9999)).toBeUndefined();
+  });
+});
+
 describe('request encoding', () => {
+  beforeAll(async () => {
+    // encodeRequest / decodeResponse use codecs already loaded (BrokerConnection loads each before its first request)
+    for (const key of API_CODECS.keys()) await apiTable.loadApiCodec(key);
+  });
+
   it('writes size, header v2 (flexible) and body in one buffer', () => {
     const body = { topics: [{ name: 't', topicId: Buffer.alloc(16) }], allowAutoTopicCreation: false };
     const buf = encodeRequest(ApiKey.Metadata, 12, 42, 'cid', body);

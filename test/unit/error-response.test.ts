@@ -38,7 +38,7 @@ afterAll(async () => {
 function errorCodes(spec: MessageSpec, fields: readonly SpecField[], value: Record<string, unknown>, v: number, at: string, out: [string, unknown][]): void {
   for (const f of fieldsAt(fields, v)) {
     const name = camel(f.name);
-    if (f.name === 'ErrorCode') out.push([`${at}.${name}`, value[name]]);
+    if (f.name === 'ErrorCode' || f.name === 'PartitionErrorCode') out.push([`${at}.${name}`, value[name]]);
     const nested = structFields(spec, f);
     if (!nested) continue;
     const items = f.type.startsWith('[]') ? ((value[name] as Record<string, unknown>[] | null) ?? []) : [value[name] as Record<string, unknown>];

@@ -1,7 +1,8 @@
 /**
  * FindCoordinator: Java's String.hashCode placement, __consumer_offsets created on first use with
  * offsets.topic.num.partitions partitions (replication clamped to the one live broker), every
- * version's shape, and transaction keys refused.
+ * version's shape, and transaction keys: __transaction_state created on first use with Kafka's configs
+ * (min.insync.replicas clamped to the replication factor).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type StartedBroker } from '../../src/index.js';
@@ -27,7 +28,15 @@ describe('FindCoordinator', () => {
   let conn: BrokerConnection;
   beforeAll(async () => {
     // Kafka's default offsets.topic.replication.factor (3) must still work on one broker.
-    broker = await startBroker({ config: { 'offsets.topic.num.partitions': '7', 'offsets.topic.replication.factor': '3' } });
+    broker = await startBroker({
+      config: {
+        'offsets.topic.num.partitions': '7',
+        'offsets.topic.replication.factor': '3',
+        'transaction.state.log.num.partitions': '4',
+        'transaction.state.log.replication.factor': '3',
+        'transaction.state.log.min.isr': '2',
+      },
+    });
     conn = await BrokerConnection.connect({ host: '127.0.0.1', port: broker.port });
   });
   afterAll(async () => {
@@ -49,7 +58,9 @@ describe('FindCoordinator', () => {
   it('answers v1-v3 with key types and v4+ with batches of keys', async () => {
     for (const v of [1, 2, 3]) {
       expect(await conn.request(10, { key: 'g2', keyType: 0 }, { version: v })).toMatchObject({ errorCode: 0, nodeId: 0, port: broker.port });
-      expect((await conn.request(10, { key: 'tx', keyType: 1 }, { version: v })).errorCode).toBe(15); // COORDINATOR_NOT_AVAILABLE
+      expect(await conn.request(10, { key: 'tx', keyType: 1 }, { version: v })).toMatchObject({ errorCode: 0, nodeId: 0, port: broker.port });
+      expect((await conn.request(10, { key: '', keyType: 1 }, { version: v })).errorCode).toBe(42); // INVALID_REQUEST
+      expect((await conn.request(10, { key: 'x', keyType: 2 }, { version: v })).errorCode).toBe(42);
     }
     for (const v of [4, 5, 6]) {
       const res = await conn.request(10, { keyType: 0, coordinatorKeys: ['a', 'b'] }, { version: v });
@@ -58,5 +69,18 @@ describe('FindCoordinator', () => {
         ['b', 0, 0],
       ]);
     }
+  });
+
+  it('creates __transaction_state on the first transaction key, compacted, its min.insync.replicas clamped to its replication factor', async () => {
+    const res = await conn.request(10, { keyType: 1, coordinatorKeys: ['txn-a'] }, { version: 4 });
+    expect(res.coordinators[0]).toMatchObject({ key: 'txn-a', errorCode: 0, nodeId: 0 });
+    const md = await conn.request(3, { topics: [{ name: '__transaction_state' }], allowAutoTopicCreation: false }, { version: 9 });
+    expect(md.topics[0]).toMatchObject({ errorCode: 0, isInternal: true });
+    expect(md.topics[0].partitions).toHaveLength(4);
+    const configs = await conn.request(32, { resources: [{ resourceType: 2, resourceName: '__transaction_state', configurationKeys: null }] }, { version: 1 });
+    const value = (name: string) => configs.results[0].configs.find((c: { name: string }) => c.name === name)?.value;
+    expect(value('cleanup.policy')).toBe('compact');
+    expect(value('min.insync.replicas')).toBe('1');
+    expect(value('unclean.leader.election.enable')).toBe('false');
   });
 });

@@ -3,6 +3,7 @@
  * group metadata surviving a reload from the log, tombstones, ownership errors and offset expiration.
  */
 import { describe, expect, it } from 'vitest';
+import { buildTxnMarkerBatch } from '../../src/protocol/control-records.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { Reader, writeInt64 } from '../../src/protocol/primitives.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
@@ -241,5 +242,54 @@ describe('group coordinator', () => {
     expect(reloaded.fetchOffsets('old', null).offsets).toEqual([]);
     expect(reloaded.fetchOffsets('young', null).offsets.map((o) => o.offset)).toEqual([8]);
     reloaded.close();
+  });
+});
+
+describe('transactional offset commits', () => {
+  it('stay pending until the marker: a COMMIT makes them the offsets, an ABORT drops them; a reload replays both', async () => {
+    const log = new MemoryLog();
+    const gc = coordinator(log);
+    await gc.setOwnedPartitions(all);
+    const p = gc.partitionFor('g');
+    expect(await gc.commitOffsets('g', '', null, -1, [commit('t', 0, 5)])).toEqual([ErrorCode.NONE]);
+    expect(await gc.commitTransactionalOffsets('g', 77, 0, '', null, -1, [commit('t', 0, 9), commit('t', 1, 3)])).toEqual([ErrorCode.NONE, ErrorCode.NONE]);
+    const batch = log.batches.get(p)!.at(-1)!;
+    expect(decodeRecordBatches(batch)[0]).toMatchObject({ isTransactional: true, producerId: 77, producerEpoch: 0 });
+    // not visible yet; require_stable says so
+    expect(gc.fetchOffsets('g', [{ name: 't', partitions: [0, 1] }]).offsets.map((o) => o.offset)).toEqual([5, -1]);
+    expect(gc.fetchOffsets('g', [{ name: 't', partitions: [0, 1] }], true).offsets.map((o) => o.errorCode)).toEqual([ErrorCode.UNSTABLE_OFFSET_COMMIT, ErrorCode.UNSTABLE_OFFSET_COMMIT]);
+    // a marker for another offsets partition leaves them pending
+    gc.onTransactionCompleted(77, [(p + 1) % PARTITIONS], true);
+    expect(gc.fetchOffsets('g', [{ name: 't', partitions: [0] }]).offsets[0]!.offset).toBe(5);
+    log.appendRecords('__consumer_offsets', p, buildTxnMarkerBatch({ producerId: 77, producerEpoch: 0, coordinatorEpoch: 0, commit: true }));
+    gc.onTransactionCompleted(77, [p], true);
+    expect(gc.fetchOffsets('g', [{ name: 't', partitions: [0, 1] }], true).offsets.map((o) => [o.offset, o.errorCode])).toEqual([
+      [9, ErrorCode.NONE],
+      [3, ErrorCode.NONE],
+    ]);
+    // an aborted transaction's offsets never show
+    expect(await gc.commitTransactionalOffsets('g', 78, 0, '', null, -1, [commit('t', 0, 100)])).toEqual([ErrorCode.NONE]);
+    log.appendRecords('__consumer_offsets', p, buildTxnMarkerBatch({ producerId: 78, producerEpoch: 0, coordinatorEpoch: 0, commit: false }));
+    gc.onTransactionCompleted(78, [p], false);
+    expect(gc.fetchOffsets('g', [{ name: 't', partitions: [0] }], true).offsets[0]).toMatchObject({ offset: 9, errorCode: ErrorCode.NONE });
+    // one still open when the partition is reloaded stays pending there
+    expect(await gc.commitTransactionalOffsets('g', 79, 0, '', null, -1, [commit('t', 1, 50)])).toEqual([ErrorCode.NONE]);
+    gc.close();
+    const reloaded = coordinator(log);
+    await reloaded.setOwnedPartitions(all);
+    expect(reloaded.fetchOffsets('g', [{ name: 't', partitions: [0, 1] }]).offsets.map((o) => o.offset)).toEqual([9, 3]);
+    expect(reloaded.fetchOffsets('g', [{ name: 't', partitions: [1] }], true).offsets[0]!.errorCode).toBe(ErrorCode.UNSTABLE_OFFSET_COMMIT);
+    reloaded.onTransactionCompleted(79, [p], true);
+    expect(reloaded.fetchOffsets('g', [{ name: 't', partitions: [1] }], true).offsets[0]).toMatchObject({ offset: 50, errorCode: ErrorCode.NONE });
+    reloaded.close();
+  });
+
+  it('check the member, instance id and generation when given', async () => {
+    const gc = coordinator(new MemoryLog());
+    await gc.setOwnedPartitions(all);
+    expect(await gc.commitTransactionalOffsets('fresh', 1, 0, 'nobody', null, -1, [commit('t', 0, 1)])).toEqual([ErrorCode.UNKNOWN_MEMBER_ID]);
+    expect(await gc.commitTransactionalOffsets('fresh', 1, 0, '', null, 3, [commit('t', 0, 1)])).toEqual([ErrorCode.ILLEGAL_GENERATION]);
+    expect(await gc.commitTransactionalOffsets('fresh', 1, 0, '', null, -1, [commit('t', 0, 1)])).toEqual([ErrorCode.NONE]);
+    gc.close();
   });
 });

@@ -13,6 +13,7 @@ import { Log } from '../../src/log/log.js';
 import { LeaderEpochCache } from '../../src/log/leader-epoch-cache.js';
 import { Partition, type LeaderAndIsr } from '../../src/replication/partition.js';
 import { offsetTruncationState } from '../../src/replication/follower-truncation.js';
+import { buildTxnMarkerBatch } from '../../src/protocol/control-records.js';
 
 let tmp: string;
 const opened: Log[] = [];
@@ -34,6 +35,8 @@ async function openLog(dir: string): Promise<Log> {
 }
 
 const batch = (n: number) => buildRecordBatch(Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), timestamp: 1000 + i })));
+const txnBatch = (pid: number, seq: number) =>
+  buildRecordBatch([{ key: null, value: Buffer.from('t'), timestamp: 1000 }], { producerId: pid, producerEpoch: 0, baseSequence: seq, transactional: true });
 
 const ME = 0;
 const LAG = 10_000;
@@ -260,5 +263,25 @@ describe('LeaderEpochCache.endOffsetFor (Kafka semantics)', () => {
     expect(cache.epochForOffset(24)).toBe(4);
     expect(cache.epochForOffset(30)).toBe(7);
     await cache.flushed();
+  });
+});
+
+describe('last stable offset', () => {
+  it('is the high watermark, or the first offset of an open transaction below it, never below the log start', async () => {
+    const p = await leaderPartition({ isr: [0] });
+    p.log.append(batch(2), 1); // 0-1
+    p.log.append(txnBatch(7, 0), 1); // 2: opens a transaction
+    p.log.append(batch(2), 1); // 3-4
+    p.maybeIncrementLeaderHW(1000);
+    expect(p.highWatermark).toBe(5);
+    expect(p.lastStableOffset).toBe(2);
+    // DeleteRecords past the open transaction's first record: clamped to the log start
+    p.log.maybeIncrementLogStartOffset(4);
+    expect(p.lastStableOffset).toBe(4);
+    p.log.append(buildTxnMarkerBatch({ producerId: 7, producerEpoch: 0, coordinatorEpoch: 0, commit: true }), 1, false, 'coordinator'); // 5
+    // completed, but its marker is above the high watermark until it moves
+    expect(p.lastStableOffset).toBe(4);
+    p.maybeIncrementLeaderHW(1000);
+    expect(p.lastStableOffset).toBe(6);
   });
 });

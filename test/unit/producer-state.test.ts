@@ -166,7 +166,9 @@ describe('Log with idempotent producers', () => {
     log.closeWithoutFlush();
     const newest = snaps.sort().at(-1)!;
     fs.writeFileSync(path.join(dir, newest), Buffer.from('garbage'));
-    const reopened = await Log.open(dir, { config, hadCleanShutdown: false });
+    // Recovery re-validates the segments from the recovery point (here: the last one, which starts at the newest
+    // snapshot's offset) and replays them from a snapshot at or below their start.
+    const reopened = await Log.open(dir, { config, hadCleanShutdown: false, recoveryPoint: Number(newest.slice(0, 20)) });
     expect(fs.existsSync(path.join(dir, newest))).toBe(false); // unreadable: deleted, an older one used
     for (let i = 25; i < 30; i++) expect(reopened.append(batch(21, 0, i * 2, 2, `r${i}`)).baseOffset).toBe(firstOffsets[i]);
     expect(reopened.logEndOffset).toBe(60);
@@ -208,8 +210,22 @@ describe('Log with idempotent producers', () => {
 describe('producer snapshot files', () => {
   it('round-trips in Kafka layout: int16 version 1, CRC-32C of the rest, then the entries', () => {
     const entries = [
-      { producerId: 1000, epoch: 2, batches: [{ firstSeq: 5, lastSeq: 9, firstOffset: 100, lastOffset: 104, timestamp: 1234 }] },
-      { producerId: 2 ** 40, epoch: 0, batches: [{ firstSeq: INT32_MAX - 1, lastSeq: 0, firstOffset: 7, lastOffset: 9, timestamp: -1 }] },
+      {
+        producerId: 1000,
+        epoch: 2,
+        batches: [{ firstSeq: 5, lastSeq: 9, firstOffset: 100, lastOffset: 104, timestamp: 1234 }],
+        coordinatorEpoch: -1,
+        currentTxnFirstOffset: -1,
+        lastTimestamp: 1234,
+      },
+      {
+        producerId: 2 ** 40,
+        epoch: 0,
+        batches: [{ firstSeq: INT32_MAX - 1, lastSeq: 0, firstOffset: 7, lastOffset: 9, timestamp: -1 }],
+        coordinatorEpoch: 3,
+        currentTxnFirstOffset: 8,
+        lastTimestamp: -1,
+      },
     ];
     const buf = encodeProducerSnapshot(entries);
     expect(buf.readInt16BE(0)).toBe(1);
@@ -243,7 +259,14 @@ describe('producer snapshot files', () => {
     expect(snapshotFileName(42)).toBe('00000000000000000042.snapshot');
     const fresh = new ProducerStateManager(dir);
     await fresh.rebuild(0, 42, async () => Buffer.alloc(0));
-    expect(fresh.entry(3)).toEqual({ producerId: 3, epoch: 0, batches: [{ firstSeq: 0, lastSeq: 0, firstOffset: 41, lastOffset: 41, timestamp: 5 }] });
+    expect(fresh.entry(3)).toEqual({
+      producerId: 3,
+      epoch: 0,
+      batches: [{ firstSeq: 0, lastSeq: 0, firstOffset: 41, lastOffset: 41, timestamp: 5 }],
+      coordinatorEpoch: -1,
+      currentTxnFirstOffset: -1,
+      lastTimestamp: 5,
+    });
   });
 });
 

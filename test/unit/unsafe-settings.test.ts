@@ -21,33 +21,16 @@ function refused(props: Record<string, string>): string[] {
 }
 
 describe('unsafe settings', () => {
-  it('refuses every listener whose security protocol is not PLAINTEXT', () => {
-    expect(refused({ listeners: 'SSL://127.0.0.1:9093' })).toEqual(['listeners']);
-    expect(refused({ listeners: 'SSL://127.0.0.1:9093', 'advertised.listeners': 'SSL://public:9093' })).toEqual(['listeners', 'advertised.listeners']);
-    expect(refused({ listeners: 'SASL_PLAINTEXT://:9094', 'security.inter.broker.protocol': 'SASL_PLAINTEXT' })).toContain('listeners');
-    expect(refused({ listeners: 'SASL_SSL://:9095', 'security.inter.broker.protocol': 'SASL_SSL' })).toContain('listeners');
-    // a custom listener name mapped to SSL
-    expect(
-      refused({
-        listeners: 'INTERNAL://:9092,EXTERNAL://:9093',
-        'listener.security.protocol.map': 'INTERNAL:PLAINTEXT,EXTERNAL:SSL',
-        'inter.broker.listener.name': 'INTERNAL',
-      }),
-    ).toEqual(['listeners']);
-    // the typed check names the listener and its address
-    expect(
-      unsafeSettings(
-        brokerConfigFromProperties({
-          listeners: 'INTERNAL://:9092,EXTERNAL://:9093',
-          'listener.security.protocol.map': 'INTERNAL:PLAINTEXT,EXTERNAL:SSL',
-          'inter.broker.listener.name': 'INTERNAL',
-        }),
-      ).map((r) => `${r.key}=${r.value}`),
-    ).toEqual(['listeners=EXTERNAL://:9093']);
+  it('leaves listeners to the listener security checks (TLS and SASL are honoured)', () => {
+    expect(refused({ listeners: 'SSL://127.0.0.1:9093', 'security.inter.broker.protocol': 'SSL' })).toEqual([]);
+    expect(refused({ listeners: 'SASL_SSL://:9095', 'security.inter.broker.protocol': 'SASL_SSL' })).toEqual([]);
   });
 
-  it('refuses an authorizer, topic and config policies, ZooKeeper ACLs and ZooKeeper TLS', () => {
-    expect(refused({ 'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer' })).toEqual(['authorizer.class.name']);
+  it('refuses an authorizer it cannot run, topic and config policies, ZooKeeper ACLs and ZooKeeper TLS', () => {
+    expect(refused({ 'authorizer.class.name': 'com.example.LdapAuthorizer' })).toEqual(['authorizer.class.name']);
+    for (const honoured of ['kafka.security.authorizer.AclAuthorizer', 'kafka.security.auth.SimpleAclAuthorizer', 'org.apache.kafka.metadata.authorizer.StandardAuthorizer']) {
+      expect(refused({ 'authorizer.class.name': honoured })).toEqual([]);
+    }
     expect(refused({ 'create.topic.policy.class.name': 'com.example.Policy' })).toEqual(['create.topic.policy.class.name']);
     expect(refused({ 'alter.config.policy.class.name': 'com.example.Policy' })).toEqual(['alter.config.policy.class.name']);
     expect(refused({ 'zookeeper.set.acl': 'true' })).toEqual(['zookeeper.set.acl']);
@@ -74,17 +57,17 @@ describe('unsafe settings', () => {
   it('names the setting in one line', () => {
     let err: unknown;
     try {
-      refuseUnsafeProperties({ listeners: 'SSL://127.0.0.1:9093' });
+      refuseUnsafeProperties({ 'zookeeper.set.acl': 'true' });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const msg = (err as ConfigError).message;
-    expect(msg).toMatch(/^Invalid value SSL:\/\/127\.0\.0\.1:9093 for configuration listeners: not supported: listener SSL uses security protocol SSL/);
+    expect(msg).toMatch(/^Invalid value true for configuration zookeeper\.set\.acl: not supported: kfk creates znodes with open ACLs/);
     expect(msg).not.toContain('\n');
-    expect((err as ConfigError).key).toBe('listeners');
+    expect((err as ConfigError).key).toBe('zookeeper.set.acl');
     expect(() => refuseUnsafeSettings(brokerConfigFromProperties({ 'authorizer.class.name': 'X' }))).toThrow(
-      /^Invalid value X for configuration authorizer\.class\.name: not supported: kfk has no authorizer/,
+      /^Invalid value X for configuration authorizer\.class\.name: not supported: kfk cannot load Java classes; its ACL authorizer is kafka\.security\.authorizer\.AclAuthorizer/,
     );
   });
 });

@@ -135,7 +135,9 @@ export async function replaceTopicOverrides(
     }
     throw err;
   }
-  await purgeOldConfigChanges(registry).catch(() => {});
+  // Housekeeping only: an old notification left behind is purged by the next config change (as Kafka's
+  // ZkConfigChangeNotification purges expired ones); it must not fail the change that was just written.
+  await purgeOldConfigChanges(registry).catch(() => undefined);
   await s.reconcileTopic(topic);
 }
 
@@ -149,7 +151,8 @@ async function purgeOldConfigChanges(registry: Registry, now = Date.now()): Prom
     const path = `${configChangesPath}/${child}`;
     const stat = await registry.exists(path);
     if (stat && now - stat.ctime > CONFIG_CHANGE_EXPIRY_MS) {
-      await registry.delete(path, stat.version).catch(() => {});
+      // Gone or rewritten meanwhile (another broker purging): nothing left to do for this one.
+      await registry.delete(path, stat.version).catch(() => undefined);
     }
   }
 }

@@ -5,6 +5,7 @@ import type { Controller } from '../../cluster/controller.js';
 import type { Logger } from '../../server/logger.js';
 
 import type { AutoTopicCreator } from '../../cluster/auto-topic-creation.js';
+import type { RequestAuthorizer } from '../../security/authorizing-handler.js';
 
 export interface BrokerSettings {
   brokerId: number;
@@ -15,6 +16,10 @@ export interface BrokerSettings {
   offsetsTopicNumPartitions: number;
   offsetsTopicReplicationFactor: number;
   offsetsTopicSegmentBytes: number;
+  transactionStateLogNumPartitions: number;
+  transactionStateLogReplicationFactor: number;
+  transactionStateLogMinIsr: number;
+  transactionStateLogSegmentBytes: number;
 }
 
 export interface BrokerServices {
@@ -27,4 +32,9 @@ export interface BrokerServices {
 
   /** Creates topics clients did not create explicitly: on the controller, or forwarded to it. */
   readonly autoTopicCreator: AutoTopicCreator;
+  /** The error that keeps a partition assigned here from being served (its log could not be created yet), if any. */
+  partitionFailure?(topic: string, partition: number): Error | undefined;
+
+  /** With an authorizer: checks on behalf of a request, for handlers that filter what they return (Metadata). */
+  readonly requestAuthorizer?: RequestAuthorizer | null;
 }

@@ -12,6 +12,7 @@ import type {
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
+import { MAX_PARTITIONS_PER_REQUEST, partitionsToAdd, TOO_LARGE_BATCH_MESSAGE } from './partition-batch-limit.js';
 
 export function createPartitionsHandler(b: BrokerServices): ApiHandler<CreatePartitionsRequest, CreatePartitionsResponseInput> {
   return {
@@ -22,7 +23,14 @@ export function createPartitionsHandler(b: BrokerServices): ApiHandler<CreatePar
       const results: CreatePartitionsResponseCreatePartitionsTopicResultInput[] = [];
       const seen = new Map<string, number>();
       for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
+      const unique = req.topics.filter((t) => seen.get(t.name) === 1);
+      // Checked where Kafka checks it, in the controller: elsewhere the answer is NOT_CONTROLLER.
+      const tooMany = b.controller.isActive && partitionsToAdd(unique, (name) => b.metadata.topic(name)?.partitions.length) > MAX_PARTITIONS_PER_REQUEST;
       for (const t of req.topics) {
+        if (tooMany && seen.get(t.name) === 1) {
+          results.push({ name: t.name, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: TOO_LARGE_BATCH_MESSAGE });
+          continue;
+        }
         if (seen.get(t.name)! > 1) {
           results.push({ name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic in request.' });
           continue;

@@ -4,7 +4,9 @@
  * Returns stored batches as they are, starting at the batch that contains fetch_offset; at least one whole
  * batch even over max_bytes (KIP-74). Only a partition's leader serves it (NOT_LEADER_OR_FOLLOWER elsewhere).
  *
- * Consumers (replica_id -1) read up to the high watermark; follower brokers (replica_id >= 0, v15+ in
+ * Consumers (replica_id -1) read up to the high watermark, or with isolation_level 1 (read_committed) up to the
+ * last stable offset, and then get the aborted transactions overlapping the batches returned (from the segments'
+ * .txnindex) in aborted_transactions; follower brokers (replica_id >= 0, v15+ in
  * replica_state) read up to the log end offset, and their fetch offset is how the leader learns their progress
  * (ISR, high watermark, acks=all). current_leader_epoch (v9+) is checked (KIP-320); last_fetched_epoch (v12+)
  * is compared with the leader's epochs and a mismatch answered with diverging_epoch. When fewer than min_bytes
@@ -127,7 +129,7 @@ function buildResponse(targets: Target[], results: FetchResult[], v: number): Fe
       lastStableOffset: r.lastStableOffset,
       logStartOffset: r.logStartOffset,
       ...(r.divergingEpoch !== undefined ? { divergingEpoch: r.divergingEpoch } : {}),
-      abortedTransactions: r.errorCode === ErrorCode.NONE ? [] : null,
+      abortedTransactions: r.errorCode === ErrorCode.NONE ? (r.abortedTransactions ?? []) : null,
       preferredReadReplica: -1,
       records: r.records ?? Buffer.alloc(0),
     });

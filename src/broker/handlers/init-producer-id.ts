@@ -1,6 +1,7 @@
 /**
- * InitProducerId (key 22), v0-5 (flexible from v2). Clients send it to any broker (librdkafka v4,
- * platformatic 3-5) or to the controller (kafkajs v1).
+ * InitProducerId (key 22), v0-5 (flexible from v2). Clients send it to any broker (librdkafka v4, platformatic 3-5)
+ * or to the controller (kafkajs v1) for an idempotent producer, and to the transaction coordinator for a
+ * transactional one.
  *
  * - `transactional_id = null` (idempotent producer): a fresh producer id with epoch 0, from the blocks this
  *   broker reserves in `/latest_producer_id_block` (src/cluster/producer-ids.ts). This is what Kafka's
@@ -10,21 +11,25 @@
  *   id/epoch comes back; per-partition state then treats the new id as an unknown producer.
  * - v3+ with only one of producer_id/producer_epoch set: INVALID_REQUEST (KafkaApis checks the pair).
  * - `transactional_id = ""`: INVALID_REQUEST, as Kafka.
- * - any other transactional id: kfk has no transaction coordinator (no `__transaction_state`). Kafka answers
- *   an InitProducerId for a transactional id whose `__transaction_state` partition this broker does not own
- *   with NOT_COORDINATOR; kfk does the same, so clients re-run FindCoordinator, which answers
- *   COORDINATOR_NOT_AVAILABLE for transaction keys (find-coordinator.ts), and they retry until their own
- *   timeout. Transactions therefore fail on the client with a timeout, and never half-work.
+ * - any other transactional id: the transaction coordinator (src/transaction/transaction-coordinator.ts) on the
+ *   leader of its __transaction_state partition (NOT_COORDINATOR elsewhere): epoch bump and fencing, or
+ *   INVALID_TRANSACTION_TIMEOUT for transaction.timeout.ms above transaction.max.timeout.ms. PRODUCER_FENCED is
+ *   INVALID_PRODUCER_EPOCH before v4.
  */
 import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../../protocol/generated/init-producer-id.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { ProducerIdManager } from '../../cluster/producer-ids.js';
+import type { TransactionCoordinator } from '../../transaction/transaction-coordinator.js';
+import { fencedErrorFor } from './transaction-services.js';
 
 const NO_PRODUCER_ID = -1;
 const NO_PRODUCER_EPOCH = -1;
 
-export function initProducerIdHandler(producerIds: ProducerIdManager): ApiHandler<InitProducerIdRequest, InitProducerIdResponseInput> {
+export function initProducerIdHandler(
+  producerIds: ProducerIdManager,
+  transactions: { readonly transactionCoordinator: TransactionCoordinator | null },
+): ApiHandler<InitProducerIdRequest, InitProducerIdResponseInput> {
   const answer = (errorCode: number, producerId = NO_PRODUCER_ID, producerEpoch = NO_PRODUCER_EPOCH): InitProducerIdResponseInput => ({
     throttleTimeMs: 0,
     errorCode,
@@ -36,11 +41,17 @@ export function initProducerIdHandler(producerIds: ProducerIdManager): ApiHandle
     minVersion: 0,
     maxVersion: 5,
     async handle(req, ctx) {
-      if (ctx.apiVersion >= 3 && (req.producerId === NO_PRODUCER_ID) !== (req.producerEpoch === NO_PRODUCER_EPOCH)) {
+      const v = ctx.apiVersion;
+      if (v >= 3 && (req.producerId === NO_PRODUCER_ID) !== (req.producerEpoch === NO_PRODUCER_EPOCH)) {
         return answer(ErrorCode.INVALID_REQUEST);
       }
       if (req.transactionalId !== null) {
-        return answer(req.transactionalId === '' ? ErrorCode.INVALID_REQUEST : ErrorCode.NOT_COORDINATOR);
+        if (req.transactionalId === '') return answer(ErrorCode.INVALID_REQUEST);
+        const tc = transactions.transactionCoordinator;
+        if (tc === null) return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        const expected = v >= 3 && req.producerId !== NO_PRODUCER_ID ? { producerId: req.producerId, producerEpoch: req.producerEpoch } : null;
+        const r = await tc.initProducerId(req.transactionalId, req.transactionTimeoutMs, expected);
+        return answer(fencedErrorFor(r.errorCode, v, 4), r.producerId, r.producerEpoch);
       }
       try {
         return answer(ErrorCode.NONE, await producerIds.generateProducerId(), 0);

@@ -1,7 +1,7 @@
 /**
  * ListOffsets (key 2), v0-6, served by the partition's leader (NOT_LEADER_OR_FOLLOWER elsewhere; a debugging
  * client, replica_id -2, may ask any replica). -1 = latest: for clients the high watermark (or the last stable
- * offset for read_committed, equal here without transactions), for a follower (replica_id >= 0) the log end
+ * offset for read_committed: the first offset of an open transaction below the high watermark), for a follower (replica_id >= 0) the log end
  * offset; -2 = earliest (the log start offset). Other timestamps return the first offset whose timestamp is at or
  * after it, or -1 when there is none. current_leader_epoch (v4+) is checked as Kafka does (KIP-320). While a new
  * leader's high watermark has not reached the start of its epoch, clients get OFFSET_NOT_AVAILABLE for latest.

@@ -12,14 +12,19 @@
  * - controller_id is a real live broker (kafkajs and librdkafka admin need it); topic ids are real
  *   (@platformatic/kafka keys topics by id from v10).
  * - v12 may ask for topics by id (name null).
+ * - With an authorizer (KafkaApis.handleTopicMetadataRequest): all topics lists only those the principal may
+ *   Describe; a requested topic without Describe gets TOPIC_AUTHORIZATION_FAILED (whether it exists is not told);
+ *   auto-creation needs Create on the cluster or on the topic (else TOPIC_AUTHORIZATION_FAILED); v8+ authorized
+ *   operations are filled in when asked (all of a resource's operations without an authorizer).
  */
 import type { MetadataRequest, MetadataResponseInput, MetadataResponseTopicInput } from '../../protocol/generated/metadata.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { ZERO_UUID } from '../../protocol/primitives.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
-import type { TopicInfo } from '../../cluster/metadata-cache.js';
+import { endpointOn, type TopicInfo } from '../../cluster/metadata-cache.js';
 import { invalidTopicNameReason, isInternalTopic } from '../../cluster/topic-names.js';
+import { AclOperation, CLUSTER_NAME, RESOURCE_OPERATIONS, ResourceType } from '../../security/acl.js';
 
 const AUTHORIZED_OPERATIONS_NOT_REQUESTED = -2147483648;
 
@@ -32,22 +37,38 @@ export function metadataHandler(b: BrokerServices): ApiHandler<MetadataRequest, 
       const v = ctx.apiVersion;
       const allTopics = req.topics === null || (v === 0 && req.topics.length === 0);
       const allowAutoCreate = (v < 4 || req.allowAutoTopicCreation) && b.settings.autoCreateTopicsEnable;
+      const az = b.requestAuthorizer ?? null;
+      const may = (op: number, type: number, name: string): boolean => az === null || az.allowed(ctx, op, type, name);
+      // Kafka's authorized_operations bit field (without an authorizer: every operation of the resource)
+      const operationsOn = (type: number, name: string): number =>
+        az !== null ? az.authorizedOperations(ctx, type, name) : (RESOURCE_OPERATIONS[type] ?? []).reduce((bits, op) => bits | (1 << op), 0);
+      const refused = (name: string | null, topicId: Buffer): MetadataResponseTopicInput => ({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, name, topicId, isInternal: false, partitions: [] });
       const topics: MetadataResponseTopicInput[] = [];
       if (allTopics) {
-        for (const t of b.metadata.topics()) topics.push(describeTopic(b, t, v));
+        for (const t of b.metadata.topics()) if (az === null || az.authorizer.authorize(ctx.principal, ctx.clientAddress, AclOperation.DESCRIBE, ResourceType.TOPIC, t.name)) topics.push(describeTopic(b, t, v));
       } else {
         for (const rt of req.topics ?? []) {
           if (rt.name === null) {
             const t = b.metadata.topicById(rt.topicId);
-            topics.push(t ? describeTopic(b, t, v) : { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: rt.topicId });
+            // topic ids are not secret: an unauthorized one is answered with its id and no name (as Kafka)
+            if (t && !may(AclOperation.DESCRIBE, ResourceType.TOPIC, t.name)) topics.push(refused(null, rt.topicId));
+            else topics.push(t ? describeTopic(b, t, v) : { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: rt.topicId });
             continue;
           }
           const name = rt.name;
+          if (!may(AclOperation.DESCRIBE, ResourceType.TOPIC, name)) {
+            topics.push(refused(name, ZERO_UUID));
+            continue;
+          }
           let t = b.metadata.topic(name);
           if (!t) {
             const invalid = invalidTopicNameReason(name);
             if (invalid) {
               topics.push({ errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name, topicId: ZERO_UUID, isInternal: false });
+              continue;
+            }
+            if (allowAutoCreate && !isInternalTopic(name) && !may(AclOperation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME) && !may(AclOperation.CREATE, ResourceType.TOPIC, name)) {
+              topics.push(refused(name, ZERO_UUID));
               continue;
             }
             if (allowAutoCreate && !isInternalTopic(name)) {
@@ -75,13 +96,22 @@ export function metadataHandler(b: BrokerServices): ApiHandler<MetadataRequest, 
       }
       return {
         throttleTimeMs: 0,
+        // the brokers' endpoints on the listener the client connected to (brokers without one are left out, as Kafka)
         brokers: [...b.metadata.brokers.values()]
           .sort((x, y) => x.id - y.id)
-          .map((br) => ({ nodeId: br.id, host: br.host, port: br.port, rack: br.rack })),
+          .flatMap((br) => {
+            const ep = endpointOn(br, ctx.listenerName);
+            return ep ? [{ nodeId: br.id, host: ep.host, port: ep.port, rack: br.rack }] : [];
+          }),
         clusterId: b.metadata.clusterId,
         controllerId: b.metadata.controllerId,
-        topics,
-        clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+        topics: v >= 8 && req.includeTopicAuthorizedOperations ? topics.map((t) => (t.errorCode === ErrorCode.NONE && t.name ? { ...t, topicAuthorizedOperations: operationsOn(ResourceType.TOPIC, t.name) } : t)) : topics,
+        clusterAuthorizedOperations:
+          v >= 8 && v <= 10 && req.includeClusterAuthorizedOperations
+            ? may(AclOperation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME)
+              ? operationsOn(ResourceType.CLUSTER, CLUSTER_NAME)
+              : 0
+            : AUTHORIZED_OPERATIONS_NOT_REQUESTED,
       };
     },
   };
@@ -92,6 +122,8 @@ function describeTopic(b: BrokerServices, t: TopicInfo, v: number): MetadataResp
   const isLive = (r: number): boolean => live.has(r);
   // Kafka's MetadataCache: only v0 drops dead brokers from replicas and ISR (errorUnavailableEndpoints).
   const filterDead = v === 0;
+  // a partition led here whose log could not be created yet has no leader to talk to (issue 13)
+  const unserved = (p: number, leader: number): boolean => leader === b.settings.brokerId && b.partitionFailure?.(t.name, p) !== undefined;
   return {
     errorCode: ErrorCode.NONE,
     name: t.name,
@@ -101,7 +133,7 @@ function describeTopic(b: BrokerServices, t: TopicInfo, v: number): MetadataResp
       const leaderLive = p.leader >= 0 && isLive(p.leader);
       const replicas = filterDead ? p.replicas.filter(isLive) : p.replicas;
       const isr = filterDead ? p.isr.filter(isLive) : p.isr;
-      const errorCode = !leaderLive
+      const errorCode = !leaderLive || unserved(p.partition, p.leader)
         ? ErrorCode.LEADER_NOT_AVAILABLE
         : replicas.length < p.replicas.length || isr.length < p.isr.length
           ? ErrorCode.REPLICA_NOT_AVAILABLE

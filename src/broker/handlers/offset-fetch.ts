@@ -1,7 +1,8 @@
 /**
  * OffsetFetch (key 9), v0-9. A partition without a committed offset answers offset -1 and empty metadata.
  * v0-1: errors per partition; v2+: `topics: null` = every committed partition, plus a top-level error;
- * v5+ the committed leader epoch; v7+ require_stable (no transactions yet, so nothing is ever pending);
+ * v5+ the committed leader epoch; v7+ require_stable (a partition with transactional offsets still waiting for
+ * their transaction's marker answers UNSTABLE_OFFSET_COMMIT, and the client asks again);
  * v8+ a batch of groups, each with its own error.
  */
 import type { OffsetFetchRequest, OffsetFetchResponseInput } from '../../protocol/generated/offset-fetch.js';
@@ -27,11 +28,11 @@ function byTopic(offsets: FetchedOffset[], errorOverride: number | null) {
 }
 
 export function offsetFetchHandler(b: GroupServices): ApiHandler<OffsetFetchRequest, OffsetFetchResponseInput> {
-  function fetch(groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null) {
+  function fetch(groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null, requireStable: boolean) {
     const gc = b.groupCoordinator;
     const wanted = topics ? topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })) : null;
     if (!gc) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, offsets: [] as FetchedOffset[] };
-    return gc.fetchOffsets(groupId, wanted);
+    return gc.fetchOffsets(groupId, wanted, requireStable);
   }
   return {
     apiKey: 9,
@@ -43,12 +44,12 @@ export function offsetFetchHandler(b: GroupServices): ApiHandler<OffsetFetchRequ
         return {
           throttleTimeMs: 0,
           groups: req.groups.map((g) => {
-            const r = fetch(g.groupId, g.topics);
+            const r = fetch(g.groupId, g.topics, req.requireStable);
             return { groupId: g.groupId, errorCode: r.errorCode, topics: byTopic(r.offsets, null) };
           }),
         };
       }
-      const r = fetch(req.groupId, v >= 2 ? req.topics : (req.topics ?? []));
+      const r = fetch(req.groupId, v >= 2 ? req.topics : (req.topics ?? []), v >= 7 && req.requireStable);
       if (v < 2) {
         // No top-level error field: the group's error goes into every requested partition.
         const offsets =
