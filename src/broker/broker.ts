@@ -465,9 +465,10 @@ export class Broker implements BrokerServices {
       void (async () => {
         await this.entityConfigs?.reload();
         await this.authorizer?.reload();
+        // The old session's record of replicas in failed log dirs went with it: recorded again before the broker
+        // registers, so that the controller, seeing the broker come back, never takes those replicas as online.
+        await this.publishOfflineReplicas('log dirs that failed before the new session');
         await this.registerBroker();
-        // The old session's record of replicas in failed log dirs went with it.
-        this.publishOfflineReplicas('log dirs that failed before the new session');
         await this.controller.reelect();
         await this.reconcile();
       })().catch((err) => this.logger.error(`re-registration failed: ${(err as Error).stack ?? err}`));
@@ -521,7 +522,7 @@ export class Broker implements BrokerServices {
       this.replicaManager?.onLogDirFailure(p.topic, p.partition);
       this.offlineReplicas.set(`${p.topic}\u0000${p.partition}`, { topic: p.topic, partition: p.partition });
     }
-    this.publishOfflineReplicas(`the failure of log dir ${failure.dir}`);
+    void this.publishOfflineReplicas(`the failure of log dir ${failure.dir}`);
     if (failure.allLogDirsOffline) {
       const err = new Error(`all log dirs in ${this.options.logDirs.join(', ')} have failed (the last: ${failure.dir}: ${failure.cause.message})`);
       // Not from inside the failed write's call stack: the request that met the failure is answered first.
@@ -532,19 +533,20 @@ export class Broker implements BrokerServices {
     }
   }
 
-  /** Registers this broker as the ephemeral /brokers/ids/<id> node (Kafka's v5 JSON). */
   /**
    * Tells the controller which replicas are in failed log dirs (an ephemeral registry node, then Kafka's
    * /log_dir_event_notification), so that it elects other leaders for them and takes them out of ISRs.
+   * Never rejects: a failure is logged (the next failure or new session records them all again).
    */
-  private publishOfflineReplicas(why: string): void {
-    if (this.offlineReplicas.size === 0) return;
-    publishOfflineReplicas(this.options.registry, this.options.brokerId, [...this.offlineReplicas.values()]).then(
+  private publishOfflineReplicas(why: string): Promise<void> {
+    if (this.offlineReplicas.size === 0) return Promise.resolve();
+    return publishOfflineReplicas(this.options.registry, this.options.brokerId, [...this.offlineReplicas.values()]).then(
       (path) => this.logger.info(`wrote ${path} for ${why}: ${this.offlineReplicas.size} replica(s) offline`),
       (err: unknown) => this.logger.error(`could not tell the controller about ${why}: ${(err as Error).message ?? err}`),
     );
   }
 
+  /** Registers this broker as the ephemeral /brokers/ids/<id> node (Kafka's v5 JSON). */
   private async registerBroker(): Promise<void> {
     await this.options.registry.create(
       brokerIdPath(this.options.brokerId),

@@ -398,9 +398,9 @@ export class Controller {
     const names = (await this.registry.children(topicsPath, this.watcher(`children:${topicsPath}`, 'TopicChange', () => this.processTopicChange()))) ?? [];
     for (const name of names) await this.loadTopic(name);
     await this.registry.children(configChangesPath, this.configChangeWatcher());
-    // Replicas in failed log dirs count as dead for their partitions (the notifications are only the trigger).
-    // DISABLED
-    await this.processLogDirEventNotifications(false);
+    // Replicas in failed log dirs count as dead for their partitions: what every live broker recorded is read
+    // (the notifications are only the trigger, and the previous controller may have deleted them already).
+    await this.processLogDirEventNotifications(true);
     await this.onlinePartitionStateChange(this.ctx.allPartitions(), 'controller failover');
     await this.processTopicDeletion();
     await this.processPreferredReplicaElectionZnode();
@@ -818,15 +818,20 @@ export class Controller {
    * there, which it recorded under /kfk/offline_replicas/<id>, are read into the context and treated as dead for
    * their partitions: a leader among them is replaced by another live in-sync replica (or the partition goes
    * offline), and they leave the ISRs. Then the notifications are deleted.
+   *
+   * At failover the records of every live broker are read, not only of those with a notification pending: the
+   * previous controller acted on (and deleted) the earlier notifications, and the new controller's context starts
+   * empty. The partition states are then left to the failover's own pass over every partition. The watch is armed
+   * before anything is read, so a failure recorded meanwhile brings a notification this controller sees.
    */
-  private async processLogDirEventNotifications(changeStates = true): Promise<void> {
+  private async processLogDirEventNotifications(atFailover = false): Promise<void> {
     if (!this.isActive) return;
     const children =
       (await this.registry.children(
         logDirEventNotificationPath,
         this.watcher(`children:${logDirEventNotificationPath}`, 'LogDirEventNotification', () => this.processLogDirEventNotifications()),
       )) ?? [];
-    if (children.length === 0) return;
+    if (children.length === 0 && !atFailover) return;
     const brokers = new Set<number>();
     for (const child of children) {
       const node = await this.registry.get(`${logDirEventNotificationPath}/${child}`);
@@ -837,7 +842,7 @@ export class Controller {
         this.logger.warn(`controller: ignoring unreadable log dir event notification ${child}: ${(err as Error).message}`);
       }
     }
-    await this.loadOfflineReplicas([...brokers]);
+    await this.loadOfflineReplicas(atFailover ? [...this.ctx.liveBrokerEpochs.keys()] : [...brokers]);
     for (const child of children) {
       try {
         await fencedMulti(this.registry, this.ctx.epochZkVersion, [{ op: 'delete', path: `${logDirEventNotificationPath}/${child}`, version: -1 }]);
@@ -845,7 +850,7 @@ export class Controller {
         if (!isRegistryError(err, 'NO_NODE')) throw err;
       }
     }
-    if (!changeStates) return;
+    if (atFailover) return;
     const affected = this.ctx.allPartitions().filter((tp) => [...brokers].some((b) => this.ctx.isReplicaOffline(b, tp.topic, tp.partition)));
     if (affected.length > 0) await this.onlinePartitionStateChange(affected, `log dir failure on broker(s) ${[...brokers].join(',')}`);
   }

@@ -269,6 +269,11 @@ export class ReplicaManager implements ReplicaFetcherHost {
   private async ensureFetching(p: Partition): Promise<void> {
     if (p.isLeader) return;
     const key = partitionKey(p.topic, p.partition);
+    if (p.log.isOffline) {
+      // Its log dir failed: nothing to append to, and no fetch may tell the leader it is caught up (see onLogDirFailure).
+      if (this.fetcherManager.sourceOf(p.topic, p.partition) !== undefined) await this.fetcherManager.removePartitions([key]);
+      return;
+    }
     const leader = p.leaderId >= 0 && p.leaderId !== this.brokerId ? this.metadata.brokers.get(p.leaderId) : undefined;
     const current = this.fetcherManager.sourceOf(p.topic, p.partition);
     if (leader === undefined) {
@@ -326,9 +331,15 @@ export class ReplicaManager implements ReplicaFetcherHost {
     if (deleteLog) await this.logManager.deleteLog(topic, partition);
   }
 
-  /** A partition's log dir went offline: whatever waits on it wakes up to answer KAFKA_STORAGE_ERROR. */
+  /**
+   * A partition's log dir went offline: whatever waits on it wakes up to answer KAFKA_STORAGE_ERROR, and a follower
+   * stops fetching (Kafka removes the fetchers of offline partitions): a replica that fetched on would report its
+   * old log end offset to the leader, which would take it back into the ISR once that reached the high watermark.
+   */
   onLogDirFailure(topic: string, partition: number): void {
-    this.wakeAll(partitionKey(topic, partition));
+    const key = partitionKey(topic, partition);
+    this.wakeAll(key);
+    this.fetcherManager.removePartitions([key]).catch((err: unknown) => this.logger.error(`${topic}-${partition}: could not stop fetching: ${(err as Error).message ?? err}`));
   }
 
   private wakeAll(key: string): void {
