@@ -1287,11 +1287,13 @@ export class Controller {
   private async checkAndTriggerAutoLeaderRebalance(): Promise<void> {
     if (!this.isActive) return;
     if (this.ctx.partitionsBeingReassigned().length > 0) return;
+    const eligible = this.ctx.eligibleBrokers();
+    // A preferred replica in a failed log dir cannot lead (Kafka's isReplicaOnline): not tried at every check.
     const candidates = partitionsToRebalance(
       this.ctx.allPartitions().map((tp) => ({ partition: tp, replicas: this.ctx.replicas(tp.topic, tp.partition)!, leader: this.ctx.partitionState(tp.topic, tp.partition)?.state.leader })),
-      this.ctx.eligibleBrokers(),
+      eligible,
       this.settings.leaderImbalancePerBrokerPercentage,
-    );
+    ).filter((tp) => this.ctx.forPartition(eligible, tp).has(this.ctx.replicas(tp.topic, tp.partition)![0]!));
     if (candidates.length > 0) await this.doElectLeaders('preferred', candidates, 'auto');
   }
 }
