@@ -190,8 +190,12 @@ describe('a log dir that fills up', () => {
     });
     // and the controller is told, the way Kafka tells it (a log dir event notification, which it reads and deletes),
     // with the replicas in the failed dir recorded for it: the partition (its only replica offline) goes offline
+    // (two lines of one process, in no fixed order: the broker logs its write once the registry answered it, and the
+    // controller's watch may fire first)
     await waitFor(() => /controller: broker \d+ has 1 replica\(s\) in failed log dirs: filling-0/.test(broker.stderr()), { message: 'the controller told' });
-    expect(broker.stderr()).toMatch(/wrote \/log_dir_event_notification\/log_dir_event_\d+ for the failure of log dir /);
+    await waitFor(() => /wrote \/log_dir_event_notification\/log_dir_event_\d+ for the failure of log dir /.test(broker.stderr()), {
+      message: 'the broker logged the notification it wrote',
+    });
     await waitFor(() => logDirEvents(normalDir).length === 0, { message: 'the notification processed and deleted' });
     expect(await partitionErrors(broker, 'filling')).toEqual({
       fetch: ErrorCode.KAFKA_STORAGE_ERROR,
