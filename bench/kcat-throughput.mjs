@@ -4,7 +4,9 @@
  * produce N records of S bytes from a file with `kcat -P -l`, then consume them all with `kcat -C -e`.
  * The broker runs as a separate process (node bin/kfk.js server start) on a free loopback port.
  *
- *   node bench/kcat-throughput.mjs [--records 1000000] [--size 100] [--runs 3] [--partitions 1] [--codec none]
+ *   node bench/kcat-throughput.mjs [--records 1000000] [--size 100] [--runs 3] [--partitions 1] [--codec none] [--root <checkout>]
+ *
+ * --root runs another checkout's broker (built), to compare two builds in one session.
  *
  * Prints each run and the median records/s and MB/s for produce and consume.
  */
@@ -25,6 +27,7 @@ const size = Number(arg('size', 100));
 const runs = Number(arg('runs', 3));
 const partitions = Number(arg('partitions', 1));
 const codec = arg('codec', 'none');
+const brokerRoot = resolve(arg('root', root));
 
 const freePort = () =>
   new Promise((res) => {
@@ -35,7 +38,7 @@ const freePort = () =>
   });
 
 async function startBroker(dir, port) {
-  const proc = spawn(process.execPath, [join(root, 'bin/kfk.js'), 'server', 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `log.dirs=${dir}`, '--override', `num.partitions=${partitions}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [join(brokerRoot, 'bin/kfk.js'), 'server', 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `log.dirs=${dir}`, '--override', `num.partitions=${partitions}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((res, rej) => {
     let out = '';
     proc.stdout.on('data', (d) => {
