@@ -42,6 +42,15 @@ const EMPTY = Buffer.alloc(0);
 const HEADER_SCAN_CHUNK = 16 << 10;
 /** Batch positions remembered per segment for reads that continue where an earlier read or append ended. */
 const MAX_POSITION_HINTS = 8;
+/**
+ * The last batch appended to a segment is kept in memory when it is at most this large, so a consumer or follower
+ * waiting at the log end gets it without a file read (a thread-pool round trip: what a low-rate reader waits for
+ * on a busy machine). Large batches come at high rates, where readers fall behind the last batch anyway.
+ */
+const TAIL_BATCH_MAX_BYTES = 16 * 1024;
+/** All segments together keep at most this much of their last batches (many partitions on one broker). */
+const TAIL_BYTES_BUDGET = 16 * 1024 * 1024;
+let tailBytesHeld = 0;
 
 /** Kafka's file name prefix: the offset zero-padded to 20 digits. */
 export function filenamePrefixFromOffset(offset: number): string {
@@ -198,6 +207,8 @@ export class LogSegment {
   private closed = false;
   /** offset → file position of the first batch reaching it (see rememberPosition); cleared when bytes are cut. */
   private readonly positionHints = new Map<number, number>();
+  /** A copy of the last appended batch and its position, when small (TAIL_BATCH_MAX_BYTES); see setTail. */
+  private tail: { position: number; bytes: Buffer } | null = null;
 
   private constructor(
     readonly dir: string,
@@ -424,7 +435,7 @@ export class LogSegment {
       });
       if (r.position < this.size) {
         fs.ftruncateSync(fd, r.position);
-        this.positionHints.clear();
+        this.forgetPositions();
         this.size = r.position;
         this.dirty = true;
       }
@@ -496,8 +507,10 @@ export class LogSegment {
     }
     if (physicalPosition === 0) this.rollingBasedTimestamp = maxTimestamp;
     this.size = physicalPosition + size;
-    // a consumer waiting at the log end reads this batch next: no index lookup or header scan for it
+    // a consumer waiting at the log end reads this batch next: no index lookup or header scan for it, and no
+    // file read either when it is small
     this.rememberPosition(batchBaseOffset(buf, pos), physicalPosition);
+    this.setTail(size <= TAIL_BATCH_MAX_BYTES ? { position: physicalPosition, bytes: Buffer.from(buf.subarray(pos, pos + size)) } : null);
     this.maxTimestampSoFar = maxTs;
     this.offsetOfMaxTimestampSoFar = offsetOfMaxTs;
     this.bytesSinceLastIndexEntry = addIndexEntry ? size : this.bytesSinceLastIndexEntry + size;
@@ -507,7 +520,7 @@ export class LogSegment {
   private rollBackAppend(fd: number, position: number, offsetEntries: number, timeEntries: number, original: unknown): void {
     this.offsetIndex.rollBackTo(offsetEntries, original);
     this.timeIndex.rollBackTo(timeEntries, original);
-    this.positionHints.clear();
+    this.forgetPositions();
     try {
       fs.ftruncateSync(fd, position);
     } catch (e) {
@@ -529,6 +542,7 @@ export class LogSegment {
 
   /** Kafka's onBecomeInactiveSegment: a final time-index entry for the max timestamp. */
   onBecomeInactiveSegment(): void {
+    this.setTail(null); // no reader waits at the end of a rolled segment
     if (this.indexesReady && this.timeIndex.isLoaded) {
       this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar, true);
     }
@@ -582,6 +596,14 @@ export class LogSegment {
       const alloc = opts.pooled === true ? (n: number) => fetchReadPool.acquire(n) : (n: number) => Buffer.allocUnsafe(n);
       // A known batch boundary for this offset (the end of an earlier read, or an append): one file read.
       const hinted = this.positionHints.get(startOffset);
+      const tail = this.tail;
+      if (hinted !== undefined && tail !== null && tail.position === hinted && hinted + tail.bytes.length === end) {
+        // the reader is at the last batch, which is still in memory: the same bytes as the file, without reading it
+        const size = tail.bytes.length;
+        if (batchLastOffset(tail.bytes, 0) >= maxOffset) return EMPTY;
+        if (size <= Math.max(0, maxBytes) || minOneBatch) return this.wholeBatches(Buffer.from(tail.bytes), size, hinted, maxOffset);
+        return EMPTY;
+      }
       if (hinted !== undefined && hinted + RECORD_BATCH_OVERHEAD <= end) {
         const want = Math.min(Math.max(RECORD_BATCH_OVERHEAD, maxBytes), end - hinted);
         const buf = alloc(want);
@@ -644,6 +666,19 @@ export class LogSegment {
    * it ends below `offset`), so a read at `offset` needs no index lookup nor header scan. Only a few are kept (a
    * sequential reader needs one per reader position); truncation and recovery forget them all.
    */
+  /** Forgets every remembered position and the in-memory last batch (bytes were cut, or the segment closes). */
+  private forgetPositions(): void {
+    this.positionHints.clear();
+    this.setTail(null);
+  }
+
+  /** Replaces the in-memory last batch (a copy: the appended buffer is the request's, reused later), within budget. */
+  private setTail(tail: { position: number; bytes: Buffer } | null): void {
+    if (this.tail !== null) tailBytesHeld -= this.tail.bytes.length;
+    this.tail = tail !== null && tailBytesHeld + tail.bytes.length <= TAIL_BYTES_BUDGET ? tail : null;
+    if (this.tail !== null) tailBytesHeld += this.tail.bytes.length;
+  }
+
   private rememberPosition(offset: number, position: number): void {
     const hints = this.positionHints;
     if (hints.has(offset)) return;
@@ -798,7 +833,7 @@ export class LogSegment {
       });
       const validBytes = result.position;
       const truncatedBytes = fileSize - validBytes;
-      this.positionHints.clear();
+      this.forgetPositions();
       if (truncatedBytes > 0) fs.ftruncateSync(fd, validBytes);
       // recovered data is made durable by the caller (Log.loadSegments flushes every recovered segment)
       this.dirty = true;
@@ -827,7 +862,7 @@ export class LogSegment {
       this.offsetIndex.truncateTo(offset);
       this.timeIndex.truncateTo(offset);
       this.txnIndex.truncateTo(offset);
-      this.positionHints.clear();
+      this.forgetPositions();
       fs.ftruncateSync(fd, cut.position);
       this.dirty = true;
       this.size = cut.position;
@@ -909,6 +944,7 @@ export class LogSegment {
   private closeNow(): void {
     if (this.closed) return;
     this.closed = true;
+    this.setTail(null);
     try {
       this.file.close();
     } finally {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { batchLastOffset, batchSize } from '../../src/protocol/record-batch-header.js';
 import { Log } from '../../src/log/log.js';
@@ -170,6 +170,46 @@ describe('Log reads from remembered positions', () => {
       expect(b!.baseOffset).toBe(end);
       expect(b!.records.map((r) => r.value!.toString())).toEqual([`next${i}-0`, `next${i}-1`]);
     }
+    await log.close();
+  });
+
+  it('serves the last small batch from memory (no file read), byte for byte what the file holds', async () => {
+    const dir = path.join(tmp, 't-0');
+    const log = await Log.open(dir);
+    log.append(batch(3, 'a', 40));
+    const reads = vi.spyOn(fs, 'read');
+    try {
+      for (let i = 0; i < 5; i++) {
+        const end = log.logEndOffset;
+        await log.read(end, 1 << 20); // a consumer waiting at the log end
+        log.append(batch(2, `small${i}`, 60));
+        reads.mockClear();
+        const { records } = await log.read(end, 1 << 20);
+        expect(reads).not.toHaveBeenCalled();
+        expect(Buffer.compare(records, expectedRead(segmentBytes(dir), end, 1 << 20, log.logEndOffset))).toBe(0);
+        // below the high watermark only, and not at all when the batch is larger than maxBytes without minOneBatch
+        expect((await log.read(end, 1 << 20, end)).records.length).toBe(0);
+        expect((await log.read(end, 10, log.logEndOffset, false)).records.length).toBe(0);
+        expect((await log.read(end, 10, log.logEndOffset, true)).records.length).toBe(records.length);
+      }
+      // a large batch is read from the file
+      const end = log.logEndOffset;
+      log.append(batch(300, 'large', 100));
+      reads.mockClear();
+      const { records } = await log.read(end, 1 << 20);
+      expect(reads).toHaveBeenCalled();
+      expect(Buffer.compare(records, expectedRead(segmentBytes(dir), end, 1 << 20, log.logEndOffset))).toBe(0);
+    } finally {
+      reads.mockRestore();
+    }
+    // after a truncation and a different batch at the same place, the new one is served
+    const end = log.logEndOffset;
+    log.append(batch(2, 'cut-me', 60));
+    await log.read(end, 1 << 20);
+    await log.truncateTo(end);
+    log.append(batch(4, 'kept', 10));
+    const [b] = decodeRecordBatches((await log.read(end, 1 << 20)).records);
+    expect(b!.records.map((r) => r.value!.toString())).toEqual(['kept-0'.padEnd(10, '.'), 'kept-1'.padEnd(10, '.'), 'kept-2'.padEnd(10, '.'), 'kept-3'.padEnd(10, '.')]);
     await log.close();
   });
 });
