@@ -6,6 +6,8 @@
  *   following Kafka's LogSegment.append exactly (see `append`).
  * - Reads are async positional reads: the offset index gives a position at or before the wanted batch,
  *   batch headers are scanned from there (header bytes only), and the answer is one Buffer of whole batches.
+ *   A read that continues where an earlier read or an append left off skips the lookup and the scan (remembered
+ *   positions), and one that starts at a small last batch is answered from memory (see `read`).
  * - Nothing here decodes records; batch headers are read in place with record-batch-header accessors.
  * - Descriptors are a cache (fd-cache.ts): the `.log` file and both indexes open when an operation needs them
  *   and may be closed again while the segment is idle. Opening a segment costs one stat and no descriptor; its
@@ -661,11 +663,6 @@ export class LogSegment {
     return result;
   }
 
-  /**
-   * Remembers that the batch at file `position` is the first one whose offsets reach `offset` (every batch before
-   * it ends below `offset`), so a read at `offset` needs no index lookup nor header scan. Only a few are kept (a
-   * sequential reader needs one per reader position); truncation and recovery forget them all.
-   */
   /** Forgets every remembered position and the in-memory last batch (bytes were cut, or the segment closes). */
   private forgetPositions(): void {
     this.positionHints.clear();
@@ -679,6 +676,11 @@ export class LogSegment {
     if (this.tail !== null) tailBytesHeld += this.tail.bytes.length;
   }
 
+  /**
+   * Remembers that the batch at file `position` is the first one whose offsets reach `offset` (every batch before
+   * it ends below `offset`), so a read at `offset` needs no index lookup nor header scan. Only a few are kept (a
+   * sequential reader needs one per reader position); truncation and recovery forget them all.
+   */
   private rememberPosition(offset: number, position: number): void {
     const hints = this.positionHints;
     if (hints.has(offset)) return;
