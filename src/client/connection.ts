@@ -11,7 +11,7 @@
  *   API is then the highest one in client range ∩ broker range (as librdkafka does).
  */
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { Reader, SplicingWriter, Writer, measureSpliced } from '../protocol/primitives.js';
 // The light API table: each API's codec module is imported on its first request (api-table.ts), so a short-lived
 // client (the CLI) loads a few of the generated modules, not all of them.
@@ -22,7 +22,6 @@ import { readResponseHeader } from '../protocol/generated/response-header.js';
 import type { ApiVersionsResponse } from '../protocol/generated/api-versions.js';
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import type { ClientSecurity } from '../security/client-security.js';
-import { saslAuthenticate } from '../security/sasl-client.js';
 
 /** The versions this client sends, per API key: within what the generated codecs support, capped where the
  * client code only handles a subset (e.g. Fetch ≥13 needs topic ids, Produce <3 and Fetch <4 predate
@@ -355,6 +354,8 @@ export class BrokerConnection {
   private async authenticate(): Promise<void> {
     const creds = this.security?.sasl;
     if (creds === undefined) return;
+    // loaded on first use, with node:crypto (SCRAM): plaintext clients do not pay for it
+    const { saslAuthenticate } = await import('../security/sasl-client.js');
     const { sessionLifetimeMs } = await saslAuthenticate(
       { address: this.address, versionFor: (k) => this.versionFor(k), request: (k, body, version) => this.request(k, body, { version, authentication: true }) },
       creds,
@@ -563,9 +564,11 @@ export class BrokerConnection {
   }
 }
 
-function openTlsSocket(host: string, port: number, timeoutMs: number, options: tls.ConnectionOptions): Promise<net.Socket> {
+async function openTlsSocket(host: string, port: number, timeoutMs: number, options: tls.ConnectionOptions): Promise<net.Socket> {
+  // node:tls costs about 20 ms of CPU to load: only connections that use it pay for it (CLI start-up, issue 9)
+  const { connect } = await import('node:tls');
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ ...options, host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+    const socket = connect({ ...options, host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
     socket.setNoDelay(true);
     let connected = false;
     socket.once('connect', () => (connected = true));

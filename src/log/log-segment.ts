@@ -6,6 +6,8 @@
  *   following Kafka's LogSegment.append exactly (see `append`).
  * - Reads are async positional reads: the offset index gives a position at or before the wanted batch,
  *   batch headers are scanned from there (header bytes only), and the answer is one Buffer of whole batches.
+ *   A read that continues where an earlier read or an append left off skips the lookup and the scan (remembered
+ *   positions), and one that starts at a small last batch is answered from memory (see `read`).
  * - Nothing here decodes records; batch headers are read in place with record-batch-header accessors.
  * - Descriptors are a cache (fd-cache.ts): the `.log` file and both indexes open when an operation needs them
  *   and may be closed again while the segment is idle. Opening a segment costs one stat and no descriptor; its
@@ -27,6 +29,7 @@ import type { LogConfig } from './log-config.js';
 import { fsyncFd, readFully, readFullySync, writeFullySync } from './file-io.js';
 import { sharedFdCache, type CachedFile, type FileDescriptorCache } from './fd-cache.js';
 import { addSuppressed } from './storage-error.js';
+import { fetchReadPool } from './read-buffer-pool.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
 import { NO_TIMESTAMP, TimeIndex, type TimestampOffset } from './time-index.js';
 import { TXN_INDEX_FILE_SUFFIX, TransactionIndex } from './transaction-index.js';
@@ -39,6 +42,17 @@ export const TIME_INDEX_FILE_SUFFIX = '.timeindex';
 const INT32_MAX = 0x7fffffff;
 const EMPTY = Buffer.alloc(0);
 const HEADER_SCAN_CHUNK = 16 << 10;
+/** Batch positions remembered per segment for reads that continue where an earlier read or append ended. */
+const MAX_POSITION_HINTS = 8;
+/**
+ * The last batch appended to a segment is kept in memory when it is at most this large, so a consumer or follower
+ * waiting at the log end gets it without a file read (a thread-pool round trip: what a low-rate reader waits for
+ * on a busy machine). Large batches come at high rates, where readers fall behind the last batch anyway.
+ */
+const TAIL_BATCH_MAX_BYTES = 16 * 1024;
+/** All segments together keep at most this much of their last batches (many partitions on one broker). */
+const TAIL_BYTES_BUDGET = 16 * 1024 * 1024;
+let tailBytesHeld = 0;
 
 /** Kafka's file name prefix: the offset zero-padded to 20 digits. */
 export function filenamePrefixFromOffset(offset: number): string {
@@ -67,6 +81,11 @@ export interface SegmentReadOptions {
   maxOffset?: number;
   /** Return the first batch even when it is larger than maxBytes (KIP-74). Default true. */
   minOneBatch?: boolean;
+  /**
+   * Read into a buffer of the Fetch read pool (read-buffer-pool.ts): only for a result that goes into a Fetch
+   * response and nowhere else, since the connection gives the buffer back once the response is written.
+   */
+  pooled?: boolean;
 }
 
 export interface RecoverResult {
@@ -188,6 +207,10 @@ export class LogSegment {
   private ops = 0;
   private closeRequested = false;
   private closed = false;
+  /** offset → file position of the first batch reaching it (see rememberPosition); cleared when bytes are cut. */
+  private readonly positionHints = new Map<number, number>();
+  /** A copy of the last appended batch and its position, when small (TAIL_BATCH_MAX_BYTES); see setTail. */
+  private tail: { position: number; bytes: Buffer } | null = null;
 
   private constructor(
     readonly dir: string,
@@ -414,6 +437,7 @@ export class LogSegment {
       });
       if (r.position < this.size) {
         fs.ftruncateSync(fd, r.position);
+        this.forgetPositions();
         this.size = r.position;
         this.dirty = true;
       }
@@ -485,6 +509,10 @@ export class LogSegment {
     }
     if (physicalPosition === 0) this.rollingBasedTimestamp = maxTimestamp;
     this.size = physicalPosition + size;
+    // a consumer waiting at the log end reads this batch next: no index lookup or header scan for it, and no
+    // file read either when it is small
+    this.rememberPosition(batchBaseOffset(buf, pos), physicalPosition);
+    this.setTail(size <= TAIL_BATCH_MAX_BYTES ? { position: physicalPosition, bytes: Buffer.from(buf.subarray(pos, pos + size)) } : null);
     this.maxTimestampSoFar = maxTs;
     this.offsetOfMaxTimestampSoFar = offsetOfMaxTs;
     this.bytesSinceLastIndexEntry = addIndexEntry ? size : this.bytesSinceLastIndexEntry + size;
@@ -494,6 +522,7 @@ export class LogSegment {
   private rollBackAppend(fd: number, position: number, offsetEntries: number, timeEntries: number, original: unknown): void {
     this.offsetIndex.rollBackTo(offsetEntries, original);
     this.timeIndex.rollBackTo(timeEntries, original);
+    this.forgetPositions();
     try {
       fs.ftruncateSync(fd, position);
     } catch (e) {
@@ -515,6 +544,7 @@ export class LogSegment {
 
   /** Kafka's onBecomeInactiveSegment: a final time-index entry for the max timestamp. */
   onBecomeInactiveSegment(): void {
+    this.setTail(null); // no reader waits at the end of a rolled segment
     if (this.indexesReady && this.timeIndex.isLoaded) {
       this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar, true);
     }
@@ -564,28 +594,98 @@ export class LogSegment {
     try {
       const end = Math.min(this.size, opts.maxPosition ?? Number.MAX_SAFE_INTEGER);
       const maxOffset = opts.maxOffset ?? Number.MAX_SAFE_INTEGER;
+      const minOneBatch = opts.minOneBatch !== false;
+      const alloc = opts.pooled === true ? (n: number) => fetchReadPool.acquire(n) : (n: number) => Buffer.allocUnsafe(n);
+      // A known batch boundary for this offset (the end of an earlier read, or an append): one file read.
+      const hinted = this.positionHints.get(startOffset);
+      const tail = this.tail;
+      if (hinted !== undefined && tail !== null && tail.position === hinted && hinted + tail.bytes.length === end) {
+        // the reader is at the last batch, which is still in memory: the same bytes as the file, without reading it
+        const size = tail.bytes.length;
+        if (batchLastOffset(tail.bytes, 0) >= maxOffset) return EMPTY;
+        if (size <= Math.max(0, maxBytes) || minOneBatch) return this.wholeBatches(Buffer.from(tail.bytes), size, hinted, maxOffset);
+        return EMPTY;
+      }
+      if (hinted !== undefined && hinted + RECORD_BATCH_OVERHEAD <= end) {
+        const want = Math.min(Math.max(RECORD_BATCH_OVERHEAD, maxBytes), end - hinted);
+        const buf = alloc(want);
+        const n = await readFully(fd, buf, 0, want, hinted);
+        if (n >= RECORD_BATCH_OVERHEAD) {
+          const size = batchSize(buf, 0);
+          // the hint is only ever a batch start whose predecessors end before startOffset; check it anyway
+          const plausible = size >= RECORD_BATCH_OVERHEAD && batchLastOffset(buf, 0) >= startOffset && hinted + size <= end;
+          if (plausible && batchLastOffset(buf, 0) >= maxOffset) return this.giveBack(buf, EMPTY);
+          if (plausible && size <= Math.max(0, maxBytes)) return this.wholeBatches(buf, n, hinted, maxOffset);
+          if (plausible && !minOneBatch) return this.giveBack(buf, EMPTY);
+          // a first batch larger than maxBytes (KIP-74): the general path reads it whole
+        }
+        this.giveBack(buf, null);
+      }
       const first = await this.translateOffsetUnlocked(fd, startOffset, 0, end);
       if (first === null) return null;
       if (first.lastOffset >= maxOffset) return EMPTY;
       let want = Math.min(Math.max(0, maxBytes), end - first.position);
       if (want < first.size) {
-        if (opts.minOneBatch === false) return EMPTY;
+        if (!minOneBatch) return EMPTY;
         want = first.size;
       }
-      const buf = Buffer.allocUnsafe(want);
+      const buf = alloc(want);
       const n = await readFully(fd, buf, 0, want, first.position);
-      let p = 0;
-      while (p + RECORD_BATCH_OVERHEAD <= n) {
-        const size = batchSize(buf, p);
-        if (size < RECORD_BATCH_OVERHEAD || p + size > n) break;
-        if (batchLastOffset(buf, p) >= maxOffset) break;
-        p += size;
-      }
-      if (p === 0) return EMPTY;
-      return p === buf.length ? buf : buf.subarray(0, p);
+      return this.wholeBatches(buf, n, first.position, maxOffset);
     } finally {
       this.endWithFd();
     }
+  }
+
+  /**
+   * The whole batches at the start of buf[0, n) (read at file `position`) below maxOffset; EMPTY (and the buffer
+   * given back) when there are none. Remembers where the next read of this segment will start.
+   */
+  private wholeBatches(buf: Buffer, n: number, position: number, maxOffset: number): Buffer {
+    let p = 0;
+    let next = -1;
+    while (p + RECORD_BATCH_OVERHEAD <= n) {
+      const size = batchSize(buf, p);
+      if (size < RECORD_BATCH_OVERHEAD || p + size > n) break;
+      const last = batchLastOffset(buf, p);
+      if (last >= maxOffset) break;
+      next = last + 1;
+      p += size;
+    }
+    if (p === 0) return this.giveBack(buf, EMPTY);
+    this.rememberPosition(next, position + p);
+    return p === buf.length ? buf : buf.subarray(0, p);
+  }
+
+  /** Gives a pooled read buffer back (a no-op for an ordinary one) and returns `result`. */
+  private giveBack<T>(buf: Buffer, result: T): T {
+    fetchReadPool.release(buf);
+    return result;
+  }
+
+  /** Forgets every remembered position and the in-memory last batch (bytes were cut, or the segment closes). */
+  private forgetPositions(): void {
+    this.positionHints.clear();
+    this.setTail(null);
+  }
+
+  /** Replaces the in-memory last batch (a copy: the appended buffer is the request's, reused later), within budget. */
+  private setTail(tail: { position: number; bytes: Buffer } | null): void {
+    if (this.tail !== null) tailBytesHeld -= this.tail.bytes.length;
+    this.tail = tail !== null && tailBytesHeld + tail.bytes.length <= TAIL_BYTES_BUDGET ? tail : null;
+    if (this.tail !== null) tailBytesHeld += this.tail.bytes.length;
+  }
+
+  /**
+   * Remembers that the batch at file `position` is the first one whose offsets reach `offset` (every batch before
+   * it ends below `offset`), so a read at `offset` needs no index lookup nor header scan. Only a few are kept (a
+   * sequential reader needs one per reader position); truncation and recovery forget them all.
+   */
+  private rememberPosition(offset: number, position: number): void {
+    const hints = this.positionHints;
+    if (hints.has(offset)) return;
+    if (hints.size >= MAX_POSITION_HINTS) hints.delete(hints.keys().next().value!);
+    hints.set(offset, position);
   }
 
   /** Offset after the last batch, found from the last index entry and a header scan (base offset when empty). */
@@ -735,6 +835,7 @@ export class LogSegment {
       });
       const validBytes = result.position;
       const truncatedBytes = fileSize - validBytes;
+      this.forgetPositions();
       if (truncatedBytes > 0) fs.ftruncateSync(fd, validBytes);
       // recovered data is made durable by the caller (Log.loadSegments flushes every recovered segment)
       this.dirty = true;
@@ -763,6 +864,7 @@ export class LogSegment {
       this.offsetIndex.truncateTo(offset);
       this.timeIndex.truncateTo(offset);
       this.txnIndex.truncateTo(offset);
+      this.forgetPositions();
       fs.ftruncateSync(fd, cut.position);
       this.dirty = true;
       this.size = cut.position;
@@ -844,6 +946,7 @@ export class LogSegment {
   private closeNow(): void {
     if (this.closed) return;
     this.closed = true;
+    this.setTail(null);
     try {
       this.file.close();
     } finally {

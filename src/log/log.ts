@@ -844,9 +844,10 @@ export class Log {
    * Reads whole batches starting with the batch that contains `offset`, up to maxBytes (but at least one whole
    * batch when minOneBatch, KIP-74), never including a batch whose last offset is >= maxOffset (the high
    * watermark for consumers, the log end offset for followers). Throws OFFSET_OUT_OF_RANGE outside
-   * [logStartOffset, logEndOffset].
+   * [logStartOffset, logEndOffset]. `pooled`: the records go into a Fetch response and nowhere else (their buffer
+   * is borrowed from the Fetch read pool, given back by the connection once written: read-buffer-pool.ts).
    */
-  async read(offset: number, maxBytes: number, maxOffset: number = this.nextOffset, minOneBatch = true): Promise<LogReadInfo> {
+  async read(offset: number, maxBytes: number, maxOffset: number = this.nextOffset, minOneBatch = true, pooled = false): Promise<LogReadInfo> {
     if (this.failure !== null) throw this.offlineError();
     if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `log ${this.dir} is closed`);
     const logEndOffset = this.nextOffset;
@@ -865,7 +866,7 @@ export class Log {
     try {
       while (seg !== undefined && seg.baseOffset < upTo) {
         if (!seg.isClosed) {
-          const records = await seg.read(offset, maxBytes, { maxOffset: upTo, minOneBatch });
+          const records = await seg.read(offset, maxBytes, { maxOffset: upTo, minOneBatch, pooled });
           if (records !== null) return result(records);
         }
         // nothing at or after offset in this segment: the next one (re-located, the list may have changed)

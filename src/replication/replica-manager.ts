@@ -556,7 +556,8 @@ export class ReplicaManager implements ReplicaFetcherHost {
     let abortedTransactions: { producerId: number; firstOffset: number }[] | undefined;
     if (f.fetchOffset < upTo && (f.maxBytes > 0 || f.minOneBatch)) {
       try {
-        const read = await log.read(f.fetchOffset, Math.max(f.maxBytes, 1), upTo, f.minOneBatch);
+        // pooled: these records only go into this Fetch response (the connection gives the buffer back once written)
+        const read = await log.read(f.fetchOffset, Math.max(f.maxBytes, 1), upTo, f.minOneBatch, true);
         records = read.records.length > 0 ? read.records : null;
         if (readCommitted && records !== null) {
           // Sorted by first offset: kafkajs only looks at the head of the list as it walks the records (librdkafka

@@ -12,12 +12,15 @@
  *   request, no response written and no request in a handler (connections.max.idle.ms).
  */
 import type { Socket } from 'node:net';
-import { FrameDecoder } from './frame-decoder.js';
+import { FrameDecoder, requestFramePool } from './frame-decoder.js';
 import type { ConnectionAuthenticator, AuthStep } from './authenticator.js';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import type { RequestRunner } from './request-runner.js';
 import { normaliseIp, type RequestQueueBudget } from './connection-quotas.js';
 import type { Logger } from './logger.js';
+import { fetchReadPool } from '../log/read-buffer-pool.js';
+
+const PRODUCE_API_KEY = 0;
 
 export interface ConnectionOptions {
   maxRequestBytes: number;
@@ -206,7 +209,16 @@ export class Connection {
     const socket = this.socket;
     socket.cork();
     let room = true;
-    for (const chunk of response) room = socket.write(chunk) && room;
+    const last = response.length - 1;
+    if (last < 0) return true;
+    for (let i = 0; i < last; i++) room = socket.write(response[i]!) && room;
+    // Writes complete in order, so when the last chunk's write is done every chunk is: the Fetch read buffers
+    // among them go back to their pool (read-buffer-pool.ts). After a failed write they are left to the GC: the
+    // pool never sees a buffer again unless the socket is finished with it.
+    room = socket.write(response[last]!, (err) => {
+      if (err) return;
+      for (const chunk of response) fetchReadPool.release(chunk);
+    }) && room;
     socket.uncork();
     return room; // false only if a write said so, and then 'drain' follows
   }
@@ -308,6 +320,9 @@ export class Connection {
           this.inHandler = false;
         }
         this.lastActivity = this.now();
+        // A Produce request is done with its frame once handled: the records are in the log (written
+        // synchronously) and the response, encoded into a buffer of its own, references none of it.
+        if (frame.length >= 2 && frame.readInt16BE(0) === PRODUCE_API_KEY) requestFramePool.release(frame);
         if (this.closed) break;
         if (outcome.close) {
           this.close();

@@ -3,6 +3,16 @@
  * requests arbitrarily, so chunks are accumulated until a whole frame is present.
  */
 import { ProtocolError } from '../protocol/primitives.js';
+import { ReadBufferPool } from '../log/read-buffer-pool.js';
+
+/**
+ * Buffers for request frames that span several socket reads (a Produce request of 1 MiB arrives in 64 KiB
+ * chunks and is assembled into one buffer). The connection gives a Produce frame's buffer back once its request
+ * was handled and its response encoded (src/server/connection.ts): the produce path writes the records to the log
+ * synchronously and keeps no reference to them. Other frames are never given back (requests such as SyncGroup
+ * keep parts of their frame) and are left to the garbage collector.
+ */
+export const requestFramePool = new ReadBufferPool(32 * 1024 * 1024);
 
 export class FrameTooLargeError extends ProtocolError {
   constructor(
@@ -65,7 +75,7 @@ export class FrameDecoder {
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
     } else {
-      out = Buffer.allocUnsafe(n);
+      out = requestFramePool.acquire(n);
       let filled = 0;
       while (filled < n) {
         const c = this.chunks[0]!;

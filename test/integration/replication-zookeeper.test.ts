@@ -46,11 +46,12 @@ describe('replication with ZooKeeper and three broker processes', skipUnless(ins
 
   async function start(id: number): Promise<BrokerProcess> {
     if (!dataDirs.has(id)) dataDirs.set(id, makeTempDir(`kfk-repl-zk-${id}-`));
-    if (!ports.has(id)) ports.set(id, await freePort());
     // A broker killed with -9 is still registered until its session times out.
     await waitFor(async () => (await observer.exists(brokerIdPath(id))) === null, { timeoutMs: SESSION_MS * 3, message: `broker ${id} unregistered` });
+    // The first start lets the harness pick the port (it retries when another process takes a free port before the
+    // broker binds it, as happens on a shared machine); restarts keep that port.
     const b = await startBrokerProcess({
-      port: ports.get(id)!,
+      ...(ports.has(id) ? { port: ports.get(id)! } : {}),
       dataDir: dataDirs.get(id)!,
       overrides: {
         'broker.id': String(id),
@@ -65,6 +66,7 @@ describe('replication with ZooKeeper and three broker processes', skipUnless(ins
       timeoutMs: 30_000,
     });
     brokers.set(id, b);
+    ports.set(id, b.port);
     return b;
   }
 
