@@ -685,12 +685,13 @@ export class LogManager {
       if (job.dir === dir && hw !== undefined) entries.push({ topic: job.topic, partition: job.partition, offset: hw });
     }
     entries.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+    const written = this.currentValues(dir, hwOf);
     try {
       await files.highWatermark.write(entries);
     } catch (e) {
       throw this.dirFailure(dir, `writing ${REPLICATION_OFFSET_CHECKPOINT_FILE}`, e);
     }
-    this.noteWritten('highWatermark', dir, version, pendingNow, hwOf);
+    this.noteWritten('highWatermark', dir, version, pendingNow, written);
   }
 
   /** Writes replication-offset-checkpoint in every online log dir; one dir's failure does not stop the others. */
@@ -952,11 +953,20 @@ export class LogManager {
     return true;
   }
 
-  private noteWritten(kind: string, dir: string, version: number, pending: number, valueOf: (log: Log) => number): void {
-    if (version !== this.logsVersion) return; // logs came or went while it was written: not known to match
+  /**
+   * The values of the dir's logs, in insertion order, taken in the same turn as the entries a checkpoint writes: what
+   * noteWritten records must be what the file got, not what the logs hold once the write is done (a high watermark
+   * that moved during the write would otherwise count as written, and never reach the file while it stays there).
+   */
+  private currentValues(dir: string, valueOf: (log: Log) => number): Float64Array {
     const values = new Float64Array(this.logCounts.get(dir) ?? 0);
     let i = 0;
     for (const log of this.logs.values()) if (log.parentDir === dir) values[i++] = valueOf(log);
+    return values;
+  }
+
+  private noteWritten(kind: string, dir: string, version: number, pending: number, values: Float64Array): void {
+    if (version !== this.logsVersion) return; // logs came or went while it was written: not known to match
     this.lastWritten.set(`${kind}\u0000${dir}`, { version, pending, values });
   }
 
@@ -1088,14 +1098,16 @@ export class LogManager {
       a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
     recovery.sort(byName);
     logStart.sort(byName);
+    const writtenRecovery = this.currentValues(dir, rpOf);
+    const writtenLogStart = this.currentValues(dir, lsOf);
     try {
       await files.recovery.write(recovery);
       await files.logStart.write(logStart);
     } catch (e) {
       throw this.dirFailure(dir, 'writing the offset checkpoints', e);
     }
-    this.noteWritten('recovery', dir, version, pendingNow, rpOf);
-    this.noteWritten('logStart', dir, version, pendingNow, lsOf);
+    this.noteWritten('recovery', dir, version, pendingNow, writtenRecovery);
+    this.noteWritten('logStart', dir, version, pendingNow, writtenLogStart);
     await this.checkpointHighWatermarksDir(dir);
   }
 

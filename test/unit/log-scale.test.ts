@@ -170,6 +170,26 @@ describe('checkpoints cost what changed', () => {
     await mgr.close();
   });
 
+  it('a high watermark or log start that moves while its checkpoint is being written reaches the file at the next pass', async () => {
+    const dir = path.join(tmp, 'd');
+    const cache = new FileDescriptorCache(16);
+    const mgr = await LogManager.open({ logDirs: [dir], brokerId: 1, fdCache: cache, defaultConfig: { segmentBytes: 100 } });
+    const log = await mgr.createLog('t', 0, TOPIC_ID);
+    for (let i = 0; i < 4; i++) log.append(batch(1, `r${i}`));
+    await mgr.checkpointAll();
+    // A pass with something to write takes its entries when it starts; more lands while the files are written.
+    log.append(batch(1, 'r4'));
+    log.maybeIncrementLogStartOffset(1);
+    const pass = mgr.checkpointAll();
+    log.append(batch(1, 'late'));
+    log.maybeIncrementLogStartOffset(2);
+    await pass;
+    await mgr.checkpointAll();
+    expect(fs.readFileSync(path.join(dir, 'replication-offset-checkpoint'), 'utf8')).toContain('t 0 6\n');
+    expect(fs.readFileSync(path.join(dir, 'log-start-offset-checkpoint'), 'utf8')).toContain('t 0 2\n');
+    await mgr.close();
+  });
+
   it('deleting a topic of 200 partitions rewrites the checkpoints a few times, not 200, before a new log of the same name', async () => {
     const dir = path.join(tmp, 'd');
     const cache = new FileDescriptorCache(16);
