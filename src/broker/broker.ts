@@ -81,6 +81,9 @@ import type { ListenerSecurity } from '../security/listener-security.js';
 import type { ClientSecurity } from '../security/client-security.js';
 import { EntityConfigCache } from '../security/entity-configs.js';
 import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
+import { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { meteredHandler } from '../metrics/metered-handler.js';
+import { brokerStateSource } from '../metrics/broker-state.js';
 
 export interface ListenerConfig {
   name: string;
@@ -178,6 +181,10 @@ export class Broker implements BrokerServices {
   readonly requestAuthorizer: RequestAuthorizer | null;
   /** Client quotas (producer_byte_rate, consumer_byte_rate, request_percentage), from the registry's configs. */
   readonly clientQuotas: ClientQuotas;
+  /** Request, topic, replication and controller metrics (served by the admin listener's /metrics). */
+  readonly metrics = new BrokerMetrics();
+  /** Set once start() has registered the broker and reconciled once. */
+  private started = false;
 
   constructor(readonly options: BrokerOptions) {
     this.logger = options.logger ?? createLogger('info');
@@ -287,7 +294,8 @@ export class Broker implements BrokerServices {
     ]) {
       // every request is authorized (when the broker has an authorizer) before its handler sees it
       const authorized = this.authorizer ? authorizingHandler(h, auth, topicName) : h;
-      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(authorized) : authorized);
+      const metered = meteredHandler(authorized, this.metrics, topicName);
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(metered) : metered);
     }
   }
 
@@ -449,7 +457,32 @@ export class Broker implements BrokerServices {
     });
     await this.controller.startup();
     await this.reconcile();
+    this.metrics.attach(brokerStateSource(this));
+    this.started = true;
     this.markReady();
+  }
+
+  /** Open client connections by listener name. */
+  connectionCounts(): [string, number][] {
+    return this.servers.map((s) => [s.listenerName, s.connectionCount]);
+  }
+
+  /**
+   * Whether the broker should receive traffic (/health/ready): started, registered in the registry, not stopping,
+   * and caught up: every replica it follows is in its partition's ISR. The reason says what is missing.
+   */
+  readiness(): { ready: boolean; reason: string } {
+    if (this.stopped || this.stopping !== null) return { ready: false, reason: 'shutting down' };
+    if (!this.started) return { ready: false, reason: 'starting' };
+    const registered = this.metadata.brokers.has(this.options.brokerId);
+    if (!registered) return { ready: false, reason: `broker ${this.options.brokerId} is not registered` };
+    const behind: string[] = [];
+    for (const p of this.replicaManager.hostedPartitions()) {
+      if (p.log.isOffline) behind.push(`${p.topic}-${p.partition} (offline)`);
+      else if (!p.isLeader && p.leaderId >= 0 && !p.isr.includes(this.options.brokerId)) behind.push(`${p.topic}-${p.partition}`);
+    }
+    if (behind.length > 0) return { ready: false, reason: `not in the ISR of ${behind.length} partition(s): ${behind.slice(0, 10).join(', ')}` };
+    return { ready: true, reason: 'registered and caught up' };
   }
 
   /**

@@ -18,6 +18,7 @@ import { EmbeddedRegistryStore } from '../registry/embedded.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import type { ApiHandler } from '../server/request.js';
 import { Broker } from './broker.js';
+import { AdminHttpServer, parseAdminListeners, type AdminHandler } from '../admin-http/admin-server.js';
 
 /** The embedded registry's file, beside the partition directories of the first log dir. */
 export const EMBEDDED_REGISTRY_FILE = 'kfk-registry.json';
@@ -36,6 +37,8 @@ export interface RunningBroker {
   readonly failed: Promise<Error>;
   /** Abrupt stop, the in-process equivalent of kill -9 (see Broker.kill). */
   kill(): Promise<void>;
+  /** The admin listeners (admin.listeners; empty when unset): mount() more handlers on them. */
+  readonly admin: readonly AdminHttpServer[];
 }
 
 /** A registry opened by the caller (brokers of one process sharing an embedded store). */
@@ -159,10 +162,13 @@ export async function launchBroker(
      * stop(); or a ProvidedRegistry whose close() also runs after the stop.
      */
     registry?: Registry | ProvidedRegistry;
+    /** Handlers mounted on the admin listeners for the paths they do not serve themselves (the web console). */
+    adminHandlers?: readonly AdminHandler[];
   } = {},
 ): Promise<RunningBroker> {
   // Before anything is opened or created: settings kfk cannot honour and must not silently ignore.
   refuseUnsafeSettings(config);
+  const adminListeners = parseAdminListeners(config.values['admin.listeners'] as string | null);
   // TLS and SASL of every listener, validated (keystores read, JAAS lines parsed) before anything is opened
   const listenerSecurity = listenerSecurities(config);
   const interBrokerSecurity = interBrokerClientSecurity(config);
@@ -213,12 +219,30 @@ export async function launchBroker(
     ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
     ...(opts.beforeSendingTxnMarkers ? { beforeSendingTxnMarkers: opts.beforeSendingTxnMarkers } : {}),
   });
+  // The admin listener is up before the broker starts: /health/live answers (and /health/ready says "starting")
+  // while logs load.
+  const admin = adminListeners.map(
+    (l) =>
+      new AdminHttpServer({
+        ...l,
+        metrics: async () => ({ contentType: broker.metrics.contentType, body: await broker.metrics.text() }),
+        readiness: () => broker.readiness(),
+        handlers: opts.adminHandlers ?? [],
+        onError: (err) => logger.error(`admin listener: ${(err as Error)?.stack ?? err}`),
+      }),
+  );
+  const stopAdmin = () => Promise.all(admin.map((a) => a.stop()));
   try {
+    for (const a of admin) {
+      await a.start();
+      logger.info(`admin listener on ${a.url} (/metrics, /health/live, /health/ready)`);
+    }
     await broker.start();
     if (fatalDuringStart !== null) throw fatalDuringStart;
   } catch (err) {
     // the start's own error is the one to report; failures cleaning up after it are logged beside it
     const cleanupFailed = (what: string) => (e: unknown) => logger.error(`${what} after a failed start: ${(e as Error).stack ?? e}`);
+    await stopAdmin().catch(cleanupFailed('stopping the admin listener'));
     await broker.stop().catch(cleanupFailed('stopping the broker'));
     await close().catch(cleanupFailed('closing the registry'));
     throw err;
@@ -231,9 +255,11 @@ export async function launchBroker(
     broker,
     bootstrap: `${first.host}:${first.port}`,
     port: first.port,
+    admin,
     stop(opts) {
       stopping ??= (async () => {
         await broker.stop(opts);
+        await stopAdmin();
         await close();
       })();
       return stopping;
@@ -241,6 +267,7 @@ export async function launchBroker(
     failed,
     kill() {
       stopping ??= (async () => {
+        await stopAdmin();
         await broker.kill();
         await close();
       })();

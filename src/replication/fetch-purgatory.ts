@@ -33,6 +33,13 @@ export class FetchPurgatory {
     });
   }
 
+  /** Fetches waiting (PurgatorySize): one waiter may watch several partitions. */
+  get size(): number {
+    const all = new Set<() => void>();
+    for (const set of this.waiters.values()) for (const fn of set) all.add(fn);
+    return all.size;
+  }
+
   notify(key: string): void {
     const set = this.waiters.get(key);
     if (!set) return;
