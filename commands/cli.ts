@@ -67,7 +67,7 @@ interface CommandState {
 }
 
 /** Every command name and alias (defining all of them is only needed for help, suggestions and errors). */
-const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions']);
+const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions', 'get-offsets', 'delete-records', 'log-dirs', 'broker-api-versions', 'verifiable-producer', 'verifiable-consumer']);
 
 function buildProgram(state: CommandState, argv: readonly string[]): Command {
   // Start-up: commander's work grows with every option defined, so only the command being run is defined (all of them
@@ -417,6 +417,90 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--partition <n>', 'look at this partition of --topic')
       .option('--max-transaction-timeout <minutes>', 'transactions open longer than this are candidates (default 15)')
       .action(txnAction('find-hanging'));
+  }
+
+  if (want('get-offsets')) {
+    program
+      .command('get-offsets')
+      .description('the offsets of partitions at a point in time (kafka-get-offsets.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--broker-list <servers>', 'same as --bootstrap-server (deprecated in Kafka)')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--topic <regex>', 'topics to look at, a regular expression (default: all)')
+      .option('--partitions <list>', 'with --topic: comma-separated partition ids (default: all)')
+      .option('--topic-partitions <list>', 'topic-regex[:p|:a-b|:a-|:-b], comma separated (instead of --topic/--partitions)')
+      .option('--time <time>', '-1 or latest (default), -2 or earliest, or a timestamp in ms (the first offset at or after it)')
+      .option('--exclude-internal-topics', 'leave out internal topics (__consumer_offsets, __transaction_state)')
+      .action(action(async () => (await import('./get-offsets.js')).runGetOffsets));
+  }
+
+  if (want('delete-records')) {
+    program
+      .command('delete-records')
+      .description('delete the records of partitions below an offset (kafka-delete-records.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--offset-json-file <file>', '{"partitions":[{"topic":"t","partition":0,"offset":3}],"version":1} (offset -1: the high watermark)')
+      .action(action(async () => (await import('./delete-records.js')).runDeleteRecords));
+  }
+
+  if (want('log-dirs')) {
+    program
+      .command('log-dirs')
+      .description('the log dirs of brokers with the size and lag of each replica (kafka-log-dirs.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--describe', 'describe the log dirs (the only action)')
+      .option('--broker-list <ids>', 'brokers to query, e.g. 0,1 (default: all)')
+      .option('--topic-list <topics>', 'topics to report, e.g. t1,t2 (default: all)')
+      .action(action(async () => (await import('./log-dirs.js')).runLogDirs));
+  }
+
+  if (want('broker-api-versions')) {
+    program
+      .command('broker-api-versions')
+      .description('the API versions every broker serves (kafka-broker-api-versions.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .action(action(async () => (await import('./broker-api-versions.js')).runBrokerApiVersions));
+  }
+
+  if (want('verifiable-producer')) {
+    program
+      .command('verifiable-producer')
+      .description('produce sequential integers and report each acknowledgement as JSON (kafka-verifiable-producer.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--broker-list <servers>', 'same as --bootstrap-server')
+      .option('--topic <topic>', 'topic to produce to')
+      .option('--max-messages <n>', 'records to produce (default -1: until stopped)')
+      .option('--throughput <n>', 'records/s to aim for (default -1: no limit)')
+      .option('--acks <acks>', '-1, 0, 1 or all (default -1)')
+      .option('--producer.config <file>', 'producer properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --producer.config wins')
+      .option('--message-create-time <ms>', 'timestamp of the first record; later ones add the time elapsed')
+      .option('--value-prefix <prefix>', 'values are <prefix>.<n> instead of <n>')
+      .option('--repeating-keys <n>', 'keys 0..n-1 in turn (default: no key)')
+      .action(action(async () => (await import('./verifiable-producer.js')).runVerifiableProducer));
+  }
+
+  if (want('verifiable-consumer')) {
+    program
+      .command('verifiable-consumer')
+      .description('consume as a group member and report assignments, records and commits as JSON (kafka-verifiable-consumer.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--broker-list <servers>', 'same as --bootstrap-server')
+      .option('--topic <topic>', 'topic to consume')
+      .option('--group-id <group>', 'consumer group')
+      .option('--group-instance-id <id>', 'static membership id')
+      .option('--max-messages <n>', 'records to consume (default -1: until stopped)')
+      .option('--session-timeout <ms>', 'session timeout (default 30000)')
+      .option('--verbose', 'one record_data event per record')
+      .option('--enable-autocommit', 'auto commit instead of a commit after every batch')
+      .option('--reset-policy <policy>', 'earliest (default), latest or none')
+      .option('--assignment-strategy <names>', 'assignors: range, roundrobin, sticky, cooperative-sticky or Kafka\'s class names')
+      .option('--consumer.config <file>', 'consumer properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --consumer.config wins')
+      .action(action(async () => (await import('./verifiable-consumer.js')).runVerifiableConsumer));
   }
 
   if (want('perf')) {

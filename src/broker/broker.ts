@@ -39,6 +39,7 @@ import { incrementalAlterConfigsHandler } from './handlers/incremental-alter-con
 import { createPartitionsHandler } from './handlers/create-partitions.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { deleteRecordsHandler } from './handlers/delete-records.js';
+import { describeLogDirsHandler } from './handlers/describe-log-dirs.js';
 import { initProducerIdHandler } from './handlers/init-producer-id.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { GroupCoordinator } from '../group/group-coordinator.js';
@@ -254,6 +255,7 @@ export class Broker implements BrokerServices {
       createTopicsHandler(this),
       deleteTopicsHandler(this),
       deleteRecordsHandler(this),
+      describeLogDirsHandler(this),
       findCoordinatorHandler(this),
       joinGroupHandler(this),
       syncGroupHandler(this),
