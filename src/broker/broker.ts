@@ -85,6 +85,8 @@ import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } fro
 import { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { meteredHandler } from '../metrics/metered-handler.js';
 import { brokerStateSource } from '../metrics/broker-state.js';
+import { gateWhileLoading } from './loading-gate.js';
+import { readOpenFileLimit } from '../log/open-file-limit.js';
 
 export interface ListenerConfig {
   name: string;
@@ -171,6 +173,8 @@ export class Broker implements BrokerServices {
   private servers: SocketServer[] = [];
   /** Created in start(): turns the registry's state into local replicas (src/broker/reconciler.ts). */
   private reconciler: Reconciler | null = null;
+  /** Logs recovered before the reconciler existed (LogManager.open returns while recovery goes on). */
+  private readonly recoveredBeforeStart: [string, number][] = [];
   private stopped = false;
   private advertised: ListenerConfig[] = [];
   /** The registry's user and client configs (SCRAM credentials, quotas), kept current. */
@@ -294,8 +298,17 @@ export class Broker implements BrokerServices {
         brokerConfigServices(options, this.metadata, (topic) => this.reconcileTopic(topic)),
       ),
     ]) {
-      // every request is authorized (when the broker has an authorizer) before its handler sees it
-      const authorized = this.authorizer ? authorizingHandler(h, auth, topicName) : h;
+      // Requests naming partitions still recovering after an unclean shutdown wait for them (loading-gate.ts).
+      const gated = gateWhileLoading(h as ApiHandler, {
+        anyLoading: () => this.logManager !== undefined && this.logManager.loadingCount > 0,
+        isLoading: (t, p) => this.logManager.isLoading(t, p),
+        awaitServed: (t, p) => this.awaitServed(t, p),
+        topicNameById: topicName,
+      });
+      // Every request is authorized (when the broker has an authorizer) before its handler sees it, so a refused
+      // request never waits for a recovery; the gate sees what authorization left of it.
+      const authorized = this.authorizer ? authorizingHandler(gated, auth, topicName) : gated;
+      // Outermost: every request is counted and timed, refused or not (src/metrics).
       const metered = meteredHandler(authorized, this.metrics, topicName);
       this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(metered) : metered);
     }
@@ -316,6 +329,7 @@ export class Broker implements BrokerServices {
     await ensureBasePaths(registry);
     const clusterId = await getOrCreateClusterId(registry);
     this.metadata.clusterId = clusterId;
+    const bc0 = this.options.brokerConfig;
     this.logManager = await LogManager.open({
       logDirs: this.options.logDirs,
       brokerId: this.options.brokerId,
@@ -331,6 +345,12 @@ export class Broker implements BrokerServices {
       highWatermark: (log) => (this.replicaManager ? this.replicaManager.highWatermarkOf(log) : (this.logManager.checkpointedHighWatermark(log.topic, log.partition) ?? 0)),
       logger: this.logger,
       onLogDirFailure: (failure) => this.handleLogDirFailure(failure),
+      // After an unclean shutdown the logs recover while the broker already serves (loading-gate.ts); each one is
+      // hosted as it comes back, from the state reconciliation last read (Reconciler.partitionRecovered).
+      recoverInBackground: true,
+      onLogLoaded: (log) => this.onLogRecovered(log.topic, log.partition),
+      ...(bc0 !== undefined ? { recoveryThreadsPerDataDir: bc0.numRecoveryThreadsPerDataDir } : {}),
+      ...(bc0 !== undefined && bc0.logMaxOpenFiles > 0 ? { maxOpenFiles: bc0.logMaxOpenFiles } : {}),
     });
     this.replicaManager = new ReplicaManager({
       brokerId: this.options.brokerId,
@@ -410,6 +430,8 @@ export class Broker implements BrokerServices {
       isStopped: () => this.stopped,
       ...(this.options.brokerConfig ? { interBrokerListenerName: this.options.brokerConfig.interBrokerListenerName } : {}),
     });
+    // logs recovered while the broker was still starting: the first full pass hosts them
+    for (const [topic, partition] of this.recoveredBeforeStart.splice(0)) this.reconciler.partitionRecovered(topic, partition);
 
     this.entityConfigs = new EntityConfigCache(registry, this.logger);
     await this.entityConfigs.start();
@@ -459,6 +481,7 @@ export class Broker implements BrokerServices {
     });
     await this.controller.startup();
     await this.reconcile();
+    this.logOpenFileBudget();
     this.metrics.attach(brokerStateSource(this));
     this.started = true;
     this.markReady();
@@ -478,6 +501,8 @@ export class Broker implements BrokerServices {
     if (!this.started) return { ready: false, reason: 'starting' };
     const registered = this.metadata.brokers.has(this.options.brokerId);
     if (!registered) return { ready: false, reason: `broker ${this.options.brokerId} is not registered` };
+    const recovering = this.logManager.loadingCount;
+    if (recovering > 0) return { ready: false, reason: `${recovering} log(s) still recovering after an unclean shutdown` };
     const behind: string[] = [];
     for (const p of this.replicaManager.hostedPartitions()) {
       if (p.log.isOffline) behind.push(`${p.topic}-${p.partition} (offline)`);
@@ -485,6 +510,39 @@ export class Broker implements BrokerServices {
     }
     if (behind.length > 0) return { ready: false, reason: `not in the ISR of ${behind.length} partition(s): ${behind.slice(0, 10).join(', ')}` };
     return { ready: true, reason: 'registered and caught up' };
+  }
+
+  /** One line at start: the process's open-file limit and the log's share of it (docs/storage.md, "File descriptors"). */
+  private logOpenFileBudget(): void {
+    const limit = readOpenFileLimit();
+    const budget = this.logManager.fdCache.maxOpen;
+    const recovering = this.logManager.loadingCount;
+    this.logger.info(
+      `open file limit ${limit.soft ?? 'unknown'} (hard ${limit.hard ?? 'unknown'}, from ${limit.source}); the log keeps at most ${budget} files open (log.max.open.files)` +
+        (recovering > 0 ? `; ${recovering} log(s) to recover after an unclean shutdown, served as they are recovered` : ''),
+    );
+  }
+
+  /** A log recovered in the background after an unclean shutdown: reconciliation hosts it (leader or follower). */
+  private onLogRecovered(topic: string, partition: number): void {
+    if (this.stopped) return;
+    if (this.reconciler === null) this.recoveredBeforeStart.push([topic, partition]);
+    else this.reconciler.partitionRecovered(topic, partition);
+  }
+
+  /**
+   * Waits until a partition still recovering is recovered and its replica hosted (a request named it, so its
+   * recovery goes first); the gated request then runs (loading-gate.ts).
+   */
+  private async awaitServed(topic: string, partition: number): Promise<void> {
+    const log = await this.logManager.awaitLoad(topic, partition);
+    if (log === undefined || this.stopped) return;
+    await this.reconciler?.recoveredApplied(topic, partition);
+  }
+
+  /** The error a partition assigned here met when its log was created or opened, until that succeeds. */
+  partitionFailure(topic: string, partition: number): Error | undefined {
+    return this.reconciler?.partitionFailure(topic, partition);
   }
 
   /**

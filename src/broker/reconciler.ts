@@ -10,6 +10,14 @@
  * assigned here, or of a deleted topic, is stopped and its log deleted. A state older than the one applied (by
  * leader epoch, then znode version) never demotes anything. This broker never writes partition state here; the
  * only write a non-controller makes is a leader's own ISR change (ReplicaManager).
+ *
+ * Scale (issue 13): a topic's partitions are applied 16 at a time (their log creations' fsyncs overlap), and a
+ * partition that cannot be applied (its log cannot be created: out of descriptors, a failed log dir) holds up no
+ * other. Its error is kept (`partitionFailure`: CreateTopics and Metadata report it), logged once per round for
+ * all such partitions, and its topic is read again, 1 s later, backing off to 30 s while it keeps failing. A
+ * partition whose log is still recovering after an unclean shutdown is skipped; once recovered
+ * (`partitionRecovered`) it is applied from the state last read for its topic, so that hosting 10,000 recovered
+ * logs costs 10,000 applications, not a registry read of its topic for each.
  */
 import { uuidFromString, uuidToString, ZERO_UUID } from '../protocol/primitives.js';
 import type { Registry, Watcher } from '../registry/registry.js';
@@ -30,6 +38,8 @@ import {
 } from '../registry/paths.js';
 import type { LogManager } from '../log/log-manager.js';
 import { logConfig as fullLogConfig, type LogConfig } from '../log/log-config.js';
+import { isDescriptorExhaustion } from '../log/fd-cache.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { BrokerEndpoint, MetadataCache, PartitionInfo, TopicInfo } from '../cluster/metadata-cache.js';
 import { isInternalTopic, OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-names.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
@@ -54,13 +64,39 @@ export interface ReconcilerOptions {
   transactionCoordinator?: () => TransactionCoordinator | null;
   logger: Logger;
   isStopped: () => boolean;
-  /** Pause before a failed pass is tried again (default 1000 ms). */
+  /** Pause before a failed pass is tried again, and the first pause before partitions that failed are (default 1000 ms). */
   retryMs?: number;
   /** inter.broker.listener.name: followers fetch from leaders on this listener (default: the first endpoint). */
   interBrokerListenerName?: string;
 }
 
-type Job = 'brokers' | 'controller' | 'topics' | `topic:${string}`;
+type Job = 'brokers' | 'controller' | 'topics' | 'recovered' | `topic:${string}`;
+
+/** Partitions whose logs a topic's application creates or opens at once (their fsyncs overlap; see LogManager.syncDir). */
+const APPLY_CONCURRENCY = 16;
+/** The longest pause between two attempts at partitions that keep failing. */
+const PARTITION_RETRY_MAX_MS = 30_000;
+
+const partitionName = (topic: string, partition: number): string => `${topic}-${partition}`;
+
+/** Partitions recovered after an unclean shutdown, waiting to be applied; `done` once they were. */
+class RecoveredBatch {
+  readonly byTopic = new Map<string, Set<number>>();
+  readonly keys = new Set<string>();
+  readonly done: Promise<void>;
+  resolve!: () => void;
+
+  constructor() {
+    this.done = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  add(topic: string, partition: number): void {
+    let parts = this.byTopic.get(topic);
+    if (parts === undefined) this.byTopic.set(topic, (parts = new Set()));
+    parts.add(partition);
+    this.keys.add(partitionName(topic, partition));
+  }
+}
 
 interface ReadState {
   leader: number;
@@ -79,8 +115,21 @@ export class Reconciler {
   private readonly known = new Set<string>();
   private readonly topicWatchers = new Map<string, Watcher>();
   private readonly watchers: Record<'brokers' | 'controller' | 'topics', Watcher>;
+  /** Set by the first reconcileAll (start-up): from then on recovered logs are applied as they come. */
+  private started = false;
+  /** Each known topic as last read (assignment, config, states): recovered logs are applied from it. */
+  private readonly lastRead = new Map<string, { topic: TopicInfo; states: Map<number, ReadState> }>();
+  private recovered = new RecoveredBatch();
+  private recoveredInFlight: RecoveredBatch | null = null;
+  /** Partitions assigned here that could not be applied (their log could not be created), by `<topic>-<partition>`. */
+  private readonly failures = new Map<string, { topic: string; partition: number; error: Error }>();
+  /** A partition failed since failures were last reported. */
+  private failedSinceReport = false;
+  private failureRetryTimer: NodeJS.Timeout | null = null;
+  private failureRetryMs: number;
 
   constructor(private readonly opts: ReconcilerOptions) {
+    this.failureRetryMs = opts.retryMs ?? 1000;
     this.watchers = {
       brokers: () => this.watchFired('brokers'),
       controller: () => this.watchFired('controller'),
@@ -90,8 +139,33 @@ export class Reconciler {
 
   /** Re-reads everything: brokers, controller, every topic; deletes logs of topics that no longer exist. */
   reconcileAll(): Promise<void> {
+    this.started = true;
     this.full = true;
     return this.kick();
+  }
+
+  /**
+   * A log recovered in the background after an unclean shutdown (it was skipped while it recovered): its partition
+   * is applied from the state last read for its topic (the first full pass applies those recovered before it).
+   */
+  partitionRecovered(topic: string, partition: number): void {
+    this.recovered.add(topic, partition);
+    if (!this.started || this.opts.isStopped()) return;
+    this.jobs.add('recovered');
+    this.kick().catch(() => undefined); // logged and retried by the worker
+  }
+
+  /** Resolves once a recovered partition (see partitionRecovered) has been applied, at once when none is waiting. */
+  recoveredApplied(topic: string, partition: number): Promise<void> {
+    const k = partitionName(topic, partition);
+    if (this.recovered.keys.has(k)) return this.recovered.done;
+    if (this.recoveredInFlight?.keys.has(k) === true) return this.recoveredInFlight.done;
+    return Promise.resolve();
+  }
+
+  /** Why a partition assigned here could not be applied (its log could not be created), until it is. */
+  partitionFailure(topic: string, partition: number): Error | undefined {
+    return this.failures.get(partitionName(topic, partition))?.error;
   }
 
   /** Re-reads one topic (assignment, config, partition states) and applies it. */
@@ -103,6 +177,11 @@ export class Reconciler {
   stop(): void {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.failureRetryTimer !== null) clearTimeout(this.failureRetryTimer);
+    this.failureRetryTimer = null;
+    // requests waiting for recovered partitions go on (and find the broker stopping)
+    this.recovered.resolve();
+    this.recoveredInFlight?.resolve();
   }
 
   private watchFired(job: Job): void {
@@ -129,13 +208,21 @@ export class Reconciler {
           if (this.full) {
             this.full = false;
             this.jobs.clear();
-            await this.fullPass();
+            // a full pass applies every log recovered so far (they are no longer loading)
+            const batch = this.takeRecovered();
+            try {
+              await this.fullPass();
+            } finally {
+              this.recoveredInFlight = null;
+              batch.resolve();
+            }
             continue;
           }
           const [job] = this.jobs;
           this.jobs.delete(job!);
           await this.runJob(job!);
         }
+        this.reportFailures();
       } catch (err) {
         // Level-triggered: whatever failed is read again in full after a pause.
         this.opts.logger.error(`reconciliation failed (retrying): ${(err as Error).stack ?? err}`);
@@ -158,18 +245,90 @@ export class Reconciler {
     this.retryTimer.unref();
   }
 
-  /** Reads a topic again after a pause (a partition of it could not be applied). */
-  private retryTopic(topic: string): void {
-    if (this.opts.isStopped()) return;
-    const t = setTimeout(() => this.watchFired(`topic:${topic}`), this.opts.retryMs ?? 1000);
-    t.unref();
+  /**
+   * Logs the partitions that could not be applied (one line for all of them, not one per partition) and reads
+   * their topics again after a pause, which doubles (up to 30 s) while they keep failing.
+   */
+  private reportFailures(): void {
+    if (this.failures.size === 0) {
+      this.failureRetryMs = this.opts.retryMs ?? 1000;
+      this.failedSinceReport = false;
+      return;
+    }
+    if (!this.failedSinceReport || this.failureRetryTimer !== null || this.opts.isStopped()) return;
+    this.failedSinceReport = false;
+    const all = [...this.failures.values()];
+    const names = all.map((f) => partitionName(f.topic, f.partition));
+    const first = all[0]!.error;
+    const shown = names.slice(0, 10).join(', ') + (names.length > 10 ? `, and ${names.length - 10} more` : '');
+    const line = `cannot serve ${names.length} partition(s) assigned here yet (${shown}), trying again in ${this.failureRetryMs / 1000} s: ${first.message}`;
+    // running out of descriptors is a condition that passes; anything else is an error
+    const passing = isDescriptorExhaustion(first.cause) || (first instanceof KafkaError && first.code === ErrorCode.REQUEST_TIMED_OUT);
+    if (passing) this.opts.logger.warn(line);
+    else this.opts.logger.error(line);
+    this.failureRetryTimer = setTimeout(() => {
+      this.failureRetryTimer = null;
+      if (this.opts.isStopped()) return;
+      for (const topic of new Set([...this.failures.values()].map((f) => f.topic))) this.jobs.add(`topic:${topic}`);
+      this.kick().catch(() => undefined); // logged and retried by the worker
+    }, this.failureRetryMs);
+    this.failureRetryTimer.unref();
+    this.failureRetryMs = Math.min(PARTITION_RETRY_MAX_MS, this.failureRetryMs * 2);
+  }
+
+  private recordFailure(topic: string, partition: number, err: unknown): void {
+    this.failures.set(partitionName(topic, partition), { topic, partition, error: err instanceof Error ? err : new Error(String(err)) });
+    this.failedSinceReport = true;
+  }
+
+  private forgetFailure(topic: string, partition: number): void {
+    this.failures.delete(partitionName(topic, partition));
   }
 
   private async runJob(job: Job): Promise<void> {
     if (job === 'brokers') await this.readBrokers();
     else if (job === 'controller') await this.readController();
     else if (job === 'topics') await this.readTopicList();
+    else if (job === 'recovered') await this.applyRecovered();
     else await this.readTopic(job.slice('topic:'.length));
+  }
+
+  /** Takes the recovered partitions waiting so far; later ones go to a new batch. */
+  private takeRecovered(): RecoveredBatch {
+    const batch = this.recovered;
+    this.recovered = new RecoveredBatch();
+    this.recoveredInFlight = batch;
+    return batch;
+  }
+
+  /**
+   * Applies recovered partitions from the state last read for their topics. That state is current: a change
+   * since its read fired the topic's watch, and that topic is read again after this (and a state older than the
+   * one applied is ignored anyway). A topic not read yet is read now.
+   */
+  private async applyRecovered(): Promise<void> {
+    const batch = this.takeRecovered();
+    try {
+      let offsets = false;
+      let transactions = false;
+      for (const [name, partitions] of batch.byTopic) {
+        if (this.opts.isStopped()) return;
+        const read = this.lastRead.get(name);
+        if (read === undefined) {
+          await this.readTopic(name); // unknown (deleted while this broker was down, say): that read removes its logs
+          continue;
+        }
+        await this.applyTopic(read.topic, read.states, partitions);
+        if (name === OFFSETS_TOPIC) offsets = true;
+        if (name === TRANSACTION_STATE_TOPIC) transactions = true;
+      }
+      // the coordinators own the partitions of their topics led here, recovered ones included
+      if (offsets) await this.updateGroupCoordinator();
+      if (transactions) await this.updateTransactionCoordinator();
+    } finally {
+      this.recoveredInFlight = null;
+      batch.resolve();
+    }
   }
 
   private async fullPass(): Promise<void> {
@@ -291,62 +450,101 @@ export class Reconciler {
       internal: isInternalTopic(name),
     };
     if (updateMetadata) this.opts.metadata.upsertTopic(topic);
+    this.lastRead.set(name, { topic, states });
     await this.applyTopic(topic, states);
     if (updateMetadata && name === OFFSETS_TOPIC) await this.updateGroupCoordinator();
     if (updateMetadata && name === TRANSACTION_STATE_TOPIC) await this.updateTransactionCoordinator();
     return topic;
   }
 
-  private async applyTopic(topic: TopicInfo, states: Map<number, ReadState>): Promise<void> {
+  /**
+   * Applies a topic's assignment and states to the local replicas, APPLY_CONCURRENCY partitions at a time; only
+   * the partitions in `only` when given (recovered logs). Partitions still recovering are skipped.
+   */
+  private async applyTopic(topic: TopicInfo, states: Map<number, ReadState>, only?: ReadonlySet<number>): Promise<void> {
     const { brokerId, replicaManager: rm, logManager } = this.opts;
     const logCfg = { ...this.opts.logDefaults, ...(this.opts.topicLogConfig?.(topic.config) ?? {}) };
     const minIsr = minInsyncReplicasFor(topic.config, this.opts.minInsyncReplicas);
-    const known = !topic.topicId.equals(ZERO_UUID);
+    let complete: LogConfig | undefined;
+    const completeConfig = (): LogConfig => (complete ??= fullLogConfig(logCfg));
+    const tasks: (() => Promise<void>)[] = [];
     for (const p of topic.partitions) {
-      let hosted = rm.getPartition(topic.name, p.partition);
-      // A log of an older topic of the same name (deleted and created again while this broker was away).
-      if (known && hosted !== undefined && !hosted.topicId.equals(topic.topicId)) {
-        await rm.stopReplica(topic.name, p.partition, true);
-        hosted = undefined;
+      if (only !== undefined && !only.has(p.partition)) continue;
+      // Still recovering after an unclean shutdown: applied once recovered (partitionRecovered), so that neither a
+      // leader serves it nor a follower fetches for it before its log is whole. (A log no longer assigned here is
+      // deleted at once, without being recovered.)
+      if (p.replicas.includes(brokerId) && logManager.isLoading(topic.name, p.partition)) continue;
+      tasks.push(async () => {
+        try {
+          await this.applyPartition(topic, p, states.get(p.partition), { log: logCfg, minInsyncReplicas: minIsr }, completeConfig);
+        } catch (err) {
+          // One partition that cannot be applied (its log cannot be created: out of descriptors, its log dir
+          // failed) holds up no other: it is reported and tried again (reportFailures).
+          this.recordFailure(topic.name, p.partition, err);
+        }
+      });
+    }
+    await runConcurrently(tasks, APPLY_CONCURRENCY);
+    if (only !== undefined) {
+      // recovered logs of partitions the topic no longer has
+      for (const n of only) {
+        if (topic.partitions.some((p) => p.partition === n)) continue;
+        if (rm.getPartition(topic.name, n) !== undefined) await rm.stopReplica(topic.name, n, true);
+        else await logManager.deleteLog(topic.name, n);
       }
-      const stale = logManager.getLog(topic.name, p.partition);
-      if (known && hosted === undefined && stale?.topicId !== undefined && !stale.topicId.equals(topic.topicId)) {
-        this.opts.logger.info(`deleting ${topic.name}-${p.partition}: its log belongs to topic id ${uuidToString(stale.topicId)}, not ${uuidToString(topic.topicId)}`);
-        await logManager.deleteLog(topic.name, p.partition);
-      }
-      if (!p.replicas.includes(brokerId)) {
-        if (hosted !== undefined) await rm.stopReplica(topic.name, p.partition, true);
-        else if (logManager.getLog(topic.name, p.partition) !== undefined) await logManager.deleteLog(topic.name, p.partition);
-        continue;
-      }
-      const state = states.get(p.partition);
-      if (state === undefined) continue; // written with the assignment by the controller; its watch is armed
-      try {
-        const partition = await rm.applyLeaderAndIsr(
-          topic.name,
-          p.partition,
-          topic.topicId,
-          { ...state, replicas: p.replicas },
-          { log: logCfg, minInsyncReplicas: minIsr },
-        );
-        // Level-triggered topic configs: a hosted log always runs with its topic's current overrides
-        // (AlterConfigs); a complete config, so that a deleted override returns to the broker default.
-        partition.log.updateConfig(fullLogConfig(logCfg));
-      } catch (err) {
-        // One partition that cannot be applied (its log dir failed, say) holds up no other: it is tried again.
-        this.opts.logger.error(`applying the state of ${topic.name}-${p.partition} failed (retrying): ${(err as Error).message}`);
-        this.retryTopic(topic.name);
-      }
+      return;
     }
     for (const h of rm.hostedPartitions()) {
       if (h.topic === topic.name && !topic.partitions.some((p) => p.partition === h.partition)) await rm.stopReplica(h.topic, h.partition, true);
     }
+    for (const f of [...this.failures.values()]) {
+      if (f.topic === topic.name && !topic.partitions.some((p) => p.partition === f.partition)) this.forgetFailure(f.topic, f.partition);
+    }
+  }
+
+  /** One partition: become leader or follower as its state says, or stop and delete a replica no longer assigned here. */
+  private async applyPartition(
+    topic: TopicInfo,
+    p: PartitionInfo,
+    state: ReadState | undefined,
+    config: { log: Partial<LogConfig>; minInsyncReplicas: number },
+    completeConfig: () => LogConfig,
+  ): Promise<void> {
+    const { brokerId, replicaManager: rm, logManager } = this.opts;
+    const known = !topic.topicId.equals(ZERO_UUID);
+    let hosted = rm.getPartition(topic.name, p.partition);
+    // A log of an older topic of the same name (deleted and created again while this broker was away).
+    if (known && hosted !== undefined && !hosted.topicId.equals(topic.topicId)) {
+      await rm.stopReplica(topic.name, p.partition, true);
+      hosted = undefined;
+    }
+    const stale = logManager.getLog(topic.name, p.partition);
+    if (known && hosted === undefined && stale?.topicId !== undefined && !stale.topicId.equals(topic.topicId)) {
+      this.opts.logger.info(`deleting ${topic.name}-${p.partition}: its log belongs to topic id ${uuidToString(stale.topicId)}, not ${uuidToString(topic.topicId)}`);
+      await logManager.deleteLog(topic.name, p.partition);
+    }
+    if (!p.replicas.includes(brokerId)) {
+      this.forgetFailure(topic.name, p.partition);
+      if (hosted !== undefined) await rm.stopReplica(topic.name, p.partition, true);
+      else if (logManager.getLog(topic.name, p.partition) !== undefined || logManager.isLoading(topic.name, p.partition)) {
+        await logManager.deleteLog(topic.name, p.partition);
+      }
+      return;
+    }
+    if (state === undefined) return; // written with the assignment by the controller; its watch is armed
+    const partition = await rm.applyLeaderAndIsr(topic.name, p.partition, topic.topicId, { ...state, replicas: p.replicas }, config);
+    // Level-triggered topic configs: a hosted log always runs with its topic's current overrides
+    // (AlterConfigs); a complete config, so that a deleted override returns to the broker default.
+    partition.log.updateConfig(completeConfig());
+    this.forgetFailure(topic.name, p.partition);
   }
 
   /** The topic is gone: every local replica of it stops and its logs are deleted. */
   private async removeTopic(name: string): Promise<void> {
     this.known.delete(name);
     this.topicWatchers.delete(name);
+    this.lastRead.delete(name);
+    for (const f of [...this.failures.values()]) if (f.topic === name) this.forgetFailure(f.topic, f.partition);
     this.opts.metadata.removeTopic(name);
     for (const p of this.opts.replicaManager.hostedPartitions()) {
       if (p.topic === name) await this.opts.replicaManager.stopReplica(p.topic, p.partition, true);
@@ -381,4 +579,13 @@ export class Reconciler {
       .map((p) => p.partition);
     await gc.setOwnedPartitions(led);
   }
+}
+
+/** Runs the tasks, at most `limit` at a time (each handles its own failure). */
+async function runConcurrently(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) await tasks[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
 }

@@ -116,7 +116,15 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   d('log.message.downconversion.enable', 'boolean', true, 'low', 'Down-convert record batches for old fetch versions.'),
   d('log.message.format.version', 'string', '3.0-IV1', 'medium', 'Accepted for compatibility; kfk always writes record batch v2.'),
   d('compression.type', 'string', 'producer', 'high', 'Final compression of topics: producer keeps the producer\'s codec.', inStrings(...COMPRESSION_TYPES)),
-  d('num.recovery.threads.per.data.dir', 'int', 1, 'high', 'Threads per data dir for log recovery.' + IGNORED, atLeast(1)),
+  d('num.recovery.threads.per.data.dir', 'int', 1, 'high', 'Logs of one data dir recovered at a time after an unclean shutdown (kfk: concurrent recoveries on the event loop and the I/O thread pool); the broker serves recovered partitions while the rest recover.', atLeast(1)),
+  d('log.max.open.files', 'int', -1, 'medium', 'kfk extension: how many segment and index files the broker keeps open at most (an LRU of descriptors; files open on demand). -1: the process\'s open-file limit (which Node raises to the hard limit at start) minus min(256, half of it), left for connections.', {
+    validate(name, value) {
+      if (value !== null && value !== -1 && (value as number) < 1) throw ConfigError.invalid(name, value, 'Value must be -1 or at least 1');
+    },
+    describe() {
+      return '-1 or [1,...]';
+    },
+  }),
 
   // ---- topics ----
   d('num.partitions', 'int', 1, 'medium', 'Default number of partitions of a new topic.', atLeast(1)),
@@ -289,6 +297,9 @@ export interface BrokerConfig {
   logCleanupPolicy: string[];
   logCleanerEnable: boolean;
   logCleanerThreads: number;
+  /** log.max.open.files; -1 = derived from the process's open-file limit. */
+  logMaxOpenFiles: number;
+  numRecoveryThreadsPerDataDir: number;
   logCleanerBackoffMs: number;
   logCleanerDeleteRetentionMs: number;
   logCleanerMinCompactionLagMs: number;
@@ -633,6 +644,8 @@ export function brokerConfigFromProperties(raw: Record<string, string>): BrokerC
     logCleanupPolicy: v['log.cleanup.policy'] as string[],
     logCleanerEnable: bool('log.cleaner.enable'),
     logCleanerThreads: num('log.cleaner.threads'),
+    logMaxOpenFiles: num('log.max.open.files'),
+    numRecoveryThreadsPerDataDir: num('num.recovery.threads.per.data.dir'),
     logCleanerBackoffMs: num('log.cleaner.backoff.ms'),
     logCleanerDeleteRetentionMs: num('log.cleaner.delete.retention.ms'),
     logCleanerMinCompactionLagMs: num('log.cleaner.min.compaction.lag.ms'),

@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import { writeFileAtomic } from './file-io.js';
+import { sharedFdCache, type FileDescriptorCache } from './fd-cache.js';
 
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
@@ -49,11 +50,15 @@ function parseIntStrict(s: string, what: string): number {
   return n;
 }
 
-/** Reads and parses a checkpoint file; null when it does not exist. */
-export async function readCheckpointFile(file: string): Promise<{ version: number; lines: string[] } | null> {
+/**
+ * Reads and parses a checkpoint file; null when it does not exist. A synchronous read: these files are a few
+ * lines (leader-epoch-checkpoint, one per partition), and at a start with 50,000 partitions the promise
+ * machinery of an asynchronous read costs more of the event loop than the read itself.
+ */
+export async function readCheckpointFile(file: string, cache: FileDescriptorCache = sharedFdCache()): Promise<{ version: number; lines: string[] } | null> {
   let text: string;
   try {
-    text = await fs.promises.readFile(file, 'utf8');
+    text = cache.withPermitSync(() => fs.readFileSync(file, 'utf8'), `reading ${file}`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
@@ -64,12 +69,20 @@ export async function readCheckpointFile(file: string): Promise<{ version: numbe
 /** Serializes writes to one file so two writers never share its .tmp. */
 class SerializedWriter {
   private last: Promise<void> = Promise.resolve();
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    private readonly cache: FileDescriptorCache,
+  ) {}
   write(text: string): Promise<void> {
     // Only orders the writes: the previous write's failure was delivered to its own caller (and handled there).
-    const next = this.last.catch(() => undefined).then(() => writeFileAtomic(this.file, text));
+    const next = this.last.catch(() => undefined).then(() => writeFileAtomic(this.file, text, this.cache));
     this.last = next;
     return next;
+  }
+
+  /** Resolves (or rejects) with the last write. */
+  whenIdle(): Promise<void> {
+    return this.last;
   }
 }
 
@@ -105,20 +118,35 @@ export function parseOffsetCheckpoint(text: string, file = 'checkpoint'): TopicP
 export class OffsetCheckpointFile {
   static readonly VERSION = 0;
   private readonly writer: SerializedWriter;
+  /** The content last written (or being written): the same content is not written (and fsynced) again. */
+  private lastText: string | null = null;
 
-  constructor(readonly file: string) {
-    this.writer = new SerializedWriter(file);
+  constructor(
+    readonly file: string,
+    private readonly cache: FileDescriptorCache = sharedFdCache(),
+  ) {
+    this.writer = new SerializedWriter(file, cache);
   }
 
+  /**
+   * Writes the entries, unless they are what the last write wrote: an idle broker's periodic checkpoints (the high
+   * watermarks every 5 s) then cost no write and no fsync, whatever the number of partitions.
+   */
   write(entries: Iterable<TopicPartitionOffset>): Promise<void> {
-    return this.writer.write(formatOffsetCheckpoint(entries));
+    const text = formatOffsetCheckpoint(entries);
+    if (text === this.lastText) return this.writer.whenIdle();
+    this.lastText = text;
+    return this.writer.write(text).catch((e: unknown) => {
+      if (this.lastText === text) this.lastText = null; // not known to be on disk: the next write goes through
+      throw e;
+    });
   }
 
   /** The entries; an empty list when the file does not exist. Throws CheckpointFormatError when malformed. */
   async read(): Promise<TopicPartitionOffset[]> {
     let text: string;
     try {
-      text = await fs.promises.readFile(this.file, 'utf8');
+      text = await this.cache.withPermit(() => fs.promises.readFile(this.file, 'utf8'), `reading ${this.file}`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
@@ -144,8 +172,11 @@ export class LeaderEpochCheckpointFile {
   static readonly VERSION = 0;
   private readonly writer: SerializedWriter;
 
-  constructor(readonly file: string) {
-    this.writer = new SerializedWriter(file);
+  constructor(
+    readonly file: string,
+    private readonly cache: FileDescriptorCache = sharedFdCache(),
+  ) {
+    this.writer = new SerializedWriter(file, cache);
   }
 
   write(entries: Iterable<EpochEntry>): Promise<void> {
@@ -155,7 +186,7 @@ export class LeaderEpochCheckpointFile {
   }
 
   async read(): Promise<EpochEntry[]> {
-    const parsed = await readCheckpointFile(this.file);
+    const parsed = await readCheckpointFile(this.file, this.cache);
     if (parsed === null) return [];
     if (parsed.version !== LeaderEpochCheckpointFile.VERSION) {
       throw new CheckpointFormatError(`${this.file}: unrecognized version ${parsed.version}`);

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { syntheticIoError } from './storage-error.js';
+import { sharedFdCache, type FileDescriptorCache } from './fd-cache.js';
 
 /** Reads up to `length` bytes at `position` into buf[offset..]; resolves the number read (short only at EOF). */
 export function readFully(fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
@@ -79,20 +80,23 @@ function dirFsyncUnsupported(e: unknown): boolean {
 }
 
 /** fsync a directory so a rename/create in it is durable (skipped where the platform cannot; see above). */
-export async function fsyncDir(dir: string): Promise<void> {
-  let handle: fs.promises.FileHandle | undefined;
-  try {
-    handle = await fs.promises.open(dir, 'r');
-    await handle.sync();
-  } catch (e) {
-    if (!dirFsyncUnsupported(e)) throw e;
-  } finally {
-    await handle?.close();
-  }
+export async function fsyncDir(dir: string, cache: FileDescriptorCache = sharedFdCache()): Promise<void> {
+  await cache.withPermit(async () => {
+    let handle: fs.promises.FileHandle | undefined;
+    try {
+      handle = await fs.promises.open(dir, 'r');
+      await handle.sync();
+    } catch (e) {
+      if (!dirFsyncUnsupported(e)) throw e;
+    } finally {
+      await handle?.close();
+    }
+  }, `syncing the directory ${dir}`);
 }
 
 /** Synchronous fsyncDir (the producer-state snapshot on a clean close is written synchronously). */
 export function fsyncDirSync(dir: string): void {
+  // callers hold a permit for it (ProducerStateManager.takeSnapshot)
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, 'r');
@@ -104,18 +108,24 @@ export function fsyncDirSync(dir: string): void {
   }
 }
 
-/** Replaces `file` atomically with `data`: write `<file>.tmp`, fsync it, rename over `file`, fsync the dir. */
-export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+/**
+ * Replaces `file` atomically with `data`: write `<file>.tmp`, fsync it, rename over `file`, fsync the dir. Its
+ * descriptors count against the log's budget (fd-cache.ts), and running out of them is retried once idle ones
+ * are closed (the steps can be repeated).
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, cache: FileDescriptorCache = sharedFdCache()): Promise<void> {
   const tmp = `${file}.tmp`;
-  const handle = await fs.promises.open(tmp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await cache.withPermit(async () => {
+    const handle = await fs.promises.open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }, `writing ${tmp}`);
   await fs.promises.rename(tmp, file);
-  await fsyncDir(path.dirname(file));
+  await fsyncDir(path.dirname(file), cache);
 }
 
 /** Size of an existing file, or -1 when it does not exist. */

@@ -19,6 +19,7 @@
  */
 import path from 'node:path';
 import { CheckpointFormatError, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCheckpointFile, type EpochEntry } from './checkpoint.js';
+import type { FileDescriptorCache } from './fd-cache.js';
 
 export class LeaderEpochCache {
   private entries: EpochEntry[];
@@ -34,8 +35,8 @@ export class LeaderEpochCache {
   }
 
   /** Loads `<dir>/leader-epoch-checkpoint` (empty when missing or unreadable). */
-  static async load(dir: string): Promise<LeaderEpochCache> {
-    const file = new LeaderEpochCheckpointFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
+  static async load(dir: string, cache?: FileDescriptorCache): Promise<LeaderEpochCache> {
+    const file = new LeaderEpochCheckpointFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), cache);
     let entries: EpochEntry[] = [];
     try {
       entries = await file.read();

@@ -44,6 +44,7 @@ import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { deleteSegmentFiles } from './retention.js';
 import { addSuppressed } from './storage-error.js';
+import type { CachedFile, FileDescriptorCache } from './fd-cache.js';
 import { CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX, segmentFiles } from './cleaner/swap.js';
 import { forEachRawRecord, isControlBatch, rebuildBatch } from './cleaner/records.js';
 import {
@@ -227,7 +228,8 @@ export async function cleanableRange(
 /** Writes one cleaned segment as `.cleaned` files, building its indexes as appends would. */
 class CleanedSegmentWriter {
   readonly files: string[];
-  private readonly fd: number;
+  private readonly file: CachedFile;
+  private readonly fdCache: FileDescriptorCache;
   private readonly offsetIndex: OffsetIndex;
   private readonly timeIndex: TimeIndex;
   private size = 0;
@@ -246,14 +248,22 @@ class CleanedSegmentWriter {
     readonly baseOffset: number,
     private readonly indexIntervalBytes: number,
     segmentIndexBytes: number,
+    fdCache: FileDescriptorCache,
   ) {
     this.files = segmentFiles(dir, baseOffset, CLEANED_FILE_SUFFIX);
     this.offsetOfMaxTimestamp = baseOffset;
-    this.fd = fs.openSync(this.files[0]!, 'w+');
-    this.offsetIndex = new OffsetIndex(this.files[1]!, baseOffset, segmentIndexBytes);
-    this.timeIndex = new TimeIndex(this.files[2]!, baseOffset, segmentIndexBytes);
-    this.offsetIndex.createEmpty();
-    this.timeIndex.createEmpty();
+    this.fdCache = fdCache;
+    this.file = fdCache.file(this.files[0]!);
+    this.offsetIndex = new OffsetIndex(this.files[1]!, baseOffset, segmentIndexBytes, fdCache);
+    this.timeIndex = new TimeIndex(this.files[2]!, baseOffset, segmentIndexBytes, fdCache);
+    try {
+      this.file.createSync();
+      this.offsetIndex.createEmpty();
+      this.timeIndex.createEmpty();
+    } catch (e) {
+      this.close();
+      throw e;
+    }
   }
 
   get bytes(): number {
@@ -288,7 +298,8 @@ class CleanedSegmentWriter {
   private drain(): void {
     if (this.pendingBytes === 0) return;
     const chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    writeFullySync(this.fd, chunk, 0, chunk.length, this.written);
+    const at = this.written;
+    this.file.useSync((fd) => writeFullySync(fd, chunk, 0, chunk.length, at));
     this.written += chunk.length;
     this.pending = [];
     this.pendingBytes = 0;
@@ -298,19 +309,22 @@ class CleanedSegmentWriter {
   async finish(): Promise<void> {
     this.drain();
     this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
-    await fsyncFd(this.fd);
+    await this.fdCache.fsync(this.file, fsyncFd);
     await this.offsetIndex.flush();
     await this.timeIndex.flush();
     if (this.abortedTxns.length > 0) {
       const bytes = Buffer.allocUnsafe(this.abortedTxns.length * ABORTED_TXN_ENTRY_SIZE);
       this.abortedTxns.forEach((t, i) => encodeAbortedTxn(t, bytes, i * ABORTED_TXN_ENTRY_SIZE));
-      const fd = fs.openSync(this.files[3]!, 'w');
-      try {
-        writeFullySync(fd, bytes, 0, bytes.length, 0);
-        await fsyncFd(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      // a short-lived descriptor of its own, counted against the budget (fd-cache.ts)
+      await this.fdCache.withPermit(async () => {
+        const fd = fs.openSync(this.files[3]!, 'w');
+        try {
+          writeFullySync(fd, bytes, 0, bytes.length, 0);
+          await fsyncFd(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }, `writing ${this.files[3]!}`);
     }
     this.close();
   }
@@ -319,7 +333,7 @@ class CleanedSegmentWriter {
     if (this.closed) return;
     this.closed = true;
     try {
-      fs.closeSync(this.fd);
+      this.file.close();
     } finally {
       this.offsetIndex.close();
       this.timeIndex.close();
@@ -435,7 +449,7 @@ export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOf
   const abortedDropped = new Set<AbortedTxn>();
   const committedSeen = new Set<number>();
   for (const group of groups) {
-    const writer = new CleanedSegmentWriter(log.dir, group[0]!.baseOffset, cfg.indexIntervalBytes, cfg.segmentIndexBytes);
+    const writer = new CleanedSegmentWriter(log.dir, group[0]!.baseOffset, cfg.indexIntervalBytes, cfg.segmentIndexBytes, log.fdCache);
     try {
       await forEachBatch(group, opts, (buf, pos, size) => {
         if (batchLastOffset(buf, pos) >= endOffset) return; // cannot happen: whole segments only
@@ -515,7 +529,7 @@ export async function cleanLog(log: Log, range: Pick<CleanableLog, 'firstDirtyOf
     const swapped = log.replaceSegments(group, () => {
       for (const s of group) deleteSegmentFiles(s, cfg.fileDeleteDelayMs, (what, err) => log.reportBackgroundError(what, err));
       for (let i = 0; i < swap.length; i++) if (i !== 3 || fs.existsSync(swap[i]!)) fs.renameSync(swap[i]!, finals[i]!);
-      return LogSegment.openSync(log.dir, writer.baseOffset, log.config, now);
+      return LogSegment.openSync(log.dir, writer.baseOffset, log.config, now, log.fdCache);
     });
     if (!swapped) {
       for (const f of swap) fs.rmSync(f, { force: true });
@@ -589,6 +603,8 @@ export class LogCleaner {
     const now = this.time();
     const out: CleanableLog[] = [];
     for (const log of this.source.allLogs()) {
+      // only compacted logs of more than one segment can have anything to clean (no work per other log)
+      if (!log.config.cleanupPolicy.includes('compact') || log.segments.length < 2) continue;
       let r: CleanableLog | null;
       try {
         r = await cleanableRange(log, this.checkpointOf(log), now, this.opts.highWatermark?.(log));

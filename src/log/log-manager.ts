@@ -6,6 +6,13 @@
  * the logs are loaded at start). Per partition dir: `partition.metadata` (`version: 0`, `topic_id: <base64url>`).
  * Deleted logs are renamed to `<topic>-<partition>.<uuid hex>-delete` and then removed.
  *
+ * Start-up does work proportional to what is dirty (issue 13): in a log dir with the clean-shutdown marker every
+ * log opens lazily, from the checkpoints (its log end is the recovery point a clean close wrote), without reading
+ * a segment; in a dir without it every log is recovered from its recovery point, `num.recovery.threads.per.data.dir`
+ * at a time, and with `recoverInBackground` (the broker) that runs after start-up returns: a log still recovering
+ * is not in `getLog` yet, `isLoading` says so, and `awaitLoad` moves it to the front of the queue and waits.
+ * Descriptors are a cache for every log (fd-cache.ts, `log.max.open.files`).
+ *
  * Log dir failures (Kafka's LogDirFailureChannel and LogManager/ReplicaManager.handleLogDirFailure): the first
  * I/O error under a log dir, from any log or from the manager's own checkpoint and file work, takes the whole
  * dir offline until the next start: it is logged once with the dir and the cause, every log in it is closed
@@ -27,11 +34,13 @@ import {
   type TopicPartitionOffset,
 } from './checkpoint.js';
 import { fsyncDir, writeFileAtomic } from './file-io.js';
+import { FileDescriptorsExhaustedError, isDescriptorExhaustion, sharedFdCache, type FileDescriptorCache } from './fd-cache.js';
+import { RecoveryQueue } from './recovery-queue.js';
 import type { LogConfig } from './log-config.js';
 import { Log, parseTopicPartitionDirName, topicPartitionDirName } from './log.js';
 import { deleteOldSegments } from './retention.js';
 import { LogCleaner } from './log-cleaner.js';
-import { KafkaStorageException, isStorageIoError } from './storage-error.js';
+import { KafkaStorageException, addSuppressed, isStorageIoError } from './storage-error.js';
 import { errorDetail, stderrStorageLogger, type StorageLogger } from './storage-logger.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
@@ -40,7 +49,14 @@ export const PARTITION_METADATA_FILE = 'partition.metadata';
 export const DELETE_DIR_SUFFIX = '-delete';
 
 const MAX_TOPIC_NAME_LENGTH = 249;
-const OPEN_CONCURRENCY = 8;
+/** Lazy opens (a listing, a stat, two small reads each) in flight at once while a clean log dir loads. */
+const LAZY_OPEN_CONCURRENCY = 32;
+/** Logs flushed (or closed) at once: each fsync in flight pins a descriptor; 4 keep libuv's thread pool busy. */
+const FLUSH_CONCURRENCY = 4;
+/** How long the checkpoint write after a deletion waits for the deletions that follow it (a deleted topic). */
+const DELETION_CHECKPOINT_DELAY_MS = 100;
+/** How long a recovery that ran out of descriptors waits before it is tried again. */
+const RECOVERY_RETRY_MS = 500;
 
 export interface LogManagerOptions {
   logDirs: string[];
@@ -71,6 +87,19 @@ export interface LogManagerOptions {
   highWatermark?: (log: Log) => number;
   /** Where failures go: a log dir going offline, a background task that failed (default: stderr). */
   logger?: StorageLogger;
+  /** `num.recovery.threads.per.data.dir`: logs of one dir recovered at a time after an unclean shutdown (default 1). */
+  recoveryThreadsPerDataDir?: number;
+  /**
+   * Recover the logs of dirs without a clean shutdown after `startup()` returns (the broker serves the others
+   * meanwhile; see `isLoading` / `awaitLoad`). Default false: `startup()` waits for every recovery.
+   */
+  recoverInBackground?: boolean;
+  /** Called for each log a background recovery finished (the broker starts serving it). Must not throw. */
+  onLogLoaded?: (log: Log) => void;
+  /** `log.max.open.files`: the descriptor budget of the process's cache; unset: derived from the process's limit. */
+  maxOpenFiles?: number;
+  /** The descriptor cache (default: the process's shared one); for tests. */
+  fdCache?: FileDescriptorCache;
   /** Called once per log dir when it goes offline, after its logs were closed. Must not throw. */
   onLogDirFailure?: (failure: LogDirFailure) => void;
 }
@@ -142,10 +171,12 @@ export async function writeMetaProperties(dir: string, meta: MetaProperties): Pr
 }
 
 /** Reads `<partitionDir>/partition.metadata`'s topic id, or null when the file is missing. */
-export async function readPartitionMetadata(partitionDir: string): Promise<Buffer | null> {
+export async function readPartitionMetadata(partitionDir: string, cache: FileDescriptorCache = sharedFdCache()): Promise<Buffer | null> {
   let text: string;
+  const file = path.join(partitionDir, PARTITION_METADATA_FILE);
   try {
-    text = await fs.promises.readFile(path.join(partitionDir, PARTITION_METADATA_FILE), 'utf8');
+    // synchronous: a few bytes, read once per partition at start (see readCheckpointFile)
+    text = cache.withPermitSync(() => fs.readFileSync(file, 'utf8'), `reading ${file}`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
@@ -159,8 +190,8 @@ export function formatPartitionMetadata(topicId: Buffer): string {
   return `version: 0\ntopic_id: ${uuidToString(topicId)}\n`;
 }
 
-export async function writePartitionMetadata(partitionDir: string, topicId: Buffer): Promise<void> {
-  await writeFileAtomic(path.join(partitionDir, PARTITION_METADATA_FILE), formatPartitionMetadata(topicId));
+export async function writePartitionMetadata(partitionDir: string, topicId: Buffer, cache: FileDescriptorCache = sharedFdCache()): Promise<void> {
+  await writeFileAtomic(path.join(partitionDir, PARTITION_METADATA_FILE), formatPartitionMetadata(topicId), cache);
 }
 
 /** Kafka's rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..". */
@@ -208,6 +239,30 @@ export class LogManager {
    */
   private readonly offlineLogs = new Map<string, string>();
   private readonly logger: StorageLogger;
+  readonly fdCache: FileDescriptorCache;
+  /** Logs of dirs without a clean shutdown, waiting for (or in) recovery, by `<topic>-<partition>`. */
+  private readonly pending = new Map<string, PendingLog>();
+  private readonly recoveryQueues = new Map<string, RecoveryQueue<PendingLog>>();
+  /** Dirs holding logs whose recovery never ran (the broker stopped first): no clean-shutdown marker for them. */
+  private readonly unrecoveredDirs = new Set<string>();
+  /**
+   * Logs whose loading failed for a reason other than a dir failure (a bug, a corrupt file the log cannot read):
+   * never replaced by a new, empty log, which would serve the partition without its records.
+   */
+  private readonly failedLoads = new Map<string, Error>();
+  /** Partitions whose log could not be created yet (out of descriptors), with the reason; reported until created. */
+  private readonly failedCreations = new Map<string, Error>();
+  /** Concurrent log creations in a dir share one fsync of it (group commit). */
+  private readonly dirSyncs = new GroupCommit();
+  /** Checkpoint writes after log deletions, shared by deletions that come together (a topic of 1,000 partitions). */
+  private readonly deletionCheckpoints = new GroupCommit();
+  private readonly deletionCheckpointsDue = new Set<Promise<void>>();
+  /** Logs per dir (placing a new log must not count every log). */
+  private readonly logCounts = new Map<string, number>();
+  /** Bumped whenever a log comes or goes: a checkpoint written at another version is out of date. */
+  private logsVersion = 0;
+  /** What the last write of each checkpoint of each dir held, to skip building one that would not change. */
+  private readonly lastWritten = new Map<string, { version: number; pending: number; values: Float64Array }>();
 
   /** Call `startup()` before use (or use `LogManager.open`). */
   constructor(opts: LogManagerOptions) {
@@ -217,11 +272,14 @@ export class LogManager {
     this.brokerId = opts.brokerId;
     this.clusterId = opts.clusterId;
     this.logger = opts.logger ?? stderrStorageLogger;
+    this.fdCache = opts.fdCache ?? sharedFdCache();
+    if (opts.maxOpenFiles !== undefined) this.fdCache.setMaxOpen(opts.maxOpenFiles);
+    this.fdCache.logger = this.logger;
     for (const dir of this.logDirs) {
       this.checkpointFiles.set(dir, {
-        recovery: new OffsetCheckpointFile(path.join(dir, RECOVERY_POINT_CHECKPOINT_FILE)),
-        logStart: new OffsetCheckpointFile(path.join(dir, LOG_START_OFFSET_CHECKPOINT_FILE)),
-        highWatermark: new OffsetCheckpointFile(path.join(dir, REPLICATION_OFFSET_CHECKPOINT_FILE)),
+        recovery: new OffsetCheckpointFile(path.join(dir, RECOVERY_POINT_CHECKPOINT_FILE), this.fdCache),
+        logStart: new OffsetCheckpointFile(path.join(dir, LOG_START_OFFSET_CHECKPOINT_FILE), this.fdCache),
+        highWatermark: new OffsetCheckpointFile(path.join(dir, REPLICATION_OFFSET_CHECKPOINT_FILE), this.fdCache),
       });
     }
   }
@@ -243,6 +301,7 @@ export class LogManager {
     if (clusterId !== undefined) this.clusterId = clusterId;
     try {
       for (const dir of this.logDirs) await this.loadDir(dir);
+      if (this.opts.recoverInBackground !== true) await this.awaitRecoveries();
       const interval = this.opts.retentionCheckIntervalMs ?? 300000;
       if (interval > 0) {
         this.retentionTimer = setInterval(() => void this.runRetention().catch((e: unknown) => this.backgroundFailure('log retention', e)), interval);
@@ -263,12 +322,34 @@ export class LogManager {
       }
       this.startTimers();
     } catch (e) {
+      for (const q of this.recoveryQueues.values()) q.stop();
+      await Promise.all([...this.recoveryQueues.values()].map((q) => q.idle()));
       for (const log of this.logs.values()) log.closeWithoutFlush();
       this.logs.clear();
+      this.logCounts.clear();
       throw e;
     }
   }
 
+  /**
+   * Waits for every recovery queued at start-up; rejects with the first failure (a log that could not be
+   * loaded, a dir that failed), as a foreground start-up does.
+   */
+  async awaitRecoveries(): Promise<void> {
+    const all = [...this.pending.values()].map((p) => p.done);
+    await Promise.all([...this.recoveryQueues.values()].map((q) => q.idle()));
+    await Promise.all(all);
+    for (const dir of this.logDirs) {
+      const cause = this.offlineDirs.get(dir);
+      if (cause !== undefined) throw new KafkaStorageException(`log dir ${dir} failed while its logs were recovered: ${cause.message}`, cause);
+    }
+    for (const [k, e] of this.failedLoads) throw new Error(`loading the log of ${k} failed: ${e.message}`, { cause: e });
+  }
+
+  /**
+   * Loads a log dir: with the clean-shutdown marker, every log lazily (from the checkpoints, no segment read);
+   * without it, every log is queued for recovery. The marker is removed before anything can write.
+   */
   private async loadDir(dir: string): Promise<void> {
     await fs.promises.mkdir(dir, { recursive: true });
     await this.checkMetaProperties(dir);
@@ -279,8 +360,10 @@ export class LogManager {
     const logStartOffsets = await readCheckpointMapOrEmpty(files.logStart, this.logger);
     for (const [k, hw] of await readCheckpointMapOrEmpty(files.highWatermark, this.logger)) this.loadedHighWatermarks.set(k, hw);
 
-    const toOpen: { name: string; topic: string; partition: number }[] = [];
-    for (const ent of await fs.promises.readdir(dir, { withFileTypes: true })) {
+    const toOpen: PendingLog[] = [];
+    const names = new Set<string>();
+    const entries = await this.fdCache.withPermit(() => fs.promises.readdir(dir, { withFileTypes: true }), `listing ${dir}`);
+    for (const ent of entries) {
       if (!ent.isDirectory()) continue;
       if (ent.name.endsWith(DELETE_DIR_SUFFIX)) {
         await fs.promises.rm(path.join(dir, ent.name), { recursive: true, force: true });
@@ -289,43 +372,134 @@ export class LogManager {
       const tp = parseTopicPartitionDirName(ent.name);
       if (tp === null) continue;
       const k = key(tp.topic, tp.partition);
-      if (this.logs.has(k) || toOpen.some((t) => t.name === ent.name)) {
+      if (this.logs.has(k) || this.pending.has(k) || names.has(k)) {
         throw new Error(`duplicate log directories for ${k}: found another one in ${dir}`);
       }
-      toOpen.push({ name: ent.name, ...tp });
+      names.add(k);
+      toOpen.push(new PendingLog(k, dir, ent.name, tp.topic, tp.partition, recoveryPoints.get(k), logStartOffsets.get(k)));
     }
 
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < toOpen.length) {
-        const { name, topic, partition } = toOpen[next++]!;
-        const k = key(topic, partition);
-        const partitionDir = path.join(dir, name);
-        const topicId = await readPartitionMetadata(partitionDir).catch((e: unknown) => {
-          if (isStorageIoError(e)) throw e;
-          // malformed: the registry's topic id is written again when the broker leads the partition
-          this.logger.warn(`ignoring ${path.join(partitionDir, PARTITION_METADATA_FILE)}: ${errorDetail(e)}`);
-          return null;
-        });
-        const log = await Log.open(partitionDir, {
-          config: { ...this.opts.defaultConfig, ...this.opts.topicConfig?.(topic) },
-          recoveryPoint: recoveryPoints.get(k) ?? 0,
-          logStartOffset: logStartOffsets.get(k) ?? 0,
-          hadCleanShutdown,
-          ...(topicId !== null ? { topicId } : {}),
-          ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
-        });
-        this.logs.set(k, log);
-        // a background write started while it opened (the epoch checkpoint) may already have failed
-        const cause = log.failureCause;
-        if (cause !== null) throw new KafkaStorageException(`cannot open ${k} in dir ${dir}: ${cause.message}`, cause);
-        this.wire(log);
+    if (hadCleanShutdown) {
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < toOpen.length) await this.openLog(toOpen[next++]!, true);
+      };
+      await Promise.all(Array.from({ length: Math.min(LAZY_OPEN_CONCURRENCY, toOpen.length) }, worker));
+      // Loaded: from here on the logs change, so the next start must not trust them without a clean close.
+      await fs.promises.rm(marker, { force: true });
+      await fsyncDir(dir, this.fdCache);
+      return;
+    }
+    // Recovery: the internal topics (__consumer_offsets) first, so that groups come back before the rest.
+    toOpen.sort((a, b) => Number(b.topic.startsWith('__')) - Number(a.topic.startsWith('__')));
+    const queue = new RecoveryQueue<PendingLog>(this.opts.recoveryThreadsPerDataDir ?? 1, (job) => this.recover(job));
+    this.recoveryQueues.set(dir, queue);
+    for (const job of toOpen) {
+      this.pending.set(job.key, job);
+      queue.add(job);
+    }
+  }
+
+  /** Opens one log found on disk (lazily when `clean`), reads its topic id, and makes it available. */
+  private async openLog(job: PendingLog, clean: boolean): Promise<Log> {
+    const partitionDir = path.join(job.dir, job.name);
+    const topicId = await readPartitionMetadata(partitionDir, this.fdCache).catch((e: unknown) => {
+      if (isStorageIoError(e) || isDescriptorExhaustion(e) || e instanceof FileDescriptorsExhaustedError) throw e;
+      // malformed: the registry's topic id is written again when the broker leads the partition
+      this.logger.warn(`ignoring ${path.join(partitionDir, PARTITION_METADATA_FILE)}: ${errorDetail(e)}`);
+      return null;
+    });
+    const log = await Log.open(partitionDir, {
+      config: { ...this.opts.defaultConfig, ...this.opts.topicConfig?.(job.topic) },
+      recoveryPoint: job.recoveryPoint ?? 0,
+      logStartOffset: job.logStartOffset ?? 0,
+      hadCleanShutdown: clean,
+      ...(clean && job.recoveryPoint !== undefined ? { logEndOffset: job.recoveryPoint } : {}),
+      ...(topicId !== null ? { topicId } : {}),
+      ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
+      fdCache: this.fdCache,
+    });
+    this.setLog(job.key, log);
+    // a background write started while it opened (the epoch checkpoint) may already have failed
+    const cause = log.failureCause;
+    if (cause !== null) throw new KafkaStorageException(`cannot open ${job.key} in dir ${job.dir}: ${cause.message}`, cause);
+    this.wire(log);
+    return log;
+  }
+
+  /** A recovery job: recovers the log, or retries later when out of descriptors, or records why it failed. */
+  private async recover(job: PendingLog): Promise<void> {
+    if (this.pending.get(job.key) !== job) return; // deleted or taken offline meanwhile
+    try {
+      const log = await this.openLog(job, false);
+      if (this.closed && this.pending.get(job.key) !== job) {
+        // the manager was closed without a flush (a crash) while this log recovered: nothing more is written
+        if (this.logs.get(job.key) === log) this.dropLog(job.key);
+        log.closeWithoutFlush();
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, toOpen.length) }, worker));
-    // Loaded: from here on the logs change, so the next start must not trust them without a clean close.
-    await fs.promises.rm(marker, { force: true });
-    await fsyncDir(dir);
+      if (this.pending.get(job.key) !== job) {
+        // its dir failed while it recovered (handleLogDirFailure settled the job): it must not stay online
+        if (this.logs.get(job.key) === log) {
+          this.dropLog(job.key);
+          log.goOffline(this.offlineDirs.get(job.dir) ?? new Error(`log dir ${job.dir} is offline`));
+        }
+        return;
+      }
+      this.pending.delete(job.key);
+      job.finish(log);
+      try {
+        this.opts.onLogLoaded?.(log);
+      } catch (e) {
+        this.logger.error(`the log-loaded handler failed for ${job.key}: ${errorDetail(e)}`);
+      }
+    } catch (e) {
+      const log = this.logs.get(job.key);
+      if (log !== undefined) {
+        this.dropLog(job.key);
+        log.closeWithoutFlush();
+      }
+      if (this.pending.get(job.key) !== job) return;
+      if (e instanceof FileDescriptorsExhaustedError || isDescriptorExhaustion(e)) {
+        // not a failure of the log: try again once descriptors are free (the cache logged it)
+        setTimeout(() => {
+          const queue = this.recoveryQueues.get(job.dir);
+          if (this.pending.get(job.key) === job && queue !== undefined && !this.closed) queue.add(job, job.urgent);
+        }, RECOVERY_RETRY_MS).unref();
+        return;
+      }
+      const err = this.dirFailure(job.dir, `recovering the log of ${job.key}`, e);
+      if (this.offlineDirs.has(job.dir)) return; // handleLogDirFailure settled every pending log of the dir
+      this.pending.delete(job.key);
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.failedLoads.set(job.key, error);
+      this.unrecoveredDirs.add(job.dir);
+      this.logger.error(`loading the log of ${job.key} in dir ${job.dir} failed; the partition is not served here until that is fixed: ${errorDetail(error)}`);
+      job.finish(undefined);
+    }
+  }
+
+  /** True while the partition's log waits for (or is in) recovery after an unclean shutdown. */
+  isLoading(topic: string, partition: number): boolean {
+    return this.pending.has(key(topic, partition));
+  }
+
+  /** Logs still waiting for (or in) recovery. */
+  get loadingCount(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * The partition's log once it is loaded: a log still waiting for recovery moves to the front of its dir's
+   * queue. Undefined when there is no such log (or its loading failed, or its dir went offline).
+   */
+  async awaitLoad(topic: string, partition: number): Promise<Log | undefined> {
+    const k = key(topic, partition);
+    const job = this.pending.get(k);
+    if (job === undefined) return this.logs.get(k);
+    job.urgent = true;
+    this.recoveryQueues.get(job.dir)?.promote(k);
+    return job.done;
   }
 
   /** The flush scheduler, the recovery-point checkpoint and the high-watermark checkpoint timers. */
@@ -353,13 +527,15 @@ export class LogManager {
 
   /** The flush scheduler's pass: fsyncs (in the background of requests) every log whose flush.ms has elapsed. */
   async flushDueLogs(now: number = (this.opts.time ?? Date.now)()): Promise<void> {
-    const flushes: Promise<void>[] = [];
-    for (const log of this.logs.values()) {
+    // Only logs with flush.ms set and something unflushed get a flush (a cheap check per log, no allocation);
+    // those run a bounded number at a time, as every fsync in flight holds a descriptor.
+    const due: Log[] = [];
+    for (const log of this.logs.values()) if (log.isFlushDue(now)) due.push(log);
+    await forEachConcurrently(due, FLUSH_CONCURRENCY, async (log) => {
       const f = log.flushIfDue(now);
       // one log's failure must not hide another's: each is reported on its own (I/O errors take its dir offline)
-      if (f !== null) flushes.push(f.catch((e: unknown) => log.reportBackgroundError('flushing the log (flush.ms)', e)));
-    }
-    await Promise.all(flushes);
+      if (f !== null) await f.catch((e: unknown) => log.reportBackgroundError('flushing the log (flush.ms)', e));
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -401,9 +577,18 @@ export class LogManager {
     for (const [k, log] of this.logs) {
       if (log.parentDir !== dir) continue;
       log.goOffline(cause);
-      this.logs.delete(k);
+      this.dropLog(k);
       this.offlineLogs.set(k, dir);
       partitions.push({ topic: log.topic, partition: log.partition });
+    }
+    // logs still waiting for recovery there are not recovered (nor created elsewhere) before the restart
+    this.recoveryQueues.get(dir)?.stop();
+    for (const [k, job] of this.pending) {
+      if (job.dir !== dir) continue;
+      this.pending.delete(k);
+      this.offlineLogs.set(k, dir);
+      partitions.push({ topic: job.topic, partition: job.partition });
+      job.finish(undefined);
     }
     this.checkpointsDue.delete(dir);
     const allLogDirsOffline = this.liveLogDirs.length === 0;
@@ -430,15 +615,35 @@ export class LogManager {
     return new KafkaStorageException(`Error while ${what} in dir ${dir}: ${e.message}`, e);
   }
 
-  /** A log creation that failed in `dir`: on a storage failure the partition stays offline here (see offlineLogs). */
-  private creationFailure(dir: string, k: string, e: unknown): unknown {
+  /**
+   * A log creation that failed in `dir`: on a storage failure the partition stays offline here (see offlineLogs);
+   * otherwise (out of descriptors, a bug) the partition directory made so far is removed, so that nothing half made
+   * is left for the next attempt or the next start, and the failure is kept for reporting.
+   */
+  private async creationFailure(dir: string, k: string, partitionDir: string, e: unknown): Promise<unknown> {
     const err = this.dirFailure(dir, `creating the log for ${k}`, e);
-    if (this.offlineDirs.has(dir)) this.offlineLogs.set(k, dir);
-    return err;
+    if (this.offlineDirs.has(dir)) {
+      this.offlineLogs.set(k, dir);
+      return err;
+    }
+    const reported = isDescriptorExhaustion(err) ? new FileDescriptorsExhaustedError(`Out of file descriptors while creating the log for ${k}: ${(err as Error).message}`, err) : err;
+    try {
+      await this.fdCache.withPermit(() => fs.promises.rm(partitionDir, { recursive: true, force: true }), `removing ${partitionDir}`);
+    } catch (rmError) {
+      if (isStorageIoError(rmError)) this.handleLogDirFailure(dir, `removing the half-created log ${partitionDir}`, rmError);
+      else addSuppressed(reported, rmError);
+    }
+    this.failedCreations.set(k, reported instanceof Error ? reported : new Error(String(reported)));
+    return reported;
   }
 
   /** A background task failed: storage failures were logged by the dir failure path already; anything else is logged here. */
   private backgroundFailure(what: string, e: unknown): void {
+    if (e instanceof FileDescriptorsExhaustedError || isDescriptorExhaustion(e)) {
+      // logged (rate-limited) where it happened; the task runs again at its next interval
+      this.logger.debug(`${what} failed: ${(e as Error).message}`);
+      return;
+    }
     if (e instanceof KafkaStorageException) {
       this.logger.debug(`${what} failed: ${e.message}`);
       return;
@@ -462,10 +667,17 @@ export class LogManager {
     const files = this.checkpointFiles.get(dir);
     if (files === undefined || this.offlineDirs.has(dir)) return;
     const hwOf = this.opts.highWatermark ?? ((log: Log) => log.logEndOffset);
+    if (this.unchangedSinceWritten('highWatermark', dir, hwOf)) return;
+    const version = this.logsVersion;
+    const pendingNow = this.pending.size;
     const entries: TopicPartitionOffset[] = [];
     for (const log of this.logs.values()) {
-      if (path.dirname(log.dir) !== dir) continue;
+      if (log.parentDir !== dir) continue;
       entries.push({ topic: log.topic, partition: log.partition, offset: hwOf(log) });
+    }
+    for (const job of this.pending.values()) {
+      const hw = this.loadedHighWatermarks.get(job.key);
+      if (job.dir === dir && hw !== undefined) entries.push({ topic: job.topic, partition: job.partition, offset: hw });
     }
     entries.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
     try {
@@ -473,6 +685,7 @@ export class LogManager {
     } catch (e) {
       throw this.dirFailure(dir, `writing ${REPLICATION_OFFSET_CHECKPOINT_FILE}`, e);
     }
+    this.noteWritten('highWatermark', dir, version, pendingNow, hwOf);
   }
 
   /** Writes replication-offset-checkpoint in every online log dir; one dir's failure does not stop the others. */
@@ -519,6 +732,7 @@ export class LogManager {
     log.onLogStartOffsetChange = () => this.scheduleCheckpoint(path.dirname(log.dir));
     log.onStorageFailure = (what, cause) => this.handleLogDirFailure(log.parentDir, `${what} for ${log.topic}-${log.partition}`, cause);
     log.onBackgroundError = (what, err) => this.logger.error(`${what} failed: ${errorDetail(err)}`);
+    log.onWarning = (msg) => this.logger.warn(msg);
   }
 
   /**
@@ -533,6 +747,8 @@ export class LogManager {
       const now = (this.opts.time ?? Date.now)();
       for (const log of this.allLogs()) {
         if (this.closed) break;
+        // a log of one segment has nothing retention may delete (never the active segment): no work per idle log
+        if (log.segments.length < 2) continue;
         try {
           count += (await deleteOldSegments(log, now, this.opts.highWatermark?.(log))).count;
         } catch (e) {
@@ -565,9 +781,10 @@ export class LogManager {
     });
   }
 
-  /** Resolves once the checkpoints scheduled by log start offset changes are written. */
+  /** Resolves once the checkpoints scheduled by log start offset changes and by log deletions are written. */
   async awaitCheckpoints(): Promise<void> {
     while (this.checkpointing !== null) await this.checkpointing;
+    await Promise.all([...this.deletionCheckpointsDue].map((p) => p.catch(() => undefined)));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -587,7 +804,13 @@ export class LogManager {
 
   /**
    * Returns the partition's log, creating it (in the log dir with the fewest logs) when it does not exist, and
-   * writes partition.metadata. An existing log with a different topic id is INCONSISTENT_TOPIC_ID.
+   * writes partition.metadata. An existing log with a different topic id is INCONSISTENT_TOPIC_ID; a log still
+   * recovering is waited for (moved to the front of the recovery queue).
+   *
+   * A creation is all or nothing: when it fails for a reason other than a storage failure (out of descriptors:
+   * FileDescriptorsExhaustedError, REQUEST_TIMED_OUT), the partition directory made so far is removed again and
+   * the failure is kept (`creationFailureOf`) until a later call creates the log; the caller (the broker's
+   * reconciliation) tries again. A storage failure takes the dir offline, as Kafka does (docs/storage.md).
    */
   async createLog(topic: string, partition: number, topicId: Buffer, config: Partial<LogConfig> = {}): Promise<Log> {
     if (this.closed) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'log manager is closed');
@@ -596,9 +819,10 @@ export class LogManager {
       throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `invalid partition ${partition}`);
     }
     const k = key(topic, partition);
-    const pending = this.creating.get(k);
-    if (pending !== undefined) {
-      const log = await pending;
+    if (this.pending.has(k)) await this.awaitLoad(topic, partition);
+    const creating = this.creating.get(k);
+    if (creating !== undefined) {
+      const log = await creating;
       this.checkTopicId(log, topicId);
       return log;
     }
@@ -608,11 +832,15 @@ export class LogManager {
       // leave two directories for it at the next start).
       throw new KafkaStorageException(`Can not create log for ${k} because its log dir ${offlineDir} is offline`);
     }
+    const failedLoad = this.failedLoads.get(k);
+    if (failedLoad !== undefined) {
+      throw new KafkaStorageException(`Can not create log for ${k}: its existing log could not be loaded (${failedLoad.message})`, failedLoad);
+    }
     const existing = this.logs.get(k);
     if (existing !== undefined) {
       if (existing.topicId === undefined) {
         try {
-          await writePartitionMetadata(existing.dir, topicId);
+          await writePartitionMetadata(existing.dir, topicId, this.fdCache);
         } catch (e) {
           throw existing.handleIoError(e, `writing ${PARTITION_METADATA_FILE}`);
         }
@@ -621,6 +849,8 @@ export class LogManager {
       this.checkTopicId(existing, topicId);
       return existing;
     }
+    // a deleted log of the same name is out of the checkpoints before a new one can be written to
+    await Promise.all([...this.deletionCheckpointsDue].map((p) => p.catch(() => undefined)));
     const create = (async (): Promise<Log> => {
       const dir = this.pickLogDir(k);
       const partitionDir = path.join(dir, topicPartitionDirName(topic, partition));
@@ -633,23 +863,25 @@ export class LogManager {
           hadCleanShutdown: false,
           topicId,
           ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
+          fdCache: this.fdCache,
         });
       } catch (e) {
-        throw this.creationFailure(dir, k, e);
+        throw await this.creationFailure(dir, k, partitionDir, e);
       }
       try {
-        await writePartitionMetadata(partitionDir, topicId);
-        await fsyncDir(dir);
+        await writePartitionMetadata(partitionDir, topicId, this.fdCache);
+        await this.syncDir(dir);
         // the dir may have failed while this log was being created (another log's write)
         if (this.offlineDirs.has(dir)) throw new KafkaStorageException(`Can not create log for ${k}: log dir ${dir} went offline`);
         const cause = log.failureCause;
         if (cause !== null) throw cause;
       } catch (e) {
         log.closeWithoutFlush();
-        throw this.creationFailure(dir, k, e);
+        throw await this.creationFailure(dir, k, partitionDir, e);
       }
       this.wire(log);
-      this.logs.set(k, log);
+      this.setLog(k, log);
+      this.failedCreations.delete(k);
       return log;
     })();
     this.creating.set(k, create);
@@ -658,6 +890,59 @@ export class LogManager {
     } finally {
       this.creating.delete(k);
     }
+  }
+
+  /** Why the partition's log could not be created the last time it was tried (until it is created), if it could not. */
+  creationFailureOf(topic: string, partition: number): Error | undefined {
+    return this.failedCreations.get(key(topic, partition));
+  }
+
+  /** Forgets a creation failure (the partition is no longer wanted here). */
+  forgetCreationFailure(topic: string, partition: number): void {
+    this.failedCreations.delete(key(topic, partition));
+  }
+
+  /** fsyncs a log dir; calls made while one runs share the next (group commit for many new logs at once). */
+  private syncDir(dir: string): Promise<void> {
+    return this.dirSyncs.run(dir, () => fsyncDir(dir, this.fdCache));
+  }
+
+  private setLog(k: string, log: Log): void {
+    const previous = this.logs.get(k);
+    if (previous !== undefined) this.logCounts.set(previous.parentDir, (this.logCounts.get(previous.parentDir) ?? 1) - 1);
+    this.logs.set(k, log);
+    this.logCounts.set(log.parentDir, (this.logCounts.get(log.parentDir) ?? 0) + 1);
+    this.logsVersion++;
+  }
+
+  private dropLog(k: string): void {
+    const log = this.logs.get(k);
+    if (log === undefined) return;
+    this.logs.delete(k);
+    this.logCounts.set(log.parentDir, (this.logCounts.get(log.parentDir) ?? 1) - 1);
+    this.logsVersion++;
+  }
+
+  /**
+   * Whether every log of `dir` still has the value the last write of checkpoint `kind` wrote for it, with no log
+   * come or gone since: then the checkpoint is not even built (an idle broker's periodic checkpoints cost nothing
+   * per partition).
+   */
+  private unchangedSinceWritten(kind: string, dir: string, valueOf: (log: Log) => number): boolean {
+    const last = this.lastWritten.get(`${kind}\u0000${dir}`);
+    if (last === undefined || last.version !== this.logsVersion || last.pending !== this.pending.size) return false;
+    // same version: the same logs in the same (insertion) order as when the values were noted
+    let i = 0;
+    for (const log of this.logs.values()) if (log.parentDir === dir && last.values[i++] !== valueOf(log)) return false;
+    return true;
+  }
+
+  private noteWritten(kind: string, dir: string, version: number, pending: number, valueOf: (log: Log) => number): void {
+    if (version !== this.logsVersion) return; // logs came or went while it was written: not known to match
+    const values = new Float64Array(this.logCounts.get(dir) ?? 0);
+    let i = 0;
+    for (const log of this.logs.values()) if (log.parentDir === dir) values[i++] = valueOf(log);
+    this.lastWritten.set(`${kind}\u0000${dir}`, { version, pending, values });
   }
 
   private checkTopicId(log: Log, topicId: Buffer): void {
@@ -675,49 +960,78 @@ export class LogManager {
     if (live.length === 0) {
       throw new KafkaStorageException(`Can not create log for ${forLog} because all log dirs in ${this.logDirs.join(', ')} are offline`);
     }
-    const counts = new Map<string, number>(live.map((d) => [d, 0]));
-    for (const log of this.logs.values()) {
-      const d = path.dirname(log.dir);
-      if (counts.has(d)) counts.set(d, counts.get(d)! + 1);
-    }
+    const count = (d: string): number => this.logCounts.get(d) ?? 0;
     let best = live[0]!;
-    for (const d of live) if (counts.get(d)! < counts.get(best)!) best = d;
+    for (const d of live) if (count(d) < count(best)) best = d;
     return best;
   }
 
   /**
-   * Removes a partition's log: closes it, renames its directory to `<topic>-<partition>.<uuid>-delete`,
-   * rewrites that dir's checkpoints without it, then deletes the renamed directory. False when there is no such log.
+   * Removes a partition's log: closes it, renames its directory to `<topic>-<partition>.<uuid>-delete` (fsynced),
+   * then deletes the renamed directory; that dir's checkpoints are rewritten without it in the background, shared
+   * with the deletions around it (`awaitCheckpoints`; a new log waits for them). False when there is no such log.
    */
   async deleteLog(topic: string, partition: number): Promise<boolean> {
     const k = key(topic, partition);
     const pending = this.creating.get(k);
     // only waits for a creation in flight to settle; its failure is its own caller's
     if (pending !== undefined) await pending.catch(() => undefined);
+    this.failedCreations.delete(k);
     if (this.offlineLogs.delete(k)) {
       // In an offline dir nothing is written; its directory goes when the broker next starts and finds the
       // topic gone (Broker.reconcile deletes logs of topics that no longer exist).
       return true;
     }
+    const job = this.pending.get(k);
+    if (job !== undefined) {
+      if (this.recoveryQueues.get(job.dir)?.remove(k) === true) {
+        // not recovered yet: its directory goes without ever being loaded
+        this.pending.delete(k);
+        job.finish(undefined);
+        await this.removeLogDir(job.dir, path.join(job.dir, job.name), topic, partition);
+        return true;
+      }
+      await job.done; // recovering right now: delete it once it is loaded
+    }
+    if (this.failedLoads.delete(k)) {
+      const dir = this.logDirs.find((d) => fs.existsSync(path.join(d, topicPartitionDirName(topic, partition))));
+      if (dir !== undefined) await this.removeLogDir(dir, path.join(dir, topicPartitionDirName(topic, partition)), topic, partition);
+      return true;
+    }
     const log = this.logs.get(k);
     if (log === undefined) return false;
-    this.logs.delete(k);
+    this.dropLog(k);
     log.closeWithoutFlush();
-    const dir = path.dirname(log.dir);
+    await this.removeLogDir(path.dirname(log.dir), log.dir, topic, partition);
+    return true;
+  }
+
+  /** Renames a partition directory to `<topic>-<partition>.<uuid>-delete`, checkpoints its dir without it, removes it. */
+  private async removeLogDir(dir: string, partitionDir: string, topic: string, partition: number): Promise<void> {
+    const k = key(topic, partition);
     const renamed = path.join(dir, logDeleteDirName(topic, partition));
     try {
-      await fs.promises.rename(log.dir, renamed);
-      await fsyncDir(dir);
+      await fs.promises.rename(partitionDir, renamed);
+      await fsyncDir(dir, this.fdCache);
     } catch (e) {
       throw this.dirFailure(dir, `deleting the log of ${k}`, e);
     }
-    await this.checkpointDir(dir);
+    // The checkpoints without it, so that a later log of the same name does not inherit its offsets: written in
+    // the background and shared by the deletions that come together (a deleted topic of 1,000 partitions costs a
+    // few checkpoint writes, not 1,000); a creation waits for it (createLog), as does the shutdown.
+    const written = this.deletionCheckpoints.run(dir, async () => {
+      await new Promise((resolve) => setTimeout(resolve, DELETION_CHECKPOINT_DELAY_MS)); // let the deletions gather
+      await this.checkpointDir(dir);
+    });
+    this.deletionCheckpointsDue.add(written);
+    void written
+      .catch((e: unknown) => this.backgroundFailure(`writing the checkpoints of ${dir} after a deletion`, e))
+      .finally(() => this.deletionCheckpointsDue.delete(written));
     try {
-      await fs.promises.rm(renamed, { recursive: true, force: true });
+      await this.fdCache.withPermit(() => fs.promises.rm(renamed, { recursive: true, force: true }), `removing ${renamed}`);
     } catch (e) {
       throw this.dirFailure(dir, `removing ${renamed}`, e);
     }
-    return true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -731,15 +1045,29 @@ export class LogManager {
   private async checkpointDir(dir: string): Promise<void> {
     const files = this.checkpointFiles.get(dir);
     if (files === undefined || this.offlineDirs.has(dir)) return;
+    const version = this.logsVersion;
+    const pendingNow = this.pending.size;
+    const rpOf = (log: Log): number => log.recoveryPoint;
+    const lsOf = (log: Log): number => (log.logStartOffset > log.segments[0]!.baseOffset ? log.logStartOffset : -1);
+    if (this.unchangedSinceWritten('recovery', dir, rpOf) && this.unchangedSinceWritten('logStart', dir, lsOf)) {
+      await this.checkpointHighWatermarksDir(dir);
+      return;
+    }
     const recovery: TopicPartitionOffset[] = [];
     const logStart: TopicPartitionOffset[] = [];
     for (const log of this.logs.values()) {
-      if (path.dirname(log.dir) !== dir) continue;
+      if (log.parentDir !== dir) continue;
       recovery.push({ topic: log.topic, partition: log.partition, offset: log.recoveryPoint });
       // as Kafka: only logs whose start offset moved past their first segment
       if (log.logStartOffset > log.segments[0]!.baseOffset) {
         logStart.push({ topic: log.topic, partition: log.partition, offset: log.logStartOffset });
       }
+    }
+    // logs not recovered yet keep what the checkpoints said about them
+    for (const job of this.pending.values()) {
+      if (job.dir !== dir) continue;
+      if (job.recoveryPoint !== undefined) recovery.push({ topic: job.topic, partition: job.partition, offset: job.recoveryPoint });
+      if (job.logStartOffset !== undefined) logStart.push({ topic: job.topic, partition: job.partition, offset: job.logStartOffset });
     }
     const byName = (a: TopicPartitionOffset, b: TopicPartitionOffset): number =>
       a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
@@ -751,6 +1079,8 @@ export class LogManager {
     } catch (e) {
       throw this.dirFailure(dir, 'writing the offset checkpoints', e);
     }
+    this.noteWritten('recovery', dir, version, pendingNow, rpOf);
+    this.noteWritten('logStart', dir, version, pendingNow, lsOf);
     await this.checkpointHighWatermarksDir(dir);
   }
 
@@ -761,7 +1091,7 @@ export class LogManager {
 
   /** fsyncs every log (moving their recovery points), then checkpoints. */
   async flushAll(): Promise<void> {
-    await Promise.all(this.allLogs().map((log) => log.flush()));
+    await forEachConcurrently(this.allLogs(), FLUSH_CONCURRENCY, (log) => log.flush());
     await this.checkpointAll();
   }
 
@@ -787,30 +1117,41 @@ export class LogManager {
     // handlers and the timer's), and a creation's failure belongs to its createLog caller.
     await this.retentionRun?.catch(() => undefined);
     await this.checkpointing;
+    await Promise.all([...this.deletionCheckpointsDue].map((p) => p.catch(() => undefined)));
     await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
-    const uncleanDirs = new Set<string>();
+    // Recoveries not started stay undone: their dirs get no clean-shutdown marker (and the checkpoints keep what
+    // they said about those logs), so the next start recovers them. Recoveries running finish first.
+    for (const queue of this.recoveryQueues.values()) queue.stop();
+    await Promise.all([...this.recoveryQueues.values()].map((q) => q.idle()));
+    // (also those waiting to be tried again after running out of descriptors)
+    for (const job of this.pending.values()) this.unrecoveredDirs.add(job.dir);
+    const uncleanDirs = new Set<string>(this.unrecoveredDirs);
     let bug: { error: unknown } | null = null;
     const fail = (dir: string, what: string, e: unknown): void => {
       uncleanDirs.add(dir);
       if (e instanceof KafkaStorageException) return; // the dir went offline and that was logged
+      if (e instanceof FileDescriptorsExhaustedError) {
+        this.logger.warn(`${what} failed during shutdown: ${e.message}; ${dir} is recovered at the next start`);
+        return;
+      }
       this.logger.error(`${what} failed during shutdown: ${errorDetail(e)}`);
       bug ??= { error: e };
     };
-    await Promise.all(
-      this.allLogs().map(async (log) => {
-        try {
-          await log.close();
-        } catch (e) {
-          fail(log.parentDir, `closing ${log.topic}-${log.partition}`, e);
-        }
-      }),
-    );
+    // a bounded number at a time: every fsync in flight holds a descriptor (and logs not written since the start
+    // cost nothing here)
+    await forEachConcurrently(this.allLogs(), FLUSH_CONCURRENCY, async (log) => {
+      try {
+        await log.close();
+      } catch (e) {
+        fail(log.parentDir, `closing ${log.topic}-${log.partition}`, e);
+      }
+    });
     for (const dir of this.logDirs) {
       try {
         await this.checkpointDir(dir);
         if (this.offlineDirs.has(dir) || uncleanDirs.has(dir) || opts.cleanShutdownMarker === false) continue;
         try {
-          await writeFileAtomic(path.join(dir, CLEAN_SHUTDOWN_FILE), '');
+          await writeFileAtomic(path.join(dir, CLEAN_SHUTDOWN_FILE), '', this.fdCache);
         } catch (e) {
           throw this.dirFailure(dir, `writing ${CLEAN_SHUTDOWN_FILE}`, e);
         }
@@ -819,7 +1160,10 @@ export class LogManager {
       }
     }
     this.logs.clear();
+    this.logCounts.clear();
     this.offlineLogs.clear();
+    for (const job of this.pending.values()) job.finish(undefined);
+    this.pending.clear();
     if (bug !== null) throw (bug as { error: unknown }).error;
   }
 
@@ -835,8 +1179,14 @@ export class LogManager {
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
     this.retentionTimer = null;
     for (const t of this.timers.splice(0)) clearInterval(t);
+    // Recoveries not started never start; one under way closes its log when it is done (recover()). Whoever waits
+    // for a log still recovering learns there is none.
+    for (const queue of this.recoveryQueues.values()) queue.stop();
+    for (const job of this.pending.values()) job.finish(undefined);
+    this.pending.clear();
     for (const log of this.allLogs()) log.closeWithoutFlush();
     this.logs.clear();
+    this.logCounts.clear();
   }
 
   /** Same as close(). */
@@ -853,5 +1203,74 @@ async function readCheckpointMapOrEmpty(file: OffsetCheckpointFile, logger: Stor
     if (!(e instanceof CheckpointFormatError)) throw e;
     logger.warn(`ignoring ${file.file}: ${e.message}`);
     return new Map();
+  }
+}
+
+/** A log found in a dir without a clean shutdown, until its recovery finished. */
+class PendingLog {
+  urgent = false;
+  readonly done: Promise<Log | undefined>;
+  private resolve!: (log: Log | undefined) => void;
+
+  constructor(
+    readonly key: string,
+    readonly dir: string,
+    readonly name: string,
+    readonly topic: string,
+    readonly partition: number,
+    /** From the checkpoints: kept in the checkpoint files while the log is not loaded. */
+    readonly recoveryPoint: number | undefined,
+    readonly logStartOffset: number | undefined,
+  ) {
+    this.done = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  finish(log: Log | undefined): void {
+    this.resolve(log);
+  }
+}
+
+/** Runs `fn` over the items, at most `limit` at a time; rejects with the first failure once all have run. */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      try {
+        await fn(items[next++]!);
+      } catch (e) {
+        failure ??= { error: e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== null) throw (failure as { error: unknown }).error;
+}
+
+/** Runs shared by the calls that arrive together: a call made while a run is in progress waits for the next run. */
+class GroupCommit {
+  private readonly state = new Map<string, { running: Promise<void> | null; queued: Promise<void> | null }>();
+
+  run(key: string, fn: () => Promise<void>): Promise<void> {
+    let state = this.state.get(key);
+    if (state === undefined) this.state.set(key, (state = { running: null, queued: null }));
+    const st = state;
+    const start = (): Promise<void> => {
+      const run = fn().finally(() => {
+        if (st.running === run) st.running = null;
+      });
+      st.running = run;
+      return run;
+    };
+    if (st.queued !== null) return st.queued;
+    if (st.running === null) return start();
+    const queued = st.running
+      .catch(() => undefined) // that run's failure belongs to its own callers
+      .then(() => {
+        st.queued = null;
+        return start();
+      });
+    st.queued = queued;
+    return queued;
   }
 }

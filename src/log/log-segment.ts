@@ -7,12 +7,14 @@
  * - Reads are async positional reads: the offset index gives a position at or before the wanted batch,
  *   batch headers are scanned from there (header bytes only), and the answer is one Buffer of whole batches.
  * - Nothing here decodes records; batch headers are read in place with record-batch-header accessors.
- * - The file descriptor stays open while the segment lives. An in-flight read or fsync holds the segment
- *   open (`close()` is deferred until they finish) so a descriptor is never reused under a pending read.
+ * - Descriptors are a cache (fd-cache.ts): the `.log` file and both indexes open when an operation needs them
+ *   and may be closed again while the segment is idle. Opening a segment costs one stat and no descriptor; its
+ *   indexes load on first use (asynchronously for reads, synchronously for the first append). An operation pins
+ *   the descriptor it uses until it is done, and `close()` is deferred until operations in flight finish, so a
+ *   descriptor is never closed (or reused) under a pending read.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import {
   RECORD_BATCH_OVERHEAD,
   batchBaseOffset,
@@ -22,21 +24,21 @@ import {
 } from '../protocol/record-batch-header.js';
 import { checkBatchStructure } from '../protocol/records.js';
 import type { LogConfig } from './log-config.js';
-import { fileSizeOrMissing, fsyncFd, readFully, writeFullySync } from './file-io.js';
+import { fsyncFd, readFully, readFullySync, writeFullySync } from './file-io.js';
+import { sharedFdCache, type CachedFile, type FileDescriptorCache } from './fd-cache.js';
 import { addSuppressed } from './storage-error.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
 import { NO_TIMESTAMP, TimeIndex, type TimestampOffset } from './time-index.js';
 import { TXN_INDEX_FILE_SUFFIX, TransactionIndex } from './transaction-index.js';
 
-const openAsync = promisify(fs.open);
-const fstatAsync = promisify(fs.fstat);
-
 export const LOG_FILE_SUFFIX = '.log';
 export const INDEX_FILE_SUFFIX = '.index';
 export const TIME_INDEX_FILE_SUFFIX = '.timeindex';
 
+
 const INT32_MAX = 0x7fffffff;
 const EMPTY = Buffer.alloc(0);
+const HEADER_SCAN_CHUNK = 16 << 10;
 
 /** Kafka's file name prefix: the offset zero-padded to 20 digits. */
 export function filenamePrefixFromOffset(offset: number): string {
@@ -132,6 +134,34 @@ async function scanBatches(
   return { position: filePos, stopped: false, problem: null };
 }
 
+/**
+ * `scanBatches` with synchronous reads and batch headers only: for the first append to a segment opened
+ * lazily (rebuilding a missing index, finding the log end), which must not wait.
+ */
+function scanHeadersSync(fd: number, start: number, end: number, visit: (buf: Buffer, pos: number, filePosition: number, size: number) => boolean): ScanResult {
+  let filePos = start;
+  const buf = Buffer.allocUnsafe(Math.max(RECORD_BATCH_OVERHEAD, Math.min(HEADER_SCAN_CHUNK, Math.max(0, end - start))));
+  while (filePos < end) {
+    const want = Math.min(buf.length, end - filePos);
+    const n = readFullySync(fd, buf, 0, want, filePos);
+    if (n < RECORD_BATCH_OVERHEAD) {
+      const problem = n < want ? `short read at ${filePos}` : `${end - filePos} trailing bytes at ${filePos}, less than a batch header`;
+      return { position: filePos, stopped: false, problem };
+    }
+    let p = 0;
+    while (p + RECORD_BATCH_OVERHEAD <= n) {
+      const size = batchSize(buf, p);
+      if (size < RECORD_BATCH_OVERHEAD) return { position: filePos + p, stopped: false, problem: `invalid batch size ${size} at ${filePos + p}` };
+      if (filePos + p + size > end) return { position: filePos + p, stopped: false, problem: `batch of ${size} bytes at ${filePos + p} is cut off at ${end}` };
+      if (visit(buf, p, filePos + p, size)) return { position: filePos + p, stopped: true, problem: null };
+      p += size;
+    }
+    // the next header starts at filePos + p (possibly beyond this chunk: large batches are skipped, not read)
+    filePos += p;
+  }
+  return { position: filePos, stopped: false, problem: null };
+}
+
 export class LogSegment {
   readonly logFile: string;
   readonly offsetIndex: OffsetIndex;
@@ -145,15 +175,16 @@ export class LogSegment {
   /** maxTimestamp of the first batch, the basis of time-based rolling; null until known. */
   rollingBasedTimestamp: number | null = null;
 
-  private fd: number;
+  private readonly file: CachedFile;
+  private readonly fdCache: FileDescriptorCache;
   private config: LogConfig;
   private maxTimestampSoFar = NO_TIMESTAMP;
   private offsetOfMaxTimestampSoFar: number;
   private bytesSinceLastIndexEntry = 0;
-  /** True when an index file was missing or had a bad size at open: it must be rebuilt before use. */
-  private indexesNeedRebuild: boolean;
   private indexesReady: boolean;
   private indexesLoading: Promise<void> | null = null;
+  /** Bytes written or cut since the last fsync of the .log file. */
+  private dirty = false;
   private ops = 0;
   private closeRequested = false;
   private closed = false;
@@ -162,83 +193,63 @@ export class LogSegment {
     readonly dir: string,
     readonly baseOffset: number,
     config: LogConfig,
-    fd: number,
+    fdCache: FileDescriptorCache,
     size: number,
     created: number,
     indexesReady: boolean,
-    indexesNeedRebuild: boolean,
   ) {
     const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset));
     this.logFile = prefix + LOG_FILE_SUFFIX;
-    this.offsetIndex = new OffsetIndex(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes);
-    this.timeIndex = new TimeIndex(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes);
-    this.txnIndex = new TransactionIndex(prefix + TXN_INDEX_FILE_SUFFIX, baseOffset);
+    this.fdCache = fdCache;
+    this.file = fdCache.file(this.logFile);
+    this.offsetIndex = new OffsetIndex(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes, fdCache);
+    this.timeIndex = new TimeIndex(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes, fdCache);
+    this.txnIndex = new TransactionIndex(prefix + TXN_INDEX_FILE_SUFFIX, baseOffset, fdCache);
     this.config = config;
-    this.fd = fd;
     this.size = size;
     this.created = created;
     this.offsetOfMaxTimestampSoFar = baseOffset;
     this.indexesReady = indexesReady;
-    this.indexesNeedRebuild = indexesNeedRebuild;
   }
 
   /** Creates a new, empty segment (files created or emptied). Synchronous: used when rolling inside append. */
-  static create(dir: string, baseOffset: number, config: LogConfig, now: number = Date.now()): LogSegment {
-    const logFile = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX);
-    const fd = fs.openSync(logFile, 'w+');
-    const seg = new LogSegment(dir, baseOffset, config, fd, 0, now, true, false);
+  static create(dir: string, baseOffset: number, config: LogConfig, now: number = Date.now(), fdCache: FileDescriptorCache = sharedFdCache()): LogSegment {
+    const seg = new LogSegment(dir, baseOffset, config, fdCache, 0, now, true);
     try {
-      seg.offsetIndex.createEmpty();
-      seg.timeIndex.createEmpty();
+      seg.file.createSync();
+      seg.offsetIndex.createEmpty(true);
+      seg.timeIndex.createEmpty(true);
       seg.txnIndex.reset(); // a stale .txnindex of an earlier segment at this base offset
     } catch (e) {
       seg.offsetIndex.close();
       seg.timeIndex.close();
-      fs.closeSync(fd);
+      seg.file.close();
       throw e;
     }
     return seg;
   }
 
   /**
-   * Opens an existing segment. Indexes are loaded lazily (`ensureIndexes`); a missing index file, or one
-   * whose size is not a multiple of its entry size, is marked for rebuild.
+   * Opens an existing segment: one stat for its size (none when `size` is given), no descriptor. Indexes are
+   * loaded on first use (`ensureIndexes`); a missing or corrupt index is then rebuilt from the log.
    */
-  static async open(dir: string, baseOffset: number, config: LogConfig, now: number = Date.now()): Promise<LogSegment> {
-    const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset));
-    const fd = await openAsync(prefix + LOG_FILE_SUFFIX, 'r+');
-    try {
-      const size = (await fstatAsync(fd)).size;
-      const indexSize = await fileSizeOrMissing(prefix + INDEX_FILE_SUFFIX);
-      const timeIndexSize = await fileSizeOrMissing(prefix + TIME_INDEX_FILE_SUFFIX);
-      const rebuild =
-        indexSize < 0 ||
-        indexSize % OffsetIndex.ENTRY_SIZE !== 0 ||
-        timeIndexSize < 0 ||
-        timeIndexSize % TimeIndex.ENTRY_SIZE !== 0;
-      return new LogSegment(dir, baseOffset, config, fd, size, now, false, rebuild);
-    } catch (e) {
-      fs.closeSync(fd);
-      throw e;
-    }
+  static async open(
+    dir: string,
+    baseOffset: number,
+    config: LogConfig,
+    now: number = Date.now(),
+    fdCache: FileDescriptorCache = sharedFdCache(),
+    size?: number,
+  ): Promise<LogSegment> {
+    const logFile = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX);
+    const bytes = size ?? fs.statSync(logFile).size; // one stat, no descriptor (see Log.open: many at a start)
+    return new LogSegment(dir, baseOffset, config, fdCache, bytes, now, false);
   }
 
   /** `open`, synchronously: the log cleaner swaps a cleaned segment in without yielding (src/log/log-cleaner.ts). */
-  static openSync(dir: string, baseOffset: number, config: LogConfig, now: number = Date.now()): LogSegment {
-    const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset));
-    const fd = fs.openSync(prefix + LOG_FILE_SUFFIX, 'r+');
-    try {
-      const size = fs.fstatSync(fd).size;
-      const sizeOf = (f: string): number => fs.statSync(f, { throwIfNoEntry: false })?.size ?? -1;
-      const indexSize = sizeOf(prefix + INDEX_FILE_SUFFIX);
-      const timeIndexSize = sizeOf(prefix + TIME_INDEX_FILE_SUFFIX);
-      const rebuild =
-        indexSize < 0 || indexSize % OffsetIndex.ENTRY_SIZE !== 0 || timeIndexSize < 0 || timeIndexSize % TimeIndex.ENTRY_SIZE !== 0;
-      return new LogSegment(dir, baseOffset, config, fd, size, now, false, rebuild);
-    } catch (e) {
-      fs.closeSync(fd);
-      throw e;
-    }
+  static openSync(dir: string, baseOffset: number, config: LogConfig, now: number = Date.now(), fdCache: FileDescriptorCache = sharedFdCache()): LogSegment {
+    const logFile = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX);
+    return new LogSegment(dir, baseOffset, config, fdCache, fs.statSync(logFile).size, now, false);
   }
 
   get isClosed(): boolean {
@@ -250,9 +261,9 @@ export class LogSegment {
     return this.indexesReady;
   }
 
-  /** Whether an index file must be rebuilt (missing or bad size at open). */
-  get needsIndexRebuild(): boolean {
-    return this.indexesNeedRebuild;
+  /** Whether the .log file's descriptor is open right now (for tests and the fd figures). */
+  get hasOpenDescriptor(): boolean {
+    return this.file.isOpen;
   }
 
   updateConfig(config: LogConfig): void {
@@ -269,14 +280,41 @@ export class LogSegment {
     return this.offsetOfMaxTimestampSoFar;
   }
 
-  private acquire(): void {
+  /** Starts an operation: the segment stays open (its close deferred) until `end()`. */
+  private begin(): void {
     if (this.closeRequested) throw new Error(`segment ${this.logFile} is closed`);
     this.ops++;
   }
 
-  private release(): void {
+  private end(): void {
     this.ops--;
     if (this.ops === 0 && this.closeRequested) this.closeNow();
+  }
+
+  /** `begin`, and the .log descriptor pinned: `const fd = await this.beginWithFd(); try { ... } finally { this.endWithFd(); }`. */
+  private async beginWithFd(): Promise<number> {
+    this.begin();
+    try {
+      return await this.file.acquire();
+    } catch (e) {
+      this.end();
+      throw e;
+    }
+  }
+
+  private beginWithFdSync(): number {
+    this.begin();
+    try {
+      return this.file.acquireSync();
+    } catch (e) {
+      this.end();
+      throw e;
+    }
+  }
+
+  private endWithFd(): void {
+    this.file.release();
+    this.end();
   }
 
   /**
@@ -294,27 +332,99 @@ export class LogSegment {
   }
 
   private async loadIndexes(): Promise<void> {
-    if (!this.indexesNeedRebuild) {
+    this.begin();
+    try {
+      await this.offsetIndex.ensureLoaded();
+      await this.timeIndex.ensureLoaded();
+      if (!this.indexesReady) this.installLoadedIndexes();
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!(e instanceof CorruptIndexError) && code !== 'ENOENT') throw e;
+      this.offsetIndex.unload();
+      this.timeIndex.unload();
+    } finally {
+      this.end();
+    }
+    await this.recover();
+  }
+
+  /** With both index files loaded: checks them against the log and takes the segment's state from them. */
+  private installLoadedIndexes(): void {
+    if (this.offsetIndex.lastPosition >= this.size) {
+      throw new CorruptIndexError(`${this.offsetIndex.file}: last entry points past the end of the log`);
+    }
+    const last = this.timeIndex.lastEntry();
+    this.maxTimestampSoFar = last.timestamp;
+    this.offsetOfMaxTimestampSoFar = last.offset;
+    this.bytesSinceLastIndexEntry = this.size - Math.max(0, this.offsetIndex.lastPosition);
+    this.indexesReady = true;
+  }
+
+  /**
+   * `ensureIndexes`, synchronously: the first append to a segment that was opened lazily (after a clean
+   * shutdown) cannot wait. A missing or corrupt index is rebuilt from the batch headers (the data itself was
+   * shut down cleanly: no recovery, no CRC pass).
+   */
+  ensureIndexesSync(): void {
+    if (this.indexesReady) return;
+    this.begin();
+    try {
       try {
-        await this.offsetIndex.ensureLoaded();
-        await this.timeIndex.ensureLoaded();
-        if (this.offsetIndex.lastPosition >= this.size) {
-          throw new CorruptIndexError(`${this.offsetIndex.file}: last entry points past the end of the log`);
-        }
-        const last = this.timeIndex.lastEntry();
-        this.maxTimestampSoFar = last.timestamp;
-        this.offsetOfMaxTimestampSoFar = last.offset;
-        this.bytesSinceLastIndexEntry = this.size - Math.max(0, this.offsetIndex.lastPosition);
-        this.indexesReady = true;
-        return;
+        this.offsetIndex.ensureLoadedSync();
+        this.timeIndex.ensureLoadedSync();
+        this.installLoadedIndexes();
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (!(e instanceof CorruptIndexError) && code !== 'ENOENT') throw e;
-        this.offsetIndex.close();
-        this.timeIndex.close();
+        this.offsetIndex.unload();
+        this.timeIndex.unload();
+        this.rebuildIndexesSync();
       }
+    } finally {
+      this.end();
     }
-    await this.recover();
+  }
+
+  /** Rebuilds both indexes from a header scan, as appends would have built them; cuts a torn tail. */
+  private rebuildIndexesSync(): void {
+    const fd = this.beginWithFdSync();
+    try {
+      this.offsetIndex.reset();
+      this.timeIndex.reset();
+      const intervalBytes = this.config.indexIntervalBytes;
+      let maxTs = NO_TIMESTAMP;
+      let offsetOfMaxTs = this.baseOffset;
+      let lastIndexEntry = 0;
+      let firstBatchTimestamp: number | null = null;
+      const r = scanHeadersSync(fd, 0, this.size, (buf, p, filePosition) => {
+        const last = batchLastOffset(buf, p);
+        const ts = batchMaxTimestamp(buf, p);
+        if (firstBatchTimestamp === null) firstBatchTimestamp = ts;
+        if (ts > maxTs) {
+          maxTs = ts;
+          offsetOfMaxTs = last;
+        }
+        if (filePosition - lastIndexEntry > intervalBytes && !this.offsetIndex.isFull && !this.timeIndex.isFull) {
+          this.offsetIndex.append(last, filePosition);
+          this.timeIndex.maybeAppend(maxTs, offsetOfMaxTs);
+          lastIndexEntry = filePosition;
+        }
+        return false;
+      });
+      if (r.position < this.size) {
+        fs.ftruncateSync(fd, r.position);
+        this.size = r.position;
+        this.dirty = true;
+      }
+      this.maxTimestampSoFar = maxTs;
+      this.offsetOfMaxTimestampSoFar = offsetOfMaxTs;
+      this.bytesSinceLastIndexEntry = this.size - lastIndexEntry;
+      this.rollingBasedTimestamp = firstBatchTimestamp;
+      this.indexesReady = true;
+    } finally {
+      this.endWithFd();
+    }
   }
 
   /**
@@ -327,11 +437,12 @@ export class LogSegment {
    * segment is as before the call: size, max timestamp and both indexes unchanged, and the bytes that did
    * reach the files cut off again (best effort; when that fails too, no read goes past `size` and the log dir
    * goes offline, and recovery cuts them at the next start). Nothing is ever acknowledged for a batch that
-   * is not completely in the file.
+   * is not completely in the file. Every descriptor the append needs is pinned before anything is written, so
+   * running out of descriptors fails it with nothing written.
    */
   append(buf: Buffer, pos: number, size: number): void {
     if (this.closeRequested) throw new Error(`segment ${this.logFile} is closed`);
-    if (!this.indexesReady) throw new Error(`segment ${this.logFile} is not ready for appends`);
+    this.ensureIndexesSync();
     const physicalPosition = this.size;
     const lastOffset = batchLastOffset(buf, pos);
     const maxTimestamp = batchMaxTimestamp(buf, pos);
@@ -347,15 +458,30 @@ export class LogSegment {
     const addIndexEntry = this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes;
     const offsetEntries = this.offsetIndex.entries;
     const timeEntries = this.timeIndex.entries;
+    const fd = this.beginWithFdSync();
+    let pinned = 0;
     try {
-      writeFullySync(this.fd, buf, pos, size, physicalPosition);
       if (addIndexEntry) {
-        this.offsetIndex.append(lastOffset, physicalPosition);
-        this.timeIndex.maybeAppend(maxTs, offsetOfMaxTs);
+        this.offsetIndex.pinSync();
+        pinned++;
+        this.timeIndex.pinSync();
+        pinned++;
       }
-    } catch (e) {
-      this.rollBackAppend(physicalPosition, offsetEntries, timeEntries, e);
-      throw e;
+      try {
+        this.dirty = true;
+        writeFullySync(fd, buf, pos, size, physicalPosition);
+        if (addIndexEntry) {
+          this.offsetIndex.append(lastOffset, physicalPosition);
+          this.timeIndex.maybeAppend(maxTs, offsetOfMaxTs);
+        }
+      } catch (e) {
+        this.rollBackAppend(fd, physicalPosition, offsetEntries, timeEntries, e);
+        throw e;
+      }
+    } finally {
+      if (pinned > 0) this.offsetIndex.unpin();
+      if (pinned > 1) this.timeIndex.unpin();
+      this.endWithFd();
     }
     if (physicalPosition === 0) this.rollingBasedTimestamp = maxTimestamp;
     this.size = physicalPosition + size;
@@ -365,11 +491,11 @@ export class LogSegment {
   }
 
   /** Undoes a failed append: index entries it added, and the log bytes past `position` (see append). */
-  private rollBackAppend(position: number, offsetEntries: number, timeEntries: number, original: unknown): void {
+  private rollBackAppend(fd: number, position: number, offsetEntries: number, timeEntries: number, original: unknown): void {
     this.offsetIndex.rollBackTo(offsetEntries, original);
     this.timeIndex.rollBackTo(timeEntries, original);
     try {
-      fs.ftruncateSync(this.fd, position);
+      fs.ftruncateSync(fd, position);
     } catch (e) {
       addSuppressed(original, e);
     }
@@ -399,19 +525,19 @@ export class LogSegment {
    * index and a header scan; null when there is none.
    */
   async translateOffset(offset: number, startingPosition = 0, endPosition = this.size): Promise<BatchPosition | null> {
-    this.acquire();
+    await this.ensureIndexes();
+    const fd = await this.beginWithFd();
     try {
-      await this.ensureIndexes();
-      return await this.translateOffsetUnlocked(offset, startingPosition, Math.min(endPosition, this.size));
+      return await this.translateOffsetUnlocked(fd, offset, startingPosition, Math.min(endPosition, this.size));
     } finally {
-      this.release();
+      this.endWithFd();
     }
   }
 
-  private async translateOffsetUnlocked(offset: number, startingPosition: number, end: number): Promise<BatchPosition | null> {
+  private async translateOffsetUnlocked(fd: number, offset: number, startingPosition: number, end: number): Promise<BatchPosition | null> {
     const from = Math.max(this.offsetIndex.lookupPosition(offset), startingPosition);
     const found: { v: BatchPosition | null } = { v: null };
-    await scanBatches(this.fd, from, end, false, (buf, p, filePosition, size) => {
+    await scanBatches(fd, from, end, false, (buf, p, filePosition, size) => {
       const lastOffset = batchLastOffset(buf, p);
       if (lastOffset < offset) return false;
       found.v = {
@@ -433,12 +559,12 @@ export class LogSegment {
    * returnable (at/after maxOffset, or larger than maxBytes without minOneBatch).
    */
   async read(startOffset: number, maxBytes: number, opts: SegmentReadOptions = {}): Promise<Buffer | null> {
-    this.acquire();
+    await this.ensureIndexes();
+    const fd = await this.beginWithFd();
     try {
-      await this.ensureIndexes();
       const end = Math.min(this.size, opts.maxPosition ?? Number.MAX_SAFE_INTEGER);
       const maxOffset = opts.maxOffset ?? Number.MAX_SAFE_INTEGER;
-      const first = await this.translateOffsetUnlocked(startOffset, 0, end);
+      const first = await this.translateOffsetUnlocked(fd, startOffset, 0, end);
       if (first === null) return null;
       if (first.lastOffset >= maxOffset) return EMPTY;
       let want = Math.min(Math.max(0, maxBytes), end - first.position);
@@ -447,7 +573,7 @@ export class LogSegment {
         want = first.size;
       }
       const buf = Buffer.allocUnsafe(want);
-      const n = await readFully(this.fd, buf, 0, want, first.position);
+      const n = await readFully(fd, buf, 0, want, first.position);
       let p = 0;
       while (p + RECORD_BATCH_OVERHEAD <= n) {
         const size = batchSize(buf, p);
@@ -458,41 +584,84 @@ export class LogSegment {
       if (p === 0) return EMPTY;
       return p === buf.length ? buf : buf.subarray(0, p);
     } finally {
-      this.release();
+      this.endWithFd();
     }
   }
 
   /** Offset after the last batch, found from the last index entry and a header scan (base offset when empty). */
   async readNextOffset(): Promise<{ nextOffset: number; problem: string | null }> {
-    this.acquire();
+    await this.ensureIndexes();
+    const fd = await this.beginWithFd();
     try {
-      await this.ensureIndexes();
       const from = Math.max(0, this.offsetIndex.lastPosition);
-      let next = this.baseOffset;
-      if (from > 0) {
-        // the batch at the last index entry ends at an offset > the entry's (its own last offset)
-        next = this.offsetIndex.lastOffset + 1;
-      }
-      const r = await scanBatches(this.fd, from, this.size, false, (buf, p) => {
+      // the batch at the last index entry ends at an offset > the entry's (its own last offset)
+      let next = from > 0 ? this.offsetIndex.lastOffset + 1 : this.baseOffset;
+      const r = await scanBatches(fd, from, this.size, false, (buf, p) => {
         next = batchLastOffset(buf, p) + 1;
         return false;
       });
       return { nextOffset: next, problem: r.problem };
     } finally {
-      this.release();
+      this.endWithFd();
+    }
+  }
+
+  /** `readNextOffset`, synchronously (the first append to a lazily opened segment checks the log end with it). */
+  readNextOffsetSync(): { nextOffset: number; problem: string | null } {
+    this.ensureIndexesSync();
+    const fd = this.beginWithFdSync();
+    try {
+      const from = Math.max(0, this.offsetIndex.lastPosition);
+      let next = from > 0 ? this.offsetIndex.lastOffset + 1 : this.baseOffset;
+      const r = scanHeadersSync(fd, from, this.size, (buf, p) => {
+        next = batchLastOffset(buf, p) + 1;
+        return false;
+      });
+      return { nextOffset: next, problem: r.problem };
+    } finally {
+      this.endWithFd();
     }
   }
 
   /** Reads the first batch's maxTimestamp into rollingBasedTimestamp (for a segment opened from disk). */
   async loadFirstBatchTimestamp(): Promise<void> {
     if (this.rollingBasedTimestamp !== null || this.size < RECORD_BATCH_OVERHEAD) return;
-    this.acquire();
+    const fd = await this.beginWithFd();
     try {
       const buf = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD);
-      const n = await readFully(this.fd, buf, 0, RECORD_BATCH_OVERHEAD, 0);
+      const n = await readFully(fd, buf, 0, RECORD_BATCH_OVERHEAD, 0);
       if (n === RECORD_BATCH_OVERHEAD) this.rollingBasedTimestamp = batchMaxTimestamp(buf, 0);
     } finally {
-      this.release();
+      this.endWithFd();
+    }
+  }
+
+  /** `loadFirstBatchTimestamp`, synchronously. */
+  loadFirstBatchTimestampSync(): void {
+    if (this.rollingBasedTimestamp !== null || this.size < RECORD_BATCH_OVERHEAD) return;
+    const fd = this.beginWithFdSync();
+    try {
+      const buf = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD);
+      if (readFullySync(fd, buf, 0, RECORD_BATCH_OVERHEAD, 0) === RECORD_BATCH_OVERHEAD) this.rollingBasedTimestamp = batchMaxTimestamp(buf, 0);
+    } finally {
+      this.endWithFd();
+    }
+  }
+
+  /**
+   * Calls `visit` with the header of every batch in the segment whose last offset is >= `from`, synchronously
+   * (rebuilding producer state on the first append to a lazily opened log). Returns where the scan stopped.
+   */
+  forEachBatchHeaderSync(from: number, visit: (buf: Buffer, pos: number) => void): void {
+    this.ensureIndexesSync();
+    const fd = this.beginWithFdSync();
+    try {
+      scanHeadersSync(fd, this.offsetIndex.lookupPosition(from), this.size, (buf, p) => {
+        if (batchLastOffset(buf, p) >= from) visit(buf, p);
+        return false;
+      });
+    } finally {
+      this.endWithFd();
     }
   }
 
@@ -502,13 +671,13 @@ export class LogSegment {
    * Batch granularity: records are not decoded.
    */
   async findOffsetByTimestamp(timestamp: number, startingOffset: number): Promise<TimestampOffset | null> {
-    this.acquire();
+    await this.ensureIndexes();
+    const fd = await this.beginWithFd();
     try {
-      await this.ensureIndexes();
       const entry = this.timeIndex.lookup(timestamp);
       const from = this.offsetIndex.lookupPosition(Math.max(entry.offset, startingOffset));
       const found: { v: TimestampOffset | null } = { v: null };
-      await scanBatches(this.fd, from, this.size, false, (buf, p) => {
+      await scanBatches(fd, from, this.size, false, (buf, p) => {
         const maxTs = batchMaxTimestamp(buf, p);
         if (maxTs < timestamp || batchLastOffset(buf, p) < startingOffset) return false;
         found.v = { offset: Math.max(batchBaseOffset(buf, p), startingOffset), timestamp: maxTs };
@@ -516,7 +685,7 @@ export class LogSegment {
       });
       return found.v;
     } finally {
-      this.release();
+      this.endWithFd();
     }
   }
 
@@ -526,9 +695,9 @@ export class LogSegment {
    * byte. Runs as chunked async reads, so the event loop keeps turning between chunks.
    */
   async recover(): Promise<RecoverResult> {
-    this.acquire();
+    const fd = await this.beginWithFd();
     try {
-      const fileSize = (await fstatAsync(this.fd)).size;
+      const fileSize = (await new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))))).size;
       this.offsetIndex.reset();
       this.timeIndex.reset();
       const intervalBytes = this.config.indexIntervalBytes;
@@ -538,7 +707,7 @@ export class LogSegment {
       let nextOffset = this.baseOffset;
       let firstBatchTimestamp: number | null = null;
       const state: { problem: string | null } = { problem: null };
-      const result = await scanBatches(this.fd, 0, fileSize, true, (buf, p, filePosition, size) => {
+      const result = await scanBatches(fd, 0, fileSize, true, (buf, p, filePosition, size) => {
         const problem = checkBatchStructure(buf, p, p + size);
         if (problem !== null) {
           state.problem = `${problem} at position ${filePosition}`;
@@ -566,17 +735,18 @@ export class LogSegment {
       });
       const validBytes = result.position;
       const truncatedBytes = fileSize - validBytes;
-      if (truncatedBytes > 0) fs.ftruncateSync(this.fd, validBytes);
+      if (truncatedBytes > 0) fs.ftruncateSync(fd, validBytes);
+      // recovered data is made durable by the caller (Log.loadSegments flushes every recovered segment)
+      this.dirty = true;
       this.size = validBytes;
       this.maxTimestampSoFar = maxTs;
       this.offsetOfMaxTimestampSoFar = offsetOfMaxTs;
       this.bytesSinceLastIndexEntry = validBytes - lastIndexEntry;
       this.rollingBasedTimestamp = firstBatchTimestamp;
-      this.indexesNeedRebuild = false;
       this.indexesReady = true;
       return { truncatedBytes, nextOffset, problem: state.problem ?? result.problem };
     } finally {
-      this.release();
+      this.endWithFd();
     }
   }
 
@@ -585,15 +755,16 @@ export class LogSegment {
    * batch, or null when nothing was removed.
    */
   async truncateTo(offset: number, now: number = Date.now()): Promise<number | null> {
-    this.acquire();
+    await this.ensureIndexes();
+    const fd = await this.beginWithFd();
     try {
-      await this.ensureIndexes();
-      const cut = await this.translateOffsetUnlocked(offset, 0, this.size);
+      const cut = await this.translateOffsetUnlocked(fd, offset, 0, this.size);
       if (cut === null) return null;
       this.offsetIndex.truncateTo(offset);
       this.timeIndex.truncateTo(offset);
       this.txnIndex.truncateTo(offset);
-      fs.ftruncateSync(this.fd, cut.position);
+      fs.ftruncateSync(fd, cut.position);
+      this.dirty = true;
       this.size = cut.position;
       if (this.size === 0) {
         this.created = now;
@@ -605,7 +776,7 @@ export class LogSegment {
       let maxTs = last.timestamp;
       let offsetOfMaxTs = last.offset;
       const from = this.offsetIndex.lookupPosition(last.offset);
-      await scanBatches(this.fd, from, this.size, false, (buf, p) => {
+      await scanBatches(fd, from, this.size, false, (buf, p) => {
         const ts = batchMaxTimestamp(buf, p);
         if (ts > maxTs) {
           maxTs = ts;
@@ -617,21 +788,34 @@ export class LogSegment {
       this.offsetOfMaxTimestampSoFar = offsetOfMaxTs;
       return cut.baseOffset;
     } finally {
-      this.release();
+      this.endWithFd();
     }
   }
 
-  /** fsync the log and both indexes. */
+  /** Whether anything was written to the segment since it was last fsynced. */
+  get needsFlush(): boolean {
+    return this.dirty;
+  }
+
+  /** fsync the log and both indexes (only what was written since the last fsync). */
   async flush(): Promise<void> {
     if (this.closeRequested) return;
-    this.acquire();
+    this.begin();
     try {
-      await fsyncFd(this.fd);
+      if (this.dirty) {
+        this.dirty = false;
+        try {
+          await this.fdCache.fsync(this.file, fsyncFd);
+        } catch (e) {
+          this.dirty = true;
+          throw e;
+        }
+      }
       await this.offsetIndex.flush();
       await this.timeIndex.flush();
       await this.txnIndex.flush();
     } finally {
-      this.release();
+      this.end();
     }
   }
 
@@ -661,7 +845,7 @@ export class LogSegment {
     if (this.closed) return;
     this.closed = true;
     try {
-      fs.closeSync(this.fd);
+      this.file.close();
     } finally {
       this.offsetIndex.close();
       this.timeIndex.close();

@@ -9,7 +9,11 @@
  * - fsync happens on roll (in the background), on `flush()`, on close, and after appends when `flush.messages`
  *   says so: concurrent flush requests share one run (group commit).
  * - Opening after an unclean shutdown re-validates the segments after the recovery point and truncates at the
- *   first torn or corrupt batch; after a clean shutdown only the last segment's tail headers are read.
+ *   first torn or corrupt batch. After a clean shutdown with the log end offset known from the recovery-point
+ *   checkpoint, opening reads no segment at all (a directory listing and a stat per segment); the active
+ *   segment's indexes, the producer state and the first batch's timestamp are loaded by the first write
+ *   (synchronously: they are small after a clean shutdown) or the first read (asynchronously). Descriptors come
+ *   from the log's descriptor cache (fd-cache.ts).
  * - Storage failures (Kafka's maybeHandleIOException): an I/O error in any read, write or fsync takes the log
  *   offline at once: its files are closed without further writes, reads and appends answer KAFKA_STORAGE_ERROR,
  *   and `onStorageFailure` tells the LogManager, which takes the whole log dir offline (docs/storage.md).
@@ -46,6 +50,7 @@ import type { TimestampOffset } from './time-index.js';
 import { ProducerStateManager, type AppendOrigin, type BatchMetadata, type CompletedTxn } from './producer-state.js';
 import { TXN_INDEX_FILE_SUFFIX, type AbortedTxn } from './transaction-index.js';
 import { KafkaStorageException, isStorageIoError } from './storage-error.js';
+import { FileDescriptorsExhaustedError, isDescriptorExhaustion, sharedFdCache, type FileDescriptorCache } from './fd-cache.js';
 
 const INT32_MAX = 0x7fffffff;
 const EMPTY = Buffer.alloc(0);
@@ -63,6 +68,13 @@ export interface LogOptions {
   logStartOffset?: number;
   /** True when the log dir had the clean-shutdown marker: skip re-validation. Default false. */
   hadCleanShutdown?: boolean;
+  /**
+   * With hadCleanShutdown: the log end offset at that shutdown (the recovery-point checkpoint, which a clean
+   * close writes at the log end). When it agrees with the segments the log opens lazily, reading no segment.
+   */
+  logEndOffset?: number;
+  /** Where the log's descriptors come from (default: the process's shared cache). */
+  fdCache?: FileDescriptorCache;
   /** Called after every append (the fetch purgatory's wake-up). Must not throw. */
   onAppend?: () => void;
   /** Clock, for tests of segment.ms. Default Date.now. */
@@ -128,6 +140,8 @@ export class Log {
    * not an I/O error, i.e. a bug. The LogManager logs it; a Log on its own writes it to stderr. Must not throw.
    */
   onBackgroundError: ((what: string, err: unknown) => void) | undefined;
+  /** Called with what deserves a warning but is handled (a log end that disagreed with its checkpoint). Must not throw. */
+  onWarning: ((msg: string) => void) | undefined;
 
   private cfg: LogConfig;
   private segs: LogSegment[];
@@ -148,7 +162,21 @@ export class Log {
   /** leader-epoch-checkpoint (src/log/leader-epoch-cache.ts). */
   readonly leaderEpochCache: LeaderEpochCache;
   /** Idempotent-producer state (src/log/producer-state.ts): checked on leader appends, updated by every write. */
-  readonly producerState: ProducerStateManager;
+  private readonly producers: ProducerStateManager;
+  /**
+   * False while the log is as a lazy open left it: producer state not loaded, the active segment's indexes and
+   * log end not checked. The first write loads them (`prepareForWrites`).
+   */
+  private writesPrepared: boolean;
+  /**
+   * Whether the producer state is loaded. A lazy open leaves it out too; it loads on its own when first needed
+   * without a write (the last stable offset of a read_committed fetch, DescribeProducers): after a clean shutdown
+   * that is the snapshot the clean close wrote at the log end, no segment read.
+   */
+  private producersLoaded: boolean;
+  readonly fdCache: FileDescriptorCache;
+  /** The log dir holding this log. */
+  readonly parentDir: string;
 
   private constructor(
     readonly dir: string,
@@ -159,11 +187,13 @@ export class Log {
     recoveryPoint: number,
     options: LogOptions,
     epochCache: LeaderEpochCache,
+    writesPrepared: boolean,
   ) {
     const tp = parseTopicPartitionDirName(path.basename(dir));
     if (tp === null) throw new Error(`not a partition log directory name: ${dir}`);
     this.topic = tp.topic;
     this.partition = tp.partition;
+    this.parentDir = path.dirname(dir);
     this.cfg = config;
     this.segs = segs;
     this.nextOffset = nextOffset;
@@ -174,21 +204,28 @@ export class Log {
     this.leaderEpochCache = epochCache;
     this.onAppend = options.onAppend;
     this.topicId = options.topicId;
-    this.producerState = new ProducerStateManager(dir);
+    this.fdCache = options.fdCache ?? sharedFdCache();
+    this.producers = new ProducerStateManager(dir, this.fdCache);
+    this.writesPrepared = writesPrepared;
+    this.producersLoaded = writesPrepared;
     // The epoch checkpoint is rewritten in the background; a failed write is a storage failure like any other.
     epochCache.onWriteError = (e) => this.reportBackgroundError('writing leader-epoch-checkpoint', e);
   }
 
-  /** Opens (creating if needed) the partition log in `dir`, recovering it when the shutdown was not clean. */
+  /**
+   * Opens (creating if needed) the partition log in `dir`, recovering it when the shutdown was not clean, and
+   * lazily (no segment read) after a clean one when `logEndOffset` is known.
+   */
   static async open(dir: string, options: LogOptions = {}): Promise<Log> {
     if (parseTopicPartitionDirName(path.basename(dir)) === null) {
       throw new Error(`not a partition log directory name: ${dir}`);
     }
     const config = logConfig(options.config);
     const now = (options.time ?? Date.now)();
-    await fs.promises.mkdir(dir, { recursive: true });
-    await completeCleanerSwaps(dir); // a cleaner swap cut short by a crash (src/log/cleaner/swap.ts)
-    const names = await fs.promises.readdir(dir);
+    const cache = options.fdCache ?? sharedFdCache();
+    let names = await listPartitionDir(dir, cache);
+    // a cleaner swap cut short by a crash (src/log/cleaner/swap.ts)
+    if (await completeCleanerSwaps(dir, names, cache)) names = await listPartitionDir(dir, cache);
     const logBases = new Set<number>();
     for (const name of names) {
       if (STRAY_SUFFIXES.some((s) => name.endsWith(s))) {
@@ -208,26 +245,83 @@ export class Log {
     const bases = [...logBases].sort((a, b) => a - b);
     const segs: LogSegment[] = [];
     try {
-      for (const base of bases) segs.push(await LogSegment.open(dir, base, config, now));
+      for (const base of bases) segs.push(await LogSegment.open(dir, base, config, now, cache));
       let nextOffset: number;
+      let lazy = false;
       let firstRecovered = Number.POSITIVE_INFINITY;
       if (segs.length === 0) {
         const base = options.logStartOffset ?? 0;
-        segs.push(LogSegment.create(dir, base, config, now));
+        segs.push(LogSegment.create(dir, base, config, now, cache));
         nextOffset = base;
+      } else if (options.hadCleanShutdown === true && options.logEndOffset !== undefined && lazyOpenPossible(segs, options.logEndOffset)) {
+        nextOffset = options.logEndOffset;
+        lazy = true;
       } else {
         ({ nextOffset, firstRecovered } = await Log.loadSegments(segs, options));
       }
       const logStartOffset = Math.min(Math.max(options.logStartOffset ?? 0, segs[0]!.baseOffset), nextOffset);
-      const epochCache = await LeaderEpochCache.load(dir);
-      const log = new Log(dir, config, segs, nextOffset, logStartOffset, nextOffset, options, epochCache);
-      await log.rebuildProducerState(firstRecovered);
+      const epochCache = await LeaderEpochCache.load(dir, cache);
+      // As Kafka's LogLoader: after a clean shutdown everything is flushed (the recovery point is the log end);
+      // after recovery the recovered data is not fsynced here, so the recovery point stays where the checkpoint
+      // had it (the next unclean start validates that part again) until the next flush moves it.
+      const recoveryPoint = options.hadCleanShutdown === true ? nextOffset : Math.min(options.recoveryPoint ?? 0, nextOffset);
+      const log = new Log(dir, config, segs, nextOffset, logStartOffset, recoveryPoint, options, epochCache, !lazy);
+      if (!lazy) await log.rebuildProducerState(firstRecovered);
       await log.completeLeaderEpochCache(options.hadCleanShutdown !== true);
       return log;
     } catch (e) {
-      for (const s of segs) s.close();
+      for (const s of segs) s.closeHandlers();
       throw e;
     }
+  }
+
+  /**
+   * Loads what a lazy open left out, before the first write: the active segment's indexes (and its log end,
+   * checked against the checkpoint's), the first batch's timestamp (segment.ms) and the producer state. All
+   * synchronous, since appends are: after a clean shutdown these are small reads (a snapshot at the log end
+   * exists, so no batch is replayed).
+   */
+  private prepareForWrites(): void {
+    if (this.writesPrepared) return;
+    const active = this.activeSegment;
+    const found = active.readNextOffsetSync();
+    if (found.problem !== null || found.nextOffset !== this.nextOffset) {
+      (this.onWarning ?? defaultWarning)(
+        `${this.topic}-${this.partition} in dir ${this.parentDir}: the active segment ends at offset ${found.nextOffset}` +
+          `${found.problem !== null ? ` (${found.problem}; cut there)` : ''}, the recovery-point checkpoint said ${this.nextOffset}; using ${found.nextOffset}`,
+      );
+      this.nextOffset = found.nextOffset;
+      this.recoveryPointOffset = Math.min(this.recoveryPointOffset, this.nextOffset);
+      this.startOffset = Math.min(this.startOffset, this.nextOffset);
+      this.producersLoaded = false; // loaded (if it was) for another log end
+    }
+    active.loadFirstBatchTimestampSync();
+    this.loadProducers();
+    this.writesPrepared = true;
+  }
+
+  /**
+   * Loads the producer state a lazy open left out (synchronously): the newest snapshot at or below the log end and
+   * the batch headers after it; after a clean shutdown the snapshot is at the log end and nothing is replayed.
+   */
+  private loadProducers(): void {
+    if (this.producersLoaded) return;
+    this.producers.rebuildSync(this.startOffset, this.nextOffset, (from, apply) => {
+      for (let i = Math.max(0, floorIndex(this.segs, from)); i < this.segs.length; i++) this.segs[i]!.forEachBatchHeaderSync(from, apply);
+    });
+    this.producersLoaded = true;
+  }
+
+  /** Producer state (src/log/producer-state.ts): checked on leader appends, updated by every write; loaded on first use. */
+  get producerState(): ProducerStateManager {
+    if (!this.producersLoaded) {
+      try {
+        this.loadProducers();
+      } catch (e) {
+        throw this.handleIoError(e, 'loading the producer state');
+      }
+    }
+    return this.producers;
   }
 
   /**
@@ -289,12 +383,7 @@ export class Log {
         }
       }
     }
-    for (const seg of segs) {
-      if (!recovered.has(seg) && seg.needsIndexRebuild) {
-        await seg.recover();
-        recovered.add(seg);
-      }
-    }
+    // (a segment whose index is missing or corrupt rebuilds it when the index is first used: LogSegment.ensureIndexes)
     const active = segs[segs.length - 1]!;
     if (activeNext === null || !recovered.has(active)) {
       const r = await active.readNextOffset();
@@ -306,13 +395,9 @@ export class Log {
       }
     }
     await active.loadFirstBatchTimestamp();
-    // recovered data becomes the new durable baseline
+    // the transaction indexes of the re-validated segments are rebuilt from their markers (rebuildProducerState)
     let firstRecovered = Number.POSITIVE_INFINITY;
-    for (const seg of segs) {
-      if (!recovered.has(seg)) continue;
-      await seg.flush();
-      if (seg.baseOffset < firstRecovered) firstRecovered = seg.baseOffset;
-    }
+    for (const seg of recovered) if (segs.includes(seg) && seg.baseOffset < firstRecovered) firstRecovered = seg.baseOffset;
     return { nextOffset: activeNext, firstRecovered };
   }
 
@@ -359,10 +444,6 @@ export class Log {
   get failureCause(): Error | null {
     return this.failure;
   }
-  /** The log dir holding this log. */
-  get parentDir(): string {
-    return path.dirname(this.dir);
-  }
 
   // ---------------------------------------------------------------------------------------------
   // Storage failures
@@ -373,6 +454,10 @@ export class Log {
    * caller throws: a KafkaStorageException for an I/O error, any other error unchanged.
    */
   handleIoError(e: unknown, what: string): unknown {
+    // Out of descriptors is not a broken disk: the request fails with a retriable error and nothing goes offline.
+    if (isDescriptorExhaustion(e)) {
+      return new FileDescriptorsExhaustedError(`Out of file descriptors while ${what} for ${this.topic}-${this.partition}: ${(e as Error).message}`, e);
+    }
     if (!isStorageIoError(e)) return e;
     const error = new KafkaStorageException(
       `Error while ${what} for ${this.topic}-${this.partition} in dir ${this.parentDir}: ${e.message}`,
@@ -405,6 +490,8 @@ export class Log {
   reportBackgroundError(what: string, e: unknown): void {
     const err = this.handleIoError(e, what);
     if (err instanceof KafkaStorageException) return; // reported once, by the log dir failure path
+    // the descriptor cache logged it (rate-limited); the work runs again at its next interval
+    if (err instanceof FileDescriptorsExhaustedError) return;
     const report = this.onBackgroundError ?? defaultBackgroundError;
     report(`${what} for ${this.topic}-${this.partition} in dir ${this.parentDir}`, err);
   }
@@ -514,6 +601,7 @@ export class Log {
     // CRC a second time would double the CPU cost of every append.
     if (alreadyValidated ? records.length === 0 : this.validate(records, false) === 0) return this.emptyAppendInfo();
     try {
+      this.prepareForWrites();
       return this.appendValidated(records, leaderEpoch, origin);
     } catch (e) {
       throw this.handleIoError(e, 'appending to the log');
@@ -522,7 +610,7 @@ export class Log {
 
   private appendValidated(records: Buffer, leaderEpoch: number, origin: AppendOrigin): LogAppendInfo {
     // idempotent producers: a retried batch is not written again but answered with its original offsets
-    const duplicate = this.producerState.checkAppend(records, origin);
+    const duplicate = this.producers.checkAppend(records, origin);
     if (duplicate !== null) return this.duplicateAppendInfo(duplicate);
     let next = this.nextOffset;
     const appendTime = this.cfg.messageTimestampType === 'LogAppendTime' ? this.time() : -1;
@@ -545,6 +633,11 @@ export class Log {
   /** Appends batches that already carry their offsets (replication): offsets must not go below the log end. */
   appendAsFollower(records: Buffer): LogAppendInfo {
     this.checkWritable();
+    try {
+      this.prepareForWrites(); // the log end is what the offsets are checked against
+    } catch (e) {
+      throw this.handleIoError(e, 'appending to the log as follower');
+    }
     if (this.validate(records, true) === 0) return this.emptyAppendInfo();
     try {
       return this.writeBatches(records);
@@ -573,7 +666,7 @@ export class Log {
   private async rebuildProducerState(rebuildTxnIndexFrom = Number.POSITIVE_INFINITY): Promise<void> {
     const rebuilding = this.segs.filter((s) => s.baseOffset >= rebuildTxnIndexFrom);
     for (const s of rebuilding) s.txnIndex.reset();
-    await this.producerState.rebuild(
+    await this.producers.rebuild(
       this.startOffset,
       this.nextOffset,
       async (offset) => (await this.read(offset, 1 << 20)).records,
@@ -584,6 +677,8 @@ export class Log {
             if (txn.isAborted && txn.lastOffset >= rebuildTxnIndexFrom) this.indexAbortedTxn(this.segs[floorIndex(this.segs, txn.lastOffset)]!, txn);
           },
     );
+    this.producersLoaded = true;
+    this.writesPrepared = true;
   }
 
   private indexAbortedTxn(seg: LogSegment, txn: CompletedTxn): void {
@@ -600,7 +695,9 @@ export class Log {
 
   /** The partition's high watermark moved (leader or follower): completed transactions below it become stable. */
   onHighWatermarkUpdated(highWatermark: number): void {
-    this.producerState.onHighWatermarkUpdated(highWatermark);
+    // A producer state not loaded yet has nothing waiting for the high watermark (a load starts with nothing
+    // unreplicated, as Kafka's), so an idle log opened lazily stays unread.
+    if (this.producersLoaded) this.producers.onHighWatermarkUpdated(highWatermark);
   }
 
   /**
@@ -625,9 +722,14 @@ export class Log {
     return out;
   }
 
-  /** producer.id.expiration.ms: forgets producers idle that long without an open transaction. */
+  /**
+   * producer.id.expiration.ms: forgets producers idle that long without an open transaction. A log whose producer
+   * state is not loaded yet (opened lazily, untouched since) is left alone: its producers expire in the first pass
+   * after it is used.
+   */
   removeExpiredProducers(now: number, expirationMs: number): number {
-    return this.producerState.removeExpiredProducers(now, expirationMs);
+    if (!this.producersLoaded) return 0;
+    return this.producers.removeExpiredProducers(now, expirationMs);
   }
 
   /**
@@ -636,7 +738,8 @@ export class Log {
    * the log offline.
    */
   private snapshotProducerState(sync: boolean): void {
-    this.producerState.takeSnapshot(sync, this.segs[0]!.baseOffset);
+    // A log not written since a lazy open still has the snapshot its last clean close wrote.
+    if (this.producersLoaded) this.producers.takeSnapshot(sync, this.segs[0]!.baseOffset);
   }
 
   private emptyAppendInfo(): LogAppendInfo {
@@ -657,7 +760,7 @@ export class Log {
       // nothing changes in memory before the batch is in the file (LogSegment.append is all or nothing)
       seg.append(records, pos, size);
       this.leaderEpochCache.assign(records.readInt32BE(pos + PARTITION_LEADER_EPOCH), base);
-      const completed = this.producerState.applyBatch(records, pos);
+      const completed = this.producers.applyBatch(records, pos);
       if (completed !== null && completed.isAborted) this.indexAbortedTxn(seg, completed);
       this.nextOffset = last + 1;
       lastOffset = last;
@@ -694,7 +797,7 @@ export class Log {
       // an empty segment whose base offset cannot hold this batch (follower after a gap): replace it
       this.segs.pop();
       seg.deleteFiles();
-      const replacement = LogSegment.create(this.dir, Math.max(this.nextOffset, lastOffset - INT32_MAX), cfg, this.time());
+      const replacement = LogSegment.create(this.dir, Math.max(this.nextOffset, lastOffset - INT32_MAX), cfg, this.time(), this.fdCache);
       this.segs.push(replacement);
       return replacement;
     }
@@ -715,6 +818,7 @@ export class Log {
   roll(): LogSegment {
     this.checkWritable();
     try {
+      this.prepareForWrites();
       return this.rollTo(this.nextOffset);
     } catch (e) {
       throw this.handleIoError(e, 'rolling a new segment');
@@ -726,7 +830,7 @@ export class Log {
     if (old.size === 0 && old.baseOffset === baseOffset) return old;
     this.snapshotProducerState(false);
     old.onBecomeInactiveSegment();
-    const seg = LogSegment.create(this.dir, baseOffset, this.cfg, this.time());
+    const seg = LogSegment.create(this.dir, baseOffset, this.cfg, this.time(), this.fdCache);
     this.segs.push(seg);
     // fsync the finished segment in the background (Kafka schedules the same flush on roll)
     this.flush().catch((e: unknown) => this.reportBackgroundError(`flushing segments up to offset ${baseOffset} after a roll`, e));
@@ -847,6 +951,9 @@ export class Log {
   }
 
   private async truncateToUnchecked(offset: number): Promise<boolean> {
+    // a log opened lazily learns its real end first (a follower may truncate before it ever appends)
+    this.prepareForWrites();
+    if (offset >= this.nextOffset) return false;
     if (offset < this.segs[0]!.baseOffset) {
       this.resetTo(offset);
       return true;
@@ -875,12 +982,14 @@ export class Log {
 
   private resetTo(offset: number): void {
     for (const s of this.segs) s.deleteFiles();
-    this.segs = [LogSegment.create(this.dir, offset, this.cfg, this.time())];
+    this.segs = [LogSegment.create(this.dir, offset, this.cfg, this.time(), this.fdCache)];
     this.nextOffset = offset;
     this.startOffset = offset;
     this.recoveryPointOffset = offset;
     this.leaderEpochCache.clear();
-    this.producerState.reset(offset);
+    this.producers.reset(offset);
+    this.producersLoaded = true;
+    this.writesPrepared = true;
   }
 
   /**
@@ -944,10 +1053,14 @@ export class Log {
    * is set, something is unflushed and the last flush started at least flush.ms ago. Returns the flush, or null.
    */
   flushIfDue(now: number = this.time()): Promise<void> | null {
+    return this.isFlushDue(now) ? this.flush() : null;
+  }
+
+  /** Whether `flushIfDue` would flush now. */
+  isFlushDue(now: number = this.time()): boolean {
     const flushMs = this.cfg.flushMs;
-    if (this.closed || flushMs === undefined || this.unflushedMessages === 0) return null;
-    if (now - this.lastFlushTime < flushMs) return null;
-    return this.flush();
+    if (this.closed || flushMs === undefined || this.unflushedMessages === 0) return false;
+    return now - this.lastFlushTime >= flushMs;
   }
 
   /**
@@ -995,6 +1108,35 @@ export class Log {
 /** Where a Log without a LogManager reports a failed background task (never silently). */
 function defaultBackgroundError(what: string, err: unknown): void {
   process.stderr.write(`kfk: ${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+}
+
+function defaultWarning(msg: string): void {
+  process.stderr.write(`kfk: ${msg}\n`);
+}
+
+/**
+ * Whether a log can open lazily with `logEndOffset` (a clean shutdown's recovery point): it must lie in the active
+ * segment, and be its base offset exactly when that segment is empty. Otherwise the segments are read.
+ */
+function lazyOpenPossible(segs: readonly LogSegment[], logEndOffset: number): boolean {
+  const active = segs[segs.length - 1]!;
+  if (active.size === 0) return logEndOffset === active.baseOffset;
+  return logEndOffset > active.baseOffset && active.canConvertToRelativeOffset(logEndOffset - 1);
+}
+
+/**
+ * The names in a partition directory (created when missing), read within the descriptor budget. Synchronously: a
+ * partition directory holds a handful of names, and an asynchronous listing costs the event loop more (a start
+ * lists every partition directory).
+ */
+async function listPartitionDir(dir: string, cache: FileDescriptorCache): Promise<string[]> {
+  try {
+    return cache.withPermitSync(() => fs.readdirSync(dir), `listing ${dir}`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await fs.promises.mkdir(dir, { recursive: true });
+  return [];
 }
 
 /** Index of the segment with the greatest base offset <= offset, or -1. */

@@ -4,22 +4,22 @@
  * synchronous positional write of one entry.
  *
  * Files are not preallocated: the file always holds exactly the valid entries, so there is nothing to
- * trim on close and Kafka's tools read them as they are. The index of an inactive segment is loaded
- * lazily (one async read) the first time a lookup needs it.
+ * trim on close and Kafka's tools read them as they are. An index is loaded lazily (one read of the file)
+ * the first time a lookup or an append needs it (Kafka's LazyIndex), and its descriptor comes from the
+ * log's descriptor cache (fd-cache.ts): it is open only while it is used, or idle until the cache needs the
+ * room. The in-memory copy starts empty and grows with the entries.
  *
  * `OffsetIndex` (`.index`): 8-byte entries `int32 offset - baseOffset`, `int32 file position`, sparse
  * (one entry per `index.interval.bytes` of log, see LogSegment.append).
  */
 import fs from 'node:fs';
-import { promisify } from 'node:util';
-import { fsyncFd, readFully, writeFullySync } from './file-io.js';
+import { fsyncFd, readFully, readFullySync, writeFullySync } from './file-io.js';
+import { sharedFdCache, type CachedFile, type FileDescriptorCache } from './fd-cache.js';
 import { addSuppressed } from './storage-error.js';
 
-const openAsync = promisify(fs.open);
-const fstatAsync = promisify(fs.fstat);
-const closeAsync = promisify(fs.close);
-
-const INITIAL_CAPACITY_ENTRIES = 64;
+const EMPTY = Buffer.alloc(0);
+/** Entries the in-memory copy grows to first (then it doubles). */
+const FIRST_CAPACITY_ENTRIES = 8;
 
 /** Thrown when an index file cannot be trusted (size not a multiple of the entry size, entries out of order). */
 export class CorruptIndexError extends Error {
@@ -31,10 +31,14 @@ export class CorruptIndexError extends Error {
 
 export abstract class AbstractIndex {
   /** In-memory copy of the entries; capacity may exceed `count * entrySize`. */
-  protected mem: Buffer = Buffer.alloc(0);
+  protected mem: Buffer = EMPTY;
   protected count = 0;
-  protected fd: number | null = null;
+  private loaded = false;
   private loading: Promise<void> | null = null;
+  /** Written (or cut) since the last fsync. */
+  private dirty = false;
+  private readonly handle: CachedFile;
+  private readonly fdCache: FileDescriptorCache;
   /** Entries that fit in `segment.index.bytes`; when reached the index is full and the segment rolls. */
   readonly maxEntries: number;
 
@@ -43,15 +47,18 @@ export abstract class AbstractIndex {
     readonly baseOffset: number,
     maxIndexSize: number,
     readonly entrySize: number,
+    fdCache: FileDescriptorCache = sharedFdCache(),
   ) {
     this.maxEntries = Math.max(1, Math.floor(maxIndexSize / entrySize));
+    this.fdCache = fdCache;
+    this.handle = fdCache.file(file);
   }
 
   get entries(): number {
     return this.count;
   }
   get isLoaded(): boolean {
-    return this.fd !== null;
+    return this.loaded;
   }
   get isFull(): boolean {
     return this.count >= this.maxEntries;
@@ -63,65 +70,85 @@ export abstract class AbstractIndex {
   /** Returns null when the entries are consistent, else what is wrong. */
   abstract sanityCheck(): string | null;
 
-  /** Creates (or empties) the file and makes this an empty, loaded index. */
-  createEmpty(): void {
-    if (this.fd === null) {
-      this.fd = fs.openSync(this.file, 'w+');
-    } else {
-      fs.ftruncateSync(this.fd, 0);
-    }
+  /**
+   * Creates (or empties) the file and makes this an empty, loaded index. `fresh`: the file is new (a new
+   * segment), so there is nothing to fsync for it (a missing index is rebuilt from its log anyway).
+   */
+  createEmpty(fresh = false): void {
+    this.handle.createSync();
     this.count = 0;
-    this.mem = Buffer.alloc(Math.min(this.maxEntries + 1, INITIAL_CAPACITY_ENTRIES) * this.entrySize);
+    this.mem = EMPTY;
+    this.loaded = true;
+    this.dirty = !fresh;
   }
 
   /** Loads the file if it is not loaded yet. Rejects with CorruptIndexError when it fails the sanity check. */
   ensureLoaded(): Promise<void> {
-    if (this.fd !== null) return Promise.resolve();
+    if (this.loaded) return Promise.resolve();
     if (this.loading === null) {
-      this.loading = this.load().finally(() => {
-        this.loading = null;
-      });
+      this.loading = this.handle
+        .use(async (fd) => {
+          const size = (await new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))))).size;
+          const mem = this.allocFor(size);
+          const got = await readFully(fd, mem, 0, size, 0);
+          if (!this.loaded) this.install(mem, size, got); // a synchronous load may have won meanwhile
+        })
+        .finally(() => {
+          this.loading = null;
+        });
     }
     return this.loading;
   }
 
-  private async load(): Promise<void> {
-    const fd = await openAsync(this.file, 'r+');
-    try {
-      const size = (await fstatAsync(fd)).size;
-      if (size % this.entrySize !== 0) {
-        throw new CorruptIndexError(`${this.file}: size ${size} is not a multiple of ${this.entrySize}`);
-      }
-      const n = size / this.entrySize;
-      const mem = Buffer.alloc(Math.max(n + 1, Math.min(this.maxEntries + 1, INITIAL_CAPACITY_ENTRIES)) * this.entrySize);
-      const got = await readFully(fd, mem, 0, size, 0);
-      if (got !== size) throw new CorruptIndexError(`${this.file}: short read ${got} of ${size}`);
-      this.mem = mem;
-      this.count = n;
-      const problem = this.sanityCheck();
-      if (problem !== null) throw new CorruptIndexError(`${this.file}: ${problem}`);
-      this.fd = fd;
-    } catch (e) {
+  /** `ensureLoaded`, synchronously (the first append to a segment opened lazily). */
+  ensureLoadedSync(): void {
+    if (this.loaded) return;
+    this.handle.useSync((fd) => {
+      const size = fs.fstatSync(fd).size;
+      const mem = this.allocFor(size);
+      this.install(mem, size, readFullySync(fd, mem, 0, size, 0));
+    });
+  }
+
+  private allocFor(size: number): Buffer {
+    if (size % this.entrySize !== 0) throw new CorruptIndexError(`${this.file}: size ${size} is not a multiple of ${this.entrySize}`);
+    return Buffer.alloc(size + (size === 0 ? 0 : this.entrySize));
+  }
+
+  private install(mem: Buffer, size: number, got: number): void {
+    if (got !== size) throw new CorruptIndexError(`${this.file}: short read ${got} of ${size}`);
+    this.mem = mem;
+    this.count = size / this.entrySize;
+    const problem = this.sanityCheck();
+    if (problem !== null) {
+      this.mem = EMPTY;
       this.count = 0;
-      this.mem = Buffer.alloc(0);
-      // The load's own error is what the caller needs (a corrupt index is rebuilt, an I/O error takes the dir
-      // offline); this descriptor was only read, so a failing close loses nothing.
-      await closeAsync(fd).catch((closeError: unknown) => {
-        addSuppressed(e, closeError);
-      });
-      throw e;
+      throw new CorruptIndexError(`${this.file}: ${problem}`);
     }
+    this.loaded = true;
   }
 
   /** Byte offset in `mem` where the next entry goes, growing the in-memory copy if needed. */
   protected reserve(): number {
     const need = (this.count + 1) * this.entrySize;
     if (this.mem.length < need) {
-      const grown = Buffer.alloc(Math.max(need, this.mem.length * 2));
+      const grown = Buffer.alloc(Math.max(need, this.mem.length * 2, FIRST_CAPACITY_ENTRIES * this.entrySize));
       this.mem.copy(grown, 0, 0, this.count * this.entrySize);
       this.mem = grown;
     }
     return this.count * this.entrySize;
+  }
+
+  /**
+   * Pins the file's descriptor until `unpin()` (LogSegment.append pins both indexes before it writes the log,
+   * so that running out of descriptors fails the append before anything is written).
+   */
+  pinSync(): void {
+    this.handle.acquireSync();
+  }
+
+  unpin(): void {
+    this.handle.release();
   }
 
   /**
@@ -130,12 +157,16 @@ export abstract class AbstractIndex {
    * still holds exactly `count` entries.
    */
   protected commit(off: number): void {
-    if (this.fd === null) throw new Error(`index ${this.file} is not open`);
+    if (!this.loaded) throw new Error(`index ${this.file} is not loaded`);
+    const fd = this.handle.acquireSync();
     try {
-      writeFullySync(this.fd, this.mem, off, this.entrySize, off);
+      this.dirty = true;
+      writeFullySync(fd, this.mem, off, this.entrySize, off);
     } catch (e) {
-      this.cutTo(off, e);
+      this.cutTo(fd, off, e);
       throw e;
+    } finally {
+      this.handle.release();
     }
     this.count++;
   }
@@ -145,9 +176,9 @@ export abstract class AbstractIndex {
    * one that matters (the caller takes the log dir offline, so nothing reads this index again before a
    * restart, and recovery rebuilds the indexes of every segment after the recovery point).
    */
-  private cutTo(size: number, original: unknown): void {
+  private cutTo(fd: number, size: number, original: unknown): void {
     try {
-      if (this.fd !== null) fs.ftruncateSync(this.fd, size);
+      fs.ftruncateSync(fd, size);
     } catch (e) {
       addSuppressed(original, e);
     }
@@ -160,14 +191,26 @@ export abstract class AbstractIndex {
   rollBackTo(n: number, original: unknown): void {
     if (n >= this.count) return;
     this.count = Math.max(0, n);
-    this.cutTo(this.count * this.entrySize, original);
+    let fd: number;
+    try {
+      fd = this.handle.acquireSync();
+    } catch (e) {
+      addSuppressed(original, e);
+      return;
+    }
+    try {
+      this.cutTo(fd, this.count * this.entrySize, original);
+    } finally {
+      this.handle.release();
+    }
   }
 
   /** Keeps the first n entries. */
   truncateToEntries(n: number): void {
     if (n >= this.count) return;
     this.count = Math.max(0, n);
-    if (this.fd !== null) fs.ftruncateSync(this.fd, this.count * this.entrySize);
+    this.dirty = true;
+    this.handle.useSync((fd) => fs.ftruncateSync(fd, this.count * this.entrySize));
   }
 
   /** Removes every entry. */
@@ -175,18 +218,29 @@ export abstract class AbstractIndex {
     this.createEmpty();
   }
 
+  /** fsyncs the file when it was written since the last fsync. */
   async flush(): Promise<void> {
-    if (this.fd !== null) await fsyncFd(this.fd);
+    if (!this.dirty || this.handle.isClosed) return;
+    this.dirty = false;
+    try {
+      await this.fdCache.fsync(this.handle, fsyncFd);
+    } catch (e) {
+      this.dirty = true;
+      throw e;
+    }
   }
 
-  close(): void {
-    if (this.fd !== null) {
-      const fd = this.fd;
-      this.fd = null;
-      fs.closeSync(fd);
-    }
-    this.mem = Buffer.alloc(0);
+  /** Forgets the in-memory copy (a corrupt index about to be rebuilt); the file stays usable. */
+  unload(): void {
+    this.mem = EMPTY;
     this.count = 0;
+    this.loaded = false;
+  }
+
+  /** Closes the file for good (now, or once a pin is released) and drops the in-memory copy. */
+  close(): void {
+    this.handle.close();
+    this.unload();
   }
 
   /** Closes and removes the file (a missing file is fine). */
@@ -204,8 +258,8 @@ export interface OffsetPosition {
 export class OffsetIndex extends AbstractIndex {
   static readonly ENTRY_SIZE = 8;
 
-  constructor(file: string, baseOffset: number, maxIndexSize: number) {
-    super(file, baseOffset, maxIndexSize, OffsetIndex.ENTRY_SIZE);
+  constructor(file: string, baseOffset: number, maxIndexSize: number, fdCache?: FileDescriptorCache) {
+    super(file, baseOffset, maxIndexSize, OffsetIndex.ENTRY_SIZE, fdCache);
   }
 
   private relativeOffsetAt(i: number): number {

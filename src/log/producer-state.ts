@@ -26,6 +26,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fsyncDirSync, writeFullySync } from './file-io.js';
+import { sharedFdCache, type FileDescriptorCache } from './fd-cache.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { crc32c } from '../protocol/crc32c.js';
 import { Reader, Writer } from '../protocol/primitives.js';
@@ -187,9 +188,16 @@ export class ProducerStateManager {
   private unreplicated: CompletedTxn[] = [];
   /** The state reflects every batch below this offset. */
   private mapEndOffset = 0;
-  private lastSnapOffset = -1;
+  /**
+   * The offset of the newest snapshot written or loaded (Kafka's lastSnapOffset, 0 at first): a state that did
+   * not move past it is not written again, so an untouched log gets no snapshot at all.
+   */
+  private lastSnapOffset = 0;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly fdCache: FileDescriptorCache = sharedFdCache(),
+  ) {}
 
   get endOffset(): number {
     return this.mapEndOffset;
@@ -387,7 +395,7 @@ export class ProducerStateManager {
     this.ongoing.clear();
     this.unreplicated = [];
     this.mapEndOffset = offset;
-    this.lastSnapOffset = -1;
+    this.lastSnapOffset = offset;
     for (const s of this.listSnapshots()) this.removeSnapshot(s);
   }
 
@@ -405,7 +413,7 @@ export class ProducerStateManager {
   listSnapshots(): number[] {
     let names: string[];
     try {
-      names = fs.readdirSync(this.dir);
+      names = this.fdCache.withPermitSync(() => fs.readdirSync(this.dir), `listing ${this.dir}`);
     } catch (e) {
       // a log whose directory is gone (deleted) has no snapshots; any other failure is a storage failure
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -432,16 +440,23 @@ export class ProducerStateManager {
     if (this.mapEndOffset > this.lastSnapOffset) {
       const file = path.join(this.dir, snapshotFileName(this.mapEndOffset));
       const tmp = `${file}.tmp`;
-      const fd = fs.openSync(tmp, 'w');
-      try {
-        const bytes = encodeProducerSnapshot(this.producers.values());
-        writeFullySync(fd, bytes, 0, bytes.length, 0);
-        if (sync) fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, file);
-      if (sync) fsyncDirSync(this.dir);
+      const bytes = encodeProducerSnapshot(this.producers.values());
+      // two descriptors at most at a time: the snapshot file, then the directory for its fsync
+      this.fdCache.withPermitSync(
+        () => {
+          const fd = fs.openSync(tmp, 'w');
+          try {
+            writeFullySync(fd, bytes, 0, bytes.length, 0);
+            if (sync) fs.fsyncSync(fd);
+          } finally {
+            fs.closeSync(fd);
+          }
+          fs.renameSync(tmp, file);
+          if (sync) fsyncDirSync(this.dir);
+        },
+        `writing ${file}`,
+        2,
+      );
       this.lastSnapOffset = this.mapEndOffset;
     }
     if (deleteBelow > 0) for (const s of this.listSnapshots()) if (s < deleteBelow && s !== this.lastSnapOffset) this.removeSnapshot(s);
@@ -460,34 +475,7 @@ export class ProducerStateManager {
     maxSnapshotOffset: number = logEndOffset,
     onCompletedTxn?: (txn: CompletedTxn) => void,
   ): Promise<void> {
-    this.producers.clear();
-    this.ongoing.clear();
-    this.unreplicated = [];
-    this.lastSnapOffset = -1;
-    let from = logStartOffset;
-    const snapshots = this.listSnapshots();
-    for (let i = snapshots.length - 1; i >= 0; i--) {
-      const offset = snapshots[i]!;
-      if (offset > logEndOffset) {
-        this.removeSnapshot(offset);
-        continue;
-      }
-      if (offset > maxSnapshotOffset) continue;
-      // a failure to read the file is an I/O error and is thrown; only unreadable content is skipped
-      const content = fs.readFileSync(path.join(this.dir, snapshotFileName(offset)));
-      let entries: ProducerStateEntry[];
-      try {
-        entries = decodeProducerSnapshot(content);
-      } catch {
-        this.removeSnapshot(offset); // torn or corrupt (its CRC says so): fall back to an older one or a full replay
-        continue;
-      }
-      this.loadEntries(entries);
-      this.lastSnapOffset = offset;
-      from = Math.max(offset, logStartOffset);
-      break;
-    }
-    this.mapEndOffset = from;
+    let from = this.loadLatestSnapshot(logStartOffset, logEndOffset, maxSnapshotOffset);
     while (from < logEndOffset) {
       const records = await read(from);
       if (records.length === 0) break;
@@ -507,5 +495,59 @@ export class ProducerStateManager {
     this.mapEndOffset = logEndOffset;
     // Completed before this load: nothing to wait for (the high watermark is not known here; as Kafka after a load).
     this.unreplicated = [];
+  }
+
+  /**
+   * `rebuild`, synchronously (the first append to a log opened lazily after a clean shutdown, where a snapshot
+   * at the log end normally exists and nothing is replayed): `replay(from, apply)` must call `apply` with the
+   * header of every batch from the one containing `from` to the log end.
+   */
+  rebuildSync(logStartOffset: number, logEndOffset: number, replay: (from: number, apply: (buf: Buffer, pos: number) => void) => void): void {
+    const from = this.loadLatestSnapshot(logStartOffset, logEndOffset);
+    if (from < logEndOffset) {
+      replay(from, (buf, pos) => {
+        if (batchBaseOffset(buf, pos) + batchLastOffsetDelta(buf, pos) >= from) this.applyBatch(buf, pos);
+      });
+    }
+    this.mapEndOffset = logEndOffset;
+    // as rebuild: transactions completed before this load have nothing to wait for
+    this.unreplicated = [];
+  }
+
+  /**
+   * Clears the state and loads the newest readable snapshot at or below the log end (deleting those above it
+   * and unreadable ones) and at or below `maxSnapshotOffset`; returns the offset replay must start from.
+   */
+  private loadLatestSnapshot(logStartOffset: number, logEndOffset: number, maxSnapshotOffset: number = logEndOffset): number {
+    this.producers.clear();
+    this.ongoing.clear();
+    this.unreplicated = [];
+    this.lastSnapOffset = 0;
+    let from = logStartOffset;
+    const snapshots = this.listSnapshots();
+    for (let i = snapshots.length - 1; i >= 0; i--) {
+      const offset = snapshots[i]!;
+      if (offset > logEndOffset) {
+        this.removeSnapshot(offset);
+        continue;
+      }
+      if (offset > maxSnapshotOffset) continue;
+      // a failure to read the file is an I/O error and is thrown; only unreadable content is skipped
+      const file = path.join(this.dir, snapshotFileName(offset));
+      const content = this.fdCache.withPermitSync(() => fs.readFileSync(file), `reading ${file}`);
+      let entries: ProducerStateEntry[];
+      try {
+        entries = decodeProducerSnapshot(content);
+      } catch {
+        this.removeSnapshot(offset); // torn or corrupt (its CRC says so): fall back to an older one or a full replay
+        continue;
+      }
+      this.loadEntries(entries);
+      this.lastSnapOffset = offset;
+      from = Math.max(offset, logStartOffset);
+      break;
+    }
+    this.mapEndOffset = from;
+    return from;
   }
 }

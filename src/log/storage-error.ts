@@ -6,13 +6,16 @@
  * `code` and `syscall`: ENOSPC, EIO, EROFS, EDQUOT, ...). Kafka takes the whole log dir offline on any
  * IOException under it, because after a failed write or fsync the state of the files is unknown; kfk does the
  * same (src/log/log-manager.ts, handleLogDirFailure). Errors without an errno (a RangeError, a bug) are not
- * storage failures and keep their own meaning.
+ * storage failures and keep their own meaning, and neither is running out of file descriptors.
  */
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 
 export function isStorageIoError(e: unknown): e is NodeJS.ErrnoException {
   if (!(e instanceof Error)) return false;
   const err = e as NodeJS.ErrnoException;
+  // Out of descriptors (EMFILE, ENFILE) says nothing about the disk: never a reason to take a log dir offline
+  // (src/log/fd-cache.ts turns it into a retriable error for the request that met it).
+  if (err.code === 'EMFILE' || err.code === 'ENFILE') return false;
   return typeof err.code === 'string' && typeof err.syscall === 'string';
 }
 

@@ -5,6 +5,7 @@
  */
 import { readInt64, writeInt64 } from '../protocol/primitives.js';
 import { AbstractIndex } from './offset-index.js';
+import type { FileDescriptorCache } from './fd-cache.js';
 
 export interface TimestampOffset {
   timestamp: number;
@@ -17,8 +18,8 @@ export const NO_TIMESTAMP = -1;
 export class TimeIndex extends AbstractIndex {
   static readonly ENTRY_SIZE = 12;
 
-  constructor(file: string, baseOffset: number, maxIndexSize: number) {
-    super(file, baseOffset, maxIndexSize, TimeIndex.ENTRY_SIZE);
+  constructor(file: string, baseOffset: number, maxIndexSize: number, fdCache?: FileDescriptorCache) {
+    super(file, baseOffset, maxIndexSize, TimeIndex.ENTRY_SIZE, fdCache);
   }
 
   private timestampAt(i: number): number {

@@ -8,12 +8,15 @@
  * lastStableOffset the log's last stable offset once that marker completed it. A read_committed Fetch collects the
  * entries overlapping the fetched range (Fetch `aborted_transactions`), so consumers can drop the aborted batches.
  *
- * The file is small (aborts are rare) and read whole, lazily, on first use; it has no preallocation. A descriptor is
- * opened only when entries are appended. A trailing partial entry (a torn write) is ignored; recovery rebuilds the
- * index of every segment it re-validates (src/log/log.ts).
+ * The file is small (aborts are rare) and read whole, lazily, on first use; it has no preallocation and exists only
+ * once an entry is appended. Its descriptor is one of the process's cache (src/log/fd-cache.ts, as the segment's
+ * other files): pinned for each write, truncation or fsync, closed when idle and the budget needs the room. A
+ * trailing partial entry (a torn write) is ignored; recovery rebuilds the index of every segment it re-validates
+ * (src/log/log.ts).
  */
 import fs from 'node:fs';
-import { fsyncFd, writeFullySync } from './file-io.js';
+import { fsyncFd, readFullySync, writeFullySync } from './file-io.js';
+import { sharedFdCache, type CachedFile, type FileDescriptorCache } from './fd-cache.js';
 import { readInt64, writeInt64 } from '../protocol/primitives.js';
 
 export const TXN_INDEX_FILE_SUFFIX = '.txnindex';
@@ -61,21 +64,32 @@ export interface AbortedTxnSearch {
 
 export class TransactionIndex {
   private entries: AbortedTxn[] | null = null;
-  private fd: number | null = null;
+  /** Whether the file exists (as far as this object knows: it is created by the first append). */
+  private exists: boolean | null = null;
+  /** Written (or cut) since the last fsync. */
+  private dirty = false;
+  private readonly handle: CachedFile;
 
   constructor(
-    public file: string,
+    readonly file: string,
     readonly baseOffset: number,
-  ) {}
+    private readonly fdCache: FileDescriptorCache = sharedFdCache(),
+  ) {
+    this.handle = fdCache.file(file);
+  }
 
   private load(): AbortedTxn[] {
     if (this.entries !== null) return this.entries;
     let content: Buffer;
     try {
-      content = fs.readFileSync(this.file);
+      content = this.handle.isOpen
+        ? this.handle.useSync((fd) => readWholeSync(fd))
+        : this.fdCache.withPermitSync(() => fs.readFileSync(this.file), `reading ${this.file}`);
+      this.exists = true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       content = Buffer.alloc(0);
+      this.exists = false;
     }
     this.entries = decodeAbortedTxns(content);
     return this.entries;
@@ -103,10 +117,14 @@ export class TransactionIndex {
     if (last !== undefined && last.lastOffset >= txn.lastOffset) {
       throw new Error(`aborted transaction of producer ${txn.producerId} ends at ${txn.lastOffset}, not after the last entry's ${last.lastOffset} in ${this.file}`);
     }
-    if (this.fd === null) this.fd = fs.openSync(this.file, fs.existsSync(this.file) ? 'r+' : 'w+');
+    if (this.exists !== true) {
+      this.handle.createSync();
+      this.exists = true;
+    }
     const bytes = encodeAbortedTxn(txn);
-    writeFullySync(this.fd, bytes, 0, bytes.length, entries.length * ABORTED_TXN_ENTRY_SIZE);
+    this.handle.useSync((fd) => writeFullySync(fd, bytes, 0, bytes.length, entries.length * ABORTED_TXN_ENTRY_SIZE));
     entries.push(txn);
+    this.dirty = true;
   }
 
   /** The entries overlapping [fetchOffset, upperBoundOffset) (Kafka's collectAbortedTxns). */
@@ -136,25 +154,37 @@ export class TransactionIndex {
   }
 
   private rewriteSize(bytes: number): void {
-    if (this.fd !== null) fs.ftruncateSync(this.fd, bytes);
-    else if (bytes === 0) fs.rmSync(this.file, { force: true });
-    else fs.truncateSync(this.file, bytes);
+    if (bytes === 0 && !this.handle.isOpen) {
+      // no descriptor on it: the file can go (an open one would keep writing to the removed file)
+      fs.rmSync(this.file, { force: true });
+      this.exists = false;
+      this.dirty = false;
+      return;
+    }
+    if (this.exists === false) return;
+    this.handle.useSync((fd) => fs.ftruncateSync(fd, bytes));
+    this.dirty = true;
   }
 
   async flush(): Promise<void> {
-    if (this.fd !== null) await fsyncFd(this.fd);
+    if (!this.dirty || this.handle.isClosed) return;
+    this.dirty = false;
+    try {
+      await this.fdCache.fsync(this.handle, fsyncFd);
+    } catch (e) {
+      this.dirty = true;
+      throw e;
+    }
   }
 
-  /** Closes the descriptor, if open; the entries stay readable (re-read from the file when needed). */
+  /** Closes the descriptor (now, or once the operation using it is done); the file cannot be written through this object again. */
   close(): void {
-    if (this.fd === null) return;
-    const fd = this.fd;
-    this.fd = null;
-    fs.closeSync(fd);
+    this.handle.close();
   }
+}
 
-  /** Forgets what was loaded (the file was renamed or replaced under this object). */
-  renameTo(file: string): void {
-    this.file = file;
-  }
+function readWholeSync(fd: number): Buffer {
+  const size = fs.fstatSync(fd).size;
+  const buf = Buffer.alloc(size);
+  return buf.subarray(0, readFullySync(fd, buf, 0, size, 0));
 }

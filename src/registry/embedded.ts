@@ -19,6 +19,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsyncDir } from '../log/file-io.js';
+import { sharedFdCache } from '../log/fd-cache.js';
 
 import {
   type CreateMode,
@@ -454,13 +455,17 @@ export class EmbeddedRegistryStore {
     const seq = this.changeSeq;
     const body = JSON.stringify(this.snapshot(), null, 1) + '\n';
     const tmp = `${file}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(body, 'utf8');
-      if (this.fsync) await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    // within the process's descriptor budget (src/log/fd-cache.ts): out of descriptors, idle log files are closed
+    // and the write is tried again, instead of failing a topic creation whose logs could still be opened
+    await sharedFdCache().withPermit(async () => {
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(body, 'utf8');
+        if (this.fsync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }, `writing ${tmp}`);
     await rename(tmp, file);
     // Where the platform cannot fsync a directory this is skipped (the rename is still atomic); a real failure
     // (EIO, ...) is thrown: the snapshot is not known to be durable then.

@@ -20,6 +20,11 @@ export interface StartBrokerOptions {
   timeoutMs?: number;
   /** Copy the broker's output to stderr as it arrives (also on with KFK_TEST_VERBOSE=1). */
   echo?: boolean;
+  /**
+   * Start the broker under this open-file limit (soft and hard, as `ulimit -n` sets them): the command becomes
+   * `bash -c 'ulimit -n <n> && exec node bin/kfk.js server start ...'`, so the pid is still the broker's.
+   */
+  openFileLimit?: number;
 }
 
 export interface BrokerProcess {
@@ -109,7 +114,11 @@ async function startOnce(opts: StartBrokerOptions): Promise<BrokerProcess> {
   const args = [KFK_BIN, 'server', 'start', ...(opts.args ?? [])];
   for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
 
-  const bg: BackgroundProcess = spawnProcess(process.execPath, args, {
+  const [cmd, cmdArgs] =
+    opts.openFileLimit === undefined
+      ? [process.execPath, args]
+      : ['bash', ['-c', `ulimit -n ${Math.floor(opts.openFileLimit)} && exec "$0" "$@"`, process.execPath, ...args]];
+  const bg: BackgroundProcess = spawnProcess(cmd, cmdArgs, {
     cwd: REPO_ROOT,
     env: opts.env,
     echo: opts.echo,

@@ -33,6 +33,11 @@ export interface InProcessCluster {
   start(id: number): Promise<RunningBroker>;
   /** Stops broker `id` cleanly (its registration goes away, as when a broker shuts down). */
   stop(id: number): Promise<void>;
+  /**
+   * Kills broker `id` as kill -9 would (Broker.kill: its registry session ends, nothing is flushed, no
+   * clean-shutdown marker), so that `start(id)` recovers its logs.
+   */
+  kill(id: number): Promise<void>;
   /** A registry session of the test's own (the controller's writes). */
   readonly admin: Registry;
   close(): Promise<void>;
@@ -81,6 +86,12 @@ export async function startInProcessCluster(opts: {
       if (!b) return;
       running.delete(id);
       await b.stop();
+    },
+    async kill(id) {
+      const b = running.get(id);
+      if (!b) return;
+      running.delete(id);
+      await b.kill();
     },
     async close() {
       for (const id of [...running.keys()]) await cluster.stop(id);

@@ -8,8 +8,8 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
-import { REPO_ROOT, kcat, python, registerCleanup, spawnProcess, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
+import { Kafka, logLevel, type Transaction } from 'kafkajs';
+import { REPO_ROOT, kcat, python, registerCleanup, sleep, spawnProcess, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
 import { BrokerConnection } from '../../src/client/connection.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 
@@ -121,6 +121,25 @@ describe('an open transaction', () => {
   });
 });
 
+/**
+ * kafkajs's sendOffsets does not retry CONCURRENT_TRANSACTIONS (Java's producer does): right after a commit or an
+ * abort the coordinator still writes the previous transaction's markers (it answers EndTxn once PrepareCommit or
+ * PrepareAbort is written, as Kafka does), and on a loaded machine the next AddOffsetsToTxn can come first. An
+ * application retries it; so does this test.
+ */
+async function sendOffsets(t: Transaction, args: Parameters<Transaction['sendOffsets']>[0]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await t.sendOffsets(args);
+      return;
+    } catch (e) {
+      if ((e as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || Date.now() > deadline) throw e;
+      await sleep(100); // pacing: the markers of the previous transaction are being written
+    }
+  }
+}
+
 describe('kafkajs transactions', () => {
   it('commits, aborts and sends offsets to the transaction; readUncommitted false/true consumers see what they should', async () => {
     const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100 } });
@@ -135,11 +154,11 @@ describe('kafkajs transactions', () => {
       await t.abort();
       t = await producer.transaction();
       await t.send({ topic: 'kj-txn', messages: [{ key: 'k', value: 'c3' }] });
-      await t.sendOffsets({ consumerGroupId: 'kj-txn-group', topics: [{ topic: 'kj-txn', partitions: [{ partition: 0, offset: '42' }] }] });
+      await sendOffsets(t, { consumerGroupId: 'kj-txn-group', topics: [{ topic: 'kj-txn', partitions: [{ partition: 0, offset: '42' }] }] });
       await t.commit();
       // offsets sent in an aborted transaction never become visible
       t = await producer.transaction();
-      await t.sendOffsets({ consumerGroupId: 'kj-txn-group', topics: [{ topic: 'kj-txn', partitions: [{ partition: 0, offset: '99' }] }] });
+      await sendOffsets(t, { consumerGroupId: 'kj-txn-group', topics: [{ topic: 'kj-txn', partitions: [{ partition: 0, offset: '99' }] }] });
       await t.abort();
     } finally {
       await producer.disconnect();

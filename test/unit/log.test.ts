@@ -454,6 +454,7 @@ describe('LogManager', () => {
     expect(await again.deleteLog('my.topic-name', 0)).toBe(true);
     expect(again.getLog('my.topic-name', 0)).toBeUndefined();
     expect(fs.readdirSync(d0).filter((n) => n.startsWith('my.topic-name'))).toEqual([]);
+    await again.awaitCheckpoints(); // written in the background, shared by deletions that come together
     expect(fs.readFileSync(path.join(d0, 'recovery-point-offset-checkpoint'), 'utf8')).toBe('0\n0\n');
     expect(await again.deleteLog('my.topic-name', 0)).toBe(false);
     await again.shutdown();

@@ -32,6 +32,8 @@ export interface BrokerServices {
 
   /** Creates topics clients did not create explicitly: on the controller, or forwarded to it. */
   readonly autoTopicCreator: AutoTopicCreator;
+  /** The error that keeps a partition assigned here from being served (its log could not be created yet), if any. */
+  partitionFailure?(topic: string, partition: number): Error | undefined;
 
   /** With an authorizer: checks on behalf of a request, for handlers that filter what they return (Metadata). */
   readonly requestAuthorizer?: RequestAuthorizer | null;

@@ -4,7 +4,8 @@
  * v5+ returns the resulting partition count, replication factor and configs; v7 the topic id.
  */
 import type { CreateTopicsRequest, CreateTopicsResponseInput } from '../../protocol/generated/create-topics.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import type { TopicInfo } from '../../cluster/metadata-cache.js';
 import type { ApiHandler } from '../../server/request.js';
 import type { BrokerServices } from './context.js';
 import { MAX_PARTITIONS_PER_REQUEST, partitionsToCreate, TOO_MANY_PARTITIONS_MESSAGE } from './partition-batch-limit.js';
@@ -47,11 +48,12 @@ export function createTopicsHandler(b: BrokerServices): ApiHandler<CreateTopicsR
           validateOnly: req.validateOnly,
         });
         const created = result.topic;
+        const unserved = result.errorCode === ErrorCode.NONE && !req.validateOnly && created ? logCreationError(b, created) : null;
         topics.push({
           name: t.name,
           topicId: created?.topicId,
-          errorCode: result.errorCode,
-          errorMessage: result.errorMessage ?? null,
+          errorCode: unserved?.errorCode ?? result.errorCode,
+          errorMessage: unserved?.errorMessage ?? result.errorMessage ?? null,
           numPartitions: created ? created.partitions.length : -1,
           replicationFactor: created ? (created.partitions[0]?.replicas.length ?? -1) : -1,
           configs: created ? Object.entries(created.config).map(([name, value]) => ({ name, value, readOnly: false, configSource: 1, isSensitive: false })) : null,
@@ -59,5 +61,30 @@ export function createTopicsHandler(b: BrokerServices): ApiHandler<CreateTopicsR
       }
       return { throttleTimeMs: 0, topics };
     },
+  };
+}
+
+/**
+ * A topic is in the registry, but some of its partitions led here have no log yet (out of descriptors, a failed
+ * log dir): the client gets that error, not a success (issue 13). The topic exists from then on (a retry answers
+ * TOPIC_ALREADY_EXISTS, describe shows it), and the broker creates the missing logs when it can: the error
+ * (REQUEST_TIMED_OUT for descriptors) is one clients retry, as for Kafka's own CreateTopics timing out.
+ */
+function logCreationError(b: BrokerServices, topic: TopicInfo): { errorCode: number; errorMessage: string } | null {
+  if (b.partitionFailure === undefined) return null;
+  const failed: number[] = [];
+  let first: Error | undefined;
+  for (const p of topic.partitions) {
+    const err = p.leader === b.settings.brokerId ? b.partitionFailure(topic.name, p.partition) : undefined;
+    if (err === undefined) continue;
+    failed.push(p.partition);
+    first ??= err;
+  }
+  if (first === undefined) return null;
+  return {
+    errorCode: first instanceof KafkaError ? first.code : ErrorCode.UNKNOWN_SERVER_ERROR,
+    errorMessage:
+      `Topic '${topic.name}' was created, but the logs of ${failed.length} of its partitions could not be created on broker ${b.settings.brokerId} yet ` +
+      `(${first.message}); they are created as soon as that is possible.`,
   };
 }

@@ -122,6 +122,8 @@ function describeTopic(b: BrokerServices, t: TopicInfo, v: number): MetadataResp
   const isLive = (r: number): boolean => live.has(r);
   // Kafka's MetadataCache: only v0 drops dead brokers from replicas and ISR (errorUnavailableEndpoints).
   const filterDead = v === 0;
+  // a partition led here whose log could not be created yet has no leader to talk to (issue 13)
+  const unserved = (p: number, leader: number): boolean => leader === b.settings.brokerId && b.partitionFailure?.(t.name, p) !== undefined;
   return {
     errorCode: ErrorCode.NONE,
     name: t.name,
@@ -131,7 +133,7 @@ function describeTopic(b: BrokerServices, t: TopicInfo, v: number): MetadataResp
       const leaderLive = p.leader >= 0 && isLive(p.leader);
       const replicas = filterDead ? p.replicas.filter(isLive) : p.replicas;
       const isr = filterDead ? p.isr.filter(isLive) : p.isr;
-      const errorCode = !leaderLive
+      const errorCode = !leaderLive || unserved(p.partition, p.leader)
         ? ErrorCode.LEADER_NOT_AVAILABLE
         : replicas.length < p.replicas.length || isr.length < p.isr.length
           ? ErrorCode.REPLICA_NOT_AVAILABLE

@@ -16,13 +16,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, batchLastOffset, batchSize } from '../../protocol/record-batch-header.js';
 import { fsyncDir, readFullySync } from '../file-io.js';
+import { sharedFdCache, type FileDescriptorCache } from '../fd-cache.js';
 
 export const CLEANED_FILE_SUFFIX = '.cleaned';
 export const SWAP_FILE_SUFFIX = '.swap';
 const SEGMENT_FILE_SUFFIXES = ['.log', '.index', '.timeindex', '.txnindex'];
 
 /** The last offset of the batches in a segment file (header scan), or -1 when it holds none. */
-export function lastOffsetInFile(file: string): number {
+export function lastOffsetInFile(file: string, cache: FileDescriptorCache = sharedFdCache()): number {
+  return cache.withPermitSync(() => lastOffsetInFileUnchecked(file), `reading ${file}`);
+}
+
+function lastOffsetInFileUnchecked(file: string): number {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
@@ -49,17 +54,21 @@ function segmentFileBase(name: string): number | null {
 }
 
 /**
- * Finishes swaps interrupted by a crash and removes unfinished `.cleaned` files in a partition directory.
- * Returns true when it changed anything.
+ * Finishes swaps interrupted by a crash and removes unfinished `.cleaned` files in a partition directory whose
+ * listing is `names` (read here when not given). Returns true when it changed anything.
  */
-export async function completeCleanerSwaps(dir: string): Promise<boolean> {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
+export async function completeCleanerSwaps(dir: string, names?: readonly string[], cache: FileDescriptorCache = sharedFdCache()): Promise<boolean> {
+  const listing = (): string[] => cache.withPermitSync(() => fs.readdirSync(dir), `listing ${dir}`);
+  if (names === undefined) {
+    try {
+      names = listing();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
   }
+  // nothing left by the cleaner: no more work (the common case, with no second listing)
+  if (!names.some((n) => n.endsWith(CLEANED_FILE_SUFFIX) || n.endsWith(SWAP_FILE_SUFFIX))) return false;
   let changed = false;
   for (const name of names) {
     if (name.endsWith(CLEANED_FILE_SUFFIX)) {
@@ -73,8 +82,8 @@ export async function completeCleanerSwaps(dir: string): Promise<boolean> {
     .sort((a, b) => a - b);
   for (const base of swaps) {
     const prefix = path.join(dir, String(base).padStart(20, '0'));
-    const last = Math.max(base, lastOffsetInFile(`${prefix}.log${SWAP_FILE_SUFFIX}`));
-    for (const name of fs.readdirSync(dir)) {
+    const last = Math.max(base, lastOffsetInFile(`${prefix}.log${SWAP_FILE_SUFFIX}`, cache));
+    for (const name of listing()) {
       const b = segmentFileBase(name);
       if (b !== null && b >= base && b <= last) fs.rmSync(path.join(dir, name), { force: true });
     }
@@ -86,13 +95,13 @@ export async function completeCleanerSwaps(dir: string): Promise<boolean> {
     changed = true;
   }
   // index .swap files without their log (cannot happen in the protocol above, but never load them)
-  for (const name of fs.readdirSync(dir)) {
+  for (const name of listing()) {
     if (name.endsWith(SWAP_FILE_SUFFIX)) {
       fs.rmSync(path.join(dir, name), { force: true });
       changed = true;
     }
   }
-  if (changed) await fsyncDir(dir);
+  if (changed) await fsyncDir(dir, cache);
   return changed;
 }
 
