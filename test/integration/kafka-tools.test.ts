@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { kcat, kfk, makeTempDir, registerCleanup, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
+import { kcat, kfk, makeTempDir, pythonCode, registerCleanup, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
 
 registerCleanup();
 
@@ -158,4 +158,43 @@ it('verifiable-producer and verifiable-consumer report every record as JSON even
   const describe = await ok(['consumer-groups', '--bootstrap-server', B, '--describe', '--group', 'vgroup']);
   const lags = describe.split('\n').filter((l) => l.startsWith('vgroup ')).map((l) => l.trim().split(/\s+/)[5]);
   expect(lags).toEqual(['0', '0']);
+});
+
+it("console-consumer applies Kafka's deserializers and formatters, and --skip-message-on-error skips what they cannot read", async () => {
+  const topic = 'longs';
+  await ok(['topics', '--bootstrap-server', B, '--create', '--topic', topic, '--partitions', '1']);
+  // kafka-python writes 8-byte big-endian longs (Kafka's LongSerializer), and one 3-byte value in the middle
+  const code = `
+import struct, sys
+from kafka import KafkaProducer
+p = KafkaProducer(bootstrap_servers=sys.argv[1])
+for v in [1, -2, 1 << 40]:
+    p.send(sys.argv[2], key=struct.pack('>i', v & 0x7fffffff), value=struct.pack('>q', v))
+p.send(sys.argv[2], value=b'bad')
+p.send(sys.argv[2], value=struct.pack('>q', 7))
+p.flush()
+`;
+  const produced = await pythonCode(code, [B, topic], { timeoutMs: 40_000 });
+  expect(produced.code, produced.stderr).toBe(0);
+  const consume = (...extra: string[]) =>
+    kfk(['console-consumer', '--bootstrap-server', B, '--topic', topic, '--from-beginning', '--max-messages', '5', '--timeout-ms', '5000', ...extra]);
+
+  const skipped = await consume('--value-deserializer', 'org.apache.kafka.common.serialization.LongDeserializer', '--skip-message-on-error');
+  expect(skipped.code, skipped.stderr).toBe(0);
+  expect(skipped.stdout).toBe(`1\n-2\n${2 ** 40}\n7\n`);
+  expect(skipped.stderr).toContain('Error processing message, skipping this message: SerializationException: Size of data received by LongDeserializer is not 8');
+
+  const stopped = await consume('--value-deserializer', 'org.apache.kafka.common.serialization.LongDeserializer');
+  expect(stopped.code).toBe(1);
+  expect(stopped.stdout).toBe(`1\n-2\n${2 ** 40}\n`);
+  expect(stopped.stderr).toMatch(/^Error: Error processing message, terminating consumer process: SerializationException/m);
+
+  // formatter properties: key.deserializer as a --property, print.key and key.separator
+  const keyed = await consume('--property', 'print.key=true', '--property', 'key.separator=|', '--property', 'key.deserializer=org.apache.kafka.common.serialization.IntegerDeserializer', '--property', 'value.deserializer=org.apache.kafka.common.serialization.LongDeserializer', '--skip-message-on-error');
+  expect(keyed.stdout.split('\n').slice(0, 2)).toEqual(['1|1', `${(-2 & 0x7fffffff)}|-2`]);
+
+  const noop = await consume('--formatter', 'kafka.tools.NoOpMessageFormatter');
+  expect(noop.code, noop.stderr).toBe(0);
+  expect(noop.stdout).toBe('');
+  expect(noop.stderr).toContain('Processed a total of 5 messages');
 });
