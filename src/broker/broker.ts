@@ -83,6 +83,9 @@ import type { ClientSecurity } from '../security/client-security.js';
 import { EntityConfigCache } from '../security/entity-configs.js';
 import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
 import { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { DynamicConfigWatcher } from './dynamic-config-watcher.js';
+import type { DynamicBrokerConfigs } from './handlers/config-resources.js';
+import { brokerConfigFromProperties } from '../config/broker-config.js';
 import { meteredHandler } from '../metrics/metered-handler.js';
 import { brokerStateSource } from '../metrics/broker-state.js';
 import { gateWhileLoading } from './loading-gate.js';
@@ -116,6 +119,11 @@ export interface BrokerOptions {
   connectionLimits?: ConnectionLimits;
   /** Broker-level defaults for every log (topic overrides win). */
   logDefaults: Partial<LogConfig>;
+  /**
+   * The log defaults of a broker config (launch.ts's logDefaultsFromBroker): with brokerConfig, dynamic broker configs
+   * (/config/brokers/<id|<default>>) change logDefaults in place through it and every log is reconciled.
+   */
+  logDefaultsFromConfig?: (config: BrokerConfig) => Partial<LogConfig>;
   /** log.retention.check.interval.ms (default 300000). */
   logRetentionCheckIntervalMs?: number;
   /** Maps a topic's config overrides onto log settings (on top of logDefaults). */
@@ -179,6 +187,8 @@ export class Broker implements BrokerServices {
   private advertised: ListenerConfig[] = [];
   /** The registry's user and client configs (SCRAM credentials, quotas), kept current. */
   entityConfigs: EntityConfigCache | null = null;
+  /** Applies /config/brokers/<id|<default>> (dynamic broker configs) to the log defaults. */
+  private dynamicConfigs: DynamicConfigWatcher | null = null;
   private transports: BuiltTransport[] = [];
   /** The ACL authorizer (authorizer.class.name), or null: every request allowed. */
   readonly authorizer: AclAuthorizer | null;
@@ -433,6 +443,12 @@ export class Broker implements BrokerServices {
     // logs recovered while the broker was still starting: the first full pass hosts them
     for (const [topic, partition] of this.recoveredBeforeStart.splice(0)) this.reconciler.partitionRecovered(topic, partition);
 
+    const bcfg = this.options.brokerConfig;
+    const toLogDefaults = this.options.logDefaultsFromConfig;
+    if (bcfg !== undefined && toLogDefaults !== undefined) {
+      this.dynamicConfigs = new DynamicConfigWatcher(registry, this.options.brokerId, this.logger, (d) => this.applyDynamicConfigs(bcfg, toLogDefaults, d));
+      await this.dynamicConfigs.start();
+    }
     this.entityConfigs = new EntityConfigCache(registry, this.logger);
     await this.entityConfigs.start();
     this.clientQuotas.follow(this.entityConfigs);
@@ -473,6 +489,7 @@ export class Broker implements BrokerServices {
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
         await this.entityConfigs?.reload();
+        await this.dynamicConfigs?.reload();
         await this.authorizer?.reload();
         await this.registerBroker();
         await this.controller.reelect();
@@ -485,6 +502,25 @@ export class Broker implements BrokerServices {
     this.metrics.attach(brokerStateSource(this));
     this.started = true;
     this.markReady();
+  }
+
+  /**
+   * Dynamic broker configs changed: the log defaults become those of the static config with the dynamic default and
+   * this broker's dynamic configs on top, and every hosted log gets them (where its topic has no override).
+   */
+  private async applyDynamicConfigs(base: BrokerConfig, toLogDefaults: (c: BrokerConfig) => Partial<LogConfig>, d: DynamicBrokerConfigs): Promise<void> {
+    let merged: BrokerConfig;
+    try {
+      merged = brokerConfigFromProperties({ ...base.originals, ...d.defaults, ...d.broker });
+    } catch (err) {
+      this.logger.warn(`ignoring invalid dynamic broker configs ${JSON.stringify(d)}: ${(err as Error).message}`);
+      return;
+    }
+    const target = this.options.logDefaults as Record<string, unknown>;
+    for (const k of Object.keys(target)) delete target[k];
+    Object.assign(target, toLogDefaults(merged));
+    this.logger.info(`dynamic broker configs: default ${JSON.stringify(d.defaults)}, broker ${this.options.brokerId} ${JSON.stringify(d.broker)}`);
+    if (this.reconciler !== null && !this.stopped) await this.reconcile();
   }
 
   /** Open client connections by listener name. */
@@ -671,6 +707,7 @@ export class Broker implements BrokerServices {
     await Promise.all(this.servers.map((s) => s.stop()));
     for (const t of this.transports) t.close();
     this.entityConfigs?.close();
+    this.dynamicConfigs?.close();
     this.authorizer?.close();
     this.reconciler?.stop();
     this.closeTransactions();
@@ -698,6 +735,7 @@ export class Broker implements BrokerServices {
     await Promise.all(this.servers.map((s) => s.stop()));
     for (const t of this.transports) t.close();
     this.entityConfigs?.close();
+    this.dynamicConfigs?.close();
     this.authorizer?.close();
     await this.controller.shutdown();
     this.closeTransactions();

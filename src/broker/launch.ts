@@ -199,6 +199,7 @@ export async function launchBroker(
     socketRequestMaxBytes: config.socketRequestMaxBytes,
     connectionLimits,
     logDefaults: logDefaultsFromBroker(config),
+    logDefaultsFromConfig: logDefaultsFromBroker,
     logRetentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     brokerConfig: config,
     topicLogConfig: logConfigFromTopic,
