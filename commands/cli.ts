@@ -67,7 +67,7 @@ interface CommandState {
 }
 
 /** Every command name and alias (defining all of them is only needed for help, suggestions and errors). */
-const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions', 'get-offsets', 'delete-records', 'log-dirs', 'broker-api-versions', 'verifiable-producer', 'verifiable-consumer']);
+const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions', 'get-offsets', 'delete-records', 'log-dirs', 'broker-api-versions', 'verifiable-producer', 'verifiable-consumer', 'cluster', 'completion']);
 
 function buildProgram(state: CommandState, argv: readonly string[]): Command {
   // Start-up: commander's work grows with every option defined, so only the command being run is defined (all of them
@@ -79,6 +79,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .description('A Kafka-compatible broker and the Kafka shell tools, in TypeScript.')
     .version(packageVersion(), '-V, --version', 'print the kfk version')
     .option('--debug', 'print stack traces on errors (or set KFK_DEBUG=1)')
+    .option('--no-color', 'no colour even on a terminal (or set NO_COLOR); piped output never has any')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -506,6 +507,27 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .action(action(async () => (await import('./verifiable-consumer.js')).runVerifiableConsumer));
   }
 
+  if (want('cluster')) {
+    program
+      .command('cluster')
+      .description('an overview: brokers and the controller, topics with partition health, groups with lag (kfk\'s own view)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--include-internal', 'also list internal topics (__consumer_offsets, __transaction_state)')
+      .action(action(async () => (await import('./cluster.js')).runCluster));
+  }
+
+  if (want('completion')) {
+    program
+      .command('completion')
+      .description('print a shell completion script: source <(kfk completion bash)')
+      .argument('[shell]', 'bash, zsh or fish')
+      .action(async (shell: string | undefined) => {
+        const { runCompletion } = await import('./completion.js');
+        state.code = await runCompletion(shell, fullProgram());
+      });
+  }
+
   if (want('perf')) {
     // perf: kafka-producer-perf-test.sh, kafka-consumer-perf-test.sh, kafka-e2e-latency.sh
     const perf = program
@@ -580,8 +602,16 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
   return program;
 }
 
+/** Every command and flag the CLI defines (for kfk completion and the docs/cli.md check); nothing runs. */
+export function fullProgram(): Command {
+  return buildProgram({ code: 0, forceExit: true }, []);
+}
+
 /** Runs the CLI; resolves with the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(rawArgv: readonly string[]): Promise<number> {
+  // --no-color, anywhere on the line, is NO_COLOR for this process (colour is only ever used on a terminal)
+  const argv = rawArgv.filter((a) => a !== '--no-color');
+  if (argv.length !== rawArgv.length) process.env.NO_COLOR = '1';
   const state: CommandState = { code: 0, forceExit: true };
   const program = buildProgram(state, argv);
   const onStdoutError = (err: NodeJS.ErrnoException): void => {

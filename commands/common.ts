@@ -108,3 +108,10 @@ export async function adminFromFlags(opts: Opts, clientId: string, extraConfigFl
   const { Admin } = await import('../src/client/admin.js');
   return new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer ?? opts.brokerList, props), clientId: props['client.id'] ?? clientId, ...(security ? { security } : {}) });
 }
+
+/** A warning line on stderr (`WARN: ...`), its prefix in yellow on a terminal unless NO_COLOR / --no-color. */
+export function warn(message: string): void {
+  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+  const prefix = process.stderr.isTTY === true && !noColor ? '\u001b[33mWARN:\u001b[39m' : 'WARN:';
+  process.stderr.write(`${prefix} ${message}\n`);
+}

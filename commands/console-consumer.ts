@@ -13,6 +13,7 @@ import {
   parseIntFlag,
   parseKeyValues,
   readPropertiesFlag,
+  warn,
   writeOut,
   type Opts,
 } from './common.js';
@@ -273,7 +274,7 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
       } catch (err) {
         if (!(err instanceof KafkaError) || err.code !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || stopping) throw err;
         if (!warned) {
-          process.stderr.write(`WARN: ${topic !== undefined ? `topic '${topic}' does not exist yet` : err.message}; waiting for it\n`);
+          warn(`${topic !== undefined ? `topic '${topic}' does not exist yet` : err.message}; waiting for it`);
           warned = true;
         }
         await new Promise((r) => setTimeout(r, 500));

@@ -4,7 +4,7 @@
  * columns (GROUP/TOPIC/CONSUMER-ID/HOST at least 15 wide, PARTITION 10, offsets and LAG 15), `-` for a
  * missing value, a blank line before each table.
  */
-import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, warn, writeOut, type Opts } from './common.js';
 import { Admin, type GroupDescription, type GroupOffset } from '../src/client/admin.js';
 import { ErrorCode, KafkaError, errorName } from '../src/protocol/errors.js';
 
@@ -128,12 +128,18 @@ async function printOffsets(admin: Admin, desc: GroupDescription): Promise<void>
   const wTopic = Math.max(15, ...rows.map((r) => r.topic.length));
   const wConsumer = Math.max(15, ...rows.map((r) => r.consumerId.length));
   const wHost = Math.max(15, ...rows.map((r) => r.host.length));
-  const line = (cols: Array<string | number>): string =>
-    `${pad(cols[0]!, wGroup)} ${pad(cols[1]!, wTopic)} ${pad(cols[2]!, 10)} ${pad(cols[3]!, 15)} ${pad(cols[4]!, 15)} ${pad(cols[5]!, 15)} ${pad(cols[6]!, wConsumer)} ${pad(cols[7]!, wHost)} ${cols[8]!}`;
+  // On a terminal, a partition with lag shows it in yellow (padding first, so the columns stay aligned)
+  const colours = process.stdout.isTTY === true ? (await import('./tty.js')).palette(process.stdout) : undefined;
+  const lagCell = (lag: number | undefined): string => {
+    const cell = pad(lag ?? MISSING, 15);
+    return colours !== undefined && lag !== undefined && lag > 0 ? colours.yellow(cell) : cell;
+  };
+  const line = (cols: Array<string | number>, lag?: string): string =>
+    `${pad(cols[0]!, wGroup)} ${pad(cols[1]!, wTopic)} ${pad(cols[2]!, 10)} ${pad(cols[3]!, 15)} ${pad(cols[4]!, 15)} ${lag ?? pad(cols[5]!, 15)} ${pad(cols[6]!, wConsumer)} ${pad(cols[7]!, wHost)} ${cols[8]!}`;
   const out = ['', line(['GROUP', 'TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID', 'HOST', 'CLIENT-ID'])];
   for (const r of rows) {
     const lag = r.offset !== undefined && r.logEnd !== undefined ? Math.max(0, r.logEnd - r.offset) : undefined;
-    out.push(line([r.group, r.topic, r.partition, r.offset ?? MISSING, r.logEnd ?? MISSING, lag ?? MISSING, r.consumerId, r.host, r.clientId]));
+    out.push(line([r.group, r.topic, r.partition, r.offset ?? MISSING, r.logEnd ?? MISSING, lag ?? MISSING, r.consumerId, r.host, r.clientId], lagCell(lag)));
   }
   out.push('');
   await writeOut(out.map((l) => `${l}\n`).join(''));
@@ -331,7 +337,7 @@ async function resetOffsets(admin: Admin, groups: string[], opts: Opts): Promise
   }
   if (opts.dryRun && opts.execute) throw new CliError('Option [reset-offsets] takes only one of these options: [dry-run], [execute]');
   if (!opts.dryRun && !opts.execute) {
-    process.stderr.write('WARN: No action will be performed as the --execute option is missing. In a future major release, the default behavior of this command will be to prompt the user before executing the reset rather than doing a dry run. You should add the --dry-run option explicitly if you are scripting this command and want to keep the current default behavior without prompting.\n');
+    warn('No action will be performed as the --execute option is missing. In a future major release, the default behavior of this command will be to prompt the user before executing the reset rather than doing a dry run. You should add the --dry-run option explicitly if you are scripting this command and want to keep the current default behavior without prompting.');
   }
   const plans: Array<{ group: string; offsets: GroupOffset[] }> = [];
   for (const group of groups) {

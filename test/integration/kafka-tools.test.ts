@@ -2,12 +2,13 @@
  * The rest of Kafka's shell tools against one broker process, each output checked against the shape of Kafka's
  * tool and against what a third-party client (kcat) sees: get-offsets (GetOffsetShell), delete-records,
  * log-dirs (DescribeLogDirs, API 35), broker-api-versions, verifiable-producer and verifiable-consumer (the JSON
- * lines Kafka's system tests read).
+ * lines Kafka's system tests read), console-consumer's deserializers and formatters; and the CLI for people:
+ * `kfk cluster`, colour on a terminal only (a pseudo-terminal through util-linux `script`), `kfk completion`.
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { kcat, kfk, makeTempDir, pythonCode, registerCleanup, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
+import { REPO_ROOT, kcat, kfk, makeTempDir, pythonCode, registerCleanup, run, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
 
 registerCleanup();
 
@@ -197,4 +198,71 @@ p.flush()
   expect(noop.code, noop.stderr).toBe(0);
   expect(noop.stdout).toBe('');
   expect(noop.stderr).toContain('Processed a total of 5 messages');
+});
+
+/** Runs kfk under a pseudo-terminal (util-linux `script`), as a person at a terminal would. */
+function kfkOnTty(args: string[], env: Record<string, string | undefined> = {}) {
+  const cmd = ['node', 'bin/kfk.js', ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  return run('script', ['-qec', cmd, '/dev/null'], { env: { NO_COLOR: undefined, TERM: 'xterm', ...env }, cwd: REPO_ROOT, timeoutMs: 30_000 });
+}
+
+const ESC = '\u001b[';
+
+it('kfk cluster: brokers, topics with partition health and groups with lag; colour only on a terminal', async () => {
+  const piped = await ok(['cluster', '--bootstrap-server', B]);
+  expect(piped).not.toContain(ESC);
+  const lines = piped.split('\n');
+  expect(lines[0]).toMatch(/^Cluster id: \S+ {2}Controller: 0 {2}Brokers: 1 {2}Topics: \d+$/);
+  expect(lines.find((l) => l.startsWith('BROKER'))!.split(/\s+/)).toEqual(['BROKER', 'HOST', 'PORT', 'RACK', 'LEADERS', 'CONTROLLER']);
+  expect(lines.find((l) => l.startsWith('0 '))!.split(/\s+/)).toEqual(['0', '127.0.0.1', String(broker.port), '-', expect.stringMatching(/^\d+$/), 'yes']);
+  const toolsRow = lines.find((l) => l.startsWith(`${TOPIC} `))!.split(/\s+/);
+  expect(toolsRow).toEqual([TOPIC, '3', '1', '0', '0']);
+  // vgroup consumed everything (the verifiable-consumer test): no lag
+  expect(lines.find((l) => l.startsWith('vgroup '))!.split(/\s+/)).toEqual(['vgroup', 'Empty', '0', 'verifiable', '0']);
+
+  const tty = await kfkOnTty(['cluster', '--bootstrap-server', B]);
+  expect(tty.code, tty.stdout).toBe(0);
+  expect(tty.stdout).toContain(`${ESC}1mBROKER`);
+  for (const off of [await kfkOnTty(['cluster', '--bootstrap-server', B], { NO_COLOR: '1' }), await kfkOnTty(['--no-color', 'cluster', '--bootstrap-server', B])]) {
+    expect(off.code, off.stdout).toBe(0);
+    expect(off.stdout).toContain('BROKER');
+    expect(off.stdout).not.toContain(ESC);
+  }
+});
+
+it('consumer-groups --describe shows lag in colour on a terminal only', async () => {
+  // 'tools' partition 2 still has 10 records nobody consumed: a group that committed 0 there lags 10
+  const c = await kfk(['console-consumer', '--bootstrap-server', B, '--topic', TOPIC, '--partition', '2', '--offset', '0', '--max-messages', '1']);
+  expect(c.code, c.stderr).toBe(0);
+  const reset = await kfk(['consumer-groups', '--bootstrap-server', B, '--reset-offsets', '--group', 'laggy', '--topic', `${TOPIC}:2`, '--to-earliest', '--execute']);
+  expect(reset.code, reset.stderr).toBe(0);
+  const piped = await ok(['consumer-groups', '--bootstrap-server', B, '--describe', '--group', 'laggy']);
+  expect(piped).not.toContain(ESC);
+  expect(piped.split('\n').find((l) => l.startsWith('laggy'))!.split(/\s+/).slice(0, 6)).toEqual(['laggy', TOPIC, '2', '0', '10', '10']);
+  const tty = await kfkOnTty(['consumer-groups', '--bootstrap-server', B, '--describe', '--group', 'laggy']);
+  expect(tty.stdout).toContain(`${ESC}33m10 `);
+});
+
+it('kfk completion bash completes commands, subcommands and flags; zsh and fish scripts name them too', async () => {
+  const scriptFile = join(makeTempDir('kfk-completion'), 'kfk.bash');
+  writeFileSync(scriptFile, await ok(['completion', 'bash']));
+  const complete = async (...words: string[]): Promise<string[]> => {
+    const r = await run('bash', ['-c', `source "$1"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _kfk; printf '%s\\n' "\${COMPREPLY[@]}"`, 'bash', scriptFile]);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.split('\n').filter((l) => l !== '');
+  };
+  expect(await complete('kfk', 'top')).toEqual(['topics']);
+  expect(await complete('kfk', 'get-')).toEqual(['get-offsets']);
+  expect(await complete('kfk', 'topics', '--boot')).toEqual(['--bootstrap-server']);
+  expect(await complete('kfk', 'consumer-groups', '--to-c')).toEqual(['--to-current']);
+  expect(await complete('kfk', 'perf', 'pro')).toEqual(['produce']);
+  expect(await complete('kfk', 'perf', 'produce', '--num')).toEqual(['--num-records']);
+  expect(await complete('kfk', 'server', 'st')).toEqual(['start', 'stop']);
+  for (const shell of ['zsh', 'fish']) {
+    const s = await ok(['completion', shell]);
+    for (const word of ['topics', 'verifiable-consumer', 'bootstrap-server', 'num-records']) expect(s, `${shell}: ${word}`).toContain(word);
+  }
+  const bad = await kfk(['completion', 'tcsh']);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toBe("Error: kfk completion takes a shell: bash, zsh or fish (got 'tcsh')\n");
 });
