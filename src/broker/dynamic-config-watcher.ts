@@ -14,7 +14,8 @@ export class DynamicConfigWatcher {
   private stopped = false;
   private running: Promise<void> | null = null;
   private again = false;
-  private last = '';
+  /** What was applied last: none at start (the static config's log defaults are in force). */
+  private last = JSON.stringify({ defaults: {}, broker: {} });
 
   constructor(
     private readonly registry: Registry,
