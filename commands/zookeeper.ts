@@ -4,7 +4,9 @@
  * Runs the system's ZooKeeper (Apache's Java server, e.g. Debian's `zookeeper` package) in the
  * foreground with the settings of a zookeeper.properties file, as Kafka's script does: dataDir and
  * clientPort (defaults /tmp/zookeeper and 2181, Kafka's shipped values), and every other setting
- * passed through to the server's zoo.cfg. The server logs to standard output; kfk prints one line
+ * passed through to the server's zoo.cfg. A file with `server.<N>=host:peerPort:electionPort` lines starts one
+ * member of a replicated ensemble (ZooKeeper's QuorumPeerMain, as Kafka's script runs), whose id N must be in
+ * <dataDir>/myid as ZooKeeper's documentation says. The server logs to standard output; kfk prints one line
  * when it answers: `started (ZooKeeper, clientPort=<port>, dataDir=<dir>)`.
  *
  * SIGTERM and SIGINT are forwarded to the server; when it stops because of them the command exits

@@ -11,7 +11,11 @@
  * Java is $JAVA_HOME/bin/java or `java` on the PATH.
  *
  * startZooKeeper() writes a zoo.cfg, spawns `java ... org.apache.zookeeper.server.ZooKeeperServerMain
- * zoo.cfg` (a standalone server) and resolves once the server answers `ruok` with `imok`.
+ * zoo.cfg` (a standalone server) and resolves once the server answers `ruok` with `imok`. A config with
+ * `server.<id>=host:peerPort:electionPort` lines is a member of a replicated ensemble, as in ZooKeeper's own
+ * zkServer.sh and Kafka's zookeeper-server-start.sh: it runs QuorumPeerMain, and its id is in `<dataDir>/myid`
+ * (written from the `myid` option, or left as the operator wrote it). `ruok` then says the server runs, not that
+ * the ensemble has a quorum; zooKeeperMode() tells (leader, follower, or null while it has none).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
@@ -42,6 +46,8 @@ export class ZooKeeperNotInstalledError extends Error {
 }
 
 export const ZOOKEEPER_MAIN_CLASS = 'org.apache.zookeeper.server.ZooKeeperServerMain';
+/** The main class of an ensemble member (zoo.cfg with server.N lines). */
+export const ZOOKEEPER_QUORUM_MAIN_CLASS = 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
 export const ZOOKEEPER_CLI_CLASS = 'org.apache.zookeeper.ZooKeeperMain';
 
 const DEBIAN_JAVA_DIR = '/usr/share/java';
@@ -212,6 +218,11 @@ export interface StartZooKeeperOptions {
   install?: ZooKeeperInstall;
   /** Called right after the JVM is spawned (before it is ready), e.g. to forward signals. */
   onSpawn?: (proc: ChildProcess) => void;
+  /**
+   * For an ensemble member (server.N lines in `properties`): this server's id N, written to <dataDir>/myid.
+   * Without it, <dataDir>/myid must already exist.
+   */
+  myid?: number;
 }
 
 export interface RunningZooKeeper {
@@ -276,6 +287,30 @@ export function zooKeeperConfig(opts: Pick<StartZooKeeperOptions, 'dataDir' | 'p
   return cfg;
 }
 
+/** The server ids of an ensemble's `server.<id>` lines (empty for a standalone server). */
+export function ensembleServerIds(cfg: Record<string, string>): number[] {
+  return Object.keys(cfg)
+    .map((k) => /^server\.(\d+)$/.exec(k))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]));
+}
+
+/**
+ * The role a server answers `srvr` with: 'leader' or 'follower' in an ensemble with a quorum, 'standalone', or null
+ * when it is not serving (an ensemble member without a quorum answers "This ZooKeeper instance is not currently
+ * serving requests") or does not answer.
+ */
+export async function zooKeeperMode(host: string, port: number, timeoutMs = 2000): Promise<'leader' | 'follower' | 'standalone' | 'observer' | null> {
+  try {
+    const m = /^Mode: (\w+)/m.exec(await fourLetterWord(host, port, 'srvr', timeoutMs));
+    const mode = m?.[1];
+    return mode === 'leader' || mode === 'follower' || mode === 'standalone' || mode === 'observer' ? mode : null;
+  } catch {
+    // not listening (stopped, or not started yet): not serving
+    return null;
+  }
+}
+
 /** Spawn the system's ZooKeeper and wait until it answers `ruok` with `imok`. */
 export async function startZooKeeper(opts: StartZooKeeperOptions): Promise<RunningZooKeeper> {
   const install = opts.install ?? requireZooKeeper();
@@ -291,6 +326,16 @@ export async function startZooKeeper(opts: StartZooKeeperOptions): Promise<Runni
   const configFile = resolve(opts.configFile ?? join(dataDir, 'zoo.cfg'));
   mkdirSync(dirname(configFile), { recursive: true });
   const cfg = zooKeeperConfig({ ...opts, dataDir });
+  const ensemble = ensembleServerIds(cfg);
+  if (ensemble.length > 0) {
+    const myidFile = join(dataDir, 'myid');
+    if (opts.myid !== undefined) {
+      if (!ensemble.includes(opts.myid)) throw new Error(`myid ${opts.myid} is not one of the ensemble's servers (server.${ensemble.join(', server.')})`);
+      writeFileSync(myidFile, `${opts.myid}\n`);
+    } else if (!existsSync(myidFile)) {
+      throw new Error(`${myidFile} is missing: an ensemble member (server.N lines) needs its id N there, as ZooKeeper does`);
+    }
+  }
   writeFileSync(configFile, formatProperties(cfg, [' Written by kfk (src/registry/zookeeper-server.ts)']) + '\n');
 
   const output = opts.output ?? 'file';
@@ -307,7 +352,7 @@ export async function startZooKeeper(opts: StartZooKeeperOptions): Promise<Runni
     '-Dorg.slf4j.simpleLogger.showShortLogName=true',
     '-cp',
     install.classpath,
-    ZOOKEEPER_MAIN_CLASS,
+    ensemble.length > 0 ? ZOOKEEPER_QUORUM_MAIN_CLASS : ZOOKEEPER_MAIN_CLASS,
     configFile,
   ];
   const proc = spawn(install.java, args, {

@@ -74,6 +74,8 @@ export class ReplicaFetcher {
   private readonly partitions = new Map<string, FetchState>();
   private conn: BrokerConnection | null = null;
   private connecting: Promise<BrokerConnection> | null = null;
+  /** The loop's waits for `connecting`, which shutdown() and retarget() cut short. */
+  private readonly pendingConnects = new Set<(err: Error) => void>();
   private stopped = false;
   private wakeUp: (() => void) | null = null;
   /** The processing step under way (appends, truncations); removals wait for it. */
@@ -112,6 +114,7 @@ export class ReplicaFetcher {
   retarget(source: SourceBroker): void {
     this.source = source;
     this.dropConnection();
+    this.abandonConnect('fetcher retargeted while connecting');
     this.wake();
   }
 
@@ -143,6 +146,7 @@ export class ReplicaFetcher {
     this.stopped = true;
     this.partitions.clear();
     this.dropConnection();
+    this.abandonConnect('fetcher stopped while connecting');
     this.wake();
     await this.loop;
     await this.processing;
@@ -205,26 +209,46 @@ export class ReplicaFetcher {
     if (this.connecting === null) {
       const { host, port } = this.source;
       const timeout = this.host.config.replicaSocketTimeoutMs;
-      const attempt = BrokerConnection.connect({
+      const attempt: Promise<BrokerConnection> = BrokerConnection.connect({
         host,
         port,
         clientId: `broker-${this.host.brokerId}-fetcher-${this.fetcherId}`,
         connectTimeoutMs: timeout,
         requestTimeoutMs: timeout,
         ...(this.host.config.interBrokerSecurity ? { security: this.host.config.interBrokerSecurity } : {}),
+      }).then((conn) => {
+        if (this.stopped || this.source.host !== host || this.source.port !== port) {
+          conn.close();
+          throw new Error('fetcher stopped or retargeted while connecting');
+        }
+        this.conn = conn;
+        return conn;
       });
-      this.connecting = attempt.finally(() => {
-        this.connecting = null;
-      });
-      const conn = await this.connecting;
-      if (this.stopped || this.source.host !== host || this.source.port !== port) {
-        conn.close();
-        throw new Error('fetcher stopped or retargeted while connecting');
-      }
-      this.conn = conn;
-      return conn;
+      this.connecting = attempt;
+      const settled = (): void => {
+        if (this.connecting === attempt) this.connecting = null;
+      };
+      attempt.then(settled, settled);
     }
-    return this.connecting;
+    // A leader that is paused or cut off still has its TCP connections accepted (by the kernel) but never answers
+    // ApiVersions: shutdown() and retarget() give such an attempt up at once instead of waiting up to
+    // replica.socket.timeout.ms for it, since the reconciliation (becoming leader included) waits for them. The
+    // attempt closes what it opens once it settles.
+    let giveUp!: (err: Error) => void;
+    const givenUp = new Promise<never>((_, reject) => (giveUp = reject));
+    this.pendingConnects.add(giveUp);
+    try {
+      return await Promise.race([this.connecting, givenUp]);
+    } finally {
+      this.pendingConnects.delete(giveUp);
+    }
+  }
+
+  /** Gives up a connect under way (shutdown, retarget): the loop stops waiting for it. */
+  private abandonConnect(why: string): void {
+    this.connecting = null;
+    for (const giveUp of this.pendingConnects) giveUp(new Error(why));
+    this.pendingConnects.clear();
   }
 
   private dropConnection(): void {

@@ -601,9 +601,17 @@ export class ReplicaManager implements ReplicaFetcherHost {
     }
   }
 
-  /** Waits until one of the partitions may have more to read: its log end (followers) or high watermark (consumers). */
-  waitForData(keys: string[], timeoutMs: number, forFollower = false): Promise<void> {
-    return (forFollower ? this.purgatory : this.highWatermarkPurgatory).wait(keys, timeoutMs);
+  /** Taken before a fetch reads, and passed to waitForData: what arrives while it reads still wakes it. */
+  dataMark(forFollower = false): number {
+    return (forFollower ? this.purgatory : this.highWatermarkPurgatory).mark();
+  }
+
+  /**
+   * Waits until one of the partitions may have more to read: its log end (followers) or high watermark (consumers);
+   * at once if that happened since `since` (a dataMark()).
+   */
+  waitForData(keys: string[], timeoutMs: number, forFollower = false, since?: number): Promise<void> {
+    return (forFollower ? this.purgatory : this.highWatermarkPurgatory).wait(keys, timeoutMs, since);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """confluent-kafka-python (librdkafka) idempotent producer under load, for test/integration/idempotence.test.ts.
 
-Usage: /usr/bin/python3 ck_idempotent.py '<json>'  with {bootstrap, topic, max_count, pause_every?, pause_ms?}
-Produces values "m-<i>" with keys "k-<i>" (i = 0, 1, ...) in order, pausing pause_ms every pause_every messages,
+Usage: /usr/bin/python3 ck_idempotent.py '<json>'  with {bootstrap, topic, max_count, pause_every?, pause_ms?, keys?}
+Produces values "m-<i>" with keys "k-<i>" (or "k-<i mod keys>" with keys given) (i = 0, 1, ...) in order, pausing pause_ms every pause_every messages,
 until a line "stop" arrives on stdin (or max_count). Prints "ready" once the producer has its producer id,
 "acked <n>" after each 500 acknowledgements, and finally one JSON line:
 {"produced": n, "acked": [[i, partition, offset], ...], "errors": [..], "unflushed": n}.
@@ -39,7 +39,12 @@ def main():
         'reconnect.backoff.max.ms': 500,
     })
     # a first message to be sure the producer id is there before the load starts
-    p.produce(args['topic'], key=b'k-0', value=b'm-0', on_delivery=report)
+    keys = args.get('keys')
+
+    def key(i):
+        return ('k-%d' % (i % keys if keys else i)).encode()
+
+    p.produce(args['topic'], key=key(0), value=b'm-0', on_delivery=report)
     p.flush(30)
     print('ready', flush=True)
     pause_every = args.get('pause_every', 20)
@@ -48,7 +53,7 @@ def main():
     for i in range(1, args['max_count']):
         while True:
             try:
-                p.produce(args['topic'], key=('k-%d' % i).encode(), value=('m-%d' % i).encode(), on_delivery=report)
+                p.produce(args['topic'], key=key(i), value=('m-%d' % i).encode(), on_delivery=report)
                 break
             except BufferError:
                 p.poll(0.05)

@@ -45,3 +45,26 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 }
+
+function portIsFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port p with p .. p+count-1 all free (probed at random in 20000-49999), for `kfk server start --brokers N`, which
+ * takes consecutive ports from the listener's. Another process may still take one before the broker binds it.
+ */
+export async function consecutiveFreePorts(count: number, host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await portIsFree(base + i, host);
+    if (ok) return base;
+  }
+  throw new Error(`no run of ${count} free ports found`);
+}

@@ -4,11 +4,10 @@
  * controlled shutdown of each broker, and the cluster's topics survive a restart. Driven with the
  * kfk CLI and kcat.
  */
-import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePorts, kcat, kfk, kfkSpawn, makeTempDir, registerCleanup, waitFor, type BackgroundProcess } from '../helpers/index.js';
+import { consecutiveFreePorts, freePorts, kcat, kfk, kfkSpawn, makeTempDir, registerCleanup, waitFor, type BackgroundProcess } from '../helpers/index.js';
 import { brokerConfigFromProperties } from '../../src/config/broker-config.js';
 import { brokerConfigFor, clusterPorts } from '../../src/broker/launch-cluster.js';
 
@@ -18,25 +17,6 @@ const running: BackgroundProcess[] = [];
 afterEach(async () => {
   for (const p of running.splice(0)) await p.stop('SIGTERM', 30_000);
 });
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A port p with p, p+1 and p+2 free (probed; a start that loses a race is retried by the caller). */
-async function consecutiveFreePorts(n: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portIsFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error('no run of free ports found');
-}
 
 async function startCluster(args: string[], env: NodeJS.ProcessEnv): Promise<BackgroundProcess> {
   const proc = kfkSpawn(['server', 'start', ...args], { env });

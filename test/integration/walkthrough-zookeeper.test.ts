@@ -5,23 +5,11 @@
  * console-consumer --zookeeper --from-beginning. ZooKeeper's own zkCli then shows Kafka's znodes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { freePort, kfk, kfkSpawn, makeTempDir, registerCleanup, run, type BackgroundProcess } from '../helpers/index.js';
+import { editedCopy } from '../helpers/properties.js';
 
 registerCleanup();
-
-const repo = resolve(__dirname, '../..');
-
-/** The shipped properties file with some settings replaced, as a user edits a copy. */
-function editedCopy(src: string, dest: string, changes: Record<string, string>): void {
-  let text = readFileSync(join(repo, src), 'utf8');
-  for (const [k, v] of Object.entries(changes)) {
-    const re = new RegExp(`^${k.replace(/\./g, '\\.')}=.*$`, 'm');
-    text = re.test(text) ? text.replace(re, `${k}=${v}`) : `${text}\n${k}=${v}\n`;
-  }
-  writeFileSync(dest, text);
-}
 
 describe('walkthrough step 2: one broker with ZooKeeper', () => {
   let zk: BackgroundProcess;

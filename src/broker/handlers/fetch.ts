@@ -62,6 +62,8 @@ export function fetchHandler(b: BrokerServices): ApiHandler<FetchRequest, FetchR
       const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
       const deadline = Date.now() + Math.max(0, req.maxWaitMs);
       for (let attempt = 0; ; attempt++) {
+        // Data that arrives while the partitions are read (the reads are asynchronous) must still wake the wait below.
+        const mark = b.replicaManager.dataMark(isFollower);
         // A follower's fetch offset counts once, when the request arrives (Kafka updates it on the first read).
         const results = await readAll(b, params, targets, maxBytes, attempt === 0);
         const bytes = results.reduce((n, r) => n + (r.records?.length ?? 0), 0);
@@ -71,7 +73,7 @@ export function fetchHandler(b: BrokerServices): ApiHandler<FetchRequest, FetchR
           return buildResponse(targets, results, v);
         }
         const keys = targets.filter((t) => t.topic !== null).map((t) => partitionKey(t.topic!, t.partition));
-        await b.replicaManager.waitForData(keys, remaining, isFollower);
+        await b.replicaManager.waitForData(keys, remaining, isFollower, mark);
         if (!ctx.socket.writable) return buildResponse(targets, results, v);
       }
     },
