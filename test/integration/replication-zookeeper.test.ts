@@ -254,6 +254,17 @@ describe('replication with ZooKeeper and three broker processes', skipUnless(ins
     brokers.delete(1);
     brokers.delete(2);
     await waitFor(async () => (await readPartitionState(observer, 'two-down', 0)).isr.join() === '0', { timeoutMs: SESSION_MS * 3, message: 'the ISR of two-down shrunk to broker 0' });
+    // The leader applies an ISR the controller wrote when its watch fires, a moment after the registry has it; a
+    // produce in between would be appended and only then refused (NOT_ENOUGH_REPLICAS_AFTER_APPEND). Its metadata
+    // answer is its own view: wait until that has the ISR too.
+    await waitFor(
+      async () => {
+        const md = await kcat(['-b', `127.0.0.1:${ports.get(0)}`, '-L', '-t', 'two-down', '-J']);
+        const isrs = (JSON.parse(md.stdout) as { topics: { partitions: { isrs: { id: number }[] }[] }[] }).topics[0]?.partitions[0]?.isrs ?? [];
+        return isrs.map((r) => r.id).join() === '0';
+      },
+      { timeoutMs: 10_000, message: "broker 0's own metadata to show the ISR [0]" },
+    );
 
     const refused = await kcat(
       ['-b', `127.0.0.1:${ports.get(0)}`, '-P', '-t', 'two-down', '-p', '0', '-X', 'acks=all', '-X', 'message.send.max.retries=0', '-X', 'message.timeout.ms=10000'],
