@@ -118,7 +118,6 @@ const fishQuote = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'
 
 function fish(specs: CommandSpec[]): string {
   const lines = ['# fish completion for kfk (kfk completion fish > ~/.config/fish/completions/kfk.fish)', 'complete -c kfk -f'];
-  const top = specs.flatMap((c) => [c.name, ...c.aliases]);
   for (const c of specs) {
     for (const n of [c.name, ...c.aliases]) lines.push(`complete -c kfk -n '__fish_use_subcommand' -a ${shellWord(n)} -d ${fishQuote(c.description)}`);
   }
@@ -139,7 +138,6 @@ function fish(specs: CommandSpec[]): string {
       }
     }
   }
-  void top;
   return `${lines.join('\n')}\n`;
 }
 
