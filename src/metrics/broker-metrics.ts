@@ -19,6 +19,8 @@ export interface BrokerStateSource {
   clusterPartitions(): Iterable<{ topic: string; partition: number; leader: number; replicas: readonly number[] }>;
   liveBrokerIds(): ReadonlySet<number>;
   topicCount(): number;
+  /** The topics of the cluster (the series of a deleted topic are dropped, as Kafka removes its metrics). */
+  topicNames(): ReadonlySet<string>;
   purgatorySizes(): { produce: number; fetch: number; deleteRecords: number };
   /** Open connections by listener name. */
   connectionCounts(): Iterable<[listener: string, count: number]>;
@@ -48,6 +50,7 @@ const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
 export class BrokerMetrics {
   readonly registry = new Registry();
   private source: BrokerStateSource | null = null;
+  private readonly topicCounters: Counter<'topic'>[] = [];
 
   // ---- events, counted as they happen ----
   readonly messagesIn: Counter<'topic'>;
@@ -64,7 +67,11 @@ export class BrokerMetrics {
 
   constructor() {
     const registers = [this.registry];
-    const topicCounter = (name: string, help: string): Counter<'topic'> => new Counter({ name, help, labelNames: ['topic'] as const, registers });
+    const topicCounter = (name: string, help: string): Counter<'topic'> => {
+      const c = new Counter({ name, help, labelNames: ['topic'] as const, registers });
+      this.topicCounters.push(c);
+      return c;
+    };
     this.messagesIn = topicCounter('kafka_server_brokertopicmetrics_messagesin_total', 'Records appended (MessagesInPerSec); without the topic label: all topics.');
     this.bytesIn = topicCounter('kafka_server_brokertopicmetrics_bytesin_total', 'Record batch bytes appended from producers (BytesInPerSec).');
     this.bytesOut = topicCounter('kafka_server_brokertopicmetrics_bytesout_total', 'Record batch bytes sent to consumers (BytesOutPerSec).');
@@ -255,8 +262,21 @@ export class BrokerMetrics {
   }
 
   /** The Prometheus text exposition of every metric. */
-  text(): Promise<string> {
+  async text(): Promise<string> {
+    await this.dropDeletedTopics();
     return this.registry.metrics();
+  }
+
+  /** Removes the per-topic series of topics that no longer exist (Kafka's BrokerTopicStats.removeMetrics). */
+  private async dropDeletedTopics(): Promise<void> {
+    if (!this.source) return;
+    const known = this.source.topicNames();
+    for (const c of this.topicCounters) {
+      for (const v of (await c.get()).values) {
+        const topic = v.labels.topic;
+        if (topic !== undefined && !known.has(String(topic))) c.remove({ topic: String(topic) });
+      }
+    }
   }
 
   get contentType(): string {

@@ -42,6 +42,7 @@ export function brokerStateSource(b: BrokerInternals): BrokerStateSource {
     },
     liveBrokerIds: () => new Set(b.metadata.brokers.keys()),
     topicCount: () => b.metadata.topics().length,
+    topicNames: () => new Set(b.metadata.topics().map((t) => t.name)),
     purgatorySizes: () => ({
       produce: b.replicaManager.delayedProduce.size,
       fetch: b.replicaManager.highWatermarkPurgatory.size + b.replicaManager.purgatory.size,

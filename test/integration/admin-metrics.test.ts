@@ -69,6 +69,20 @@ it('counts exactly the records and bytes kcat produced and consumed, per topic a
   expect(afterConsume.value('kafka_server_brokertopicmetrics_messagesin_total', { topic })).toBe(25);
 });
 
+it("drops a deleted topic's series, as Kafka removes its metrics", async () => {
+  const topic = 'short-lived';
+  await createTopic(topic, 1);
+  const produced = await kcat(['-b', broker.bootstrap, '-t', topic, '-P'], { input: 'a\nb\n' });
+  expect(produced.code, produced.stderr).toBe(0);
+  expect((await scrape()).value('kafka_server_brokertopicmetrics_messagesin_total', { topic })).toBe(2);
+  const deleted = await kfk(['topics', '--bootstrap-server', broker.bootstrap, '--delete', '--topic', topic]);
+  expect(deleted.code, deleted.stderr).toBe(0);
+  await waitFor(async () => {
+    const s = await scrape();
+    return s.value('kafka_server_brokertopicmetrics_messagesin_total', { topic }) === undefined && s.value('kafka_log_log_size', { topic, partition: '0' }) === undefined;
+  }, { message: 'the series of the deleted topic to go' });
+});
+
 it('reports consumer lag per group and partition as consumer-groups --describe shows it', async () => {
   const topic = 'lagging';
   const group = 'lag-group';
