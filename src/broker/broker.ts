@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { isRegistryError } from '../registry/registry.js';
-import { brokerIdPath, brokerIdsPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId, propagateLogDirEvent } from '../registry/paths.js';
+import { brokerIdPath, brokerIdsPath, encodeBrokerRegistration, ensureBasePaths, getOrCreateClusterId, publishOfflineReplicas, type TopicPartitionRef } from '../registry/paths.js';
 import { LogManager, logManagerTimersFromBroker, type LogDirFailure } from '../log/log-manager.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MetadataCache } from '../cluster/metadata-cache.js';
@@ -159,6 +159,8 @@ export class Broker implements BrokerServices {
   /** Created in start(), once the log dirs are loaded. */
   replicaManager!: ReplicaManager;
   logManager!: LogManager;
+  /** Replicas in log dirs that failed (until the broker restarts), as the controller is told. */
+  private readonly offlineReplicas = new Map<string, TopicPartitionRef>();
   /** Created in start(); owns the groups of the __consumer_offsets partitions led here. */
   groupCoordinator: GroupCoordinator | null = null;
   /** Created in start(); owns the transactional ids of the __transaction_state partitions led here. */
@@ -491,6 +493,9 @@ export class Broker implements BrokerServices {
         await this.entityConfigs?.reload();
         await this.dynamicConfigs?.reload();
         await this.authorizer?.reload();
+        // The old session's record of replicas in failed log dirs went with it: recorded again before the broker
+        // registers, so that the controller, seeing the broker come back, never takes those replicas as online.
+        await this.publishOfflineReplicas('log dirs that failed before the new session');
         await this.registerBroker();
         await this.controller.reelect();
         await this.reconcile();
@@ -587,11 +592,11 @@ export class Broker implements BrokerServices {
    * tells the controller (so it can elect other leaders), and with no log dir left the broker must stop.
    */
   private handleLogDirFailure(failure: LogDirFailure): void {
-    for (const p of failure.partitions) this.replicaManager?.onLogDirFailure(p.topic, p.partition);
-    propagateLogDirEvent(this.options.registry, this.options.brokerId).then(
-      (path) => this.logger.info(`wrote ${path} for the failure of log dir ${failure.dir}`),
-      (err: unknown) => this.logger.error(`could not write the log dir event notification for ${failure.dir}: ${(err as Error).message ?? err}`),
-    );
+    for (const p of failure.partitions) {
+      this.replicaManager?.onLogDirFailure(p.topic, p.partition);
+      this.offlineReplicas.set(`${p.topic}\u0000${p.partition}`, { topic: p.topic, partition: p.partition });
+    }
+    void this.publishOfflineReplicas(`the failure of log dir ${failure.dir}`);
     if (failure.allLogDirsOffline) {
       const err = new Error(`all log dirs in ${this.options.logDirs.join(', ')} have failed (the last: ${failure.dir}: ${failure.cause.message})`);
       // Not from inside the failed write's call stack: the request that met the failure is answered first.
@@ -600,6 +605,19 @@ export class Broker implements BrokerServices {
         else void this.stop().catch((e: unknown) => this.logger.error(`error during shutdown: ${(e as Error).stack ?? e}`));
       });
     }
+  }
+
+  /**
+   * Tells the controller which replicas are in failed log dirs (an ephemeral registry node, then Kafka's
+   * /log_dir_event_notification), so that it elects other leaders for them and takes them out of ISRs.
+   * Never rejects: a failure is logged (the next failure or new session records them all again).
+   */
+  private publishOfflineReplicas(why: string): Promise<void> {
+    if (this.offlineReplicas.size === 0) return Promise.resolve();
+    return publishOfflineReplicas(this.options.registry, this.options.brokerId, [...this.offlineReplicas.values()]).then(
+      (path) => this.logger.info(`wrote ${path} for ${why}: ${this.offlineReplicas.size} replica(s) offline`),
+      (err: unknown) => this.logger.error(`could not tell the controller about ${why}: ${(err as Error).message ?? err}`),
+    );
   }
 
   /** Registers this broker as the ephemeral /brokers/ids/<id> node (Kafka's v5 JSON). */

@@ -42,6 +42,12 @@ export class ControllerContext {
   readonly shuttingDownBrokerIds = new Set<number>();
   readonly topics = new Map<string, ControllerTopic>();
   private readonly states = new Map<string, PartitionStateWithVersion>();
+  /**
+   * broker id → its replicas in failed log dirs (tpKey), as the broker recorded them under /kfk/offline_replicas
+   * (Kafka's controller learns them from LeaderAndIsr answers: replicasOnOfflineDirs). Such a replica is treated as
+   * dead for its partition — never elected, out of the ISR — until the broker restarts.
+   */
+  readonly offlineReplicas = new Map<number, Set<string>>();
 
   /** Registered brokers, shutting down ones included (Kafka's liveOrShuttingDownBrokerIds). */
   aliveBrokers(): Set<number> {
@@ -52,6 +58,21 @@ export class ControllerContext {
   eligibleBrokers(): Set<number> {
     const out = new Set<number>();
     for (const id of this.liveBrokerEpochs.keys()) if (!this.shuttingDownBrokerIds.has(id)) out.add(id);
+    return out;
+  }
+
+  isReplicaOffline(broker: number, topic: string, partition: number): boolean {
+    return this.offlineReplicas.get(broker)?.has(tpKey(topic, partition)) ?? false;
+  }
+
+  /** `brokers` without those whose replica of the partition is in a failed log dir (the same set when there is none). */
+  forPartition(brokers: Set<number>, tp: TopicPartitionRef): Set<number> {
+    let out = brokers;
+    for (const [broker, keys] of this.offlineReplicas) {
+      if (!out.has(broker) || !keys.has(tpKey(tp.topic, tp.partition))) continue;
+      if (out === brokers) out = new Set(brokers);
+      out.delete(broker);
+    }
     return out;
   }
 
@@ -121,5 +142,6 @@ export class ControllerContext {
     this.shuttingDownBrokerIds.clear();
     this.topics.clear();
     this.states.clear();
+    this.offlineReplicas.clear();
   }
 }

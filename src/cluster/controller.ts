@@ -32,6 +32,10 @@ import {
   decodeTopicConfig,
   deleteTopicsPath,
   isrChangeNotificationPath,
+  logDirEventNotificationPath,
+  decodeLogDirEventNotification,
+  decodeOfflineReplicas,
+  offlineReplicasBrokerPath,
   partitionStatePath,
   preferredReplicaElectionPath,
   topicConfigPath,
@@ -397,6 +401,9 @@ export class Controller {
     const names = (await this.registry.children(topicsPath, this.watcher(`children:${topicsPath}`, 'TopicChange', () => this.processTopicChange()))) ?? [];
     for (const name of names) await this.loadTopic(name);
     await this.registry.children(configChangesPath, this.configChangeWatcher());
+    // Replicas in failed log dirs count as dead for their partitions: what every live broker recorded is read
+    // (the notifications are only the trigger, and the previous controller may have deleted them already).
+    await this.processLogDirEventNotifications(true);
     await this.onlinePartitionStateChange(this.ctx.allPartitions(), 'controller failover');
     await this.processTopicDeletion();
     await this.processPreferredReplicaElectionZnode();
@@ -432,7 +439,7 @@ export class Controller {
       await this.registry.children(configChangesPath, this.configChangeWatcher());
       // unclean.leader.election.enable may have been turned on for a topic: retry offline partitions.
       const eligible = this.ctx.eligibleBrokers();
-      const offline = this.ctx.allPartitions().filter((tp) => !eligible.has(this.ctx.partitionState(tp.topic, tp.partition)?.state.leader ?? NO_LEADER));
+      const offline = this.ctx.allPartitions().filter((tp) => !this.ctx.forPartition(eligible, tp).has(this.ctx.partitionState(tp.topic, tp.partition)?.state.leader ?? NO_LEADER));
       if (offline.length > 0) await this.onlinePartitionStateChange(offline, 'config change');
     });
   }
@@ -518,6 +525,10 @@ export class Controller {
       `controller: broker change: new [${added.join(',')}], dead [${dead.join(',')}], bounced [${bounced.join(',')}]; live [${[...current.keys()].sort((a, b) => a - b).join(',')}]`,
     );
     for (const id of [...dead, ...bounced]) this.ctx.shuttingDownBrokerIds.delete(id);
+    for (const id of dead) this.ctx.offlineReplicas.delete(id);
+    // A restarted broker recovered its log dirs; one whose dir failed again at once has recorded it already.
+    for (const id of [...added, ...bounced]) this.ctx.offlineReplicas.delete(id);
+    await this.loadOfflineReplicas([...added, ...bounced], current);
     if (bounced.length > 0) {
       // Kafka handles a bounced broker as a failure, then a start: first without it...
       const without = new Map(current);
@@ -546,11 +557,18 @@ export class Controller {
     const unclean = await this.uncleanElectionSettings(
       partitions.filter((tp) => {
         const s = this.ctx.partitionState(tp.topic, tp.partition);
-        return s !== undefined && !eligible.has(s.state.leader);
+        return s !== undefined && !this.ctx.forPartition(eligible, tp).has(s.state.leader);
       }),
     );
     const results = await writeLeaderAndIsr(this.registry, this.ctx, partitions, (tp, current, replicas) => {
-      const next = leaderAndIsrForBrokerChange(replicas, current.state, alive, eligible, unclean.get(tp.topic) ?? this.settings.uncleanLeaderElectionEnable);
+      // A replica in a failed log dir counts as dead for its partition.
+      const next = leaderAndIsrForBrokerChange(
+        replicas,
+        current.state,
+        this.ctx.forPartition(alive, tp),
+        this.ctx.forPartition(eligible, tp),
+        unclean.get(tp.topic) ?? this.settings.uncleanLeaderElectionEnable,
+      );
       return next ? { change: next.value, unclean: next.unclean } : null;
     });
     this.logOutcomes(results, why);
@@ -798,6 +816,68 @@ export class Controller {
     }
   }
 
+  // ---- Log dir failures ----------------------------------------------------------------------------
+
+  /**
+   * /log_dir_event_notification (Kafka's LogDirEventNotificationHandler): a log dir of a broker failed. Its replicas
+   * there, which it recorded under /kfk/offline_replicas/<id>, are read into the context and treated as dead for
+   * their partitions: a leader among them is replaced by another live in-sync replica (or the partition goes
+   * offline), and they leave the ISRs. Then the notifications are deleted.
+   *
+   * At failover the records of every live broker are read, not only of those with a notification pending: the
+   * previous controller acted on (and deleted) the earlier notifications, and the new controller's context starts
+   * empty. The partition states are then left to the failover's own pass over every partition. The watch is armed
+   * before anything is read, so a failure recorded meanwhile brings a notification this controller sees.
+   */
+  private async processLogDirEventNotifications(atFailover = false): Promise<void> {
+    if (!this.isActive) return;
+    const children =
+      (await this.registry.children(
+        logDirEventNotificationPath,
+        this.watcher(`children:${logDirEventNotificationPath}`, 'LogDirEventNotification', () => this.processLogDirEventNotifications()),
+      )) ?? [];
+    if (children.length === 0 && !atFailover) return;
+    const brokers = new Set<number>();
+    for (const child of children) {
+      const node = await this.registry.get(`${logDirEventNotificationPath}/${child}`);
+      if (!node) continue;
+      try {
+        brokers.add(decodeLogDirEventNotification(node.data).brokerId);
+      } catch (err) {
+        this.logger.warn(`controller: ignoring unreadable log dir event notification ${child}: ${(err as Error).message}`);
+      }
+    }
+    await this.loadOfflineReplicas(atFailover ? [...this.ctx.liveBrokerEpochs.keys()] : [...brokers]);
+    for (const child of children) {
+      try {
+        await fencedMulti(this.registry, this.ctx.epochZkVersion, [{ op: 'delete', path: `${logDirEventNotificationPath}/${child}`, version: -1 }]);
+      } catch (err) {
+        if (!isRegistryError(err, 'NO_NODE')) throw err;
+      }
+    }
+    if (atFailover) return;
+    const affected = this.ctx.allPartitions().filter((tp) => [...brokers].some((b) => this.ctx.isReplicaOffline(b, tp.topic, tp.partition)));
+    if (affected.length > 0) await this.onlinePartitionStateChange(affected, `log dir failure on broker(s) ${[...brokers].join(',')}`);
+  }
+
+  /** Reads the replicas in failed log dirs of these (registered) brokers. */
+  private async loadOfflineReplicas(brokers: number[], live: ReadonlyMap<number, number> = this.ctx.liveBrokerEpochs): Promise<void> {
+    for (const id of brokers) {
+      const node = live.has(id) ? await this.registry.get(offlineReplicasBrokerPath(id)) : null;
+      if (!node) {
+        this.ctx.offlineReplicas.delete(id);
+        continue;
+      }
+      try {
+        const replicas = decodeOfflineReplicas(node.data);
+        this.ctx.offlineReplicas.set(id, new Set(replicas.map((tp) => tpKey(tp.topic, tp.partition))));
+        this.logger.info(`controller: broker ${id} has ${replicas.length} replica(s) in failed log dirs: ${replicas.map(tpName).join(', ')}`);
+      } catch (err) {
+        this.logger.warn(`controller: ignoring unreadable ${offlineReplicasBrokerPath(id)}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   // ---- Controlled shutdown -------------------------------------------------------------------------
 
   private async doControlledShutdown(id: number, brokerEpoch: number): Promise<ControlledShutdownResult> {
@@ -817,9 +897,9 @@ export class Controller {
     const followed = onBroker.filter((tp) => this.ctx.partitionState(tp.topic, tp.partition)!.state.leader !== id);
     const eligible = this.ctx.eligibleBrokers();
     const shuttingDown = new Set(this.ctx.shuttingDownBrokerIds);
-    const moved = await writeLeaderAndIsr(this.registry, this.ctx, led, (_tp, current, replicas) => {
+    const moved = await writeLeaderAndIsr(this.registry, this.ctx, led, (tp, current, replicas) => {
       if (current.state.leader !== id) return null;
-      const r = electForControlledShutdown(replicas, current.state, eligible, shuttingDown);
+      const r = electForControlledShutdown(replicas, current.state, this.ctx.forPartition(eligible, tp), shuttingDown);
       return r.ok ? { change: r.value } : { failure: r.reason, message: `no other in-sync replica can lead` };
     });
     this.logOutcomes(moved, `controlled shutdown of broker ${id}`);
@@ -1016,8 +1096,9 @@ export class Controller {
         return;
       }
       let leader = cur.state.leader;
-      if (!trs.includes(leader) || !eligible.has(leader)) {
-        const r = electForReassignment(trs, cur.state, eligible);
+      const eligibleHere = this.ctx.forPartition(eligible, tp);
+      if (!trs.includes(leader) || !eligibleHere.has(leader)) {
+        const r = electForReassignment(trs, cur.state, eligibleHere);
         if (!r.ok) {
           this.logger.warn(`controller: reassignment of ${tpName(tp)} cannot complete yet: no target replica of ${tpName(tp)} can lead`);
           return;
@@ -1128,7 +1209,7 @@ export class Controller {
         out.push({ ...tp, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'The partition does not exist.' });
         continue;
       }
-      const needed = type === 'preferred' ? state.state.leader !== replicas[0] : state.state.leader === NO_LEADER || !eligible.has(state.state.leader);
+      const needed = type === 'preferred' ? state.state.leader !== replicas[0] : state.state.leader === NO_LEADER || !this.ctx.forPartition(eligible, tp).has(state.state.leader);
       if (!needed) out.push({ ...tp, errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: 'Leader election not needed for topic partition.' });
       else known.push(tp);
     }
@@ -1140,13 +1221,14 @@ export class Controller {
       const results = await writeLeaderAndIsr(this.registry, this.ctx, known, (tp, current, replicas): LeaderAndIsrDecision => {
         if (type === 'preferred') {
           if (current.state.leader === replicas[0]) return null;
-          const r = electPreferredReplica(replicas, current.state, eligible);
+          const r = electPreferredReplica(replicas, current.state, this.ctx.forPartition(eligible, tp));
           return r.ok
             ? { change: r.value }
             : { failure: r.reason, message: `Failed to elect leader for partition ${tpName(tp)} under strategy PreferredReplicaPartitionLeaderElectionStrategy` };
         }
-        if (current.state.leader !== NO_LEADER && eligible.has(current.state.leader)) return null;
-        const r = electForOfflinePartition(replicas, current.state, alive, eligible, true);
+        const eligibleHere = this.ctx.forPartition(eligible, tp);
+        if (current.state.leader !== NO_LEADER && eligibleHere.has(current.state.leader)) return null;
+        const r = electForOfflinePartition(replicas, current.state, this.ctx.forPartition(alive, tp), eligibleHere, true);
         return r.ok
           ? { change: r.value, unclean: r.unclean === true }
           : { failure: r.reason, message: `Failed to elect leader for partition ${tpName(tp)} under strategy OfflinePartitionLeaderElectionStrategy(true)` };
@@ -1210,11 +1292,13 @@ export class Controller {
   private async checkAndTriggerAutoLeaderRebalance(): Promise<void> {
     if (!this.isActive) return;
     if (this.ctx.partitionsBeingReassigned().length > 0) return;
+    const eligible = this.ctx.eligibleBrokers();
+    // A preferred replica in a failed log dir cannot lead (Kafka's isReplicaOnline): not tried at every check.
     const candidates = partitionsToRebalance(
       this.ctx.allPartitions().map((tp) => ({ partition: tp, replicas: this.ctx.replicas(tp.topic, tp.partition)!, leader: this.ctx.partitionState(tp.topic, tp.partition)?.state.leader })),
-      this.ctx.eligibleBrokers(),
+      eligible,
       this.settings.leaderImbalancePerBrokerPercentage,
-    );
+    ).filter((tp) => this.ctx.forPartition(eligible, tp).has(this.ctx.replicas(tp.topic, tp.partition)![0]!));
     if (candidates.length > 0) await this.doElectLeaders('preferred', candidates, 'auto');
   }
 }

@@ -259,6 +259,11 @@ export class LogManager {
   private readonly deletionCheckpointsDue = new Set<Promise<void>>();
   /** Logs per dir (placing a new log must not count every log). */
   private readonly logCounts = new Map<string, number>();
+  /**
+   * Logs being created per dir: counted when placing the next one, so that partitions created together (a new
+   * topic's replicas here) spread over the dirs like ones created one by one (Kafka creates them one at a time).
+   */
+  private readonly creatingCounts = new Map<string, number>();
   /** Bumped whenever a log comes or goes: a checkpoint written at another version is out of date. */
   private logsVersion = 0;
   /** What the last write of each checkpoint of each dir held, to skip building one that would not change. */
@@ -853,36 +858,12 @@ export class LogManager {
     await Promise.all([...this.deletionCheckpointsDue].map((p) => p.catch(() => undefined)));
     const create = (async (): Promise<Log> => {
       const dir = this.pickLogDir(k);
-      const partitionDir = path.join(dir, topicPartitionDirName(topic, partition));
-      let log: Log;
+      this.creatingCounts.set(dir, (this.creatingCounts.get(dir) ?? 0) + 1);
       try {
-        log = await Log.open(partitionDir, {
-          config: { ...this.opts.defaultConfig, ...config },
-          recoveryPoint: 0,
-          logStartOffset: 0,
-          hadCleanShutdown: false,
-          topicId,
-          ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
-          fdCache: this.fdCache,
-        });
-      } catch (e) {
-        throw await this.creationFailure(dir, k, partitionDir, e);
+        return await this.createLogIn(dir, k, topic, partition, topicId, config);
+      } finally {
+        this.creatingCounts.set(dir, (this.creatingCounts.get(dir) ?? 1) - 1);
       }
-      try {
-        await writePartitionMetadata(partitionDir, topicId, this.fdCache);
-        await this.syncDir(dir);
-        // the dir may have failed while this log was being created (another log's write)
-        if (this.offlineDirs.has(dir)) throw new KafkaStorageException(`Can not create log for ${k}: log dir ${dir} went offline`);
-        const cause = log.failureCause;
-        if (cause !== null) throw cause;
-      } catch (e) {
-        log.closeWithoutFlush();
-        throw await this.creationFailure(dir, k, partitionDir, e);
-      }
-      this.wire(log);
-      this.setLog(k, log);
-      this.failedCreations.delete(k);
-      return log;
     })();
     this.creating.set(k, create);
     try {
@@ -890,6 +871,40 @@ export class LogManager {
     } finally {
       this.creating.delete(k);
     }
+  }
+
+  /** createLog's work once the dir is chosen. */
+  private async createLogIn(dir: string, k: string, topic: string, partition: number, topicId: Buffer, config: Partial<LogConfig>): Promise<Log> {
+    const partitionDir = path.join(dir, topicPartitionDirName(topic, partition));
+    let log: Log;
+    try {
+      log = await Log.open(partitionDir, {
+        config: { ...this.opts.defaultConfig, ...config },
+        recoveryPoint: 0,
+        logStartOffset: 0,
+        hadCleanShutdown: false,
+        topicId,
+        ...(this.opts.time !== undefined ? { time: this.opts.time } : {}),
+        fdCache: this.fdCache,
+      });
+    } catch (e) {
+      throw await this.creationFailure(dir, k, partitionDir, e);
+    }
+    try {
+      await writePartitionMetadata(partitionDir, topicId, this.fdCache);
+      await this.syncDir(dir);
+      // the dir may have failed while this log was being created (another log's write)
+      if (this.offlineDirs.has(dir)) throw new KafkaStorageException(`Can not create log for ${k}: log dir ${dir} went offline`);
+      const cause = log.failureCause;
+      if (cause !== null) throw cause;
+    } catch (e) {
+      log.closeWithoutFlush();
+      throw await this.creationFailure(dir, k, partitionDir, e);
+    }
+    this.wire(log);
+    this.setLog(k, log);
+    this.failedCreations.delete(k);
+    return log;
   }
 
   /** Why the partition's log could not be created the last time it was tried (until it is created), if it could not. */
@@ -960,7 +975,7 @@ export class LogManager {
     if (live.length === 0) {
       throw new KafkaStorageException(`Can not create log for ${forLog} because all log dirs in ${this.logDirs.join(', ')} are offline`);
     }
-    const count = (d: string): number => this.logCounts.get(d) ?? 0;
+    const count = (d: string): number => (this.logCounts.get(d) ?? 0) + (this.creatingCounts.get(d) ?? 0);
     let best = live[0]!;
     for (const d of live) if (count(d) < count(best)) best = d;
     return best;

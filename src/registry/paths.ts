@@ -33,6 +33,13 @@ export const latestProducerIdBlockPath = '/latest_producer_id_block';
 export const logDirEventNotificationPath = '/log_dir_event_notification';
 export const logDirEventPrefix = 'log_dir_event_';
 export const featurePath = '/feature';
+/**
+ * kfk's own (not Kafka's): `/kfk/offline_replicas/<brokerId>`, an ephemeral node of a broker with failed log dirs
+ * naming its replicas in them. Kafka's controller learns them from the broker's answers to LeaderAndIsr after a
+ * /log_dir_event_notification; kfk's brokers reconcile from the registry instead, so the broker records them here
+ * (they go with its session: a restarted broker recovers its dirs) and the controller reads them.
+ */
+export const offlineReplicasPath = '/kfk/offline_replicas';
 
 /** Config entity types under /config (ConfigType in Kafka). */
 export type ConfigEntityType = 'topics' | 'clients' | 'users' | 'brokers' | 'ips';
@@ -455,6 +462,42 @@ export function decodeLogDirEventNotification(data: Buffer | null): { brokerId: 
  */
 export function propagateLogDirEvent(registry: Registry, brokerId: number): Promise<string> {
   return registry.create(`${logDirEventNotificationPath}/${logDirEventPrefix}`, encodeLogDirEventNotification(brokerId), 'persistent_sequential');
+}
+
+export function offlineReplicasBrokerPath(brokerId: number): string {
+  return `${offlineReplicasPath}/${brokerId}`;
+}
+
+/** `{"version":1,"partitions":[{"topic":..,"partition":..}]}`: a broker's replicas in failed log dirs. */
+export function encodeOfflineReplicas(partitions: TopicPartitionRef[]): Buffer {
+  return encodeJson({ version: 1, partitions: partitions.map((p) => ({ topic: p.topic, partition: p.partition })) });
+}
+
+export function decodeOfflineReplicas(data: Buffer | null): TopicPartitionRef[] {
+  return decodePartitionRefs(decodeJson('offline replicas', data).partitions);
+}
+
+/**
+ * Records the broker's replicas in failed log dirs (all of them: the node is replaced), then tells the controller
+ * with Kafka's log dir event notification. Resolves with the notification's path.
+ */
+export async function publishOfflineReplicas(registry: Registry, brokerId: number, partitions: TopicPartitionRef[]): Promise<string> {
+  const path = offlineReplicasBrokerPath(brokerId);
+  const data = encodeOfflineReplicas(partitions);
+  for (const parent of ['/kfk', offlineReplicasPath]) {
+    try {
+      await registry.create(parent, null, 'persistent');
+    } catch (err) {
+      if (!(err instanceof RegistryError && err.code === 'NODE_EXISTS')) throw err;
+    }
+  }
+  try {
+    await registry.create(path, data, 'ephemeral');
+  } catch (err) {
+    if (!(err instanceof RegistryError && err.code === 'NODE_EXISTS')) throw err;
+    await registry.set(path, data, -1);
+  }
+  return propagateLogDirEvent(registry, brokerId);
 }
 
 function decodePartitionRefs(v: unknown): TopicPartitionRef[] {

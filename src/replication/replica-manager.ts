@@ -271,6 +271,11 @@ export class ReplicaManager implements ReplicaFetcherHost {
   private async ensureFetching(p: Partition): Promise<void> {
     if (p.isLeader) return;
     const key = partitionKey(p.topic, p.partition);
+    if (p.log.isOffline) {
+      // Its log dir failed: nothing to append to, and no fetch may tell the leader it is caught up (see onLogDirFailure).
+      if (this.fetcherManager.sourceOf(p.topic, p.partition) !== undefined) await this.fetcherManager.removePartitions([key]);
+      return;
+    }
     const leader = p.leaderId >= 0 && p.leaderId !== this.brokerId ? this.metadata.brokers.get(p.leaderId) : undefined;
     const current = this.fetcherManager.sourceOf(p.topic, p.partition);
     if (leader === undefined) {
@@ -328,9 +333,15 @@ export class ReplicaManager implements ReplicaFetcherHost {
     if (deleteLog) await this.logManager.deleteLog(topic, partition);
   }
 
-  /** A partition's log dir went offline: whatever waits on it wakes up to answer KAFKA_STORAGE_ERROR. */
+  /**
+   * A partition's log dir went offline: whatever waits on it wakes up to answer KAFKA_STORAGE_ERROR, and a follower
+   * stops fetching (Kafka removes the fetchers of offline partitions): a replica that fetched on would report its
+   * old log end offset to the leader, which would take it back into the ISR once that reached the high watermark.
+   */
   onLogDirFailure(topic: string, partition: number): void {
-    this.wakeAll(partitionKey(topic, partition));
+    const key = partitionKey(topic, partition);
+    this.wakeAll(key);
+    this.fetcherManager.removePartitions([key]).catch((err: unknown) => this.logger.error(`${topic}-${partition}: could not stop fetching: ${(err as Error).message ?? err}`));
   }
 
   private wakeAll(key: string): void {
@@ -437,6 +448,8 @@ export class ReplicaManager implements ReplicaFetcherHost {
   ): AppendResult | Promise<AppendResult> {
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return failed(this.notHostedError(topic, partition));
+    // A replica in a failed log dir answers that, whatever its role (Kafka's HostedPartition.Offline).
+    if (p.log.isOffline) return failed(ErrorCode.KAFKA_STORAGE_ERROR);
     if (!p.isLeader) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     if (acks === -1 && p.isr.length < p.minInsyncReplicas) {
       return failed(
@@ -518,11 +531,11 @@ export class ReplicaManager implements ReplicaFetcherHost {
     const none = (errorCode: number): FetchResult => ({ errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null });
     const p = this.partitions.get(partitionKey(f.topic, f.partition));
     if (!p) return none(this.notHostedError(f.topic, f.partition));
+    if (p.log.isOffline) return none(ErrorCode.KAFKA_STORAGE_ERROR);
     const epochError = p.checkLeaderEpoch(f.currentLeaderEpoch);
     if (epochError !== ErrorCode.NONE) return none(epochError);
     const isFollower = params.replicaId >= FOLLOWER_ID_MIN;
     if (!p.isLeader && params.replicaId !== DEBUGGING_REPLICA_ID) return none(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    if (p.log.isOffline) return none(ErrorCode.KAFKA_STORAGE_ERROR);
     if (isFollower && !p.replicas.includes(params.replicaId)) {
       return none(f.currentLeaderEpoch >= 0 ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.NOT_LEADER_OR_FOLLOWER);
     }
@@ -633,10 +646,10 @@ export class ReplicaManager implements ReplicaFetcherHost {
     const fail = (errorCode: number): ListOffsetResult => ({ errorCode, offset: -1, timestamp: -1, leaderEpoch: -1 });
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return fail(this.notHostedError(topic, partition));
+    if (p.log.isOffline) return fail(ErrorCode.KAFKA_STORAGE_ERROR);
     const epochError = p.checkLeaderEpoch(currentLeaderEpoch);
     if (epochError !== ErrorCode.NONE) return fail(epochError);
     if (fetchOnlyFromLeader && !p.isLeader) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    if (p.log.isOffline) return fail(ErrorCode.KAFKA_STORAGE_ERROR);
     const log = p.log;
     const lastFetchable = isolationLevel === null ? log.logEndOffset : isolationLevel === 1 ? p.lastStableOffset : p.highWatermark;
     const lagging = isolationLevel !== null && p.isLeader && p.leaderEpochStartOffset > p.highWatermark;
@@ -665,10 +678,10 @@ export class ReplicaManager implements ReplicaFetcherHost {
   lastOffsetForLeaderEpoch(topic: string, partition: number, currentLeaderEpoch: number, leaderEpoch: number): EpochEndOffsetResult {
     const p = this.partitions.get(partitionKey(topic, partition));
     if (!p) return { errorCode: this.notHostedError(topic, partition), leaderEpoch: -1, endOffset: -1 };
+    if (p.log.isOffline) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, leaderEpoch: -1, endOffset: -1 };
     const epochError = p.checkLeaderEpoch(currentLeaderEpoch);
     if (epochError !== ErrorCode.NONE) return { errorCode: epochError, leaderEpoch: -1, endOffset: -1 };
     if (!p.isLeader) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderEpoch: -1, endOffset: -1 };
-    if (p.log.isOffline) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, leaderEpoch: -1, endOffset: -1 };
     const r = p.log.leaderEpochCache.endOffsetFor(leaderEpoch, p.log.logEndOffset);
     return { errorCode: ErrorCode.NONE, leaderEpoch: r.epoch, endOffset: r.endOffset };
   }

@@ -25,6 +25,7 @@ export interface InProcessCluster {
   readonly store: EmbeddedRegistryStore;
   /** Running brokers by id. */
   readonly running: Map<number, RunningBroker>;
+  /** The broker's (first) log dir; more, with `logDirs`, are `<dataDir>-1`, `<dataDir>-2`, ... */
   dataDir(id: number): string;
   port(id: number): number;
   /** host:port of every running broker. */
@@ -48,6 +49,8 @@ export async function startInProcessCluster(opts: {
   config?: Record<string, string>;
   /** Wraps each broker's registry session (tests that record what a broker reads). */
   wrapRegistry?: (brokerId: number, registry: Registry) => Registry;
+  /** Log dirs per broker (default 1): `logs`, `logs-1`, ... under the broker's temp dir. */
+  logDirs?: number;
 }): Promise<InProcessCluster> {
   const store = EmbeddedRegistryStore.inMemory();
   const admin = store.connect();
@@ -62,7 +65,7 @@ export async function startInProcessCluster(opts: {
     const config = brokerConfigFromProperties({
       'broker.id': String(id),
       listeners: `PLAINTEXT://127.0.0.1:${ports.get(id) ?? 0}`,
-      'log.dirs': dir,
+      'log.dirs': Array.from({ length: opts.logDirs ?? 1 }, (_, i) => (i === 0 ? dir : `${dir}-${i}`)).join(','),
       'group.initial.rebalance.delay.ms': '0',
       ...opts.config,
     });

@@ -25,7 +25,7 @@ import { ZOOKEEPER_NOT_INSTALLED, findZooKeeper, startZooKeeper, type RunningZoo
 import { skipUnless } from '../helpers/skip.js';
 import { brokerIdPath } from '../../src/registry/paths.js';
 import { freePort, kcat, kfk, makeTempDir, registerCleanup, REPO_ROOT, sleep, spawnProcess, startBrokerProcess, SYSTEM_PYTHON, waitFor, type BrokerProcess } from '../helpers/index.js';
-import { partitionStates } from '../helpers/cluster-state.js';
+import { kcatMetadata, partitionStates } from '../helpers/cluster-state.js';
 import { readPartitionState } from '../helpers/replication-cluster.js';
 
 registerCleanup();
@@ -254,17 +254,12 @@ describe('replication with ZooKeeper and three broker processes', skipUnless(ins
     brokers.delete(1);
     brokers.delete(2);
     await waitFor(async () => (await readPartitionState(observer, 'two-down', 0)).isr.join() === '0', { timeoutMs: SESSION_MS * 3, message: 'the ISR of two-down shrunk to broker 0' });
-    // The leader applies an ISR the controller wrote when its watch fires, a moment after the registry has it; a
-    // produce in between would be appended and only then refused (NOT_ENOUGH_REPLICAS_AFTER_APPEND). Its metadata
-    // answer is its own view: wait until that has the ISR too.
-    await waitFor(
-      async () => {
-        const md = await kcat(['-b', `127.0.0.1:${ports.get(0)}`, '-L', '-t', 'two-down', '-J']);
-        const isrs = (JSON.parse(md.stdout) as { topics: { partitions: { isrs: { id: number }[] }[] }[] }).topics[0]?.partitions[0]?.isrs ?? [];
-        return isrs.map((r) => r.id).join() === '0';
-      },
-      { timeoutMs: 10_000, message: "broker 0's own metadata to show the ISR [0]" },
-    );
+    // The leader learns the new ISR from ZooKeeper a moment later (under load, seconds): before that it would take
+    // the write and refuse it only after the append (NOT_ENOUGH_REPLICAS_AFTER_APPEND, the record then in its log).
+    await waitFor(async () => (await kcatMetadata(`127.0.0.1:${ports.get(0)}`, 'two-down')).topics[0]?.partitions[0]?.isrs.join() === '0', {
+      timeoutMs: 20_000,
+      message: 'broker 0 serving two-down with the ISR [0]',
+    });
 
     const refused = await kcat(
       ['-b', `127.0.0.1:${ports.get(0)}`, '-P', '-t', 'two-down', '-p', '0', '-X', 'acks=all', '-X', 'message.send.max.retries=0', '-X', 'message.timeout.ms=10000'],

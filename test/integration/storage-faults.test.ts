@@ -188,9 +188,20 @@ describe('a log dir that fills up', () => {
       listOffsets: ErrorCode.KAFKA_STORAGE_ERROR,
       deleteRecords: ErrorCode.KAFKA_STORAGE_ERROR,
     });
-    // and the controller is told, the way Kafka tells it
-    await waitFor(() => logDirEvents(normalDir).length === 1, { message: 'a log dir event notification in the registry' });
-    expect(JSON.parse(logDirEvents(normalDir)[0]!.text!)).toEqual({ version: 1, broker: broker.brokerId, event: 1 });
+    // and the controller is told, the way Kafka tells it (a log dir event notification, which it reads and deletes),
+    // with the replicas in the failed dir recorded for it: the partition (its only replica offline) goes offline
+    // (two lines of one process, in no fixed order: the broker logs its write once the registry answered it, and the
+    // controller's watch may fire first)
+    await waitFor(() => /controller: broker \d+ has 1 replica\(s\) in failed log dirs: filling-0/.test(broker.stderr()), { message: 'the controller told' });
+    await waitFor(() => /wrote \/log_dir_event_notification\/log_dir_event_\d+ for the failure of log dir /.test(broker.stderr()), {
+      message: 'the broker logged the notification it wrote',
+    });
+    await waitFor(() => logDirEvents(normalDir).length === 0, { message: 'the notification processed and deleted' });
+    expect(await partitionErrors(broker, 'filling')).toEqual({
+      fetch: ErrorCode.KAFKA_STORAGE_ERROR,
+      listOffsets: ErrorCode.KAFKA_STORAGE_ERROR,
+      deleteRecords: ErrorCode.KAFKA_STORAGE_ERROR,
+    });
 
     // the other dir keeps taking and serving records
     const steady = await kcat(['-b', broker.bootstrap, '-P', '-t', 'steady', '-p', '0', '-X', 'acks=all'], { input: 'one\ntwo\nthree\n' });

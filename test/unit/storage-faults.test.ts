@@ -392,6 +392,18 @@ describe('LogManager: a failed log dir goes offline, the others keep serving', (
     await again.close();
   });
 
+  it('logs created together spread over the dirs like logs created one by one', async () => {
+    const { mgr, a, b } = await twoDirs();
+    // a new topic's partitions arrive at once (the broker reconciles them concurrently)
+    const logs = await Promise.all([0, 1, 2, 3, 4].map((p) => mgr.createLog('together', p, TOPIC_ID)));
+    const inA = logs.filter((l) => l.parentDir === path.resolve(a)).length;
+    const inB = logs.filter((l) => l.parentDir === path.resolve(b)).length;
+    expect([inA, inB]).toEqual([3, 2]);
+    // and the next one goes to the dir with fewer
+    expect((await mgr.createLog('together', 5, TOPIC_ID)).parentDir).toBe(path.resolve(b));
+    await mgr.close();
+  });
+
   it('a log that cannot be created takes its dir offline and is not created in another dir instead', async () => {
     const { mgr, a, b, events } = await twoDirs();
     await mgr.createLog('alpha', 0, TOPIC_ID); // dir a; the next one goes to dir b
