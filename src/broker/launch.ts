@@ -19,6 +19,7 @@ import { createLogger, type Logger } from '../server/logger.js';
 import type { ApiHandler } from '../server/request.js';
 import { Broker } from './broker.js';
 import { AdminHttpServer, parseAdminListeners, type AdminHandler } from '../admin-http/admin-server.js';
+import { processMetrics } from '../metrics/process-metrics.js';
 
 /** The embedded registry's file, beside the partition directories of the first log dir. */
 export const EMBEDDED_REGISTRY_FILE = 'kfk-registry.json';
@@ -226,7 +227,8 @@ export async function launchBroker(
     (l) =>
       new AdminHttpServer({
         ...l,
-        metrics: async () => ({ contentType: broker.metrics.contentType, body: await broker.metrics.text() }),
+        // the broker's metrics, then the process's (one set per process, however many brokers it runs)
+        metrics: async () => ({ contentType: broker.metrics.contentType, body: `${await broker.metrics.text()}\n${await processMetrics().metrics()}` }),
         readiness: () => broker.readiness(),
         handlers: opts.adminHandlers ?? [],
         onError: (err) => logger.error(`admin listener: ${(err as Error)?.stack ?? err}`),

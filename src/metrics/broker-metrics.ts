@@ -7,7 +7,7 @@
  * event (partition counts, log sizes, purgatory sizes, consumer lag, connections) is a gauge computed when
  * /metrics is scraped, from the broker's own structures.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What the scrape-time gauges read: the broker's state (src/metrics/broker-state.ts builds it from a Broker). */
 export interface BrokerStateSource {
@@ -252,8 +252,6 @@ export class BrokerMetrics {
         for (const [listener, count] of metrics.source.connectionCounts()) this.set({ listener }, count);
       },
     });
-
-    collectDefaultMetrics({ register: this.registry });
   }
 
   /** Attaches the broker whose state the gauges read (once it has started its components). */

@@ -136,6 +136,10 @@ it('describes partitions, the controller and the connections of a one-broker clu
     expect(s.value('kafka_server_delayedoperationpurgatory_purgatorysize', { delayedOperation: 'Produce' })).toBe(0);
     return true;
   }, { message: 'the gauges of a quiet one-broker cluster' });
+  // the process's own metrics come along (prom-client's defaults)
+  const processFamilies = (await scrape()).families;
+  expect(processFamilies.has('process_cpu_user_seconds_total')).toBe(true);
+  expect(processFamilies.has('nodejs_eventloop_lag_seconds')).toBe(true);
   // a connection held open shows in the connection count of its listener
   const s0 = await scrape();
   const idle = num(s0.value('kafka_server_socket_server_metrics_connection_count', { listener: 'PLAINTEXT' }));
