@@ -67,7 +67,7 @@ interface CommandState {
 }
 
 /** Every command name and alias (defining all of them is only needed for help, suggestions and errors). */
-const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions', 'console']);
+const COMMAND_NAMES = new Set(['server', 'zookeeper', 'topics', 'configs', 'acls', 'console-producer', 'produce', 'console-consumer', 'consume', 'consumer-groups', 'dump-log', 'perf', 'leader-election', 'reassign-partitions', 'transactions', 'get-offsets', 'delete-records', 'log-dirs', 'broker-api-versions', 'verifiable-producer', 'verifiable-consumer', 'cluster', 'completion', 'console']);
 
 function buildProgram(state: CommandState, argv: readonly string[]): Command {
   // Start-up: commander's work grows with every option defined, so only the command being run is defined (all of them
@@ -79,6 +79,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
     .description('A Kafka-compatible broker and the Kafka shell tools, in TypeScript.')
     .version(packageVersion(), '-V, --version', 'print the kfk version')
     .option('--debug', 'print stack traces on errors (or set KFK_DEBUG=1)')
+    .option('--no-color', 'no colour even on a terminal (or set NO_COLOR); piped output never has any')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -328,15 +329,15 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--max-messages <n>', 'exit after this many records')
       .option('--timeout-ms <ms>', 'exit after this long without a record')
       .addOption(new Option('--isolation-level <level>', 'read_committed or read_uncommitted').default(undefined))
-      .option('--property <prop=value>', 'formatter settings: print.key, print.value, print.timestamp, print.partition, print.offset, print.headers, key.separator, line.separator, headers.separator, headers.key.separator, null.literal (repeatable)', collect)
-      .option('--formatter <name>', 'json, or the default formatter')
+      .option('--property <prop=value>', 'formatter settings: print.key, print.value, print.timestamp, print.partition, print.offset, print.headers, key.separator, line.separator, headers.separator, headers.key.separator, null.literal, key.deserializer, value.deserializer (repeatable)', collect)
+      .option('--formatter <name>', 'kafka.tools.DefaultMessageFormatter (default), kafka.tools.NoOpMessageFormatter, or json (one object per record)')
       .option('--formatter-config <file>', 'formatter settings from a properties file')
       .option('--consumer-property <prop=value>', 'consumer config (repeatable)', collect)
       .option('--consumer.config <file>', 'consumer config properties file')
       .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --consumer.config wins')
-      .option('--skip-message-on-error', 'accepted for compatibility')
-      .option('--key-deserializer <class>', 'accepted for compatibility (keys are printed as bytes)')
-      .option('--value-deserializer <class>', 'accepted for compatibility (values are printed as bytes)')
+      .option('--skip-message-on-error', 'skip a record the formatter cannot print (a deserializer error) instead of stopping')
+      .option('--key-deserializer <class>', 'Kafka\'s deserializer for keys: StringDeserializer (default), LongDeserializer, IntegerDeserializer, ... (or key.deserializer)')
+      .option('--value-deserializer <class>', 'Kafka\'s deserializer for values, as --key-deserializer (or value.deserializer)')
       .option('--enable-systest-events', 'accepted for compatibility')
       .action(action(async () => (await import('./console-consumer.js')).runConsoleConsumer));
   }
@@ -362,10 +363,13 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--all-topics', 'with --reset-offsets: every topic the group has committed offsets for')
       .option('--to-earliest', 'reset to the earliest offset')
       .option('--to-latest', 'reset to the log end')
-      .option('--to-current', 'reset to the current offset')
+      .option('--to-current', 'reset to the committed offset (the log end where the group has none)')
       .option('--to-offset <offset>', 'reset to this offset (clamped to the log)')
       .option('--shift-by <n>', 'move the committed offset by n (negative: back)')
       .option('--to-datetime <datetime>', 'reset to the first offset at or after YYYY-MM-DDTHH:mm:SS.sss')
+      .option('--by-duration <duration>', 'reset to the first offset at or after now minus this ISO-8601 duration (PnDTnHnMnS, e.g. PT10M)')
+      .option('--from-file <file>', 'reset to the offsets of a CSV file: topic,partition,offset (group,topic,partition,offset for several groups), as --export prints')
+      .option('--export', 'with --reset-offsets: print the new offsets as CSV (for --from-file)')
       .option('--dry-run', 'print the new offsets without changing anything (the default)')
       .option('--execute', 'apply the new offsets')
       .option('--timeout <ms>', 'accepted for compatibility')
@@ -430,6 +434,111 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--partition <n>', 'look at this partition of --topic')
       .option('--max-transaction-timeout <minutes>', 'transactions open longer than this are candidates (default 15)')
       .action(txnAction('find-hanging'));
+  }
+
+  if (want('get-offsets')) {
+    program
+      .command('get-offsets')
+      .description('the offsets of partitions at a point in time (kafka-get-offsets.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--broker-list <servers>', 'same as --bootstrap-server (deprecated in Kafka)')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--topic <regex>', 'topics to look at, a regular expression (default: all)')
+      .option('--partitions <list>', 'with --topic: comma-separated partition ids (default: all)')
+      .option('--topic-partitions <list>', 'topic-regex[:p|:a-b|:a-|:-b], comma separated (instead of --topic/--partitions)')
+      .option('--time <time>', '-1 or latest (default), -2 or earliest, or a timestamp in ms (the first offset at or after it)')
+      .option('--exclude-internal-topics', 'leave out internal topics (__consumer_offsets, __transaction_state)')
+      .action(action(async () => (await import('./get-offsets.js')).runGetOffsets));
+  }
+
+  if (want('delete-records')) {
+    program
+      .command('delete-records')
+      .description('delete the records of partitions below an offset (kafka-delete-records.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--offset-json-file <file>', '{"partitions":[{"topic":"t","partition":0,"offset":3}],"version":1} (offset -1: the high watermark)')
+      .action(action(async () => (await import('./delete-records.js')).runDeleteRecords));
+  }
+
+  if (want('log-dirs')) {
+    program
+      .command('log-dirs')
+      .description('the log dirs of brokers with the size and lag of each replica (kafka-log-dirs.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--describe', 'describe the log dirs (the only action)')
+      .option('--broker-list <ids>', 'brokers to query, e.g. 0,1 (default: all)')
+      .option('--topic-list <topics>', 'topics to report, e.g. t1,t2 (default: all)')
+      .action(action(async () => (await import('./log-dirs.js')).runLogDirs));
+  }
+
+  if (want('broker-api-versions')) {
+    program
+      .command('broker-api-versions')
+      .description('the API versions every broker serves (kafka-broker-api-versions.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .action(action(async () => (await import('./broker-api-versions.js')).runBrokerApiVersions));
+  }
+
+  if (want('verifiable-producer')) {
+    program
+      .command('verifiable-producer')
+      .description('produce sequential integers and report each acknowledgement as JSON (kafka-verifiable-producer.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--broker-list <servers>', 'same as --bootstrap-server')
+      .option('--topic <topic>', 'topic to produce to')
+      .option('--max-messages <n>', 'records to produce (default -1: until stopped)')
+      .option('--throughput <n>', 'records/s to aim for (default -1: no limit)')
+      .option('--acks <acks>', '-1, 0, 1 or all (default -1)')
+      .option('--producer.config <file>', 'producer properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --producer.config wins')
+      .option('--message-create-time <ms>', 'timestamp of the first record; later ones add the time elapsed')
+      .option('--value-prefix <prefix>', 'values are <prefix>.<n> instead of <n>')
+      .option('--repeating-keys <n>', 'keys 0..n-1 in turn (default: no key)')
+      .action(action(async () => (await import('./verifiable-producer.js')).runVerifiableProducer));
+  }
+
+  if (want('verifiable-consumer')) {
+    program
+      .command('verifiable-consumer')
+      .description('consume as a group member and report assignments, records and commits as JSON (kafka-verifiable-consumer.sh)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--broker-list <servers>', 'same as --bootstrap-server')
+      .option('--topic <topic>', 'topic to consume')
+      .option('--group-id <group>', 'consumer group')
+      .option('--group-instance-id <id>', 'static membership id')
+      .option('--max-messages <n>', 'records to consume (default -1: until stopped)')
+      .option('--session-timeout <ms>', 'session timeout (default 30000)')
+      .option('--verbose', 'one record_data event per record')
+      .option('--enable-autocommit', 'auto commit instead of a commit after every batch')
+      .option('--reset-policy <policy>', 'earliest (default), latest or none')
+      .option('--assignment-strategy <names>', 'assignors: range, roundrobin, sticky, cooperative-sticky or Kafka\'s class names')
+      .option('--consumer.config <file>', 'consumer properties file')
+      .option('--command-config <file>', 'client properties file (security.protocol, sasl.*, ssl.*); --consumer.config wins')
+      .action(action(async () => (await import('./verifiable-consumer.js')).runVerifiableConsumer));
+  }
+
+  if (want('cluster')) {
+    program
+      .command('cluster')
+      .description('an overview: brokers and the controller, topics with partition health, groups with lag (kfk\'s own view)')
+      .option('--bootstrap-server <servers>', 'host:port[,host:port] of the cluster')
+      .option('--command-config <file>', 'admin client properties file')
+      .option('--include-internal', 'also list internal topics (__consumer_offsets, __transaction_state)')
+      .action(action(async () => (await import('./cluster.js')).runCluster));
+  }
+
+  if (want('completion')) {
+    program
+      .command('completion')
+      .description('print a shell completion script: source <(kfk completion bash)')
+      .argument('[shell]', 'bash, zsh or fish')
+      .action(async (shell: string | undefined) => {
+        const { runCompletion } = await import('./completion.js');
+        state.code = await runCompletion(shell, fullProgram());
+      });
   }
 
   if (want('perf')) {
@@ -506,8 +615,16 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
   return program;
 }
 
+/** Every command and flag the CLI defines (for kfk completion and the docs/cli.md check); nothing runs. */
+export function fullProgram(): Command {
+  return buildProgram({ code: 0, forceExit: true }, []);
+}
+
 /** Runs the CLI; resolves with the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(rawArgv: readonly string[]): Promise<number> {
+  // --no-color, anywhere on the line, is NO_COLOR for this process (colour is only ever used on a terminal)
+  const argv = rawArgv.filter((a) => a !== '--no-color');
+  if (argv.length !== rawArgv.length) process.env.NO_COLOR = '1';
   const state: CommandState = { code: 0, forceExit: true };
   const program = buildProgram(state, argv);
   const onStdoutError = (err: NodeJS.ErrnoException): void => {

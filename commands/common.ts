@@ -94,3 +94,24 @@ export function writeOut(data: string | Buffer): Promise<void> {
     else process.stdout.once('drain', () => resolve());
   });
 }
+
+/**
+ * An admin client from a tool's flags: --bootstrap-server (or bootstrap.servers), TLS and SASL from the properties
+ * of --command-config (and, winning over it, the file of `extraConfigFlag`, e.g. --admin.config).
+ */
+export async function adminFromFlags(opts: Opts, clientId: string, extraConfigFlag?: string): Promise<import('../src/client/admin.js').Admin> {
+  const props = {
+    ...(await readPropertiesFlag(opts.commandConfig, '--command-config')),
+    ...(extraConfigFlag !== undefined ? await readPropertiesFlag(opts[extraConfigFlag.replace(/^--/, '')], extraConfigFlag) : {}),
+  };
+  const security = await clientSecurityOf(props);
+  const { Admin } = await import('../src/client/admin.js');
+  return new Admin({ bootstrap: bootstrapFrom(opts.bootstrapServer ?? opts.brokerList, props), clientId: props['client.id'] ?? clientId, ...(security ? { security } : {}) });
+}
+
+/** A warning line on stderr (`WARN: ...`), its prefix in yellow on a terminal unless NO_COLOR / --no-color. */
+export function warn(message: string): void {
+  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+  const prefix = process.stderr.isTTY === true && !noColor ? '\u001b[33mWARN:\u001b[39m' : 'WARN:';
+  process.stderr.write(`${prefix} ${message}\n`);
+}

@@ -13,6 +13,7 @@ import {
   parseIntFlag,
   parseKeyValues,
   readPropertiesFlag,
+  warn,
   writeOut,
   type Opts,
 } from './common.js';
@@ -21,6 +22,7 @@ import { Consumer, type ConsumerOptions, type ConsumerRecord, type IsolationLeve
 import { ClusterClient } from '../src/client/cluster-client.js';
 import { GroupConsumer, type GroupConsumerOptions } from '../src/client/group-consumer.js';
 import { ErrorCode, KafkaError } from '../src/protocol/errors.js';
+import { DESERIALIZER_NAMES, deserializerFor, type Deserializer } from './deserializers.js';
 
 export interface FormatterConfig {
   printKey: boolean;
@@ -34,6 +36,9 @@ export interface FormatterConfig {
   headersSeparator: Buffer;
   headersKeySeparator: Buffer;
   nullLiteral: Buffer;
+  /** key.deserializer / value.deserializer (identity: print the bytes). */
+  keyDeserializer: Deserializer;
+  valueDeserializer: Deserializer;
 }
 
 function bool(v: string | undefined, dflt: boolean): boolean {
@@ -54,7 +59,16 @@ export function formatterConfig(props: Record<string, string>): FormatterConfig 
     headersSeparator: buf(props['headers.separator'], ','),
     headersKeySeparator: buf(props['headers.key.separator'], ':'),
     nullLiteral: buf(props['null.literal'], 'null'),
+    keyDeserializer: deserializerOf(props['key.deserializer'], 'key.deserializer'),
+    valueDeserializer: deserializerOf(props['value.deserializer'], 'value.deserializer'),
   };
+}
+
+function deserializerOf(name: string | undefined, what: string): Deserializer {
+  if (name === undefined || name.trim() === '') return (b) => b;
+  const d = deserializerFor(name);
+  if (d === undefined) throw new CliError(`${what}: unknown deserializer '${name}' (kfk has Kafka's built-in ones: ${DESERIALIZER_NAMES.join(', ')})`);
+  return d;
 }
 
 /** Kafka's DefaultMessageFormatter: [timestamp][partition][offset][headers][key][value], separated by key.separator. */
@@ -75,8 +89,8 @@ export function formatRecord(r: ConsumerRecord, cfg: FormatterConfig, out: Buffe
       fields.push(Buffer.concat(parts));
     }
   }
-  if (cfg.printKey) fields.push(r.key ?? cfg.nullLiteral);
-  if (cfg.printValue) fields.push(r.value ?? cfg.nullLiteral);
+  if (cfg.printKey) fields.push(r.key === null ? cfg.nullLiteral : cfg.keyDeserializer(r.key));
+  if (cfg.printValue) fields.push(r.value === null ? cfg.nullLiteral : cfg.valueDeserializer(r.value));
   fields.forEach((f, i) => {
     if (i > 0) out.push(cfg.keySeparator);
     out.push(f);
@@ -86,7 +100,7 @@ export function formatRecord(r: ConsumerRecord, cfg: FormatterConfig, out: Buffe
 }
 
 /** One JSON object per line: topic, partition, offset, timestamp, key, value, headers (UTF-8 strings or null). */
-export function formatJson(r: ConsumerRecord): string {
+export function formatJson(r: ConsumerRecord, cfg?: Pick<FormatterConfig, 'keyDeserializer' | 'valueDeserializer'>): string {
   const headers: Record<string, string | null> = {};
   for (const h of r.headers) headers[h.key] = h.value === null ? null : h.value.toString('utf8');
   return `${JSON.stringify({
@@ -94,8 +108,8 @@ export function formatJson(r: ConsumerRecord): string {
     partition: r.partition,
     offset: r.offset,
     timestamp: r.timestamp,
-    key: r.key === null ? null : r.key.toString('utf8'),
-    value: r.value === null ? null : r.value.toString('utf8'),
+    key: r.key === null ? null : (cfg ? cfg.keyDeserializer(r.key) : r.key).toString('utf8'),
+    value: r.value === null ? null : (cfg ? cfg.valueDeserializer(r.value) : r.value).toString('utf8'),
     headers,
   })}\n`;
 }
@@ -105,6 +119,8 @@ const DEFAULT_FORMATTERS = new Set([
   'kafka.tools.DefaultMessageFormatter',
   'org.apache.kafka.tools.consumer.DefaultMessageFormatter',
 ]);
+/** Kafka's NoOpMessageFormatter: consumes and prints nothing (the count still goes to stderr). */
+const NOOP_FORMATTERS = new Set(['noop', 'kafka.tools.NoOpMessageFormatter', 'org.apache.kafka.tools.consumer.NoOpMessageFormatter']);
 
 function parseOffset(v: unknown): OffsetSpec {
   const s = String(v).trim().toLowerCase();
@@ -156,13 +172,17 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
 
   const formatter = opts.formatter === undefined ? 'default' : String(opts.formatter);
   const json = formatter.toLowerCase() === 'json';
-  if (!json && !DEFAULT_FORMATTERS.has(formatter)) {
-    throw new CliError(`unknown formatter '${formatter}' (supported: json, or the default formatter)`);
+  const noop = NOOP_FORMATTERS.has(formatter);
+  if (!json && !noop && !DEFAULT_FORMATTERS.has(formatter)) {
+    throw new CliError(`unknown formatter '${formatter}' (supported: json, kafka.tools.DefaultMessageFormatter, kafka.tools.NoOpMessageFormatter)`);
   }
   const fmtProps = {
+    ...(opts.keyDeserializer !== undefined ? { 'key.deserializer': String(opts.keyDeserializer) } : {}),
+    ...(opts.valueDeserializer !== undefined ? { 'value.deserializer': String(opts.valueDeserializer) } : {}),
     ...(await readPropertiesFlag(opts.formatterConfig, '--formatter-config')),
     ...parseKeyValues(opts.property as string[] | undefined, '--property'),
   };
+  const skipOnError = opts.skipMessageOnError === true;
   const fmt = formatterConfig(fmtProps);
 
   const num = (k: string, min = 0): number | undefined => (props[k] === undefined ? undefined : parseIntFlag(props[k], k, min));
@@ -254,7 +274,7 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
       } catch (err) {
         if (!(err instanceof KafkaError) || err.code !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || stopping) throw err;
         if (!warned) {
-          process.stderr.write(`WARN: ${topic !== undefined ? `topic '${topic}' does not exist yet` : err.message}; waiting for it\n`);
+          warn(`${topic !== undefined ? `topic '${topic}' does not exist yet` : err.message}; waiting for it`);
           warned = true;
         }
         await new Promise((r) => setTimeout(r, 500));
@@ -277,8 +297,23 @@ export async function runConsoleConsumer(opts: Opts): Promise<number> {
       const out: Buffer[] = [];
       for (let i = 0; i < take; i++) {
         const r = records[i]!;
-        if (json) out.push(Buffer.from(formatJson(r), 'utf8'));
-        else formatRecord(r, fmt, out);
+        if (noop) continue;
+        const mark = out.length;
+        try {
+          if (json) out.push(Buffer.from(formatJson(r, fmt), 'utf8'));
+          else formatRecord(r, fmt, out);
+        } catch (err) {
+          // Kafka's ConsoleConsumer: a record the formatter cannot print stops the consumer, or is skipped with
+          // --skip-message-on-error (what was already formatted is printed either way)
+          out.length = mark;
+          const what = `${(err as Error).name}: ${(err as Error).message} (${r.topic}-${r.partition} offset ${r.offset})`;
+          if (!skipOnError) {
+            count += i;
+            if (out.length > 0) await writeOut(Buffer.concat(out));
+            throw new CliError(`Error processing message, terminating consumer process: ${what}`);
+          }
+          process.stderr.write(`ERROR Error processing message, skipping this message: ${what}\n`);
+        }
       }
       count += take;
       if (out.length > 0) await writeOut(Buffer.concat(out));

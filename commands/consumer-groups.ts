@@ -4,7 +4,7 @@
  * columns (GROUP/TOPIC/CONSUMER-ID/HOST at least 15 wide, PARTITION 10, offsets and LAG 15), `-` for a
  * missing value, a blank line before each table.
  */
-import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, warn, writeOut, type Opts } from './common.js';
 import { Admin, type GroupDescription, type GroupOffset } from '../src/client/admin.js';
 import { ErrorCode, KafkaError, errorName } from '../src/protocol/errors.js';
 
@@ -128,12 +128,18 @@ async function printOffsets(admin: Admin, desc: GroupDescription): Promise<void>
   const wTopic = Math.max(15, ...rows.map((r) => r.topic.length));
   const wConsumer = Math.max(15, ...rows.map((r) => r.consumerId.length));
   const wHost = Math.max(15, ...rows.map((r) => r.host.length));
-  const line = (cols: Array<string | number>): string =>
-    `${pad(cols[0]!, wGroup)} ${pad(cols[1]!, wTopic)} ${pad(cols[2]!, 10)} ${pad(cols[3]!, 15)} ${pad(cols[4]!, 15)} ${pad(cols[5]!, 15)} ${pad(cols[6]!, wConsumer)} ${pad(cols[7]!, wHost)} ${cols[8]!}`;
+  // On a terminal, a partition with lag shows it in yellow (padding first, so the columns stay aligned)
+  const colours = process.stdout.isTTY === true ? (await import('./tty.js')).palette(process.stdout) : undefined;
+  const lagCell = (lag: number | undefined): string => {
+    const cell = pad(lag ?? MISSING, 15);
+    return colours !== undefined && lag !== undefined && lag > 0 ? colours.yellow(cell) : cell;
+  };
+  const line = (cols: Array<string | number>, lag?: string): string =>
+    `${pad(cols[0]!, wGroup)} ${pad(cols[1]!, wTopic)} ${pad(cols[2]!, 10)} ${pad(cols[3]!, 15)} ${pad(cols[4]!, 15)} ${lag ?? pad(cols[5]!, 15)} ${pad(cols[6]!, wConsumer)} ${pad(cols[7]!, wHost)} ${cols[8]!}`;
   const out = ['', line(['GROUP', 'TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID', 'HOST', 'CLIENT-ID'])];
   for (const r of rows) {
     const lag = r.offset !== undefined && r.logEnd !== undefined ? Math.max(0, r.logEnd - r.offset) : undefined;
-    out.push(line([r.group, r.topic, r.partition, r.offset ?? MISSING, r.logEnd ?? MISSING, lag ?? MISSING, r.consumerId, r.host, r.clientId]));
+    out.push(line([r.group, r.topic, r.partition, r.offset ?? MISSING, r.logEnd ?? MISSING, lag ?? MISSING, r.consumerId, r.host, r.clientId], lagCell(lag)));
   }
   out.push('');
   await writeOut(out.map((l) => `${l}\n`).join(''));
@@ -225,20 +231,51 @@ type ResetSpec =
   | { kind: 'latest' }
   | { kind: 'offset'; offset: number }
   | { kind: 'shift'; by: number }
-  | { kind: 'datetime'; timestamp: number };
+  | { kind: 'current' }
+  | { kind: 'datetime'; timestamp: number }
+  | { kind: 'file'; offsets: Map<string, GroupOffset[]> };
 
 function parseResetSpec(opts: Opts): ResetSpec {
   const specs: ResetSpec[] = [];
   if (opts.toEarliest) specs.push({ kind: 'earliest' });
   if (opts.toLatest) specs.push({ kind: 'latest' });
-  if (opts.toCurrent) throw new CliError('--to-current is not supported; use --shift-by 0');
+  if (opts.toCurrent) specs.push({ kind: 'current' });
   if (opts.toOffset !== undefined) specs.push({ kind: 'offset', offset: parseIntFlag(opts.toOffset, '--to-offset', 0) });
   if (opts.shiftBy !== undefined) specs.push({ kind: 'shift', by: parseIntFlag(opts.shiftBy, '--shift-by') });
   if (opts.toDatetime !== undefined) specs.push({ kind: 'datetime', timestamp: parseDatetime(String(opts.toDatetime)) });
+  if (opts.byDuration !== undefined) specs.push({ kind: 'datetime', timestamp: Date.now() - parseDuration(String(opts.byDuration)) });
+  if (opts.fromFile !== undefined) specs.push({ kind: 'file', offsets: new Map() });
   if (specs.length !== 1) {
-    throw new CliError('Option [reset-offsets] takes exactly one of these options: [to-datetime], [to-earliest], [to-latest], [shift-by], [to-offset]');
+    throw new CliError(
+      'Option [reset-offsets] takes exactly one of these options: [to-datetime], [by-duration], [to-earliest], [to-latest], [shift-by], [from-file], [to-current], [to-offset]',
+    );
   }
   return specs[0]!;
+}
+
+/** An ISO-8601 duration as Kafka's --by-duration takes it: PnDTnHnMnS (e.g. PT10M, P1DT2H, PT0.5S). */
+export function parseDuration(s: string): number {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(s.trim());
+  if (!m || s.trim().toUpperCase() === 'P' || s.trim().toUpperCase().endsWith('T')) throw new CliError(`Error parsing duration '${s}': expected the format PnDTnHnMnS, e.g. PT10M`);
+  const [, d, h, mi, sec] = m;
+  return ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(mi ?? 0)) * 60_000 + Math.round(Number(sec ?? 0) * 1000);
+}
+
+/**
+ * The CSV of --from-file (what --export prints): `topic,partition,offset` lines for one group, or
+ * `group,topic,partition,offset` lines for several. Offsets by group ('' when the file names none).
+ */
+export function parseOffsetsCsv(text: string): Map<string, GroupOffset[]> {
+  const out = new Map<string, GroupOffset[]>();
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return;
+    const cols = line.split(',').map((c) => c.trim());
+    if (cols.length !== 3 && cols.length !== 4) throw new CliError(`--from-file line ${i + 1}: expected topic,partition,offset or group,topic,partition,offset (got '${line}')`);
+    const [group, topic, partition, offset] = cols.length === 4 ? cols : ['', ...cols];
+    if (!/^\d+$/.test(partition!) || !/^\d+$/.test(offset!)) throw new CliError(`--from-file line ${i + 1}: partition and offset must be non-negative integers (got '${line}')`);
+    out.set(group!, [...(out.get(group!) ?? []), { topic: topic!, partition: Number(partition), offset: Number(offset) }]);
+  });
+  return out;
 }
 
 /** Kafka's format YYYY-MM-DDTHH:mm:SS.sss, local time unless a zone (Z, ±HH:mm) follows. */
@@ -288,9 +325,19 @@ async function resolvePartitions(admin: Admin, group: string, opts: Opts): Promi
 
 async function resetOffsets(admin: Admin, groups: string[], opts: Opts): Promise<number> {
   const spec = parseResetSpec(opts);
+  if (spec.kind === 'file') {
+    const { readFile } = await import('node:fs/promises');
+    let text: string;
+    try {
+      text = await readFile(String(opts.fromFile), 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read --from-file ${String(opts.fromFile)}: ${(err as Error).message}`);
+    }
+    spec.offsets = parseOffsetsCsv(text);
+  }
   if (opts.dryRun && opts.execute) throw new CliError('Option [reset-offsets] takes only one of these options: [dry-run], [execute]');
   if (!opts.dryRun && !opts.execute) {
-    process.stderr.write('WARN: No action will be performed as the --execute option is missing. In a future major release, the default behavior of this command will be to prompt the user before executing the reset rather than doing a dry run. You should add the --dry-run option explicitly if you are scripting this command and want to keep the current default behavior without prompting.\n');
+    warn('No action will be performed as the --execute option is missing. In a future major release, the default behavior of this command will be to prompt the user before executing the reset rather than doing a dry run. You should add the --dry-run option explicitly if you are scripting this command and want to keep the current default behavior without prompting.');
   }
   const plans: Array<{ group: string; offsets: GroupOffset[] }> = [];
   for (const group of groups) {
@@ -298,14 +345,26 @@ async function resetOffsets(admin: Admin, groups: string[], opts: Opts): Promise
     if (ACTIVE_STATES.has(desc.state)) {
       throw new CliError(`Assignments can only be reset if the group '${group}' is inactive, but the current state is ${desc.state}.`);
     }
+    if (spec.kind === 'file') {
+      // the file's lines for this group (or its group-less lines), limited to --topic when given
+      const fromFile = spec.offsets.get(group) ?? spec.offsets.get('') ?? [];
+      const only = (opts.topic as string[] | undefined)?.map((t) => t.split(':')[0]);
+      plans.push({ group, offsets: fromFile.filter((o) => only === undefined || only.includes(o.topic)) });
+      continue;
+    }
     const partitions = await resolvePartitions(admin, group, opts);
     plans.push({ group, offsets: await planOffsets(admin, group, partitions, spec) });
   }
   const rows = plans.flatMap((p) => p.offsets.map((o) => ({ group: p.group, ...o })));
   const out: string[] = [];
-  if (rows.length > 0) out.push('', `${pad('GROUP', 30)} ${pad('TOPIC', 30)} ${pad('PARTITION', 10)} ${pad('NEW-OFFSET', 15)}`);
-  for (const r of rows) out.push(`${pad(r.group, 30)} ${pad(r.topic, 30)} ${pad(r.partition, 10)} ${pad(r.offset, 15)}`);
-  out.push('');
+  if (opts.export === true) {
+    // Kafka's CSV: without the group column for one group, with it for several (what --from-file reads back)
+    for (const r of rows) out.push(groups.length > 1 ? `${r.group},${r.topic},${r.partition},${r.offset}` : `${r.topic},${r.partition},${r.offset}`);
+  } else {
+    if (rows.length > 0) out.push('', `${pad('GROUP', 30)} ${pad('TOPIC', 30)} ${pad('PARTITION', 10)} ${pad('NEW-OFFSET', 15)}`);
+    for (const r of rows) out.push(`${pad(r.group, 30)} ${pad(r.topic, 30)} ${pad(r.partition, 10)} ${pad(r.offset, 15)}`);
+    out.push('');
+  }
   if (opts.execute) {
     for (const p of plans) if (p.offsets.length > 0) await admin.alterGroupOffsets(p.group, p.offsets);
   }
@@ -337,7 +396,7 @@ async function planOffsets(admin: Admin, group: string, partitions: Array<{ topi
     }
   }
   let current: Map<string, number> | undefined;
-  if (spec.kind === 'shift') {
+  if (spec.kind === 'shift' || spec.kind === 'current') {
     current = new Map((await admin.listGroupOffsets(group, partitions)).map((c) => [k(c.topic, c.partition), c.offset]));
   }
   return partitions.map((tp) => {
@@ -359,11 +418,17 @@ async function planOffsets(admin: Admin, group: string, partitions: Array<{ topi
         offset = clamp(tp, (cur ?? latest.get(key) ?? 0) + spec.by);
         break;
       }
+      case 'current':
+        // Kafka: the committed offset, or the log end for a partition the group has none for
+        offset = current!.get(key) ?? latest.get(key) ?? 0;
+        break;
       case 'datetime': {
         const o = byTime!.get(key);
         offset = o !== undefined && o >= 0 ? o : (latest.get(key) ?? 0);
         break;
       }
+      case 'file':
+        throw new Error('unreachable: --from-file offsets are not planned');
     }
     return { topic: tp.topic, partition: tp.partition, offset };
   });

@@ -62,8 +62,12 @@ export async function runDumpLog(opts: Opts): Promise<number> {
     if (!fs.existsSync(file)) throw new CliError(`file '${file}' does not exist`);
   }
   const reports: string[] = [];
-  for (const file of files) {
+  // Several files on a terminal: which one is being read, on stderr (stdout keeps Kafka's shape)
+  const progress = files.length > 1 && process.stderr.isTTY === true ? new (await import('./tty.js')).Progress(process.stderr) : undefined;
+  for (const [i, file] of files.entries()) {
+    progress?.update(`dumping ${i + 1}/${files.length}: ${file}`, true);
     const one = dumpFile(file, options);
+    progress?.done();
     await writeOut(one.out.map((l) => `${l}\n`).join(''));
     reports.push(...one.err);
   }

@@ -75,12 +75,16 @@ export async function runPerfConsume(opts: Opts): Promise<number> {
   let lastMessages = 0;
   let lastRebalance = 0;
   let endMs = startMs;
+  // On a terminal: a progress bar on stderr (stdout keeps Kafka's CSV)
+  const tty = process.stderr.isTTY === true ? await import('./tty.js') : undefined;
+  const progress = tty ? new tty.Progress(process.stderr) : undefined;
   try {
     for (;;) {
       const now = Date.now();
       if (messagesRead >= messages || now - lastConsumed > timeoutMs) break;
       const n = await consumer.pollEach(count, { maxWaitMs: POLL_MS });
       endMs = Date.now();
+      if (tty && progress) progress.update(`${tty.bar(messagesRead / messages)} ${messagesRead}/${messages} records consumed`);
       if (n > 0) lastConsumed = endMs;
       if (detailed && endMs - lastReport >= reportingIntervalMs) {
         const rebalance = consumer.rebalanceTimeMs - lastRebalance;
@@ -91,6 +95,7 @@ export async function runPerfConsume(opts: Opts): Promise<number> {
         lastRebalance = consumer.rebalanceTimeMs;
       }
     }
+    progress?.done();
     if (messagesRead < messages) {
       process.stderr.write(
         `WARNING: Exiting before consuming the expected number of messages: timeout (${timeoutMs} ms) exceeded. You can use the --timeout option to increase the timeout.\n`,

@@ -122,6 +122,14 @@ async function verify(admin: Admin, plan: PartitionReplicas[]): Promise<number> 
     else lines.push(`There is no active reassignment of partition ${name}, but replica set is ${replicas.join(',')} rather than ${p.replicas.join(',')}.`);
   }
   await writeOut(`${lines.join('\n')}\n`);
+  if (process.stderr.isTTY === true) {
+    // On a terminal, how far the whole plan is, on stderr (stdout keeps Kafka's lines)
+    const tty = await import('./tty.js');
+    const done = lines.filter((l) => l.endsWith('is complete.')).length;
+    const colours = tty.palette(process.stderr);
+    const text = `${tty.bar(done / Math.max(1, plan.length))} ${done} of ${plan.length} partition reassignment(s) complete`;
+    process.stderr.write(`${done === plan.length ? colours.green(text) : colours.yellow(text)}\n`);
+  }
   return 0;
 }
 

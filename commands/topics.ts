@@ -170,6 +170,13 @@ async function describe(admin: Admin, topic: string | undefined, opts: Opts): Pr
   const minIsr = opts.underMinIsrPartitions || opts.atMinIsrPartitions ? await minInsyncReplicas(admin, topics.map((t) => t.name)) : new Map<string, number>();
   const liveBrokers = opts.unavailablePartitions ? new Set((await admin.describeCluster()).brokers.map((b) => b.nodeId)) : new Set<number>();
   const lines: string[] = [];
+  // On a terminal: offline partitions in red, under-replicated ones in yellow (tty.ts loads only there)
+  const colours = process.stdout.isTTY === true ? (await import('./tty.js')).palette(process.stdout) : undefined;
+  const colour = (line: string, p: TopicDescription['partitions'][number]): string => {
+    if (colours === undefined) return line;
+    if (p.leader < 0) return colours.red(line);
+    return p.isr.length < p.replicas.length ? colours.yellow(line) : line;
+  };
   for (const t of topics) {
     const parts = t.partitions.filter((p) => {
       const hasLeader = p.leader >= 0;
@@ -187,7 +194,7 @@ async function describe(admin: Admin, topic: string | undefined, opts: Opts): Pr
         .join(',');
       lines.push(`Topic: ${t.name}\tPartitionCount: ${t.partitions.length}\tReplicationFactor: ${rf}\tConfigs:${cfg ? ` ${cfg}` : ''}`);
     }
-    for (const p of parts) lines.push(formatPartition(t.name, p));
+    for (const p of parts) lines.push(colour(formatPartition(t.name, p), p));
   }
   await writeOut(lines.map((l) => `${l}\n`).join(''));
   return 0;

@@ -39,6 +39,7 @@ import { incrementalAlterConfigsHandler } from './handlers/incremental-alter-con
 import { createPartitionsHandler } from './handlers/create-partitions.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { deleteRecordsHandler } from './handlers/delete-records.js';
+import { describeLogDirsHandler } from './handlers/describe-log-dirs.js';
 import { initProducerIdHandler } from './handlers/init-producer-id.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { GroupCoordinator } from '../group/group-coordinator.js';
@@ -81,6 +82,12 @@ import type { ListenerSecurity } from '../security/listener-security.js';
 import type { ClientSecurity } from '../security/client-security.js';
 import { EntityConfigCache } from '../security/entity-configs.js';
 import { ScramCredentialCache, buildListenerTransport, type BuiltTransport } from '../security/listener-transport.js';
+import { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { DynamicConfigWatcher } from './dynamic-config-watcher.js';
+import type { DynamicBrokerConfigs } from './handlers/config-resources.js';
+import { brokerConfigFromProperties } from '../config/broker-config.js';
+import { meteredHandler } from '../metrics/metered-handler.js';
+import { brokerStateSource } from '../metrics/broker-state.js';
 import { gateWhileLoading } from './loading-gate.js';
 import { readOpenFileLimit } from '../log/open-file-limit.js';
 
@@ -112,6 +119,11 @@ export interface BrokerOptions {
   connectionLimits?: ConnectionLimits;
   /** Broker-level defaults for every log (topic overrides win). */
   logDefaults: Partial<LogConfig>;
+  /**
+   * The log defaults of a broker config (launch.ts's logDefaultsFromBroker): with brokerConfig, dynamic broker configs
+   * (/config/brokers/<id|<default>>) change logDefaults in place through it and every log is reconciled.
+   */
+  logDefaultsFromConfig?: (config: BrokerConfig) => Partial<LogConfig>;
   /** log.retention.check.interval.ms (default 300000). */
   logRetentionCheckIntervalMs?: number;
   /** Maps a topic's config overrides onto log settings (on top of logDefaults). */
@@ -177,6 +189,8 @@ export class Broker implements BrokerServices {
   private advertised: ListenerConfig[] = [];
   /** The registry's user and client configs (SCRAM credentials, quotas), kept current. */
   entityConfigs: EntityConfigCache | null = null;
+  /** Applies /config/brokers/<id|<default>> (dynamic broker configs) to the log defaults. */
+  private dynamicConfigs: DynamicConfigWatcher | null = null;
   private transports: BuiltTransport[] = [];
   /** The ACL authorizer (authorizer.class.name), or null: every request allowed. */
   readonly authorizer: AclAuthorizer | null;
@@ -184,6 +198,10 @@ export class Broker implements BrokerServices {
   readonly requestAuthorizer: RequestAuthorizer | null;
   /** Client quotas (producer_byte_rate, consumer_byte_rate, request_percentage), from the registry's configs. */
   readonly clientQuotas: ClientQuotas;
+  /** Request, topic, replication and controller metrics (served by the admin listener's /metrics). */
+  readonly metrics = new BrokerMetrics();
+  /** Set once start() has registered the broker and reconciled once. */
+  private started = false;
 
   constructor(readonly options: BrokerOptions) {
     this.logger = options.logger ?? createLogger('info');
@@ -253,6 +271,7 @@ export class Broker implements BrokerServices {
       createTopicsHandler(this),
       deleteTopicsHandler(this),
       deleteRecordsHandler(this),
+      describeLogDirsHandler(this),
       findCoordinatorHandler(this),
       joinGroupHandler(this),
       syncGroupHandler(this),
@@ -301,7 +320,9 @@ export class Broker implements BrokerServices {
       // Every request is authorized (when the broker has an authorizer) before its handler sees it, so a refused
       // request never waits for a recovery; the gate sees what authorization left of it.
       const authorized = this.authorizer ? authorizingHandler(gated, auth, topicName) : gated;
-      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(authorized) : authorized);
+      // Outermost: every request is counted and timed, refused or not (src/metrics).
+      const metered = meteredHandler(authorized, this.metrics, topicName);
+      this.handlers.set(h.apiKey, options.wrapHandler ? options.wrapHandler(metered) : metered);
     }
   }
 
@@ -424,6 +445,12 @@ export class Broker implements BrokerServices {
     // logs recovered while the broker was still starting: the first full pass hosts them
     for (const [topic, partition] of this.recoveredBeforeStart.splice(0)) this.reconciler.partitionRecovered(topic, partition);
 
+    const bcfg = this.options.brokerConfig;
+    const toLogDefaults = this.options.logDefaultsFromConfig;
+    if (bcfg !== undefined && toLogDefaults !== undefined) {
+      this.dynamicConfigs = new DynamicConfigWatcher(registry, this.options.brokerId, this.logger, (d) => this.applyDynamicConfigs(bcfg, toLogDefaults, d));
+      await this.dynamicConfigs.start();
+    }
     this.entityConfigs = new EntityConfigCache(registry, this.logger);
     await this.entityConfigs.start();
     this.clientQuotas.follow(this.entityConfigs);
@@ -464,6 +491,7 @@ export class Broker implements BrokerServices {
       this.logger.warn('registry session was re-established: registering broker again');
       void (async () => {
         await this.entityConfigs?.reload();
+        await this.dynamicConfigs?.reload();
         await this.authorizer?.reload();
         // The old session's record of replicas in failed log dirs went with it: recorded again before the broker
         // registers, so that the controller, seeing the broker come back, never takes those replicas as online.
@@ -476,7 +504,53 @@ export class Broker implements BrokerServices {
     await this.controller.startup();
     await this.reconcile();
     this.logOpenFileBudget();
+    this.metrics.attach(brokerStateSource(this));
+    this.started = true;
     this.markReady();
+  }
+
+  /**
+   * Dynamic broker configs changed: the log defaults become those of the static config with the dynamic default and
+   * this broker's dynamic configs on top, and every hosted log gets them (where its topic has no override).
+   */
+  private async applyDynamicConfigs(base: BrokerConfig, toLogDefaults: (c: BrokerConfig) => Partial<LogConfig>, d: DynamicBrokerConfigs): Promise<void> {
+    let merged: BrokerConfig;
+    try {
+      merged = brokerConfigFromProperties({ ...base.originals, ...d.defaults, ...d.broker });
+    } catch (err) {
+      this.logger.warn(`ignoring invalid dynamic broker configs ${JSON.stringify(d)}: ${(err as Error).message}`);
+      return;
+    }
+    const target = this.options.logDefaults as Record<string, unknown>;
+    for (const k of Object.keys(target)) delete target[k];
+    Object.assign(target, toLogDefaults(merged));
+    this.logger.info(`dynamic broker configs: default ${JSON.stringify(d.defaults)}, broker ${this.options.brokerId} ${JSON.stringify(d.broker)}`);
+    if (this.reconciler !== null && !this.stopped) await this.reconcile();
+  }
+
+  /** Open client connections by listener name. */
+  connectionCounts(): [string, number][] {
+    return this.servers.map((s) => [s.listenerName, s.connectionCount]);
+  }
+
+  /**
+   * Whether the broker should receive traffic (/health/ready): started, registered in the registry, not stopping,
+   * and caught up: every replica it follows is in its partition's ISR. The reason says what is missing.
+   */
+  readiness(): { ready: boolean; reason: string } {
+    if (this.stopped || this.stopping !== null) return { ready: false, reason: 'shutting down' };
+    if (!this.started) return { ready: false, reason: 'starting' };
+    const registered = this.metadata.brokers.has(this.options.brokerId);
+    if (!registered) return { ready: false, reason: `broker ${this.options.brokerId} is not registered` };
+    const recovering = this.logManager.loadingCount;
+    if (recovering > 0) return { ready: false, reason: `${recovering} log(s) still recovering after an unclean shutdown` };
+    const behind: string[] = [];
+    for (const p of this.replicaManager.hostedPartitions()) {
+      if (p.log.isOffline) behind.push(`${p.topic}-${p.partition} (offline)`);
+      else if (!p.isLeader && p.leaderId >= 0 && !p.isr.includes(this.options.brokerId)) behind.push(`${p.topic}-${p.partition}`);
+    }
+    if (behind.length > 0) return { ready: false, reason: `not in the ISR of ${behind.length} partition(s): ${behind.slice(0, 10).join(', ')}` };
+    return { ready: true, reason: 'registered and caught up' };
   }
 
   /** One line at start: the process's open-file limit and the log's share of it (docs/storage.md, "File descriptors"). */
@@ -651,6 +725,7 @@ export class Broker implements BrokerServices {
     await Promise.all(this.servers.map((s) => s.stop()));
     for (const t of this.transports) t.close();
     this.entityConfigs?.close();
+    this.dynamicConfigs?.close();
     this.authorizer?.close();
     this.reconciler?.stop();
     this.closeTransactions();
@@ -678,6 +753,7 @@ export class Broker implements BrokerServices {
     await Promise.all(this.servers.map((s) => s.stop()));
     for (const t of this.transports) t.close();
     this.entityConfigs?.close();
+    this.dynamicConfigs?.close();
     this.authorizer?.close();
     await this.controller.shutdown();
     this.closeTransactions();

@@ -75,7 +75,14 @@ export function brokerConfigFor(base: BrokerConfig, id: number, port: number): B
     listeners: [listener],
     advertisedListeners: [{ ...advertisedBase, port }],
     logDirs: base.logDirs.map((d) => join(d, `broker-${id}`)),
+    values: { ...base.values, 'admin.listeners': adminListenersFor(base.values['admin.listeners'], id) },
   };
+}
+
+/** Broker i of --brokers N serves its admin listener on the configured port + i (port 0: a free port each). */
+function adminListenersFor(value: unknown, id: number): string | null {
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  return value.replace(/:(\d+)(\/?)(?=\s*(,|$))/g, (_m, port: string, slash: string) => `:${Number(port) === 0 ? 0 : Number(port) + id}${slash}`);
 }
 
 /** The ports of the N brokers: the given list, or consecutive from the listener's port (0 stays 0: a free port each). */

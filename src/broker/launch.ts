@@ -10,6 +10,7 @@ import type { BrokerConfig } from '../config/broker-config.js';
 import { ConfigError } from '../config/config-def.js';
 import { refuseUnsafeSettings } from '../config/unsafe-settings.js';
 import { interBrokerClientSecurity, listenerSecurities } from '../security/listener-security.js';
+import type { ConsoleHandler } from '../console/handler.js';
 import { DEFAULT_QUEUED_BYTES_PER_CONNECTION, normaliseIp, type ConnectionLimits } from '../server/connection-quotas.js';
 import { validateTopicConfig } from '../config/topic-config.js';
 import type { LogConfig } from '../log/log-config.js';
@@ -18,6 +19,8 @@ import { EmbeddedRegistryStore } from '../registry/embedded.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import type { ApiHandler } from '../server/request.js';
 import { Broker } from './broker.js';
+import { AdminHttpServer, parseAdminListeners, type AdminHandler } from '../admin-http/admin-server.js';
+import { processMetrics } from '../metrics/process-metrics.js';
 
 /** The embedded registry's file, beside the partition directories of the first log dir. */
 export const EMBEDDED_REGISTRY_FILE = 'kfk-registry.json';
@@ -36,6 +39,8 @@ export interface RunningBroker {
   readonly failed: Promise<Error>;
   /** Abrupt stop, the in-process equivalent of kill -9 (see Broker.kill). */
   kill(): Promise<void>;
+  /** The admin listeners (admin.listeners; empty when unset): mount() more handlers on them. */
+  readonly admin: readonly AdminHttpServer[];
 }
 
 /** A registry opened by the caller (brokers of one process sharing an embedded store). */
@@ -159,10 +164,13 @@ export async function launchBroker(
      * stop(); or a ProvidedRegistry whose close() also runs after the stop.
      */
     registry?: Registry | ProvidedRegistry;
+    /** Handlers mounted on the admin listeners for the paths they do not serve themselves (the web console). */
+    adminHandlers?: readonly AdminHandler[];
   } = {},
 ): Promise<RunningBroker> {
   // Before anything is opened or created: settings kfk cannot honour and must not silently ignore.
   refuseUnsafeSettings(config);
+  const adminListeners = parseAdminListeners(config.values['admin.listeners'] as string | null);
   // TLS and SASL of every listener, validated (keystores read, JAAS lines parsed) before anything is opened
   const listenerSecurity = listenerSecurities(config);
   const interBrokerSecurity = interBrokerClientSecurity(config);
@@ -193,6 +201,7 @@ export async function launchBroker(
     socketRequestMaxBytes: config.socketRequestMaxBytes,
     connectionLimits,
     logDefaults: logDefaultsFromBroker(config),
+    logDefaultsFromConfig: logDefaultsFromBroker,
     logRetentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     brokerConfig: config,
     topicLogConfig: logConfigFromTopic,
@@ -213,12 +222,37 @@ export async function launchBroker(
     ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
     ...(opts.beforeSendingTxnMarkers ? { beforeSendingTxnMarkers: opts.beforeSendingTxnMarkers } : {}),
   });
+  // The admin listener is up before the broker starts: /health/live answers (and /health/ready says "starting")
+  // while logs load.
+  const admin = adminListeners.map(
+    (l) =>
+      new AdminHttpServer({
+        ...l,
+        // the broker's metrics, then the process's (one set per process, however many brokers it runs)
+        metrics: async () => ({ contentType: broker.metrics.contentType, body: `${await broker.metrics.text()}\n${await processMetrics().metrics()}` }),
+        readiness: () => broker.readiness(),
+        handlers: opts.adminHandlers ?? [],
+        onError: (err) => logger.error(`admin listener: ${(err as Error)?.stack ?? err}`),
+      }),
+  );
+  // The web console at the admin listener's `/` (after the broker is up: it is a client of the broker's own listener).
+  let webConsole: ConsoleHandler | null = null;
+  const stopAdmin = async (): Promise<void> => {
+    await Promise.all(admin.map((a) => a.stop()));
+    await webConsole?.close();
+  };
   try {
+    for (const a of admin) {
+      await a.start();
+      logger.info(`admin listener on ${a.url} (/metrics, /health/live, /health/ready)`);
+    }
     await broker.start();
     if (fatalDuringStart !== null) throw fatalDuringStart;
+    if (admin.length > 0) webConsole = await mountWebConsole(broker, admin, logger);
   } catch (err) {
     // the start's own error is the one to report; failures cleaning up after it are logged beside it
     const cleanupFailed = (what: string) => (e: unknown) => logger.error(`${what} after a failed start: ${(e as Error).stack ?? e}`);
+    await stopAdmin().catch(cleanupFailed('stopping the admin listener'));
     await broker.stop().catch(cleanupFailed('stopping the broker'));
     await close().catch(cleanupFailed('closing the registry'));
     throw err;
@@ -231,9 +265,11 @@ export async function launchBroker(
     broker,
     bootstrap: `${first.host}:${first.port}`,
     port: first.port,
+    admin,
     stop(opts) {
       stopping ??= (async () => {
         await broker.stop(opts);
+        await stopAdmin();
         await close();
       })();
       return stopping;
@@ -241,6 +277,7 @@ export async function launchBroker(
     failed,
     kill() {
       stopping ??= (async () => {
+        await stopAdmin();
         await broker.kill();
         await close();
       })();
@@ -258,4 +295,26 @@ export async function launchBroker(
     );
   };
   return running;
+}
+
+/**
+ * Mounts the web console (src/console) on the admin listeners, as a client of the broker's first PLAINTEXT listener
+ * (loopback when it listens on every address). A broker with only secured listeners has no credentials of its own to
+ * give the console: it says so, and `kfk console --command-config` serves the console against it instead.
+ */
+async function mountWebConsole(broker: Broker, admin: readonly AdminHttpServer[], logger: Logger): Promise<ConsoleHandler | null> {
+  const plain = broker.endpoints.find((l) => l.securityProtocol === 'PLAINTEXT');
+  if (plain === undefined) {
+    logger.info('admin listener: no web console at / (no PLAINTEXT listener to reach the broker by; use kfk console --command-config)');
+    return null;
+  }
+  const host = plain.host === '' || plain.host === '0.0.0.0' ? '127.0.0.1' : plain.host === '::' ? '::1' : plain.host;
+  const { createConsoleHandler } = await import('../console/handler.js');
+  const handler = createConsoleHandler({
+    bootstrapServers: `${host.includes(':') ? `[${host}]` : host}:${plain.port}`,
+    clientConfig: { 'client.id': `broker-${broker.options.brokerId}-console` },
+    logger,
+  });
+  for (const a of admin) a.mount((req, res) => handler.handle(req, res));
+  return handler;
 }

@@ -27,6 +27,8 @@ import type { ListTransactionsResponse } from '../protocol/generated/list-transa
 import type { DescribeTransactionsResponse } from '../protocol/generated/describe-transactions.js';
 import type { DescribeProducersResponse } from '../protocol/generated/describe-producers.js';
 import type { WriteTxnMarkersResponse } from '../protocol/generated/write-txn-markers.js';
+import type { DeleteRecordsResponse } from '../protocol/generated/delete-records.js';
+import type { DescribeLogDirsResponse } from '../protocol/generated/describe-log-dirs.js';
 import { BrokerConnection } from './connection.js';
 import { decodeAssignment, type TopicPartition } from './assignors.js';
 import { parseOffsetFetch } from './group-consumer.js';
@@ -808,6 +810,105 @@ export class Admin {
       const code = r.markers[0]?.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
       if (code !== ErrorCode.NONE) throw kafkaError(code, null, `aborting the transaction of producer ${spec.producerId} on ${spec.topic}-${spec.partition}`);
     });
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Records, log dirs, API versions (kafka-delete-records.sh, kafka-log-dirs.sh, kafka-broker-api-versions.sh)
+
+  /**
+   * DeleteRecords on each partition's leader: the log start offset moves to `offset` (-1: the high watermark).
+   * Per partition, the new low watermark or the error (a KafkaError); retriable errors are retried.
+   */
+  async deleteRecords(
+    targets: readonly { topic: string; partition: number; offset: number }[],
+    timeoutMs = 30000,
+  ): Promise<{ topic: string; partition: number; lowWatermark: number; error: KafkaError | null }[]> {
+    const out = new Map<string, { topic: string; partition: number; lowWatermark: number; error: KafkaError | null }>();
+    const key = (t: string, p: number) => `${t}\u0000${p}`;
+    let pending = [...targets];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const byLeader = new Map<number, typeof pending>();
+      const retry: typeof pending = [];
+      for (const t of pending) {
+        let leader: number;
+        try {
+          leader = await this.cluster.leaderFor(t.topic, t.partition, attempt > 0);
+        } catch (err) {
+          out.set(key(t.topic, t.partition), { ...t, lowWatermark: -1, error: err instanceof KafkaError ? err : new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, String(err)) });
+          continue;
+        }
+        if (leader < 0) {
+          if (attempt < this.cluster.retries) retry.push(t);
+          else out.set(key(t.topic, t.partition), { ...t, lowWatermark: -1, error: new KafkaError(ErrorCode.LEADER_NOT_AVAILABLE, `${t.topic}-${t.partition} has no leader`) });
+          continue;
+        }
+        byLeader.set(leader, [...(byLeader.get(leader) ?? []), t]);
+      }
+      for (const [leader, list] of byLeader) {
+        const topics = new Map<string, { partitionIndex: number; offset: number }[]>();
+        for (const t of list) topics.set(t.topic, [...(topics.get(t.topic) ?? []), { partitionIndex: t.partition, offset: t.offset }]);
+        const conn = await this.cluster.connection(leader);
+        const r = await conn.request<DeleteRecordsResponse>(ApiKey.DeleteRecords, {
+          topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+          timeoutMs,
+        });
+        for (const t of r.topics) {
+          for (const p of t.partitions) {
+            const target = list.find((x) => x.topic === t.name && x.partition === p.partitionIndex);
+            if (!target) continue;
+            if (p.errorCode === ErrorCode.NONE) out.set(key(t.name, p.partitionIndex), { ...target, lowWatermark: p.lowWatermark, error: null });
+            else if ((p.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || p.errorCode === ErrorCode.LEADER_NOT_AVAILABLE) && attempt < this.cluster.retries) retry.push(target);
+            else out.set(key(t.name, p.partitionIndex), { ...target, lowWatermark: -1, error: kafkaError(p.errorCode, null, `${t.name}-${p.partitionIndex}`) });
+          }
+        }
+      }
+      pending = retry;
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** attempt)));
+    }
+    return targets.map((t) => out.get(key(t.topic, t.partition))!).filter((x) => x !== undefined);
+  }
+
+  /** DescribeLogDirs of each broker (all, or `brokerIds`), for every partition or those of `topics`. */
+  async describeLogDirs(
+    brokerIds?: readonly number[],
+    topics?: readonly string[],
+  ): Promise<Map<number, { logDir: string; errorCode: number; totalBytes: number; usableBytes: number; partitions: { topic: string; partition: number; size: number; offsetLag: number; isFuture: boolean }[] }[]>> {
+    const cluster = await this.describeCluster();
+    const ids = brokerIds ?? cluster.brokers.map((b) => b.nodeId);
+    let request: { topic: string; partitions: number[] }[] | null = null;
+    if (topics !== undefined) {
+      request = [];
+      for (const d of await this.describeTopics(topics)) request.push({ topic: d.name, partitions: d.partitions.map((p) => p.partition) });
+    }
+    const out = new Map<number, { logDir: string; errorCode: number; totalBytes: number; usableBytes: number; partitions: { topic: string; partition: number; size: number; offsetLag: number; isFuture: boolean }[] }[]>();
+    for (const id of ids) {
+      if (!cluster.brokers.some((b) => b.nodeId === id)) throw new KafkaError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${id} is not in the cluster (brokers: ${cluster.brokers.map((b) => b.nodeId).join(',')})`);
+      const conn = await this.cluster.connection(id);
+      const r = await conn.request<DescribeLogDirsResponse>(ApiKey.DescribeLogDirs, { topics: request });
+      if (r.errorCode !== ErrorCode.NONE) throw kafkaError(r.errorCode, null, `DescribeLogDirs on broker ${id}`);
+      out.set(
+        id,
+        r.results.map((d) => ({
+          logDir: d.logDir,
+          errorCode: d.errorCode,
+          totalBytes: d.totalBytes,
+          usableBytes: d.usableBytes,
+          partitions: d.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, size: p.partitionSize, offsetLag: p.offsetLag, isFuture: p.isFutureKey }))),
+        })),
+      );
+    }
+    return out;
+  }
+
+  /** Each broker with the API version ranges it advertised (ApiVersions, as the connection negotiated them). */
+  async brokerApiVersions(): Promise<{ broker: BrokerInfo; versions: Map<number, { min: number; max: number }> }[]> {
+    const cluster = await this.describeCluster();
+    const out: { broker: BrokerInfo; versions: Map<number, { min: number; max: number }> }[] = [];
+    for (const b of cluster.brokers) {
+      const conn = await this.cluster.connection(b.nodeId);
+      out.push({ broker: b, versions: new Map(conn.brokerVersions) });
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -200,6 +200,9 @@ export class Controller {
   }
 
   /** True while this broker is the controller. */
+  /** Leader elections written by this broker as controller (ControllerStats; src/metrics). */
+  readonly electionCounts = { leaderElections: 0, uncleanLeaderElections: 0 };
+
   get isActive(): boolean {
     return this.activeControllerId === this.brokerId;
   }
@@ -616,6 +619,8 @@ export class Controller {
     for (const [tp, r] of results) {
       if (r.status !== 'updated') continue;
       const s = r.state;
+      if (s.leader !== NO_LEADER) this.electionCounts.leaderElections++;
+      if (r.unclean) this.electionCounts.uncleanLeaderElections++;
       const leader = s.leader === NO_LEADER ? 'none (offline)' : String(s.leader);
       if (r.unclean) {
         this.logger.warn(`controller: unclean leader election for ${tpName(tp)}: leader ${leader} was not in the ISR; records acknowledged by the old ISR may be lost`);

@@ -62,6 +62,7 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
 
   // ---- listeners ----
   d('listeners', 'string', KFK_DEFAULT_LISTENERS, 'high', 'Comma-separated listener URIs, NAME://host:port. An empty host binds all interfaces (PLAINTEXT://:9092).'),
+  d('admin.listeners', 'string', null, 'medium', 'kfk extension: comma-separated http://host:port URLs of the admin listener (/metrics, /health/live, /health/ready, the web console). Off when unset.'),
   d('advertised.listeners', 'string', null, 'high', 'Listeners published to clients in metadata, if different from listeners.'),
   d('listener.security.protocol.map', 'string', 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL', 'low', 'Map between listener names and security protocols, NAME:PROTOCOL,...'),
   d('inter.broker.listener.name', 'string', null, 'medium', 'Listener used between brokers. Default: the listener named after security.inter.broker.protocol.'),

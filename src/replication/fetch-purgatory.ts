@@ -51,6 +51,13 @@ export class FetchPurgatory {
     });
   }
 
+  /** Fetches waiting (PurgatorySize): one waiter may watch several partitions. */
+  get size(): number {
+    const all = new Set<() => void>();
+    for (const set of this.waiters.values()) for (const fn of set) all.add(fn);
+    return all.size;
+  }
+
   notify(key: string): void {
     this.notifiedAt.set(key, ++this.seq);
     const set = this.waiters.get(key);

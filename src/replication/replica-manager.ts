@@ -125,6 +125,8 @@ export class ReplicaManager implements ReplicaFetcherHost {
   readonly highWatermarkPurgatory = new FetchPurgatory();
   readonly delayedProduce = new DelayedOperationPurgatory();
   readonly delayedDeleteRecords = new DelayedOperationPurgatory();
+  /** ISR changes this broker proposed as a leader (IsrShrinksPerSec / IsrExpandsPerSec; src/metrics). */
+  readonly isrChangeCounts = { shrinks: 0, expands: 0 };
   readonly fetcherManager: ReplicaFetcherManager;
   private readonly isrWriter: IsrWriter;
   private readonly time: () => number;
@@ -383,6 +385,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     for (const p of this.partitions.values()) {
       const change = p.prepareIsrShrink(now, this.config.replicaLagTimeMaxMs);
       if (change !== null) {
+        this.isrChangeCounts.shrinks++;
         this.logger.info(`${p.topic}-${p.partition}: shrinking ISR from [${p.isr.join(',')}] to [${change.isr.join(',')}] (followers lagging more than ${this.config.replicaLagTimeMaxMs} ms)`);
         void this.writeIsr(p, change);
       }
@@ -576,6 +579,7 @@ export class ReplicaManager implements ReplicaFetcherHost {
     if (isFollower && updateFetchState) {
       const u = p.updateFollowerFetchState(params.replicaId, f.fetchOffset, f.logStartOffset, this.time(), logEnd);
       if (u.isrExpand !== null) {
+        this.isrChangeCounts.expands++;
         this.logger.info(`${p.topic}-${p.partition}: expanding ISR from [${p.isr.join(',')}] to [${u.isrExpand.isr.join(',')}] (broker ${params.replicaId} caught up)`);
         void this.writeIsr(p, u.isrExpand);
       }

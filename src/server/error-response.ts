@@ -282,6 +282,9 @@ export const ERROR_RESPONSE_SHAPES: ReadonlyMap<number, ErrorResponseShape> = ne
   [31, { mirrors: [{ into: 'filterResults', from: 'filters', copy: {}, fixed: { matchingAcls: [] } }] }],
   // SaslAuthenticate
   [36, { fixed: { authBytes: EMPTY, sessionLifetimeMs: 0 } }],
+  // DescribeLogDirs: the top-level error (v3+); v0-2 have no top-level error field, so the error also travels in a
+  // result (log dir '') per topic the request named
+  [35, { mirrors: [{ into: 'results', from: 'topics', copy: {}, fixed: { logDir: '', topics: [], totalBytes: -1, usableBytes: -1 } }] }],
   // DescribeConfigs
   [32, { mirrors: [{ into: 'results', from: 'resources', copy: { resourceType: 'resourceType', resourceName: 'resourceName' }, fixed: { configs: [] } }] }],
   // AlterConfigs

@@ -72,6 +72,15 @@ export class SocketServer {
   private readonly handshaking = new Set<Socket>();
   boundPort = 0;
 
+  /** Open connections (socket-server-metrics connection-count). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  get listenerName(): string {
+    return this.listener.name;
+  }
+
   constructor(
     readonly listener: ListenerSpec,
     private readonly options: SocketServerOptions,

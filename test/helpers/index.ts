@@ -8,3 +8,4 @@ export * from './recording-proxy.js';
 export * from './fixtures.js';
 export * from './lifecycle.js';
 export * from './skip.js';
+export * from './prometheus.js';

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
-import { kcat, kfk, pythonCode, registerCleanup, startBrokerProcess, type BrokerProcess } from '../helpers/index.js';
+import { kcat, kfk, pythonCode, registerCleanup, startBrokerProcess, waitFor, type BrokerProcess } from '../helpers/index.js';
 import { TOPIC_CONFIG_DEFS } from '../../src/config/topic-config.js';
 
 registerCleanup();
@@ -85,10 +85,13 @@ describe('kfk configs', () => {
     const missing = await kfk(['configs', ...B(), '--describe', '--entity-type', 'topics', '--entity-name', 'no-such-topic']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe("Error: Topic 'no-such-topic' does not exist.\n");
-    const brokerAlter = await kfk(['configs', ...B(), '--alter', '--entity-type', 'brokers', '--entity-name', '0', '--add-config', 'message.max.bytes=5']);
+    const brokerAlter = await kfk(['configs', ...B(), '--alter', '--entity-type', 'brokers', '--entity-name', '0', '--add-config', 'num.partitions=5,broker.id=3']);
     expect(brokerAlter.code).toBe(1);
     expect(brokerAlter.stderr.trim().split('\n')).toHaveLength(1);
-    expect(brokerAlter.stderr).toMatch(/^Error: Dynamic broker configs are not supported/);
+    expect(brokerAlter.stderr).toMatch(/^Error: Invalid config value for resource ConfigResource\(type=BROKER, name='0'\): Cannot update these configs dynamically: Set\(broker.id, num.partitions\)/);
+    const brokerBad = await kfk(['configs', ...B(), '--alter', '--entity-type', 'brokers', '--entity-default', '--add-config', 'log.retention.ms=soon']);
+    expect(brokerBad.code).toBe(1);
+    expect(brokerBad.stderr).toMatch(/^Error: Invalid config value for resource ConfigResource\(type=BROKER, name=''\): Invalid value soon for configuration log.retention.ms/);
   });
 
   it('describes a broker', async () => {
@@ -98,6 +101,50 @@ describe('kfk configs', () => {
     expect(all).toContain(`  listeners=PLAINTEXT://127.0.0.1:${broker.port} sensitive=false synonyms={STATIC_BROKER_CONFIG:listeners=PLAINTEXT://127.0.0.1:${broker.port}`);
     expect(all).toContain('  num.partitions=1 sensitive=false synonyms={DEFAULT_CONFIG:num.partitions=1}\n');
   });
+
+  it('stores dynamic broker configs in /config/brokers and applies them to the running broker', async () => {
+    const topic = 'cfg-dynamic';
+    await ok(['topics', ...B(), '--create', '--topic', topic]);
+    const produce = (bytes: number) => kfk(['console-producer', ...B(), '--topic', topic, '--message-send-max-retries', '0'], { input: `${'x'.repeat(bytes)}\n` });
+    expect((await produce(600)).code).toBe(0);
+
+    // the cluster-wide default and broker 0's own, as kafka-configs.sh prints them
+    expect(await ok(['configs', ...B(), '--alter', '--entity-type', 'brokers', '--entity-default', '--add-config', 'log.retention.ms=3600000'])).toBe(
+      'Completed updating default config for brokers in the cluster.\n',
+    );
+    expect(await ok(['configs', ...B(), '--alter', '--entity-type', 'brokers', '--entity-name', '0', '--add-config', 'message.max.bytes=300'])).toBe(
+      'Completed updating config for broker 0.\n',
+    );
+    try {
+      await dynamicConfigsApplied(produce);
+    } finally {
+      // the later tests run on the static config
+      await kfk(['configs', ...B(), '--alter', '--entity-type', 'brokers', '--entity-name', '0', '--delete-config', 'message.max.bytes']);
+      await kfk(['configs', ...B(), '--alter', '--entity-type', 'brokers', '--entity-default', '--delete-config', 'log.retention.ms']);
+    }
+    await waitFor(async () => (await produce(600)).code === 0, { timeoutMs: 15_000, message: 'the 600-byte record to be accepted again' });
+    expect(await ok(['configs', ...B(), '--describe', '--entity-type', 'brokers', '--entity-name', '0'])).toBe('Dynamic configs for broker 0 are:\n');
+  });
+
+  async function dynamicConfigsApplied(produce: (bytes: number) => ReturnType<typeof kfk>): Promise<void> {
+    expect(await ok(['configs', ...B(), '--describe', '--entity-type', 'brokers', '--entity-default'])).toBe(
+      'Default configs for brokers in the cluster are:\n  log.retention.ms=3600000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=3600000}\n',
+    );
+    expect(await ok(['configs', ...B(), '--describe', '--entity-type', 'brokers', '--entity-name', '0'])).toBe(
+      'Dynamic configs for broker 0 are:\n  message.max.bytes=300 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:message.max.bytes=300, DEFAULT_CONFIG:message.max.bytes=1048588}\n',
+    );
+    // a third-party client sees the same sources
+    const described = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.BROKER, name: '0', configNames: ['message.max.bytes', 'log.retention.ms'] }], includeSynonyms: false });
+    expect(described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue, e.configSource, e.readOnly]).sort()).toEqual([
+      ['log.retention.ms', '3600000', 3, false],
+      ['message.max.bytes', '300', 2, false],
+    ]);
+
+    // the running broker applies message.max.bytes to a topic without an override of its own
+    await waitFor(async () => (await produce(600)).code === 1, { timeoutMs: 15_000, message: 'a 600-byte record to be refused' });
+    expect((await produce(600)).stderr).toMatch(/exceeds max.message.bytes 300/);
+    expect((await produce(100)).code).toBe(0);
+  }
 });
 
 describe('third-party clients', () => {

@@ -6,11 +6,14 @@
  * refused while a member is active); `--list`, `--delete`; and kafka-python's KafkaConsumer(group_id=G)
  * resuming from the offsets our CLI committed (and the other way round), and kcat -G likewise.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   kcat,
   kfk,
   kfkSpawn,
+  makeTempDir,
   pythonCode,
   registerCleanup,
   startBrokerProcess,
@@ -145,6 +148,30 @@ describe('console-consumer --group and consumer-groups', () => {
 
     const all = lines(await consumeGroup('g1', ['--max-messages', '15', '--timeout-ms', '10000']));
     expect(all.sort()).toEqual([...first, ...second].sort());
+    expect(lagSum((await describeOffsets('g1')).rows)).toBe(0);
+  });
+
+  it('reset-offsets --to-current, --by-duration, and --export read back with --from-file', async () => {
+    const before = await describeOffsets('g1');
+    const newOffsets = (out: string): string[] => lines(out).slice(1).map((l) => l.trim().split(/\s+/)[3]!);
+    const reset = (...args: string[]) => ok(['consumer-groups', '--bootstrap-server', B, '--reset-offsets', '--group', 'g1', ...args]);
+    expect(newOffsets(await reset('--all-topics', '--to-current', '--dry-run'))).toEqual(before.rows.map((r) => r.current));
+    // every record is younger than a day: the earliest offsets; none is younger than zero seconds: the log end
+    expect(newOffsets(await reset('--all-topics', '--by-duration', 'P1DT0H', '--dry-run'))).toEqual(['0', '0', '0']);
+    expect(newOffsets(await reset('--all-topics', '--by-duration', 'PT0S', '--dry-run'))).toEqual(before.rows.map((r) => r.logEnd));
+    const bad = await kfk(['consumer-groups', '--bootstrap-server', B, '--reset-offsets', '--group', 'g1', '--all-topics', '--by-duration', '10 minutes', '--dry-run']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^Error: Error parsing duration '10 minutes'/);
+
+    // --export prints Kafka's CSV; --from-file applies it
+    const csv = await reset('--topic', TOPIC, '--shift-by', '-1', '--dry-run', '--export');
+    expect(csv).toBe(before.rows.map((r) => `${TOPIC},${r.partition},${Math.max(0, Number(r.current) - 1)}\n`).join(''));
+    const file = join(makeTempDir('kfk-groups'), 'offsets.csv');
+    writeFileSync(file, csv);
+    await reset('--from-file', file, '--execute');
+    const moved = await describeOffsets('g1');
+    expect(moved.rows.map((r) => r.current)).toEqual(before.rows.map((r) => String(Math.max(0, Number(r.current) - 1))));
+    await reset('--all-topics', '--to-latest', '--execute');
     expect(lagSum((await describeOffsets('g1')).rows)).toBe(0);
   });
 

@@ -172,7 +172,8 @@ describe('DescribeConfigs', () => {
     const [mine, other] = res.results;
     expect(mine.errorCode).toBe(0);
     const m = byName(mine.configs);
-    expect(m.get('message.max.bytes')).toMatchObject({ value: '500000', configSource: 4, readOnly: true });
+    expect(m.get('message.max.bytes')).toMatchObject({ value: '500000', configSource: 4, readOnly: false }); // a dynamic broker config
+    expect(m.get('num.partitions')).toMatchObject({ readOnly: true });
     expect(m.get('num.partitions')).toMatchObject({ value: '1', configSource: 5 });
     expect(m.get('log.retention.hours')!.synonyms).toEqual([
       { name: 'log.retention.hours', value: '48', source: 4 },
@@ -249,13 +250,26 @@ describe('AlterConfigs and IncrementalAlterConfigs', () => {
     expect(missing.code).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 
-  it('answers broker resources with INVALID_REQUEST (no dynamic broker configs)', async () => {
+  it('stores dynamic broker configs in /config/brokers/<id|<default>>, and refuses the static ones with INVALID_REQUEST', async () => {
     for (const apiKey of [ApiKey.AlterConfigs, ApiKey.IncrementalAlterConfigs]) {
-      const configs = apiKey === ApiKey.AlterConfigs ? [{ name: 'message.max.bytes', value: '10' }] : [{ name: 'message.max.bytes', configOperation: 0, value: '10' }];
+      const configs = apiKey === ApiKey.AlterConfigs ? [{ name: 'broker.id', value: '10' }] : [{ name: 'broker.id', configOperation: 0, value: '10' }];
       const res = await conn.request(apiKey, { resources: [{ resourceType: BROKER, resourceName: '0', configs }], validateOnly: false });
       expect(res.responses[0].errorCode).toBe(ErrorCode.INVALID_REQUEST);
-      expect(res.responses[0].errorMessage).toMatch(/not supported/);
+      expect(res.responses[0].errorMessage).toMatch(/Cannot update these configs dynamically: Set\(broker.id\)/);
     }
+    const set = await conn.request(ApiKey.IncrementalAlterConfigs, {
+      resources: [
+        { resourceType: BROKER, resourceName: '0', configs: [{ name: 'message.max.bytes', configOperation: 0, value: '5000' }] },
+        { resourceType: BROKER, resourceName: '', configs: [{ name: 'log.retention.ms', configOperation: 0, value: '60000' }] },
+      ],
+      validateOnly: false,
+    });
+    expect(set.responses.map((r: { errorCode: number }) => r.errorCode)).toEqual([0, 0]);
+    expect(decodeTopicConfig((await registry.get('/config/brokers/0'))!.data)).toEqual({ 'message.max.bytes': '5000' });
+    expect(decodeTopicConfig((await registry.get('/config/brokers/<default>'))!.data)).toEqual({ 'log.retention.ms': '60000' });
+    const replaced = await conn.request(ApiKey.AlterConfigs, { resources: [{ resourceType: BROKER, resourceName: '0', configs: [] }], validateOnly: false });
+    expect(replaced.responses[0].errorCode).toBe(0);
+    expect(decodeTopicConfig((await registry.get('/config/brokers/0'))!.data)).toEqual({});
   });
 
   it('serves every version of AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1)', async () => {

@@ -15,7 +15,7 @@ import type { ApiHandler } from '../../server/request.js';
 import {
   ConfigResourceType,
   ResourceError,
-  brokerAlterUnsupported,
+  replaceBrokerConfigs,
   checkTopic,
   replaceTopicOverrides,
   repeatedResources,
@@ -47,7 +47,12 @@ export function alterConfigsHandler(s: ConfigServices): ApiHandler<AlterConfigsR
             }
             await replaceTopicOverrides(s, r.resourceName, overrides, req.validateOnly);
           } else if (r.resourceType === ConfigResourceType.BROKER) {
-            throw brokerAlterUnsupported(s, r.resourceName);
+            const configs: Record<string, string> = {};
+            for (const c of r.configs) {
+              if (c.name in configs) throw new ResourceError(ErrorCode.INVALID_REQUEST, 'Error due to duplicate config keys');
+              if (c.value !== null) configs[c.name] = c.value;
+            }
+            await replaceBrokerConfigs(s, r.resourceName, configs, req.validateOnly);
           } else {
             throw new ResourceError(ErrorCode.INVALID_REQUEST, `AlterConfigs is only supported for topics and brokers, but resource type is ${r.resourceType}`);
           }

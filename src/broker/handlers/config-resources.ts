@@ -199,8 +199,94 @@ function isSensitiveBrokerConfig(type: ConfigType): boolean {
   return type === 'password';
 }
 
-/** The static configs of this broker (resource name = its id, or "" for the cluster default). */
-export function describeBrokerConfigs(s: ConfigServices, resourceName: string): DescribedConfig[] {
+// ---- dynamic broker configs (/config/brokers/<id> and /config/brokers/<default>) -------------------------------
+
+/**
+ * The broker configs kfk can change while running: the broker-wide defaults of the log settings (Kafka's
+ * DynamicLogConfig), applied to every log without a topic override of its own. Others are refused as Kafka refuses
+ * a config that is not dynamically updatable.
+ */
+export const DYNAMIC_BROKER_CONFIGS: ReadonlySet<string> = new Set([
+  'log.segment.bytes',
+  'log.roll.ms',
+  'log.roll.hours',
+  'log.index.interval.bytes',
+  'log.index.size.max.bytes',
+  'message.max.bytes',
+  'log.flush.interval.messages',
+  'log.flush.interval.ms',
+  'log.message.timestamp.type',
+  'log.message.timestamp.before.max.ms',
+  'log.message.timestamp.after.max.ms',
+  'log.message.timestamp.difference.max.ms',
+  'log.retention.ms',
+  'log.retention.minutes',
+  'log.retention.hours',
+  'log.retention.bytes',
+  'log.segment.delete.delay.ms',
+  'log.cleanup.policy',
+  'log.cleaner.min.cleanable.ratio',
+  'log.cleaner.min.compaction.lag.ms',
+  'log.cleaner.delete.retention.ms',
+]);
+
+export const BROKER_DEFAULT_ENTITY = '<default>';
+
+/** The dynamic configs in the registry: the cluster-wide defaults and this broker's own. */
+export interface DynamicBrokerConfigs {
+  readonly defaults: Readonly<Record<string, string>>;
+  readonly broker: Readonly<Record<string, string>>;
+}
+
+/** The znode name of a broker resource: "<default>" for "", else the broker id (any broker's: ZooKeeper mode). */
+export function brokerEntityName(resourceName: string): string {
+  if (resourceName === '') return BROKER_DEFAULT_ENTITY;
+  if (!/^\d+$/.test(resourceName)) throw new ResourceError(ErrorCode.INVALID_REQUEST, `Invalid broker id ${resourceName}`);
+  return String(Number(resourceName));
+}
+
+export async function readBrokerEntityConfig(registry: Registry, entity: string): Promise<Record<string, string>> {
+  const node = await registry.get(`/config/brokers/${entity}`);
+  if (!node) return {};
+  try {
+    return decodeTopicConfig(node.data);
+  } catch {
+    return {};
+  }
+}
+
+export async function readDynamicBrokerConfigs(registry: Registry, brokerId: number): Promise<DynamicBrokerConfigs> {
+  return { defaults: await readBrokerEntityConfig(registry, BROKER_DEFAULT_ENTITY), broker: await readBrokerEntityConfig(registry, String(brokerId)) };
+}
+
+/**
+ * Validates a broker resource's complete new dynamic config and, unless validateOnly, writes it to
+ * /config/brokers/<id|<default>> with a change notification (Kafka's AdminZkClient.changeBrokerConfig); every
+ * broker applies it when it sees the notification.
+ */
+export async function replaceBrokerConfigs(s: ConfigServices, resourceName: string, configs: Record<string, string>, validateOnly: boolean): Promise<void> {
+  const entity = brokerEntityName(resourceName);
+  const resource = `ConfigResource(type=BROKER, name='${resourceName}')`;
+  const fixed = Object.keys(configs).filter((k) => !DYNAMIC_BROKER_CONFIGS.has(k)).sort();
+  if (fixed.length > 0) {
+    throw new ResourceError(
+      ErrorCode.INVALID_REQUEST,
+      `Invalid config value for resource ${resource}: Cannot update these configs dynamically: Set(${fixed.join(', ')}) (kfk can change these at run time: ${[...DYNAMIC_BROKER_CONFIGS].join(', ')})`,
+    );
+  }
+  try {
+    brokerConfigFromProperties({ ...s.brokerConfig.originals, ...configs });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ResourceError(ErrorCode.INVALID_CONFIG, `Invalid config value for resource ${resource}: ${err.message}`);
+    throw err;
+  }
+  if (validateOnly) return;
+  const { writeEntityConfig } = await import('../../security/entity-configs.js');
+  await writeEntityConfig(s.registry, `brokers/${entity}`, configs);
+}
+
+/** The configs of this broker (resource name = its id, or "" for the cluster-wide dynamic defaults). */
+export function describeBrokerConfigs(s: ConfigServices, resourceName: string, dynamic: DynamicBrokerConfigs = { defaults: {}, broker: {} }): DescribedConfig[] {
   if (resourceName !== '' && resourceName !== String(s.brokerId)) {
     throw new ResourceError(
       ErrorCode.INVALID_REQUEST,
@@ -208,11 +294,28 @@ export function describeBrokerConfigs(s: ConfigServices, resourceName: string): 
     );
   }
   const cfg = s.brokerConfig;
-  // The cluster-wide default resource ("") holds only dynamic defaults, of which kfk has none.
-  if (resourceName === '') return [];
+  const defs = new Map(BROKER_CONFIG_DEFS.map((d) => [d.name, d]));
+  // The cluster-wide default resource ("") holds only the dynamic defaults.
+  if (resourceName === '') {
+    return Object.keys(dynamic.defaults)
+      .sort()
+      .map((name) => {
+        const def = defs.get(name);
+        return {
+          name,
+          value: dynamic.defaults[name]!,
+          readOnly: false,
+          isDefault: false,
+          configSource: CONFIG_SOURCE_IDS.DYNAMIC_DEFAULT_BROKER_CONFIG,
+          isSensitive: false,
+          synonyms: [{ name, value: dynamic.defaults[name]!, source: CONFIG_SOURCE_IDS.DYNAMIC_DEFAULT_BROKER_CONFIG }],
+          configType: def ? CONFIG_TYPE_IDS[def.type] : 0,
+          documentation: def?.doc ?? null,
+        };
+      });
+  }
   const synonymGroup = new Map<string, readonly string[]>();
   for (const group of Object.values(BROKER_CONFIG_SYNONYMS)) for (const n of group) synonymGroup.set(n, group);
-  const defs = new Map(BROKER_CONFIG_DEFS.map((d) => [d.name, d]));
   const out: DescribedConfig[] = [];
   for (const def of [...BROKER_CONFIG_DEFS].sort((a, b) => a.name.localeCompare(b.name))) {
     const sensitive = isSensitiveBrokerConfig(def.type);
@@ -221,6 +324,9 @@ export function describeBrokerConfigs(s: ConfigServices, resourceName: string): 
     const explicit = cfg.explicit.has(def.name);
     const group = synonymGroup.get(def.name) ?? [def.name];
     const synonyms: DescribedConfig['synonyms'] = [];
+    // the precedence of Kafka's DynamicBrokerConfig: this broker's dynamic config, the dynamic default, static, default
+    for (const n of group) if (dynamic.broker[n] !== undefined) synonyms.push({ name: n, value: dynamic.broker[n]!, source: CONFIG_SOURCE_IDS.DYNAMIC_BROKER_CONFIG });
+    for (const n of group) if (dynamic.defaults[n] !== undefined) synonyms.push({ name: n, value: dynamic.defaults[n]!, source: CONFIG_SOURCE_IDS.DYNAMIC_DEFAULT_BROKER_CONFIG });
     for (const n of group) {
       if (cfg.explicit.has(n)) {
         const d = defs.get(n)!;
@@ -233,13 +339,21 @@ export function describeBrokerConfigs(s: ConfigServices, resourceName: string): 
         synonyms.push({ name: n, value: isSensitiveBrokerConfig(d.type) ? null : formatValue(d, d.default), source: CONFIG_SOURCE_IDS.DEFAULT_CONFIG });
       }
     }
+    const dyn = sensitive ? undefined : (dynamic.broker[def.name] ?? dynamic.defaults[def.name]);
     out.push({
       name: def.name,
-      value,
-      // kfk has no dynamic broker configs: every broker config is read-only at run time.
-      readOnly: true,
-      isDefault: !explicit,
-      configSource: explicit ? CONFIG_SOURCE_IDS.STATIC_BROKER_CONFIG : CONFIG_SOURCE_IDS.DEFAULT_CONFIG,
+      value: dyn ?? value,
+      // only the dynamic log defaults change at run time (DYNAMIC_BROKER_CONFIGS)
+      readOnly: !DYNAMIC_BROKER_CONFIGS.has(def.name),
+      isDefault: !explicit && dyn === undefined,
+      configSource:
+        dynamic.broker[def.name] !== undefined
+          ? CONFIG_SOURCE_IDS.DYNAMIC_BROKER_CONFIG
+          : dynamic.defaults[def.name] !== undefined
+            ? CONFIG_SOURCE_IDS.DYNAMIC_DEFAULT_BROKER_CONFIG
+            : explicit
+              ? CONFIG_SOURCE_IDS.STATIC_BROKER_CONFIG
+              : CONFIG_SOURCE_IDS.DEFAULT_CONFIG,
       isSensitive: sensitive,
       synonyms,
       configType: CONFIG_TYPE_IDS[def.type],
@@ -249,16 +363,6 @@ export function describeBrokerConfigs(s: ConfigServices, resourceName: string): 
   return out;
 }
 
-/** The answer for a broker resource in AlterConfigs / IncrementalAlterConfigs. */
-export function brokerAlterUnsupported(s: ConfigServices, resourceName: string): ResourceError {
-  if (resourceName !== '' && resourceName !== String(s.brokerId) && !/^\d+$/.test(resourceName)) {
-    return new ResourceError(ErrorCode.INVALID_REQUEST, `Invalid broker id ${resourceName}`);
-  }
-  return new ResourceError(
-    ErrorCode.INVALID_REQUEST,
-    'Dynamic broker configs are not supported by kfk: set broker configs in server.properties or with --override and restart the broker',
-  );
-}
 
 export function resourceErrorOf(err: unknown): ResourceError {
   if (err instanceof ResourceError) return err;

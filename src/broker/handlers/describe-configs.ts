@@ -19,6 +19,7 @@ import {
   resourceErrorOf,
   type ConfigServices,
   type DescribedConfig,
+  readDynamicBrokerConfigs,
 } from './config-resources.js';
 
 export function describeConfigsHandler(s: ConfigServices): ApiHandler<DescribeConfigsRequest, DescribeConfigsResponseInput> {
@@ -36,7 +37,7 @@ export function describeConfigsHandler(s: ConfigServices): ApiHandler<DescribeCo
         try {
           let configs: DescribedConfig[];
           if (r.resourceType === ConfigResourceType.TOPIC) configs = await describeTopicConfigs(s, r.resourceName);
-          else if (r.resourceType === ConfigResourceType.BROKER) configs = describeBrokerConfigs(s, r.resourceName);
+          else if (r.resourceType === ConfigResourceType.BROKER) configs = describeBrokerConfigs(s, r.resourceName, await readDynamicBrokerConfigs(s.registry, s.brokerId));
           else {
             results.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${r.resourceType}`, configs: [] });
             continue;

@@ -17,7 +17,9 @@ import type { ApiHandler } from '../../server/request.js';
 import {
   ConfigResourceType,
   ResourceError,
-  brokerAlterUnsupported,
+  brokerEntityName,
+  readBrokerEntityConfig,
+  replaceBrokerConfigs,
   checkTopic,
   readTopicOverrides,
   replaceTopicOverrides,
@@ -100,7 +102,11 @@ export function incrementalAlterConfigsHandler(
             const next = applyIncrementalOps(current, r.configs);
             await replaceTopicOverrides(s, r.resourceName, next, req.validateOnly);
           } else if (r.resourceType === ConfigResourceType.BROKER) {
-            throw brokerAlterUnsupported(s, r.resourceName);
+            const current = await readBrokerEntityConfig(s.registry, brokerEntityName(r.resourceName));
+            if (r.configs.some((c) => c.configOperation === AlterConfigOp.APPEND || c.configOperation === AlterConfigOp.SUBTRACT)) {
+              throw new ResourceError(ErrorCode.INVALID_CONFIG, 'kfk\'s dynamic broker configs take SET and DELETE only (none of them is a list but log.cleanup.policy: SET it whole)');
+            }
+            await replaceBrokerConfigs(s, r.resourceName, applyIncrementalOps(current, r.configs), req.validateOnly);
           } else {
             throw new ResourceError(ErrorCode.INVALID_REQUEST, `IncrementalAlterConfigs is only supported for topics and brokers, but resource type is ${r.resourceType}`);
           }
