@@ -446,7 +446,7 @@ function buildProgram(state: CommandState, argv: readonly string[]): Command {
       .option('--topic <regex>', 'topics to look at, a regular expression (default: all)')
       .option('--partitions <list>', 'with --topic: comma-separated partition ids (default: all)')
       .option('--topic-partitions <list>', 'topic-regex[:p|:a-b|:a-|:-b], comma separated (instead of --topic/--partitions)')
-      .option('--time <time>', '-1 or latest (default), -2 or earliest, or a timestamp in ms (the first offset at or after it)')
+      .option('--time <time>', '-1 or latest (default), -2 or earliest, -3 or max-timestamp (the record with the largest timestamp), or a timestamp in ms (the first offset at or after it)')
       .option('--exclude-internal-topics', 'leave out internal topics (__consumer_offsets, __transaction_state)')
       .action(action(async () => (await import('./get-offsets.js')).runGetOffsets));
   }

@@ -2,7 +2,7 @@
  * kfk get-offsets (kafka-get-offsets.sh, Kafka's GetOffsetShell): the offset of each partition at a point in time.
  *
  *   --topic <regex> [--partitions 0,1] | --topic-partitions t1:0,t2:1-3,t3,t4:2-,t5:-3 (topics are regexes)
- *   --time -1|latest (default) | -2|earliest | <timestamp ms> (-3, max-timestamp, is refused: no ListOffsets v7 yet)
+ *   --time -1|latest (default) | -2|earliest | -3|max-timestamp (ListOffsets v7, KIP-734) | <timestamp ms>
  *   --exclude-internal-topics, --command-config, --bootstrap-server (--broker-list)
  *
  * Output, as Kafka's: one `topic:partition:offset` line per partition, sorted by topic then partition (-1 where
@@ -64,8 +64,6 @@ export async function runGetOffsets(opts: Opts): Promise<number> {
     }
   }
   const time = parseTime(opts.time);
-  // -3 is ListOffsets v7 (KIP-734), which kfk's broker does not serve yet (docs/protocol.md)
-  if (time === 'max-timestamp') throw new CliError('--time -3 (max-timestamp) is not supported: kfk does not serve ListOffsets v7 yet');
   const admin = await adminFromFlags(opts, 'kfk-get-offsets');
   try {
     const described = await admin.describeTopics();
@@ -79,7 +77,7 @@ export async function runGetOffsets(opts: Opts): Promise<number> {
         .filter((p) => filters.some((f) => f.topic.test(t.name) && (f.range === undefined || (p >= f.range[0] && p <= f.range[1]))))
         .sort((a, b) => a - b);
       if (partitions.length === 0) continue;
-      const offsets = await admin.listOffsets(t.name, time as Exclude<typeof time, 'max-timestamp'>, { partitions });
+      const offsets = await admin.listOffsets(t.name, time, { partitions });
       for (const o of offsets) lines.push(`${t.name}:${o.partition}:${o.offset}\n`);
     }
     await writeOut(lines.join(''));

@@ -4,7 +4,7 @@
  */
 import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, kafkaError, clusterFrom, type BrokerInfo, type TopicMetadata } from './cluster-client.js';
-import { listOffsets, type IsolationLevel } from './consumer.js';
+import { listOffsets, type IsolationLevel, type ListOffsetSpec } from './consumer.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/api-table.js';
 import { ZERO_UUID, uuidToString } from '../protocol/primitives.js';
@@ -438,10 +438,10 @@ export class Admin {
     }
   }
 
-  /** Offsets for every partition of a topic (or the given ones): earliest, latest or by timestamp. */
+  /** Offsets for every partition of a topic (or the given ones): earliest, latest, max-timestamp (KIP-734) or by timestamp. */
   async listOffsets(
     topic: string,
-    spec: 'earliest' | 'latest' | { timestamp: number } = 'latest',
+    spec: ListOffsetSpec = 'latest',
     opts: { partitions?: number[]; isolationLevel?: IsolationLevel } = {},
   ): Promise<Array<{ partition: number; offset: number; timestamp: number }>> {
     let partitions = opts.partitions;

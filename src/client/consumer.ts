@@ -92,9 +92,12 @@ function key(topic: string, partition: number): string {
 }
 
 /** Resolves 'earliest'/'latest'/timestamps for a set of partitions with ListOffsets (by leader). */
+/** What ListOffsets looks up: the log start, the end, the record with the largest timestamp, or the first at a time. */
+export type ListOffsetSpec = 'earliest' | 'latest' | 'max-timestamp' | { timestamp: number };
+
 export async function listOffsets(
   cluster: ClusterClient,
-  requests: Array<{ topic: string; partition: number; spec: 'earliest' | 'latest' | { timestamp: number } }>,
+  requests: Array<{ topic: string; partition: number; spec: ListOffsetSpec }>,
   isolationLevel: IsolationLevel = 'read_uncommitted',
 ): Promise<Map<string, { offset: number; timestamp: number }>> {
   const out = new Map<string, { offset: number; timestamp: number }>();
@@ -118,10 +121,14 @@ export async function listOffsets(
         for (const r of reqs) {
           let list = byTopic.get(r.topic);
           if (!list) byTopic.set(r.topic, (list = []));
-          const ts = r.spec === 'earliest' ? -2 : r.spec === 'latest' ? -1 : r.spec.timestamp;
+          const ts = r.spec === 'earliest' ? -2 : r.spec === 'latest' ? -1 : r.spec === 'max-timestamp' ? -3 : r.spec.timestamp;
           list.push({ partitionIndex: r.partition, currentLeaderEpoch: -1, timestamp: ts, maxNumOffsets: 1 });
         }
         const version = conn.versionFor(ApiKey.ListOffsets);
+        // Below v7 a broker would take -3 for a timestamp: refuse, as Kafka's admin client does.
+        if (version < 7 && reqs.some((r) => r.spec === 'max-timestamp')) {
+          throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `broker ${leader} does not serve ListOffsets v7 (max-timestamp, KIP-734)`);
+        }
         const resp = await conn.request<ListOffsetsResponse>(ApiKey.ListOffsets, {
           replicaId: -1,
           isolationLevel: ISOLATION[isolationLevel],

@@ -108,6 +108,8 @@ export interface ReplicaManagerOptions {
 
 const LATEST = -1;
 const EARLIEST = -2;
+/** ListOffsets v7+ (KIP-734): the record with the largest timestamp. */
+const MAX_TIMESTAMP = -3;
 const FOLLOWER_ID_MIN = 0;
 const DEBUGGING_REPLICA_ID = -2;
 const CONSUMER_REPLICA_ID = -1;
@@ -657,6 +659,24 @@ export class ReplicaManager implements ReplicaFetcherHost {
     const found = (offset: number, ts = -1, epoch = log.leaderEpochCache.epochForOffset(offset)) => ({ errorCode: ErrorCode.NONE, offset, timestamp: ts, leaderEpoch: epoch });
     if (timestamp === LATEST) return lagging ? fail(ErrorCode.OFFSET_NOT_AVAILABLE) : found(lastFetchable, -1, p.leaderEpoch);
     if (timestamp === EARLIEST) return found(log.logStartOffset);
+    if (timestamp === MAX_TIMESTAMP) {
+      // The segments know the batch with the largest timestamp (by its last offset); Kafka answers with the first
+      // record of that batch carrying the timestamp (KAFKA-16310), and only below the last fetchable offset.
+      const max = await log.maxTimestampOffset();
+      if (!max) return found(-1, -1, -1);
+      let offset = max.offset;
+      const read = await log.read(max.offset, 1, log.logEndOffset);
+      search: for (const b of decodeRecordBatches(read.records)) {
+        for (const rec of b.records) {
+          if (rec.timestamp === max.timestamp) {
+            offset = rec.offset;
+            break search;
+          }
+        }
+      }
+      if (offset >= lastFetchable) return lagging ? fail(ErrorCode.OFFSET_NOT_AVAILABLE) : found(-1, -1, -1);
+      return found(offset, max.timestamp);
+    }
     const batch = await log.offsetForTimestamp(timestamp, lastFetchable);
     if (!batch) return lagging ? fail(ErrorCode.OFFSET_NOT_AVAILABLE) : found(-1, -1, -1);
     // The log finds the first batch whose max timestamp reaches the target; Kafka answers with the

@@ -45,7 +45,7 @@ async function kcatOffsets(partition: number): Promise<[number, number]> {
   return [await q(-2), await q(-1)];
 }
 
-it('get-offsets prints topic:partition:offset lines, sorted, for latest, earliest, a timestamp and partition filters', async () => {
+it('get-offsets prints topic:partition:offset lines, sorted, for latest, earliest, max-timestamp, a timestamp and partition filters', async () => {
   const latest = await ok(['get-offsets', '--bootstrap-server', B, '--topic', TOPIC]);
   expect(latest).toBe(`${TOPIC}:0:10\n${TOPIC}:1:10\n${TOPIC}:2:10\n`);
   for (let p = 0; p < 3; p++) expect((await kcatOffsets(p))[1]).toBe(10);
@@ -55,6 +55,25 @@ it('get-offsets prints topic:partition:offset lines, sorted, for latest, earlies
   // a timestamp after every record: no offset (-1); one before them: the first offset
   expect(await ok(['get-offsets', '--bootstrap-server', B, '--topic', TOPIC, '--partitions', '0', '--time', String(Date.now() + 3_600_000)])).toBe(`${TOPIC}:0:-1\n`);
   expect(await ok(['get-offsets', '--bootstrap-server', B, '--topic', TOPIC, '--partitions', '0', '--time', '1000'])).toBe(`${TOPIC}:0:0\n`);
+  // -3 / max-timestamp (ListOffsets v7, KIP-734): the first record with the largest timestamp, wherever it is in the
+  // log; a topic without records has none (-1). Records sent one batch each by kafka-python with set timestamps.
+  const stamped = 'tools-max-ts';
+  expect((await kfk(['topics', '--bootstrap-server', B, '--create', '--topic', stamped, '--partitions', '1'])).code).toBe(0);
+  expect(await ok(['get-offsets', '--bootstrap-server', B, '--topic', stamped, '--time', '-3'])).toBe(`${stamped}:0:-1\n`);
+  const sent = await pythonCode(
+    `import sys, json
+from kafka import KafkaProducer
+a = json.loads(sys.argv[1])
+p = KafkaProducer(bootstrap_servers=a['bootstrap'], linger_ms=0)
+for ts in [5000, 9000, 7000, 9000, 1000]:
+    p.send(a['topic'], value=str(ts).encode(), partition=0, timestamp_ms=ts).get(timeout=30)
+p.close()`,
+    [JSON.stringify({ bootstrap: B, topic: stamped })],
+    { timeoutMs: 40_000 },
+  );
+  expect(sent.code, sent.stderr).toBe(0);
+  expect(await ok(['get-offsets', '--bootstrap-server', B, '--topic', stamped, '--time', '-3'])).toBe(`${stamped}:0:1\n`);
+  expect(await ok(['get-offsets', '--bootstrap-server', B, '--topic', stamped, '--time', 'max-timestamp'])).toBe(`${stamped}:0:1\n`);
   // every topic by default (internal ones too), a regex otherwise
   const all = await ok(['get-offsets', '--bootstrap-server', B]);
   expect(all.split('\n').filter((l) => l.startsWith(`${TOPIC}:`))).toHaveLength(3);

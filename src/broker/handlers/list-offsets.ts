@@ -1,12 +1,12 @@
 /**
- * ListOffsets (key 2), v0-6, served by the partition's leader (NOT_LEADER_OR_FOLLOWER elsewhere; a debugging
+ * ListOffsets (key 2), v0-7, served by the partition's leader (NOT_LEADER_OR_FOLLOWER elsewhere; a debugging
  * client, replica_id -2, may ask any replica). -1 = latest: for clients the high watermark (or the last stable
  * offset for read_committed: the first offset of an open transaction below the high watermark), for a follower (replica_id >= 0) the log end
  * offset; -2 = earliest (the log start offset). Other timestamps return the first offset whose timestamp is at or
- * after it, or -1 when there is none. current_leader_epoch (v4+) is checked as Kafka does (KIP-320). While a new
+ * after it, or -1 when there is none; -3 (v7+, KIP-734) the record with the largest timestamp below the last
+ * fetchable offset. current_leader_epoch (v4+) is checked as Kafka does (KIP-320). While a new
  * leader's high watermark has not reached the start of its epoch, clients get OFFSET_NOT_AVAILABLE for latest.
- * v0 answers in its old shape (a list of offsets). v7 (-3, max timestamp) is not served yet, so it is not
- * advertised.
+ * v0 answers in its old shape (a list of offsets). v8 (-4, earliest local: tiered storage) is not advertised.
  */
 import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protocol/generated/list-offsets.js';
 import { ErrorCode } from '../../protocol/errors.js';
@@ -20,7 +20,7 @@ export function listOffsetsHandler(b: BrokerServices): ApiHandler<ListOffsetsReq
   return {
     apiKey: 2,
     minVersion: 0,
-    maxVersion: 6,
+    maxVersion: 7,
     async handle(req, ctx) {
       const v = ctx.apiVersion;
       const isolation = req.replicaId === CONSUMER_REPLICA_ID ? req.isolationLevel : null;
