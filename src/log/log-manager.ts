@@ -143,10 +143,12 @@ export interface MetaProperties {
 }
 
 /** Reads `<dir>/meta.properties` (Java properties), or null when missing. */
-export async function readMetaProperties(dir: string): Promise<MetaProperties | null> {
+export async function readMetaProperties(dir: string, cache: FileDescriptorCache = sharedFdCache()): Promise<MetaProperties | null> {
   let text: string;
+  const file = path.join(dir, META_PROPERTIES_FILE);
   try {
-    text = await fs.promises.readFile(path.join(dir, META_PROPERTIES_FILE), 'utf8');
+    // within the descriptor budget like every file of the log dirs (a restart reads it while other logs are open)
+    text = await cache.withPermit(() => fs.promises.readFile(file, 'utf8'), `reading ${file}`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
@@ -164,10 +166,10 @@ export async function readMetaProperties(dir: string): Promise<MetaProperties | 
   return { version, brokerId, ...(clusterId !== undefined ? { clusterId } : {}) };
 }
 
-export async function writeMetaProperties(dir: string, meta: MetaProperties): Promise<void> {
+export async function writeMetaProperties(dir: string, meta: MetaProperties, cache: FileDescriptorCache = sharedFdCache()): Promise<void> {
   let text = `version=${meta.version}\nbroker.id=${meta.brokerId}\n`;
   if (meta.clusterId !== undefined) text += `cluster.id=${meta.clusterId}\n`;
-  await writeFileAtomic(path.join(dir, META_PROPERTIES_FILE), text);
+  await writeFileAtomic(path.join(dir, META_PROPERTIES_FILE), text, cache);
 }
 
 /** Reads `<partitionDir>/partition.metadata`'s topic id, or null when the file is missing. */
@@ -713,10 +715,10 @@ export class LogManager {
   }
 
   private async checkMetaProperties(dir: string): Promise<void> {
-    const meta = await readMetaProperties(dir);
+    const meta = await readMetaProperties(dir, this.fdCache);
     const { brokerId, clusterId } = this;
     if (meta === null) {
-      await writeMetaProperties(dir, { version: 0, brokerId, ...(clusterId !== undefined ? { clusterId } : {}) });
+      await writeMetaProperties(dir, { version: 0, brokerId, ...(clusterId !== undefined ? { clusterId } : {}) }, this.fdCache);
       return;
     }
     if (meta.brokerId !== brokerId) {
@@ -728,7 +730,7 @@ export class LogManager {
       throw new Error(`${dir}/${META_PROPERTIES_FILE} has cluster.id ${meta.clusterId}, but this cluster's id is ${clusterId}`);
     }
     if (clusterId !== undefined && meta.clusterId === undefined) {
-      await writeMetaProperties(dir, { version: meta.version, brokerId, clusterId });
+      await writeMetaProperties(dir, { version: meta.version, brokerId, clusterId }, this.fdCache);
     }
   }
 
