@@ -23,6 +23,7 @@ import { SocketServer } from '../server/socket-server.js';
 import { ConnectionQuotas, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../server/connection-quotas.js';
 import type { ApiHandler } from '../server/request.js';
 import { createLogger, type Logger } from '../server/logger.js';
+import { RemoteHighWatermarks } from '../metrics/remote-high-watermarks.js';
 import type { BrokerServices, BrokerSettings } from './handlers/context.js';
 import { apiVersionsHandler, unsupportedApiVersionsBody } from './handlers/api-versions.js';
 import { metadataHandler } from './handlers/metadata.js';
@@ -203,8 +204,18 @@ export class Broker implements BrokerServices {
   /** Set once start() has registered the broker and reconciled once. */
   private started = false;
 
+  /** High watermarks asked of other leaders for the consumer lag gauges (only on a scrape of /metrics). */
+  readonly remoteHighWatermarks: RemoteHighWatermarks;
+
   constructor(readonly options: BrokerOptions) {
     this.logger = options.logger ?? createLogger('info');
+    this.remoteHighWatermarks = new RemoteHighWatermarks({
+      brokerId: options.brokerId,
+      metadata: this.metadata,
+      logger: this.logger,
+      ...(options.brokerConfig ? { listenerName: options.brokerConfig.interBrokerListenerName } : {}),
+      ...(options.interBrokerSecurity ? { security: options.interBrokerSecurity } : {}),
+    });
     this.settings = {
       brokerId: options.brokerId,
       autoCreateTopicsEnable: options.autoCreateTopicsEnable,
@@ -766,6 +777,7 @@ export class Broker implements BrokerServices {
     if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);
     this.producerExpiryTimer = null;
     this.txnMarkerChannel?.close();
+    this.remoteHighWatermarks.close();
     this.transactionCoordinator?.close();
   }
 }

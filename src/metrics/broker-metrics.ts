@@ -24,8 +24,11 @@ export interface BrokerStateSource {
   purgatorySizes(): { produce: number; fetch: number; deleteRecords: number };
   /** Open connections by listener name. */
   connectionCounts(): Iterable<[listener: string, count: number]>;
-  /** Committed offsets of the groups this broker coordinates, with the partition's high watermark when it is led here. */
-  groupOffsets(): Iterable<{ group: string; topic: string; partition: number; committed: number; highWatermark: number | null }>;
+  /**
+   * Committed offsets of the groups this broker coordinates, with each partition's high watermark: read here when it
+   * is led here, asked of its leader otherwise (null when that leader did not answer).
+   */
+  groupOffsets(): Promise<Iterable<{ group: string; topic: string; partition: number; committed: number; highWatermark: number | null }>>;
   /** ISR changes this broker made as a leader, and elections it made as controller (monotonic counts). */
   eventCounts(): { isrShrinks: number; isrExpands: number; leaderElections: number; uncleanLeaderElections: number };
 }
@@ -224,10 +227,10 @@ export class BrokerMetrics {
         help,
         labelNames: ['consumergroup', 'topic', 'partition'] as const,
         registers,
-        collect() {
+        async collect() {
           this.reset();
           if (!metrics.source) return;
-          for (const o of metrics.source.groupOffsets()) {
+          for (const o of await metrics.source.groupOffsets()) {
             if (o.highWatermark === null) continue;
             this.set({ consumergroup: o.group, topic: o.topic, partition: String(o.partition) }, read({ committed: o.committed, highWatermark: o.highWatermark }));
           }

@@ -7,6 +7,7 @@ import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { MetadataCache } from '../cluster/metadata-cache.js';
 import type { Controller } from '../cluster/controller.js';
 import type { GroupCoordinator } from '../group/group-coordinator.js';
+import { tpKey, type RemoteHighWatermarks } from './remote-high-watermarks.js';
 
 export interface BrokerInternals {
   readonly replicaManager: ReplicaManager;
@@ -14,6 +15,8 @@ export interface BrokerInternals {
   readonly controller: Controller;
   readonly groupCoordinator: GroupCoordinator | null;
   connectionCounts(): Iterable<[string, number]>;
+  /** High watermarks of partitions led by other brokers (src/metrics/remote-high-watermarks.ts). */
+  readonly remoteHighWatermarks: RemoteHighWatermarks;
 }
 
 export function brokerStateSource(b: BrokerInternals): BrokerStateSource {
@@ -49,19 +52,28 @@ export function brokerStateSource(b: BrokerInternals): BrokerStateSource {
       deleteRecords: b.replicaManager.delayedDeleteRecords.size,
     }),
     connectionCounts: () => b.connectionCounts(),
-    *groupOffsets() {
+    async groupOffsets() {
       const gc = b.groupCoordinator;
-      if (gc === null) return;
+      if (gc === null) return [];
+      const out: { group: string; topic: string; partition: number; committed: number; highWatermark: number | null }[] = [];
+      const elsewhere: { topic: string; partition: number }[] = [];
       for (const g of gc.listGroups()) {
         const fetched = gc.fetchOffsets(g.groupId, null);
         if (fetched.errorCode !== 0) continue;
         for (const o of fetched.offsets) {
           if (o.errorCode !== 0 || o.offset < 0) continue;
           const p = b.replicaManager.getPartition(o.topic, o.partition);
-          const highWatermark = p !== undefined && p.isLeader && !p.log.isOffline ? p.highWatermark : null;
-          yield { group: g.groupId, topic: o.topic, partition: o.partition, committed: o.offset, highWatermark };
+          const ledHere = p !== undefined && p.isLeader;
+          const highWatermark = ledHere && !p.log.isOffline ? p.highWatermark : null;
+          if (!ledHere) elsewhere.push({ topic: o.topic, partition: o.partition });
+          out.push({ group: g.groupId, topic: o.topic, partition: o.partition, committed: o.offset, highWatermark });
         }
       }
+      if (elsewhere.length > 0) {
+        const remote = await b.remoteHighWatermarks.read(elsewhere);
+        for (const o of out) if (o.highWatermark === null) o.highWatermark = remote.get(tpKey(o.topic, o.partition)) ?? null;
+      }
+      return out;
     },
     eventCounts: () => ({
       isrShrinks: b.replicaManager.isrChangeCounts.shrinks,

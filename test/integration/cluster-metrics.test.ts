@@ -22,7 +22,10 @@ beforeAll(async () => {
       'replica.lag.time.max.ms': '2000',
       'replica.fetch.backoff.ms': '100',
       'min.insync.replicas': '2',
-      'offsets.topic.replication.factor': '1',
+      // replicated like the topics (min.insync.replicas=2 applies to the group's commits too), few partitions
+      'offsets.topic.replication.factor': '3',
+      'offsets.topic.num.partitions': '3',
+      'group.initial.rebalance.delay.ms': '0',
     },
   });
   const res = await kfk(['topics', '--create', '--topic', TOPIC, '--replica-assignment', '0:1:2', '--bootstrap-server', cluster.bootstrap()]);
@@ -51,6 +54,40 @@ it('has one active controller, and every broker is ready with nothing under-repl
   expect(scrapes[0]!.value('kafka_cluster_partition_underreplicated', partitionLabels)).toBe(0);
   expect(scrapes[0]!.value('kafka_server_replicamanager_leadercount')).toBeGreaterThanOrEqual(1);
   for (const id of [0, 1, 2]) expect(await ready(id)).toEqual({ status: 200, body: 'ready: registered and caught up\n' });
+});
+
+it("reports a group's lag on every partition from its coordinator, those led by the other brokers included", async () => {
+  const topic = 'lag-cluster';
+  const group = 'lag-cluster-group';
+  // one partition led by each broker
+  const res = await kfk(['topics', '--create', '--topic', topic, '--replica-assignment', '0:1:2,1:2:0,2:0:1', '--bootstrap-server', cluster.bootstrap()]);
+  expect(res.code, res.stderr).toBe(0);
+  await waitFor(() => [0, 1, 2].every((p) => cluster.running.get(p)!.broker.replicaManager.getPartition(topic, p)?.isr.length === 3), {
+    message: 'every partition led and in sync',
+  });
+  for (const p of [0, 1, 2]) {
+    const sent = await kcat(['-b', cluster.bootstrap(), '-P', '-t', topic, '-p', String(p)], { input: Array.from({ length: 10 + p }, (_, i) => `v${i}\n`).join('') });
+    expect(sent.code, sent.stderr).toBe(0);
+  }
+  const c = await kfk(['console-consumer', '--bootstrap-server', cluster.bootstrap(), '--topic', topic, '--group', group, '--from-beginning', '--max-messages', '12']);
+  expect(c.code, c.stderr).toBe(0);
+  const describe = await kfk(['consumer-groups', '--bootstrap-server', cluster.bootstrap(), '--describe', '--group', group]);
+  expect(describe.code, describe.stderr).toBe(0);
+  const lagByPartition = new Map<string, number>();
+  for (const line of describe.stdout.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[0] === group && cols[1] === topic && cols[5] !== '-') lagByPartition.set(cols[2]!, Number(cols[5]));
+  }
+  expect([...lagByPartition.values()].reduce((a, b) => a + b, 0)).toBe(33 - 12);
+  const state = await kfk(['consumer-groups', '--bootstrap-server', cluster.bootstrap(), '--describe', '--group', group, '--state']);
+  const coordinator = Number(/ \((\d+)\) /.exec(state.stdout)![1]);
+  // Two of the three partitions are led by brokers other than the coordinator's.
+  const s = await scrape(coordinator);
+  const samples = s.samples('kafka_consumergroup_lag').filter((x) => x.labels.consumergroup === group);
+  expect(new Map(samples.map((x) => [x.labels.partition!, x.value]))).toEqual(lagByPartition);
+  for (const id of [0, 1, 2].filter((b) => b !== coordinator)) {
+    expect((await scrape(id)).samples('kafka_consumergroup_lag').filter((x) => x.labels.consumergroup === group)).toEqual([]);
+  }
 });
 
 it('a lagging follower: under-replicated on the leader, an ISR shrink, then an expansion; the follower not ready meanwhile', async () => {

@@ -1,0 +1,122 @@
+/**
+ * High watermarks of partitions led by other brokers, for the consumer lag gauges: a group's coordinator holds its
+ * committed offsets, but on a cluster most of its partitions are led elsewhere. Asked on a scrape, it sends one
+ * ListOffsets (latest, read_uncommitted: the high watermark, as `consumer-groups --describe` reads it) per leader,
+ * over the inter-broker listener with its security, on a connection kept per broker. A leader that does not answer
+ * leaves its partitions out of that scrape (no series rather than a wrong one).
+ */
+import { BrokerConnection } from '../client/connection.js';
+import { endpointOn, type MetadataCache } from '../cluster/metadata-cache.js';
+import { ApiKey } from '../protocol/generated/apis.js';
+import type { ListOffsetsResponse } from '../protocol/generated/list-offsets.js';
+import type { ClientSecurity } from '../security/client-security.js';
+import type { Logger } from '../server/logger.js';
+
+export interface RemoteHighWatermarksOptions {
+  brokerId: number;
+  metadata: MetadataCache;
+  logger: Logger;
+  /** The inter-broker listener (absent: the brokers' registered host and port). */
+  listenerName?: string;
+  security?: ClientSecurity;
+  /** Per request (default 5 s: a scrape must not hang on a broker that stopped answering). */
+  requestTimeoutMs?: number;
+}
+
+const LATEST = -1;
+
+export const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class RemoteHighWatermarks {
+  private readonly connections = new Map<number, { address: string; connection: Promise<BrokerConnection> }>();
+  private closed = false;
+
+  constructor(private readonly opts: RemoteHighWatermarksOptions) {}
+
+  /** The high watermark of each partition (by tpKey) whose leader answered; partitions led here are not asked. */
+  async read(partitions: Iterable<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+    const byLeader = new Map<number, Map<string, number[]>>();
+    for (const { topic, partition } of partitions) {
+      const leader = this.opts.metadata.partition(topic, partition)?.leader ?? -1;
+      if (leader < 0 || leader === this.opts.brokerId) continue;
+      let topics = byLeader.get(leader);
+      if (topics === undefined) byLeader.set(leader, (topics = new Map()));
+      let list = topics.get(topic);
+      if (list === undefined) topics.set(topic, (list = []));
+      if (!list.includes(partition)) list.push(partition);
+    }
+    const out = new Map<string, number>();
+    await Promise.all(
+      [...byLeader].map(async ([leader, topics]) => {
+        try {
+          const conn = await this.connection(leader);
+          const response = await conn.request<ListOffsetsResponse>(
+            ApiKey.ListOffsets,
+            {
+              replicaId: -1,
+              isolationLevel: 0,
+              topics: [...topics].map(([name, ps]) => ({ name, partitions: ps.map((p) => ({ partitionIndex: p, currentLeaderEpoch: -1, timestamp: LATEST, maxNumOffsets: 1 })) })),
+            },
+            { timeoutMs: this.opts.requestTimeoutMs ?? 5000 },
+          );
+          for (const t of response.topics) {
+            for (const p of t.partitions) if (p.errorCode === 0 && Number(p.offset) >= 0) out.set(tpKey(t.name, p.partitionIndex), Number(p.offset));
+          }
+        } catch (err) {
+          this.opts.logger.debug(`metrics: high watermarks from broker ${leader} failed: ${(err as Error).message}`);
+          this.drop(leader);
+        }
+      }),
+    );
+    return out;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.connections.keys()]) this.drop(id);
+  }
+
+  private async connection(brokerId: number): Promise<BrokerConnection> {
+    if (this.closed) throw new Error('closed');
+    const b = this.opts.metadata.brokers.get(brokerId);
+    if (b === undefined) throw new Error(`broker ${brokerId} is not live`);
+    const ep = this.opts.listenerName !== undefined ? endpointOn(b, this.opts.listenerName) : { host: b.host, port: b.port };
+    if (ep === undefined) throw new Error(`broker ${brokerId} has no endpoint on listener ${this.opts.listenerName}`);
+    const address = `${ep.host}:${ep.port}`;
+    let entry = this.connections.get(brokerId);
+    if (entry !== undefined && entry.address !== address) {
+      this.drop(brokerId);
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      const connection = BrokerConnection.connect({
+        host: ep.host,
+        port: ep.port,
+        clientId: `broker-${this.opts.brokerId}-metrics`,
+        connectTimeoutMs: this.opts.requestTimeoutMs ?? 5000,
+        ...(this.opts.security ? { security: this.opts.security } : {}),
+      });
+      entry = { address, connection };
+      this.connections.set(brokerId, entry);
+      connection.catch(() => {
+        if (this.connections.get(brokerId) === entry) this.connections.delete(brokerId);
+      });
+    }
+    const conn = await entry.connection;
+    if (conn.closed) {
+      this.drop(brokerId);
+      return this.connection(brokerId);
+    }
+    return conn;
+  }
+
+  private drop(brokerId: number): void {
+    const entry = this.connections.get(brokerId);
+    if (entry === undefined) return;
+    this.connections.delete(brokerId);
+    entry.connection.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+  }
+}
