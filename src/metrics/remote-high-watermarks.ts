@@ -5,8 +5,8 @@
  * over the inter-broker listener with its security, on a connection kept per broker. A leader that does not answer
  * leaves its partitions out of that scrape (no series rather than a wrong one).
  */
-import { BrokerConnection } from '../client/connection.js';
-import { endpointOn, type MetadataCache } from '../cluster/metadata-cache.js';
+import { InterBrokerConnections } from '../cluster/inter-broker-connections.js';
+import type { MetadataCache } from '../cluster/metadata-cache.js';
 import { ApiKey } from '../protocol/generated/apis.js';
 import type { ListOffsetsResponse } from '../protocol/generated/list-offsets.js';
 import type { ClientSecurity } from '../security/client-security.js';
@@ -28,10 +28,17 @@ const LATEST = -1;
 export const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 export class RemoteHighWatermarks {
-  private readonly connections = new Map<number, { address: string; connection: Promise<BrokerConnection> }>();
-  private closed = false;
+  private readonly connections: InterBrokerConnections;
 
-  constructor(private readonly opts: RemoteHighWatermarksOptions) {}
+  constructor(private readonly opts: RemoteHighWatermarksOptions) {
+    this.connections = new InterBrokerConnections({
+      metadata: opts.metadata,
+      clientId: `broker-${opts.brokerId}-metrics`,
+      connectTimeoutMs: opts.requestTimeoutMs ?? 5000,
+      ...(opts.listenerName !== undefined ? { listenerName: opts.listenerName } : {}),
+      ...(opts.security ? { security: opts.security } : {}),
+    });
+  }
 
   /** The high watermark of each partition (by tpKey) whose leader answered; partitions led here are not asked. */
   async read(partitions: Iterable<{ topic: string; partition: number }>): Promise<Map<string, number>> {
@@ -49,7 +56,7 @@ export class RemoteHighWatermarks {
     await Promise.all(
       [...byLeader].map(async ([leader, topics]) => {
         try {
-          const conn = await this.connection(leader);
+          const conn = await this.connections.get(leader);
           const response = await conn.request<ListOffsetsResponse>(
             ApiKey.ListOffsets,
             {
@@ -64,7 +71,7 @@ export class RemoteHighWatermarks {
           }
         } catch (err) {
           this.opts.logger.debug(`metrics: high watermarks from broker ${leader} failed: ${(err as Error).message}`);
-          this.drop(leader);
+          this.connections.drop(leader);
         }
       }),
     );
@@ -72,51 +79,6 @@ export class RemoteHighWatermarks {
   }
 
   close(): void {
-    this.closed = true;
-    for (const id of [...this.connections.keys()]) this.drop(id);
-  }
-
-  private async connection(brokerId: number): Promise<BrokerConnection> {
-    if (this.closed) throw new Error('closed');
-    const b = this.opts.metadata.brokers.get(brokerId);
-    if (b === undefined) throw new Error(`broker ${brokerId} is not live`);
-    const ep = this.opts.listenerName !== undefined ? endpointOn(b, this.opts.listenerName) : { host: b.host, port: b.port };
-    if (ep === undefined) throw new Error(`broker ${brokerId} has no endpoint on listener ${this.opts.listenerName}`);
-    const address = `${ep.host}:${ep.port}`;
-    let entry = this.connections.get(brokerId);
-    if (entry !== undefined && entry.address !== address) {
-      this.drop(brokerId);
-      entry = undefined;
-    }
-    if (entry === undefined) {
-      const connection = BrokerConnection.connect({
-        host: ep.host,
-        port: ep.port,
-        clientId: `broker-${this.opts.brokerId}-metrics`,
-        connectTimeoutMs: this.opts.requestTimeoutMs ?? 5000,
-        ...(this.opts.security ? { security: this.opts.security } : {}),
-      });
-      entry = { address, connection };
-      this.connections.set(brokerId, entry);
-      connection.catch(() => {
-        if (this.connections.get(brokerId) === entry) this.connections.delete(brokerId);
-      });
-    }
-    const conn = await entry.connection;
-    if (conn.closed) {
-      this.drop(brokerId);
-      return this.connection(brokerId);
-    }
-    return conn;
-  }
-
-  private drop(brokerId: number): void {
-    const entry = this.connections.get(brokerId);
-    if (entry === undefined) return;
-    this.connections.delete(brokerId);
-    entry.connection.then(
-      (c) => c.close(),
-      () => undefined,
-    );
+    this.connections.close();
   }
 }

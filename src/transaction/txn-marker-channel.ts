@@ -14,9 +14,8 @@
  * transaction at that coordinator epoch (the __transaction_state partition moved: the new leader reloads it and sends
  * the markers again). Then `onComplete` writes CompleteCommit / CompleteAbort.
  */
-import { BrokerConnection } from '../client/connection.js';
 import type { ClientSecurity } from '../security/client-security.js';
-import { endpointOn } from '../cluster/metadata-cache.js';
+import { InterBrokerConnections } from '../cluster/inter-broker-connections.js';
 import { ApiKey } from '../protocol/generated/api-table.js';
 import type { WriteTxnMarkersRequestInput, WriteTxnMarkersResponse } from '../protocol/generated/write-txn-markers.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
@@ -64,13 +63,20 @@ const RETRIABLE = new Set<number>([
 const FENCED = new Set<number>([ErrorCode.INVALID_PRODUCER_EPOCH, ErrorCode.TRANSACTION_COORDINATOR_FENCED, ErrorCode.PRODUCER_FENCED]);
 
 export class TxnMarkerChannel {
-  private readonly connections = new Map<number, { address: string; connection: Promise<BrokerConnection> }>();
+  private readonly connections: InterBrokerConnections;
   private readonly sleeping = new Map<NodeJS.Timeout, () => void>();
   private closed = false;
   /** Jobs running now (tests and shutdown). */
   private readonly running = new Set<MarkerJob>();
 
-  constructor(private readonly opts: TxnMarkerChannelOptions) {}
+  constructor(private readonly opts: TxnMarkerChannelOptions) {
+    this.connections = new InterBrokerConnections({
+      metadata: opts.metadata,
+      clientId: `broker-${opts.brokerId}-txn-marker-channel`,
+      ...(opts.listenerName !== undefined ? { listenerName: opts.listenerName } : {}),
+      ...(opts.security ? { security: opts.security } : {}),
+    });
+  }
 
   get pendingJobs(): number {
     return this.running.size;
@@ -150,55 +156,16 @@ export class TxnMarkerChannel {
       ],
     };
     try {
-      const conn = await this.connection(leader);
+      const conn = await this.connections.get(leader);
       const response = await conn.request<WriteTxnMarkersResponse>(ApiKey.WriteTxnMarkers, request, { timeoutMs: this.opts.requestTimeoutMs ?? 30_000 });
       for (const m of response.markers) {
         for (const t of m.topics) for (const p of t.partitions) out.set(tpKey(t.name, p.partitionIndex), p.errorCode);
       }
     } catch (err) {
       this.opts.logger.debug(`WriteTxnMarkers to broker ${leader} failed: ${(err as Error).message}`);
-      this.dropConnection(leader);
+      this.connections.drop(leader);
     }
     return out;
-  }
-
-  private async connection(brokerId: number): Promise<BrokerConnection> {
-    const b = this.opts.metadata.brokers.get(brokerId);
-    if (b === undefined) throw new Error(`broker ${brokerId} is not live`);
-    const ep = this.opts.listenerName !== undefined ? endpointOn(b, this.opts.listenerName) : { host: b.host, port: b.port };
-    if (ep === undefined) throw new Error(`broker ${brokerId} has no endpoint on listener ${this.opts.listenerName}`);
-    const address = `${ep.host}:${ep.port}`;
-    let entry = this.connections.get(brokerId);
-    if (entry !== undefined && entry.address !== address) {
-      this.dropConnection(brokerId);
-      entry = undefined;
-    }
-    if (entry === undefined) {
-      const connection = BrokerConnection.connect({
-        host: ep.host,
-        port: ep.port,
-        clientId: `broker-${this.opts.brokerId}-txn-marker-channel`,
-        ...(this.opts.security ? { security: this.opts.security } : {}),
-      });
-      entry = { address, connection };
-      this.connections.set(brokerId, entry);
-      connection.catch(() => {
-        if (this.connections.get(brokerId) === entry) this.connections.delete(brokerId);
-      });
-    }
-    const conn = await entry.connection;
-    if (conn.closed) {
-      this.dropConnection(brokerId);
-      return this.connection(brokerId);
-    }
-    return conn;
-  }
-
-  private dropConnection(brokerId: number): void {
-    const entry = this.connections.get(brokerId);
-    if (entry === undefined) return;
-    this.connections.delete(brokerId);
-    void entry.connection.then((c) => c.close(), () => undefined);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -220,6 +187,6 @@ export class TxnMarkerChannel {
       wake(); // the job sees `closed` and ends
     }
     this.sleeping.clear();
-    for (const id of [...this.connections.keys()]) this.dropConnection(id);
+    this.connections.close();
   }
 }
