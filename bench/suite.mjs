@@ -15,7 +15,7 @@
  *   (batch.size=1048576, linger.ms=5), records/s and MB/s, for 100 B records / 1 partition / acks=1 / no
  *   compression, then each of: 1 KiB records, acks=all, 6 partitions, lz4. acks=all runs on `kfk server start
  *   --brokers 3` with replication factor 3 when that exists, else on one broker (noted);
- * - consume: kcat -C -e and kfk perf consume (fetch.nMsg.sec: without the group join) of what kcat produced;
+ * - consume: kcat -C -c N -e and kfk perf consume (fetch.nMsg.sec: without the group join) of what kcat produced;
  * - the same loads against Redis Streams (redis-benchmark: XADD pipelined 100 deep, AOF fsync every second; XRANGE
  *   COUNT 10000) and NATS JetStream (file-backed stream, `nats` npm client, 1000 publishes in flight; pull consumer);
  * - end-to-end latency at 1,000 and 10,000 records/s: kfk perf e2e --throughput (after one second of warm-up
@@ -145,8 +145,10 @@ async function measureConfig(cfg, runIndex) {
       const final = /^(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/m.exec(fp.stdout);
       out.kfkProduce = Number(final[2]);
       out.kfkProduceMB = (Number(final[2]) * valueBytes) / 1e6;
-      // kcat consume of what kcat produced (one line per record, counted)
-      const kc = await run('kcat', ['-b', broker.bootstrap, '-C', '-t', 'kcat', '-o', 'beginning', '-e', '-q', '-X', 'fetch.message.max.bytes=4194304', '-f', '%o\\n']);
+      // kcat consume of what kcat produced (one line per record, counted). `-c N` ends kcat at the last record:
+      // with `-e` alone it would also wait for one more fetch, at the log end, which the broker holds for the
+      // consumer's fetch.wait.max.ms (librdkafka: 500 ms) as Kafka does, a fixed half second that is not throughput.
+      const kc = await run('kcat', ['-b', broker.bootstrap, '-C', '-t', 'kcat', '-o', 'beginning', '-c', String(records), '-e', '-q', '-X', 'fetch.message.max.bytes=4194304', '-f', '%o\\n']);
       const got = kc.stdout.split('\n').filter(Boolean).length;
       if (got !== records) throw new Error(`kcat -C read ${got} of ${records}`);
       out.kcatConsume = records / (kc.ms / 1000);
@@ -310,7 +312,7 @@ function report(results) {
   lines.push('```');
   lines.push('');
   if (results.configs) {
-    lines.push('**Throughput** (records/s; MB/s of values in brackets). kcat: wall time of `kcat -P -l file` / `kcat -C -e` (start-up included); kfk: `kfk perf produce` final line, `kfk perf consume` fetch.nMsg.sec.');
+    lines.push('**Throughput** (records/s; MB/s of values in brackets). kcat → kfk: wall time of `kcat -P -l file` (start-up and the last acknowledgement included); kfk → kcat: wall time of `kcat -C -c N -e` (start-up included; `-c N` ends it at the last record instead of after one more fetch at the log end, which the broker holds for librdkafka\'s fetch.wait.max.ms of 500 ms as Kafka does); kfk: `kfk perf produce` final line, `kfk perf consume` fetch.nMsg.sec.');
     lines.push('');
     lines.push('| workload | kcat → kfk | kfk perf produce | kfk → kcat | kfk perf consume | Redis XADD | Redis XRANGE | NATS JetStream publish | NATS JetStream fetch |');
     lines.push('|---|---|---|---|---|---|---|---|---|');
@@ -350,12 +352,49 @@ function report(results) {
     lines.push(`**CLI start-up** (hyperfine medians): \`node -e 0\` ${fmt(base)} ms; \`kfk --version\` ${fmt(c['kfk --version'])} ms (${fmt(c['kfk --version'] / base, 2)}x); \`kfk topics --list\` ${fmt(c['kfk topics --list'])} ms (${fmt(c['kfk topics --list'] / base, 2)}x).`);
     lines.push('');
   }
+  lines.push(...targets(results));
   if (notes.length > 0) {
     lines.push('Notes from this run:');
     for (const n of notes) lines.push(`- ${n}`);
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** Issue 9's targets, each judged on this run's medians (the peers measured in the same run). */
+function targets(results) {
+  const rows = [];
+  const verdict = (value, goal, higherIsBetter = true) => (!Number.isFinite(value) ? 'not measured' : (higherIsBetter ? value >= goal : value <= goal) ? 'met' : 'missed');
+  const first = results.configs?.[0];
+  const kib = results.configs?.find((c) => c.cfg.size === 1024);
+  if (first) {
+    const produce = medOf(first.runs, 'kfkProduce');
+    const consume = medOf(first.runs, 'kfkConsume');
+    const kcatIn = medOf(first.runs, 'kcatProduce');
+    const kcatOut = medOf(first.runs, 'kcatConsume');
+    const redis = first.peers?.redisProduce;
+    rows.push(['`kfk perf produce` ≥ 1,000,000 records/s', fmt(produce), verdict(produce, 1e6)]);
+    rows.push(['`kfk perf consume` ≥ 2,000,000 records/s', fmt(consume), verdict(consume, 2e6)]);
+    rows.push(['kcat consuming ≥ kcat producing', `${fmt(kcatOut)} vs ${fmt(kcatIn)} (${fmt(kcatOut / kcatIn, 2)}x)`, verdict(kcatOut / kcatIn, 1)]);
+    rows.push(['kcat → kfk ≥ 4x Redis Streams XADD', redis ? `${fmt(kcatIn)} / ${fmt(redis)} = ${fmt(kcatIn / redis, 2)}x` : 'Redis not measured', verdict(redis ? kcatIn / redis : NaN, 4)]);
+  }
+  if (kib) {
+    const mbs = Math.min(medOf(kib.runs, 'kfkProduceMB'), medOf(kib.runs, 'kcatProduceMB'));
+    rows.push(['1 KiB records ≥ 300 MB/s', `${fmt(medOf(kib.runs, 'kfkProduceMB'))} (kfk perf) / ${fmt(medOf(kib.runs, 'kcatProduceMB'))} (kcat) MB/s`, verdict(mbs, 300)]);
+  }
+  const e2e = results.latency?.[10000];
+  if (e2e) {
+    const p99 = median(e2e.map((r) => r.kfk?.p99).filter(Number.isFinite));
+    rows.push(['end-to-end p99 ≤ 3 ms at 10,000 records/s', `${fmt(p99, 2)} ms (runs ${e2e.map((r) => fmt(r.kfk?.p99, 2)).join(' / ')})`, verdict(p99, 3, false)]);
+  }
+  if (results.cli) {
+    const c = results.cli;
+    const base = c['node -e 0'];
+    rows.push(['`kfk --version` ≤ 1.5x `node -e 0`', `${fmt(c['kfk --version'] / base, 2)}x`, verdict(c['kfk --version'] / base, 1.5, false)]);
+    rows.push(['`kfk topics --list` ≤ 2x `node -e 0`', `${fmt(c['kfk topics --list'] / base, 2)}x`, verdict(c['kfk topics --list'] / base, 2, false)]);
+  }
+  if (rows.length === 0) return [];
+  return ['**Issue 9\'s targets in this run** (100 B records, one partition, acks=1, no compression):', '', '| target | this run | verdict |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`), ''];
 }
 
 const BEGIN = '<!-- suite:begin (written by bench/suite.mjs) -->';
