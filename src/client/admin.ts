@@ -4,7 +4,7 @@
  */
 import type { ClientSecurity } from '../security/client-security.js';
 import { ClusterClient, kafkaError, clusterFrom, type BrokerInfo, type TopicMetadata } from './cluster-client.js';
-import { listOffsets, type IsolationLevel, type ListOffsetSpec } from './consumer.js';
+import type { IsolationLevel, ListOffsetSpec } from './consumer.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/api-table.js';
 import { ZERO_UUID, uuidToString } from '../protocol/primitives.js';
@@ -30,8 +30,7 @@ import type { WriteTxnMarkersResponse } from '../protocol/generated/write-txn-ma
 import type { DeleteRecordsResponse } from '../protocol/generated/delete-records.js';
 import type { DescribeLogDirsResponse } from '../protocol/generated/describe-log-dirs.js';
 import { BrokerConnection } from './connection.js';
-import { decodeAssignment, type TopicPartition } from './assignors.js';
-import { parseOffsetFetch } from './group-consumer.js';
+import type { TopicPartition } from './assignors.js';
 
 export interface AdminOptions {
   bootstrap?: string | readonly string[];
@@ -449,6 +448,7 @@ export class Admin {
       const t = await this.cluster.topicMetadata(topic, { refresh: true });
       partitions = t.partitions.map((p) => p.partition);
     }
+    const { listOffsets } = await import('./consumer.js'); // loaded on first use: `kfk topics --list` starts faster without it
     const res = await listOffsets(
       this.cluster,
       partitions.map((partition) => ({ topic, partition, spec })),
@@ -512,6 +512,7 @@ export class Admin {
 
   /** DescribeGroups; a group that does not exist comes back with state 'Dead'. */
   async describeGroup(groupId: string): Promise<GroupDescription> {
+    const { decodeAssignment } = await import('./assignors.js');
     return this.onCoordinator(groupId, async (conn, node) => {
       const resp = await conn.request<DescribeGroupsResponse>(ApiKey.DescribeGroups, { groups: [groupId], includeAuthorizedOperations: false });
       const g = resp.groups[0];
@@ -555,6 +556,7 @@ export class Admin {
       }
       topics = [...byTopic].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
     }
+    const { parseOffsetFetch } = await import('./group-consumer.js');
     const committed = await this.onCoordinator(groupId, async (conn) => {
       const resp = await conn.request<OffsetFetchResponse>(ApiKey.OffsetFetch, {
         groupId,
