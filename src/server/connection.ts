@@ -36,6 +36,11 @@ export interface ConnectionOptions {
    * that its topics do not exist.
    */
   ready?: Promise<void>;
+  /**
+   * The socket reads into a buffer shared by every connection (src/server/shared-read-buffer.ts): it emits no
+   * 'data', and the listener hands each read to onBorrowedData, which copies it out before returning.
+   */
+  borrowedReads?: boolean;
   /** SASL listeners: frames go to it until the client has authenticated (and for re-authentications). */
   authenticator?: ConnectionAuthenticator;
   now?: () => number;
@@ -77,7 +82,7 @@ export class Connection {
     this.clientHost = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     this.clientAddress = normaliseIp(socket.remoteAddress);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!opts.borrowedReads) socket.on('data', (chunk: Buffer) => this.onData(chunk, false));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       opts.logger.debug(`connection from ${this.clientHost}: ${err.code ?? err.message}`);
       this.close();
@@ -137,11 +142,16 @@ export class Connection {
     this.wakeWriter();
   }
 
-  private onData(chunk: Buffer): void {
+  /** One socket read into the shared read buffer: valid only during this call (its bytes are copied out). */
+  onBorrowedData(chunk: Buffer): void {
+    this.onData(chunk, true);
+  }
+
+  private onData(chunk: Buffer, borrowed: boolean): void {
     if (this.closed || this.failing) return;
     let frames: Buffer[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = borrowed ? this.decoder.pushBorrowed(chunk) : this.decoder.push(chunk);
     } catch (err) {
       this.opts.logger.warn(`closing connection from ${this.clientHost}: ${(err as Error).message}`);
       this.close();

@@ -27,6 +27,11 @@ export class FrameTooLargeError extends ProtocolError {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** pushBorrowed's state: the size prefix read so far, and the frame being filled once its size is known. */
+  private readonly head = Buffer.alloc(4);
+  private headFilled = 0;
+  private frame: Buffer | null = null;
+  private frameFilled = 0;
   /** The setting the current limit comes from, for the error. */
   private limitName = 'socket.request.max.bytes';
 
@@ -54,9 +59,44 @@ export class FrameDecoder {
     return frames;
   }
 
+  /**
+   * Adds a chunk the caller only lends (the socket reads every connection into one shared buffer, which the next
+   * read overwrites) and returns every complete frame payload. Each byte is copied once, straight into the buffer
+   * of its frame (a pooled one for large frames, see requestFramePool), so nothing refers to `chunk` afterwards and
+   * no buffer is allocated per socket read. Not to be mixed with push() on one decoder.
+   */
+  pushBorrowed(chunk: Buffer): Buffer[] {
+    const frames: Buffer[] = [];
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.frame === null) {
+        const n = Math.min(4 - this.headFilled, chunk.length - at);
+        chunk.copy(this.head, this.headFilled, at, at + n);
+        this.headFilled += n;
+        at += n;
+        if (this.headFilled < 4) break;
+        const size = this.head.readInt32BE(0);
+        if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes, this.limitName);
+        this.frame = requestFramePool.acquire(size);
+        this.frameFilled = 0;
+      }
+      const n = Math.min(this.frame.length - this.frameFilled, chunk.length - at);
+      chunk.copy(this.frame, this.frameFilled, at, at + n);
+      this.frameFilled += n;
+      at += n;
+      if (this.frameFilled === this.frame.length) {
+        frames.push(this.frame);
+        this.frame = null;
+        this.frameFilled = 0;
+        this.headFilled = 0;
+      }
+    }
+    return frames;
+  }
+
   /** Bytes of an incomplete frame still waiting for more data. */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.buffered + this.headFilled + this.frameFilled;
   }
 
   private peekHead(): Buffer {

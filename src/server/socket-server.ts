@@ -4,6 +4,7 @@
  * Connection, and closes connections idle for connections.max.idle.ms.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { adoptWithSharedReadBuffer } from './shared-read-buffer.js';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
 import { Connection } from './connection.js';
@@ -98,7 +99,8 @@ export class SocketServer {
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = createServer((socket) => this.accept(socket));
+      // Plaintext connections are accepted paused, to be adopted by a socket reading into the shared buffer.
+      const server = createServer({ pauseOnConnect: this.tlsServer === null }, (socket) => this.accept(socket));
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${this.listener.host || '0.0.0.0'}:${this.listener.port}`;
         const why = err.code === 'EADDRINUSE' ? 'address already in use (is another broker running there?)' : err.code === 'EACCES' ? 'permission denied' : err.message;
@@ -141,13 +143,19 @@ export class SocketServer {
       this.tlsServer.emit('connection', socket);
       return;
     }
-    this.startConnection(socket, socket);
-    socket.once('close', () => this.quotas.release(ip));
+    let conn: Connection | null = null;
+    const adopted = adoptWithSharedReadBuffer(socket, (chunk) => conn?.onBorrowedData(chunk));
+    if (adopted === null) socket.resume();
+    const stream = adopted ?? socket;
+    stream.on('error', () => stream.destroy());
+    conn = this.startConnection(stream, stream, adopted !== null);
+    stream.once('close', () => this.quotas.release(ip));
   }
 
-  private startConnection(stream: Socket, raw: Socket): Connection {
+  private startConnection(stream: Socket, raw: Socket, borrowedReads = false): Connection {
     const authenticator = this.options.transport?.authenticator?.();
     const conn = new Connection(stream, {
+      borrowedReads,
       maxRequestBytes: this.options.maxRequestBytes,
       runner: this.runner,
       logger: this.options.logger,
