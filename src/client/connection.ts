@@ -84,6 +84,11 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private frameSize = -1;
+  /** pushBorrowed's state: the size prefix read so far, and the frame being filled once its size is known. */
+  private readonly head = Buffer.alloc(4);
+  private headFilled = 0;
+  private frame: Buffer | null = null;
+  private frameFilled = 0;
 
   constructor(private readonly maxFrameSize = 0x7fffffff) {}
 
@@ -110,9 +115,43 @@ export class FrameDecoder {
     return out;
   }
 
+  /**
+   * Feeds a chunk the caller only lends (a socket reading into a shared buffer, see sharedReads below): each
+   * byte is copied straight into the buffer of its frame, allocated once its size is known, so nothing refers to
+   * `chunk` afterwards. Not to be mixed with push() on one decoder.
+   */
+  pushBorrowed(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.frame === null) {
+        const n = Math.min(4 - this.headFilled, chunk.length - at);
+        chunk.copy(this.head, this.headFilled, at, at + n);
+        this.headFilled += n;
+        at += n;
+        if (this.headFilled < 4) break;
+        const size = this.head.readInt32BE(0);
+        if (size < 0 || size > this.maxFrameSize) throw new Error(`invalid response frame size ${size}`);
+        this.frame = Buffer.allocUnsafe(size);
+        this.frameFilled = 0;
+      }
+      const n = Math.min(this.frame.length - this.frameFilled, chunk.length - at);
+      chunk.copy(this.frame, this.frameFilled, at, at + n);
+      this.frameFilled += n;
+      at += n;
+      if (this.frameFilled === this.frame.length) {
+        out.push(this.frame);
+        this.frame = null;
+        this.frameFilled = 0;
+        this.headFilled = 0;
+      }
+    }
+    return out;
+  }
+
   /** Bytes held for an incomplete frame. */
   get pending(): number {
-    return this.buffered;
+    return this.buffered + this.headFilled + this.frameFilled;
   }
 
   private peekInt32(): number {
@@ -312,7 +351,8 @@ export class BrokerConnection {
     this.maxVersions = opts.maxVersions ?? {};
     this.security = opts.security;
     this.onThrottle = opts.onThrottle;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (sharedReads.has(socket)) readSinks.set(socket, (chunk) => this.onData(chunk, true));
+    else socket.on('data', (chunk: Buffer) => this.onData(chunk, false));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.fail(new ConnectionError(`connection to ${this.address} failed (${describeSocketError(err)})`, err.code));
     });
@@ -513,10 +553,10 @@ export class BrokerConnection {
     this.socket.uncork();
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(chunk: Buffer, borrowed: boolean): void {
     let frames: Buffer[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = borrowed ? this.decoder.pushBorrowed(chunk) : this.decoder.push(chunk);
     } catch (err) {
       this.fail(new ConnectionError(`bad response from ${this.address}: ${(err as Error).message}`));
       return;
@@ -591,9 +631,34 @@ async function openTlsSocket(host: string, port: number, timeoutMs: number, opti
   });
 }
 
+/**
+ * Plaintext connections read into one buffer shared by all of them (net.connect's `onread`): Node then allocates
+ * no buffer per socket read (a 1 MiB Fetch response arrives in 16 reads, each of which was a fresh 64 KiB buffer
+ * and then one more copy to join them). The callback runs synchronously after each read and the FrameDecoder
+ * copies the bytes out before it returns, so the buffer is free again for the next read, on any connection.
+ */
+const SHARED_READ_BUFFER_BYTES = 64 * 1024;
+let sharedReadBuffer: Buffer | null = null;
+/** Where each plaintext socket's reads go: set by the BrokerConnection that takes the socket over. */
+const readSinks = new WeakMap<net.Socket, (chunk: Buffer) => void>();
+/** Sockets opened with the shared read buffer (they emit no 'data'). */
+const sharedReads = new WeakSet<net.Socket>();
+
 function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    sharedReadBuffer ??= Buffer.allocUnsafe(SHARED_READ_BUFFER_BYTES);
+    const socket: net.Socket = net.connect({
+      host,
+      port,
+      onread: {
+        buffer: sharedReadBuffer,
+        callback: (bytes: number, buf: Uint8Array): boolean => {
+          readSinks.get(socket)?.(Buffer.from(buf.buffer, buf.byteOffset, bytes));
+          return true;
+        },
+      },
+    });
+    sharedReads.add(socket);
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();

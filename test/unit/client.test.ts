@@ -78,6 +78,24 @@ describe('FrameDecoder', () => {
   it('rejects a negative frame size', () => {
     const d = new FrameDecoder();
     expect(() => d.push(Buffer.from([0xff, 0xff, 0xff, 0xff]))).toThrow(/invalid response frame size/);
+    expect(() => new FrameDecoder().pushBorrowed(Buffer.from([0xff, 0xff, 0xff, 0xff]))).toThrow(/invalid response frame size/);
+  });
+
+  it('pushBorrowed: decodes frames read into one reused buffer, at any read size, and keeps no reference to it', () => {
+    for (const size of [1, 3, 4, 5, 64, 65_536, stream.length]) {
+      const d = new FrameDecoder();
+      const shared = Buffer.alloc(size);
+      const out: Buffer[] = [];
+      for (let at = 0; at < stream.length; at += size) {
+        const n = Math.min(size, stream.length - at);
+        stream.copy(shared, 0, at, at + n);
+        out.push(...d.pushBorrowed(shared.subarray(0, n)));
+        shared.fill(0xee); // the next read overwrites the shared buffer
+      }
+      expect(out.length, `reads of ${size} bytes`).toBe(payloads.length);
+      expect(out.every((b, i) => b.equals(payloads[i]!)), `reads of ${size} bytes`).toBe(true);
+      expect(d.pending).toBe(0);
+    }
   });
 });
 
