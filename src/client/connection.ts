@@ -13,6 +13,7 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { Reader, SplicingWriter, Writer, measureSpliced } from '../protocol/primitives.js';
+import { BorrowedFrameAssembler } from '../protocol/borrowed-frames.js';
 // The light API table: each API's codec module is imported on its first request (api-table.ts), so a short-lived
 // client (the CLI) loads a few of the generated modules, not all of them.
 import { API_TABLE, ApiKey, loadApiCodec, loadedApiCodec, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/api-table.js';
@@ -84,11 +85,13 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private frameSize = -1;
-  /** pushBorrowed's state: the size prefix read so far, and the frame being filled once its size is known. */
-  private readonly head = Buffer.alloc(4);
-  private headFilled = 0;
-  private frame: Buffer | null = null;
-  private frameFilled = 0;
+  /** pushBorrowed's frames: each in a buffer of its own (records handed to the application keep referring to it). */
+  private readonly borrowed = new BorrowedFrameAssembler(
+    (size) => Buffer.allocUnsafe(size),
+    (size) => {
+      if (size < 0 || size > this.maxFrameSize) throw new Error(`invalid response frame size ${size}`);
+    },
+  );
 
   constructor(private readonly maxFrameSize = 0x7fffffff) {}
 
@@ -121,37 +124,12 @@ export class FrameDecoder {
    * `chunk` afterwards. Not to be mixed with push() on one decoder.
    */
   pushBorrowed(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = [];
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.frame === null) {
-        const n = Math.min(4 - this.headFilled, chunk.length - at);
-        chunk.copy(this.head, this.headFilled, at, at + n);
-        this.headFilled += n;
-        at += n;
-        if (this.headFilled < 4) break;
-        const size = this.head.readInt32BE(0);
-        if (size < 0 || size > this.maxFrameSize) throw new Error(`invalid response frame size ${size}`);
-        this.frame = Buffer.allocUnsafe(size);
-        this.frameFilled = 0;
-      }
-      const n = Math.min(this.frame.length - this.frameFilled, chunk.length - at);
-      chunk.copy(this.frame, this.frameFilled, at, at + n);
-      this.frameFilled += n;
-      at += n;
-      if (this.frameFilled === this.frame.length) {
-        out.push(this.frame);
-        this.frame = null;
-        this.frameFilled = 0;
-        this.headFilled = 0;
-      }
-    }
-    return out;
+    return this.borrowed.push(chunk);
   }
 
   /** Bytes held for an incomplete frame. */
   get pending(): number {
-    return this.buffered + this.headFilled + this.frameFilled;
+    return this.buffered + this.borrowed.pendingBytes;
   }
 
   private peekInt32(): number {

@@ -4,6 +4,7 @@
  */
 import { ProtocolError } from '../protocol/primitives.js';
 import { ReadBufferPool } from '../log/read-buffer-pool.js';
+import { BorrowedFrameAssembler } from '../protocol/borrowed-frames.js';
 
 /**
  * Buffers for request frames that span several socket reads (a Produce request of 1 MiB arrives in 64 KiB
@@ -27,11 +28,13 @@ export class FrameTooLargeError extends ProtocolError {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
-  /** pushBorrowed's state: the size prefix read so far, and the frame being filled once its size is known. */
-  private readonly head = Buffer.alloc(4);
-  private headFilled = 0;
-  private frame: Buffer | null = null;
-  private frameFilled = 0;
+  /** pushBorrowed's frames: large ones in requestFramePool's buffers, sizes checked against the current limit. */
+  private readonly borrowed = new BorrowedFrameAssembler(
+    (size) => requestFramePool.acquire(size),
+    (size) => {
+      if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes, this.limitName);
+    },
+  );
   /** The setting the current limit comes from, for the error. */
   private limitName = 'socket.request.max.bytes';
 
@@ -66,37 +69,12 @@ export class FrameDecoder {
    * no buffer is allocated per socket read. Not to be mixed with push() on one decoder.
    */
   pushBorrowed(chunk: Buffer): Buffer[] {
-    const frames: Buffer[] = [];
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.frame === null) {
-        const n = Math.min(4 - this.headFilled, chunk.length - at);
-        chunk.copy(this.head, this.headFilled, at, at + n);
-        this.headFilled += n;
-        at += n;
-        if (this.headFilled < 4) break;
-        const size = this.head.readInt32BE(0);
-        if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes, this.limitName);
-        this.frame = requestFramePool.acquire(size);
-        this.frameFilled = 0;
-      }
-      const n = Math.min(this.frame.length - this.frameFilled, chunk.length - at);
-      chunk.copy(this.frame, this.frameFilled, at, at + n);
-      this.frameFilled += n;
-      at += n;
-      if (this.frameFilled === this.frame.length) {
-        frames.push(this.frame);
-        this.frame = null;
-        this.frameFilled = 0;
-        this.headFilled = 0;
-      }
-    }
-    return frames;
+    return this.borrowed.push(chunk);
   }
 
   /** Bytes of an incomplete frame still waiting for more data. */
   get pendingBytes(): number {
-    return this.buffered + this.headFilled + this.frameFilled;
+    return this.buffered + this.borrowed.pendingBytes;
   }
 
   private peekHead(): Buffer {
