@@ -27,9 +27,12 @@ import {
   controllerPath,
   decodeBrokerRegistration,
   decodeController,
+  decodeOfflineReplicas,
   decodePartitionState,
   decodeTopicAssignment,
   decodeTopicConfig,
+  offlineReplicasBrokerPath,
+  offlineReplicasPath,
   partitionStatePath,
   topicConfigPath,
   topicPath,
@@ -70,7 +73,7 @@ export interface ReconcilerOptions {
   interBrokerListenerName?: string;
 }
 
-type Job = 'brokers' | 'controller' | 'topics' | 'recovered' | `topic:${string}`;
+type Job = 'brokers' | 'controller' | 'topics' | 'offline' | 'recovered' | `topic:${string}`;
 
 /** Partitions whose logs a topic's application creates or opens at once (their fsyncs overlap; see LogManager.syncDir). */
 const APPLY_CONCURRENCY = 16;
@@ -114,7 +117,7 @@ export class Reconciler {
   /** Topics this broker has read (their watches are armed). */
   private readonly known = new Set<string>();
   private readonly topicWatchers = new Map<string, Watcher>();
-  private readonly watchers: Record<'brokers' | 'controller' | 'topics', Watcher>;
+  private readonly watchers: Record<'brokers' | 'controller' | 'topics' | 'offline', Watcher>;
   /** Set by the first reconcileAll (start-up): from then on recovered logs are applied as they come. */
   private started = false;
   /** Each known topic as last read (assignment, config, states): recovered logs are applied from it. */
@@ -134,6 +137,7 @@ export class Reconciler {
       brokers: () => this.watchFired('brokers'),
       controller: () => this.watchFired('controller'),
       topics: () => this.watchFired('topics'),
+      offline: () => this.watchFired('offline'),
     };
   }
 
@@ -289,6 +293,7 @@ export class Reconciler {
     if (job === 'brokers') await this.readBrokers();
     else if (job === 'controller') await this.readController();
     else if (job === 'topics') await this.readTopicList();
+    else if (job === 'offline') await this.readOfflineReplicas();
     else if (job === 'recovered') await this.applyRecovered();
     else await this.readTopic(job.slice('topic:'.length));
   }
@@ -334,6 +339,7 @@ export class Reconciler {
   private async fullPass(): Promise<void> {
     await this.readBrokers();
     await this.readController();
+    await this.readOfflineReplicas();
     const names = (await this.opts.registry.children(topicsPath, this.watchers.topics)) ?? [];
     const topics: TopicInfo[] = [];
     for (const name of names) {
@@ -375,6 +381,33 @@ export class Reconciler {
     }
     this.opts.metadata.brokers = brokers;
     await this.opts.replicaManager.onBrokersChanged();
+  }
+
+  /**
+   * The replicas in failed log dirs of every broker (/kfk/offline_replicas/<id>, written by a broker whose log dir
+   * failed, ephemeral: gone when it restarts), for Metadata's offline_replicas. Watches the list and each record.
+   */
+  private async readOfflineReplicas(): Promise<void> {
+    const { registry } = this.opts;
+    let ids: string[] | null;
+    for (;;) {
+      ids = await registry.children(offlineReplicasPath, this.watchers.offline);
+      if (ids !== null) break;
+      // no broker has recorded any yet: watch for the parent's creation (reading a missing node sets no watch)
+      if ((await registry.exists(offlineReplicasPath, this.watchers.offline)) === null) break;
+    }
+    const offline = new Map<number, Set<string>>();
+    for (const idText of ids ?? []) {
+      const id = Number(idText);
+      const node = await registry.get(offlineReplicasBrokerPath(id), this.watchers.offline);
+      if (node === null) continue;
+      try {
+        offline.set(id, new Set(decodeOfflineReplicas(node.data).map((tp) => partitionName(tp.topic, tp.partition))));
+      } catch (err) {
+        this.opts.logger.warn(`ignoring unreadable ${offlineReplicasBrokerPath(id)}: ${(err as Error).message}`);
+      }
+    }
+    this.opts.metadata.offlineReplicas = offline;
   }
 
   private async readController(): Promise<void> {

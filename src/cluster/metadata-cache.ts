@@ -41,6 +41,8 @@ export class MetadataCache {
   clusterId = '';
   controllerId = -1;
   brokers = new Map<number, BrokerEndpoint>();
+  /** Broker id → its replicas in failed log dirs, as `<topic>-<partition>` (/kfk/offline_replicas). */
+  offlineReplicas = new Map<number, ReadonlySet<string>>();
   private topicsByName = new Map<string, TopicInfo>();
   private topicsById = new Map<string, TopicInfo>();
 
@@ -78,6 +80,11 @@ export class MetadataCache {
 
   topics(): TopicInfo[] {
     return [...this.topicsByName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Whether `broker`'s replica of the partition is in one of its failed log dirs. */
+  isReplicaInFailedDir(broker: number, topic: string, partition: number): boolean {
+    return this.offlineReplicas.get(broker)?.has(`${topic}-${partition}`) ?? false;
   }
 
   partition(topic: string, partition: number): PartitionInfo | undefined {

@@ -7,7 +7,8 @@
  *   forwards the creation to the controller and answers LEADER_NOT_AVAILABLE meanwhile (as Kafka
  *   does right after auto-creating), so that the client asks again.
  * - Only live brokers are listed. A partition whose leader is not alive has LEADER_NOT_AVAILABLE and
- *   leader -1; offline_replicas (v5+) lists its replicas on dead brokers; v0, as Kafka, leaves dead
+ *   leader -1; offline_replicas (v5+) lists its replicas on dead brokers and those in a failed log dir of a live
+ *   broker (/kfk/offline_replicas, read by the reconciler); v0, as Kafka, leaves dead
  *   brokers out of replicas and ISR and flags that with REPLICA_NOT_AVAILABLE.
  * - controller_id is a real live broker (kafkajs and librdkafka admin need it); topic ids are real
  *   (@platformatic/kafka keys topics by id from v10).
@@ -145,7 +146,8 @@ function describeTopic(b: BrokerServices, t: TopicInfo, v: number): MetadataResp
         leaderEpoch: p.leaderEpoch,
         replicaNodes: replicas,
         isrNodes: isr,
-        offlineReplicas: p.replicas.filter((r) => !isLive(r)),
+        // Kafka's offline replicas: on a dead broker, or in a failed log dir of a live one
+        offlineReplicas: p.replicas.filter((r) => !isLive(r) || b.metadata.isReplicaInFailedDir(r, t.name, p.partition)),
       };
     }),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_NOT_REQUESTED,
