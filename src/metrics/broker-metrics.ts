@@ -29,6 +29,8 @@ export interface BrokerStateSource {
    * is led here, asked of its leader otherwise (null when that leader did not answer).
    */
   groupOffsets(): Promise<Iterable<{ group: string; topic: string; partition: number; committed: number; highWatermark: number | null }>>;
+  /** The largest lag, in records, of a partition this broker follows (0 when it follows none). */
+  replicaMaxLag(): number;
   /** ISR changes this broker made as a leader, and elections it made as controller (monotonic counts). */
   eventCounts(): { isrShrinks: number; isrExpands: number; leaderElections: number; uncleanLeaderElections: number };
 }
@@ -155,6 +157,15 @@ export class BrokerMetrics {
     gauge('kafka_controller_kafkacontroller_globaltopiccount', 'Topics in the cluster; active controller only (GlobalTopicCount).', (s) => (s.isActiveController() ? s.topicCount() : 0));
 
     const metrics = this;
+    new Gauge({
+      name: 'kafka_server_replicafetchermanager_maxlag',
+      help: "The largest lag, in records, of a partition this broker follows: the leader's high watermark in the last fetch response minus this replica's log end offset (ReplicaFetcherManager MaxLag).",
+      labelNames: ['clientId'] as const,
+      registers,
+      collect() {
+        if (metrics.source) this.set({ clientId: 'Replica' }, metrics.source.replicaMaxLag());
+      },
+    });
     new Gauge({
       name: 'kafka_server_delayedoperationpurgatory_purgatorysize',
       help: 'Requests waiting in a purgatory: Produce (acks=all), Fetch (long polls), DeleteRecords (PurgatorySize).',

@@ -75,6 +75,7 @@ export function brokerStateSource(b: BrokerInternals): BrokerStateSource {
       }
       return out;
     },
+    replicaMaxLag: () => b.replicaManager.fetcherManager.maxLag(),
     eventCounts: () => ({
       isrShrinks: b.replicaManager.isrChangeCounts.shrinks,
       isrExpands: b.replicaManager.isrChangeCounts.expands,

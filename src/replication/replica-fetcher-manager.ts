@@ -30,6 +30,13 @@ export class ReplicaFetcherManager {
     return [...this.fetchers.values()];
   }
 
+  /** Kafka's ReplicaFetcherManager MaxLag: the largest lag, in records, of any partition this broker follows. */
+  maxLag(): number {
+    let max = 0;
+    for (const f of this.fetchers.values()) max = Math.max(max, f.maxLag);
+    return max;
+  }
+
   /** Follows the partition from `source` (removing it from another fetcher first). */
   async addPartition(target: FollowTarget, source: SourceBroker): Promise<void> {
     const key = fetchStateKey(target.topic, target.partition);

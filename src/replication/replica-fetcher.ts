@@ -65,6 +65,8 @@ interface FetchState {
   state: 'truncating' | 'fetching';
   fetchOffset: number;
   delayedUntil: number;
+  /** Records behind the leader at the last fetch response: its high watermark minus our log end offset (Kafka's FetcherLagMetrics). */
+  lag: number;
 }
 
 export const fetchStateKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
@@ -100,6 +102,13 @@ export class ReplicaFetcher {
     return this.partitions.size;
   }
 
+  /** The largest lag, in records, of the partitions this fetcher follows (0 when it follows none). */
+  get maxLag(): number {
+    let max = 0;
+    for (const s of this.partitions.values()) if (s.lag > max) max = s.lag;
+    return max;
+  }
+
   has(key: string): boolean {
     return this.partitions.has(key);
   }
@@ -131,6 +140,7 @@ export class ReplicaFetcher {
         state: 'truncating',
         fetchOffset: p?.log.logEndOffset ?? 0,
         delayedUntil: 0,
+        lag: 0,
       });
     }
     this.wake();
@@ -466,6 +476,7 @@ export class ReplicaFetcher {
       log.appendAsFollower(records);
     }
     s.fetchOffset = log.logEndOffset;
+    s.lag = Math.max(0, r.highWatermark - s.fetchOffset);
     p.updateFollowerHighWatermark(r.highWatermark);
     // The leader's log start offset (retention, DeleteRecords) reaches the follower this way.
     if (r.logStartOffset > log.logStartOffset && r.logStartOffset <= p.highWatermark) {

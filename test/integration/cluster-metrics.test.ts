@@ -3,7 +3,7 @@
  * controller across the cluster; a follower cut off from its leader makes the leader report the partition
  * under-replicated (and at min ISR) and count an ISR shrink, and the follower answer /health/ready with 503 and the
  * partition it lags on; once it fetches again the leader counts an expansion and both are healthy; a leader's
- * death is an election counted by the controller.
+ * death is an election counted by the controller; once caught up, no follower reports a lag (MaxLag).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { kcat, kfk, registerCleanup, scrapeMetrics, waitFor, type Scrape } from '../helpers/index.js';
@@ -125,6 +125,16 @@ it('a lagging follower: under-replicated on the leader, an ISR shrink, then an e
       return true;
     },
     { timeoutMs: 20_000, message: 'the follower to catch up and be taken back' },
+  );
+  // Caught up, no follower is behind its leader's high watermark (ReplicaFetcherManager MaxLag, in records): on
+  // broker 2, which follows the records produced above, as on the others.
+  expect(cluster.running.get(2)!.broker.replicaManager.getPartition(TOPIC, 0)!.log.logEndOffset).toBeGreaterThanOrEqual(3);
+  await waitFor(
+    async () => {
+      for (const id of [0, 1, 2]) expect((await scrape(id)).value('kafka_server_replicafetchermanager_maxlag', { clientId: 'Replica' }), `broker ${id}`).toBe(0);
+      return true;
+    },
+    { timeoutMs: 10_000, message: 'no replica lag once caught up' },
   );
 });
 
