@@ -115,3 +115,25 @@ export function warn(message: string): void {
   const prefix = process.stderr.isTTY === true && !noColor ? '\u001b[33mWARN:\u001b[39m' : 'WARN:';
   process.stderr.write(`${prefix} ${message}\n`);
 }
+
+/**
+ * SIGINT / SIGTERM end a tool's loop instead of the process (Kafka's verifiable tools finish their last record and
+ * print their summary): `stopped` turns true on either signal; `dispose` removes the handlers.
+ */
+export function stopOnSignals(): { readonly stopped: boolean; dispose(): void } {
+  let stopped = false;
+  const onSignal = (): void => {
+    stopped = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    get stopped() {
+      return stopped;
+    },
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

@@ -17,7 +17,7 @@
  * Without --enable-autocommit the consumed offsets are committed after every batch of records (synchronously).
  * Assignment events follow the eager protocol: when the assignment changes, the old one is revoked, the new assigned.
  */
-import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, stopOnSignals, type Opts } from './common.js';
 
 function event(name: string, fields: Record<string, unknown> = {}): string {
   return `${JSON.stringify({ timestamp: Date.now(), name, ...fields })}\n`;
@@ -56,12 +56,7 @@ export async function runVerifiableConsumer(opts: Opts): Promise<number> {
     ...(security ? { security } : {}),
   });
 
-  let stopping = false;
-  const onSignal = (): void => {
-    stopping = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = stopOnSignals();
   const out = (s: string): void => {
     process.stdout.write(s);
   };
@@ -71,7 +66,7 @@ export async function runVerifiableConsumer(opts: Opts): Promise<number> {
   let assignment: { topic: string; partition: number }[] = [];
   let consumed = 0;
   try {
-    while (!stopping && (maxMessages < 0 || consumed < maxMessages)) {
+    while (!signals.stopped && (maxMessages < 0 || consumed < maxMessages)) {
       let records = await consumer.poll({ maxWaitMs: 500 });
       const now = consumer.assignment().map((p) => ({ topic: p.topic, partition: p.partition })).sort((a, b) => a.partition - b.partition);
       const nowKey = JSON.stringify(now);
@@ -111,8 +106,7 @@ export async function runVerifiableConsumer(opts: Opts): Promise<number> {
     }
   } finally {
     await consumer.close().catch(() => undefined);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.dispose();
   }
   out(event('shutdown_complete'));
   return 0;

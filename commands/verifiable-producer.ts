@@ -14,7 +14,7 @@
  *   {"timestamp":..,"name":"tool_data","sent":N,"acked":N,"target_throughput":R,"avg_throughput":X}
  * SIGTERM or SIGINT stops sending, waits for what is in flight, then prints the last two events.
  */
-import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, writeOut, type Opts } from './common.js';
+import { CliError, bootstrapFrom, clientSecurityOf, parseIntFlag, readPropertiesFlag, writeOut, stopOnSignals, type Opts } from './common.js';
 
 function event(name: string, fields: Record<string, unknown> = {}): string {
   return `${JSON.stringify({ timestamp: Date.now(), name, ...fields })}\n`;
@@ -43,12 +43,7 @@ export async function runVerifiableProducer(opts: Opts): Promise<number> {
     ...(security ? { security } : {}),
   });
 
-  let stopping = false;
-  const onSignal = (): void => {
-    stopping = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = stopOnSignals();
 
   let sent = 0;
   let acked = 0;
@@ -57,13 +52,13 @@ export async function runVerifiableProducer(opts: Opts): Promise<number> {
   await writeOut(event('startup_complete'));
   try {
     let keyCounter = 0;
-    while (!stopping && (maxMessages < 0 || sent < maxMessages)) {
+    while (!signals.stopped && (maxMessages < 0 || sent < maxMessages)) {
       if (throughput > 0) {
         // pace to the target rate: record n goes out no earlier than n / rate seconds after the start
         const due = start + (sent * 1000) / throughput;
         const wait = due - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        if (stopping) break;
+        if (signals.stopped) break;
       }
       const value = prefix === undefined ? String(sent) : `${prefix}.${sent}`;
       let key: string | null = null;
@@ -93,8 +88,7 @@ export async function runVerifiableProducer(opts: Opts): Promise<number> {
     await Promise.all(inFlight);
   } finally {
     await producer.close().catch(() => undefined);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.dispose();
   }
   const seconds = (Date.now() - start) / 1000;
   await writeOut(

@@ -6,6 +6,7 @@
 import { BrokerConnection } from '../client/connection.js';
 import type { ClientSecurity } from '../security/client-security.js';
 import { endpointOn, type MetadataCache } from './metadata-cache.js';
+import type { Logger } from '../server/logger.js';
 
 export interface InterBrokerConnectionsOptions {
   metadata: MetadataCache;
@@ -15,6 +16,18 @@ export interface InterBrokerConnectionsOptions {
   listenerName?: string;
   security?: ClientSecurity;
   connectTimeoutMs?: number;
+}
+
+/** What a component that sends its own requests to the other brokers is configured with. */
+export interface PeerRequestOptions {
+  brokerId: number;
+  metadata: MetadataCache;
+  logger: Logger;
+  /** The inter-broker listener (inter.broker.listener.name; absent: the brokers' registered host and port). */
+  listenerName?: string;
+  security?: ClientSecurity;
+  /** Per request. */
+  requestTimeoutMs?: number;
 }
 
 export class InterBrokerConnections {

@@ -3,7 +3,7 @@
  * topics (partitions, leader, replicas, ISR, offsets, sizes, configs) and consumer groups (members,
  * assignments, committed offsets and lag). Plain JSON-ready objects; the HTTP layer (handler.ts) only routes.
  */
-import { Admin, type GroupDescription } from '../client/admin.js';
+import { Admin, type GroupDescription, type PartitionDescription } from '../client/admin.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/api-table.js';
 import type { DescribeLogDirsResponse } from '../protocol/generated/describe-log-dirs.js';
@@ -27,14 +27,8 @@ export interface ClusterView {
   groups: number;
 }
 
-export interface PartitionView {
-  partition: number;
-  /** -1 when the partition has no leader. */
-  leader: number;
-  leaderEpoch: number;
-  replicas: number[];
-  isr: number[];
-  offlineReplicas: number[];
+/** A partition as Metadata describes it, with its offsets. */
+export interface PartitionView extends PartitionDescription {
   /** Log start offset and log end offset (high watermark); null when the leader could not be asked. */
   earliestOffset: number | null;
   latestOffset: number | null;

@@ -5,20 +5,11 @@
  * over the inter-broker listener with its security, on a connection kept per broker. A leader that does not answer
  * leaves its partitions out of that scrape (no series rather than a wrong one).
  */
-import { InterBrokerConnections } from '../cluster/inter-broker-connections.js';
-import type { MetadataCache } from '../cluster/metadata-cache.js';
+import { InterBrokerConnections, type PeerRequestOptions } from '../cluster/inter-broker-connections.js';
 import { ApiKey } from '../protocol/generated/apis.js';
 import type { ListOffsetsResponse } from '../protocol/generated/list-offsets.js';
-import type { ClientSecurity } from '../security/client-security.js';
-import type { Logger } from '../server/logger.js';
 
-export interface RemoteHighWatermarksOptions {
-  brokerId: number;
-  metadata: MetadataCache;
-  logger: Logger;
-  /** The inter-broker listener (absent: the brokers' registered host and port). */
-  listenerName?: string;
-  security?: ClientSecurity;
+export interface RemoteHighWatermarksOptions extends PeerRequestOptions {
   /** Per request (default 5 s: a scrape must not hang on a broker that stopped answering). */
   requestTimeoutMs?: number;
 }

@@ -14,13 +14,10 @@
  * transaction at that coordinator epoch (the __transaction_state partition moved: the new leader reloads it and sends
  * the markers again). Then `onComplete` writes CompleteCommit / CompleteAbort.
  */
-import type { ClientSecurity } from '../security/client-security.js';
-import { InterBrokerConnections } from '../cluster/inter-broker-connections.js';
+import { InterBrokerConnections, type PeerRequestOptions } from '../cluster/inter-broker-connections.js';
 import { ApiKey } from '../protocol/generated/api-table.js';
 import type { WriteTxnMarkersRequestInput, WriteTxnMarkersResponse } from '../protocol/generated/write-txn-markers.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
-import type { MetadataCache } from '../cluster/metadata-cache.js';
-import type { Logger } from '../server/logger.js';
 import { tpKey, type TopicPartition } from './transaction-metadata.js';
 
 export interface MarkerJob {
@@ -36,13 +33,7 @@ export interface MarkerJob {
   onComplete(): void;
 }
 
-export interface TxnMarkerChannelOptions {
-  brokerId: number;
-  metadata: MetadataCache;
-  logger: Logger;
-  /** The inter-broker listener (inter.broker.listener.name) whose endpoint and security the markers use. */
-  listenerName?: string;
-  security?: ClientSecurity;
+export interface TxnMarkerChannelOptions extends PeerRequestOptions {
   /** Per-request timeout of WriteTxnMarkers (Kafka: request.timeout.ms). */
   requestTimeoutMs?: number;
   /** The first retry's backoff; doubled up to maxBackoffMs. */

@@ -28,6 +28,21 @@ import { freePort, kcat, kfk, makeTempDir, registerCleanup, REPO_ROOT, sleep, sp
 import { kcatMetadata, partitionStates } from '../helpers/cluster-state.js';
 import { readPartitionState } from '../helpers/replication-cluster.js';
 
+/**
+ * Established TCP connections to 127.0.0.1:`port` with bytes the server has not read (/proc/net/tcp): how a test
+ * sees that a client's request waits at a stopped (SIGSTOP) broker.
+ */
+function connectionsWithUnreadRequests(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let n = 0;
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1] !== local || cols[3] !== '01') continue; // 01: ESTABLISHED
+    if (parseInt(cols[4]!.split(':')[1]!, 16) > 0) n++; // tx_queue:rx_queue
+  }
+  return n;
+}
+
 registerCleanup();
 
 const install = findZooKeeper();
@@ -307,6 +322,7 @@ describe('replication with ZooKeeper and three broker processes', skipUnless(ins
       acks1 = produceRaw(1, 'zombie-acks-1');
       acksAll = produceRaw(-1, 'zombie-acks-all');
       // And a third-party producer that knows only the zombie (idempotent, acks=all).
+      const queuedBefore = connectionsWithUnreadRequests(ports.get(0)!);
       pointedAtZombie = spawnProcess(
         'kcat',
         ['-b', `127.0.0.1:${ports.get(0)}`, '-P', '-t', 'zk-zombie', '-p', '0', '-X', 'acks=all', '-X', 'enable.idempotence=true', '-X', 'message.timeout.ms=15000', '-v', '-v', '-v'],
@@ -314,7 +330,8 @@ describe('replication with ZooKeeper and three broker processes', skipUnless(ins
       );
       pointedAtZombie.write(Array.from({ length: 20 }, (_, i) => `kc-zombie-${i}\n`).join(''));
       pointedAtZombie.end();
-      await sleep(500); // let kcat connect and queue its requests at the frozen broker (pacing, not synchronisation)
+      // kcat has connected and its first request waits, unread, at the frozen broker (the kernel accepted it)
+      await waitFor(() => connectionsWithUnreadRequests(ports.get(0)!) > queuedBefore, { message: 'kcat queued at the frozen broker' });
     } finally {
       process.kill(zombie.pid!, 'SIGCONT');
     }
