@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // kfk command line entry point: runs the compiled CLI in dist/ (built by `npm install` / `npm run build`).
-import { existsSync, readFileSync } from 'node:fs';
-import module from 'node:module';
+// Builtins through process.getBuiltinModule (Node 22.3+), not `import`: an ES import of a builtin makes Node build a
+// facade of all its exports, running their getters (node:fs's loads the promises API): milliseconds of start-up.
+const builtin = async (id) => process.getBuiltinModule?.(id) ?? (await import(id)).default;
+const { existsSync, readFileSync } = await builtin('node:fs');
+const module = await builtin('node:module');
 
 // kfk supports the Node.js lines package.json's `engines` names (">=22": the maintained LTS lines). On an older
 // Node, say so in one line instead of failing somewhere deep in a dependency.
@@ -32,5 +35,8 @@ if (!existsSync(entry)) {
   process.stderr.write('Error: kfk is not built yet: run `npm install` (which builds it) or `npm run build` in the kfk directory\n');
   process.exit(1);
 }
+// commander's own builtin imports, likewise (dist/commands/lean-builtins.js says how).
+const deregister = (await import(new URL('../dist/commands/lean-builtins.js', import.meta.url).href)).registerLeanBuiltins();
 const { main } = await import(entry.href);
+deregister();
 process.exitCode = await main(process.argv.slice(2));
