@@ -10,7 +10,7 @@
  *   (UNSUPPORTED_VERSION) in a v0-shaped body (KIP-511), and we retry with v0. The version used for each
  *   API is then the highest one in client range ∩ broker range (as librdkafka does).
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import { Reader, SplicingWriter, Writer, measureSpliced } from '../protocol/primitives.js';
 import { BorrowedFrameAssembler } from '../protocol/borrowed-frames.js';
@@ -27,6 +27,10 @@ import type { ClientSecurity } from '../security/client-security.js';
 /** The versions this client sends, per API key: within what the generated codecs support, capped where the
  * client code only handles a subset (e.g. Fetch ≥13 needs topic ids, Produce <3 and Fetch <4 predate
  * record batch v2). APIs not listed use the codec's full stable range. */
+// node:net through process.getBuiltinModule (Node 22.3+), not an import: an ES import of a builtin makes Node build a
+// facade of all its exports, about 1.5 ms of every CLI command's start-up (commands/lean-builtins.ts says more).
+const { connect: netConnect, isIP } = process.getBuiltinModule?.('node:net') ?? (await import('node:net'));
+
 export const CLIENT_VERSION_RANGES: Readonly<Record<number, readonly [number, number]>> = {
   [ApiKey.Produce]: [3, 11],
   [ApiKey.Fetch]: [4, 12],
@@ -586,7 +590,7 @@ async function openTlsSocket(host: string, port: number, timeoutMs: number, opti
   // node:tls costs about 20 ms of CPU to load: only connections that use it pay for it (CLI start-up, issue 9)
   const { connect } = await import('node:tls');
   return new Promise((resolve, reject) => {
-    const socket = connect({ ...options, host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+    const socket = connect({ ...options, host, port, ...(isIP(host) === 0 ? { servername: host } : {}) });
     socket.setNoDelay(true);
     let connected = false;
     socket.once('connect', () => (connected = true));
@@ -625,7 +629,7 @@ const sharedReads = new WeakSet<net.Socket>();
 function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     sharedReadBuffer ??= Buffer.allocUnsafe(SHARED_READ_BUFFER_BYTES);
-    const socket: net.Socket = net.connect({
+    const socket: net.Socket = netConnect({
       host,
       port,
       onread: {
