@@ -360,7 +360,9 @@ export class BrokerConnection {
   static async connect(opts: ConnectionOptions): Promise<BrokerConnection> {
     const timeoutMs = opts.connectTimeoutMs ?? 10_000;
     const useTls = opts.security?.protocol === 'SSL' || opts.security?.protocol === 'SASL_SSL';
-    const socket = useTls ? await openTlsSocket(opts.host, opts.port, timeoutMs, opts.security?.tls ?? {}) : await openSocket(opts.host, opts.port, timeoutMs);
+    const opening = useTls ? openTlsSocket(opts.host, opts.port, timeoutMs, opts.security?.tls ?? {}) : openSocket(opts.host, opts.port, timeoutMs);
+    // The ApiVersions codec is imported while the connection is being set up (a short-lived client's first import)
+    const [socket] = await Promise.all([opening, loadApiCodec(ApiKey.ApiVersions)]);
     const conn = new BrokerConnection(socket, opts);
     try {
       await conn.negotiate();
@@ -410,7 +412,12 @@ export class BrokerConnection {
 
   /** ApiVersions v3, falling back to v0 on UNSUPPORTED_VERSION (KIP-511). */
   async negotiate(): Promise<void> {
-    let resp = await this.apiVersions(3);
+    const first = this.apiVersions(3);
+    // While the broker answers, import the codec of the request a client sends next (a short-lived client such as the
+    // CLI would otherwise import it after the answer): ApiVersions is on its way already when its codec was loaded.
+    // (a failed import shows where the codec is used: here it is only marked handled)
+    if (loadedApiCodec(ApiKey.ApiVersions)) loadApiCodec(ApiKey.Metadata).catch(() => {});
+    let resp = await first;
     if (resp.errorCode === ErrorCode.UNSUPPORTED_VERSION) resp = await this.apiVersions(0);
     if (resp.errorCode !== ErrorCode.NONE) {
       throw new KafkaError(resp.errorCode, `ApiVersions failed at ${this.address}: ${resp.errorName}`);
