@@ -9,7 +9,8 @@
  * A write also creates a sequential /config/changes/config_change_ node naming the entity, so every broker picks
  * it up. EntityConfigCache is a broker's copy of all of them, re-read when a change notification appears.
  */
-import type { MultiOp, Registry, Watcher } from '../registry/registry.js';
+import type { MultiOp, Registry } from '../registry/registry.js';
+import { ConfigChangeFollower } from '../registry/config-change-follower.js';
 import { configChangePrefix, configChangesPath, decodeEntityConfig, encodeEntityConfig } from '../registry/paths.js';
 import type { Logger } from '../server/logger.js';
 
@@ -132,16 +133,22 @@ function safeDecode(data: Buffer | null): Record<string, string> {
  */
 export class EntityConfigCache {
   private configs: EntityConfigs = EMPTY;
-  private stopped = false;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private seen = new Set<string>();
   private readonly listeners: Array<(c: EntityConfigs) => void> = [];
+  private readonly changes: ConfigChangeFollower;
 
   constructor(
     private readonly registry: Registry,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.changes = new ConfigChangeFollower(registry, logger, {
+      what: 'user and client configs',
+      concerns: (entityPath) => entityPath.startsWith('users/') || entityPath.startsWith('clients/'),
+      reread: async () => {
+        this.configs = await readAllEntityConfigs(this.registry);
+        for (const l of this.listeners) l(this.configs);
+      },
+    });
+  }
 
   get current(): EntityConfigs {
     return this.configs;
@@ -154,62 +161,15 @@ export class EntityConfigCache {
   async start(): Promise<void> {
     await this.registry.mkdirp('/config/users');
     await this.registry.mkdirp('/config/clients');
-    await this.refresh(true);
+    await this.changes.start();
   }
-
-  private readonly watcher: Watcher = () => {
-    if (!this.stopped) this.schedule(false);
-  };
 
   /** Re-reads everything (a new registry session may have missed notifications). */
   reload(): Promise<void> {
-    return this.schedule(true);
-  }
-
-  private schedule(force: boolean): Promise<void> {
-    if (this.running) {
-      this.again ||= true;
-      if (force) this.seen.clear();
-      return this.running;
-    }
-    this.running = this.refresh(force).finally(() => {
-      this.running = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.schedule(false);
-      }
-    });
-    return this.running;
-  }
-
-  private async refresh(force: boolean): Promise<void> {
-    try {
-      const changes = (await this.registry.children(configChangesPath, this.watcher)) ?? [];
-      let relevant = force;
-      const now = new Set(changes);
-      for (const c of changes) {
-        if (force || this.seen.has(c)) continue;
-        const node = await this.registry.get(`${configChangesPath}/${c}`);
-        if (!node) continue;
-        try {
-          const p = String((JSON.parse(node.data?.toString('utf8') ?? '{}') as { entity_path?: unknown }).entity_path ?? '');
-          if (p.startsWith('users/') || p.startsWith('clients/')) relevant = true;
-        } catch {
-          // not a notification this cache understands
-        }
-      }
-      this.seen = now;
-      if (!relevant) return;
-      this.configs = await readAllEntityConfigs(this.registry);
-      for (const l of this.listeners) l(this.configs);
-    } catch (err) {
-      if (this.stopped) return;
-      this.logger.warn(`reading user and client configs failed, retrying: ${(err as Error).message}`);
-      setTimeout(() => void this.schedule(true), 1000).unref();
-    }
+    return this.changes.reload();
   }
 
   close(): void {
-    this.stopped = true;
+    this.changes.close();
   }
 }
