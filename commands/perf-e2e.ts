@@ -123,9 +123,7 @@ export async function runPerfE2e(opts: Opts, args: readonly string[] = []): Prom
         }
       });
       if (arrived) await arrived;
-      // only when there is something to wait for: an await per record is garbage, and young-generation collections
-      // are pauses the latencies' tail shows
-      else if (throttle.aheadBy(i + 1) >= 1) await throttle.wait(i + 1);
+      else await throttle.wait(i + 1);
     }
     await producer.flush();
     // wait for the last records (throttled mode): until all arrived or the consumer goes quiet for 10 s

@@ -229,8 +229,6 @@ interface PartitionQueue {
   open: Batch | undefined;
   /** Closed batches waiting to be sent, oldest first. */
   ready: Batch[];
-  /** Bytes of the last batch closed (0 before the first): sizes the next batch's first buffer. */
-  lastBatchBytes: number;
 }
 
 interface TopicState {
@@ -245,16 +243,6 @@ interface TopicState {
 const RECORD_OVERHEAD = 21;
 /** Record batch v2 header. */
 const BATCH_OVERHEAD = 61;
-
-/**
- * The first buffer of a partition's next batch: the whole batch.size at first and while batches fill up (as Kafka
- * allocates them), twice the last batch's size when batches stay small (linger.ms=0, a trickle of records). A
- * buffer under 4 KiB is a slice of Node's pool; batch.size each time (16 KiB) was a fresh allocation per record at
- * linger.ms=0, and that memory drove young-generation collections: pauses that end-to-end latency's tail shows.
- */
-function initialBatchCapacity(lastBatchBytes: number, batchSize: number): number {
-  return lastBatchBytes === 0 ? batchSize : Math.min(batchSize, Math.max(512, 2 * lastBatchBytes));
-}
 
 function bytesOf(v: Buffer | string | null | undefined): number {
   if (v === null || v === undefined) return 0;
@@ -741,7 +729,7 @@ export class Producer {
     batch = {
       topic,
       partition,
-      builder: new RecordBatchBuilder(this.batchSize, initialBatchCapacity(q.lastBatchBytes, this.batchSize)),
+      builder: new RecordBatchBuilder(this.batchSize),
       callbacks: [],
       timestamps: [],
       withCallback: 0,
@@ -781,14 +769,13 @@ export class Producer {
     let byPartition = this.queues.get(topic);
     if (!byPartition) this.queues.set(topic, (byPartition = new Map()));
     let q = byPartition.get(partition);
-    if (!q) byPartition.set(partition, (q = { topic, partition, open: undefined, ready: [], lastBatchBytes: 0 }));
+    if (!q) byPartition.set(partition, (q = { topic, partition, open: undefined, ready: [] }));
     this.lastQueue = q;
     return q;
   }
 
   private closeBatch(q: PartitionQueue): void {
     if (!q.open) return;
-    q.lastBatchBytes = q.open.builder!.sizeInBytes;
     q.ready.push(q.open);
     q.open = undefined;
   }

@@ -118,14 +118,9 @@ export class RecordBatchBuilder {
   baseTimestamp = -1;
   maxTimestamp = -1;
 
-  /**
-   * `limit`: the batch's size in bytes (batch.size); more records are refused once it would be passed.
-   * `initialCapacity`: bytes to allocate at first (default: the whole limit, as Kafka does); the buffer doubles as
-   * records need it. A producer whose batches stay small (linger.ms=0) asks for little, so that each batch is a
-   * slice of Node's buffer pool rather than a fresh batch.size allocation.
-   */
-  constructor(readonly limit: number, initialCapacity = limit) {
-    this.buf = Buffer.allocUnsafe(Math.min(Math.max(Math.min(initialCapacity, limit), RECORD_BATCH_OVERHEAD), MAX_INITIAL_CAPACITY));
+  /** `limit`: the batch's size in bytes (batch.size); more records are refused once it would be passed. */
+  constructor(readonly limit: number) {
+    this.buf = Buffer.allocUnsafe(Math.min(Math.max(limit, RECORD_BATCH_OVERHEAD), MAX_INITIAL_CAPACITY));
   }
 
   /** Bytes of the batch so far (header included, uncompressed). */

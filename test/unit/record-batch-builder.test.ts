@@ -84,24 +84,4 @@ describe('RecordBatchBuilder', () => {
       { numRuns: 100 },
     );
   });
-
-  it('builds the same bytes from a small first buffer (growing it) as from a whole batch.size one', () => {
-    const record = fc.record({
-      key: fc.option(fc.uint8Array({ maxLength: 300 }), { nil: null }),
-      value: fc.option(fc.uint8Array({ maxLength: 3000 }), { nil: null }),
-    });
-    fc.assert(
-      fc.property(fc.array(record, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 4096 }), (records, initial) => {
-        const whole = new RecordBatchBuilder(1 << 20);
-        const small = new RecordBatchBuilder(1 << 20, initial);
-        records.forEach((r, i) => {
-          const key = r.key && Buffer.from(r.key);
-          const value = r.value && Buffer.from(r.value);
-          expect(small.append(T0 + i, key, value)).toBe(whole.append(T0 + i, key, value));
-        });
-        expect(small.build().equals(whole.build())).toBe(true);
-      }),
-      { numRuns: 100 },
-    );
-  });
 });
