@@ -31,6 +31,8 @@ export interface BrokerStateSource {
   groupOffsets(): Promise<Iterable<{ group: string; topic: string; partition: number; committed: number; highWatermark: number | null }>>;
   /** The largest lag, in records, of a partition this broker follows (0 when it follows none). */
   replicaMaxLag(): number;
+  /** Each partition this broker follows: its lag in records at the last fetch response, and its fetcher's name. */
+  replicaPartitionLags(): Array<{ clientId: string; topic: string; partition: number; lag: number }>;
   /** ISR changes this broker made as a leader, and elections it made as controller (monotonic counts). */
   eventCounts(): { isrShrinks: number; isrExpands: number; leaderElections: number; uncleanLeaderElections: number };
 }
@@ -164,6 +166,18 @@ export class BrokerMetrics {
       registers,
       collect() {
         if (metrics.source) this.set({ clientId: 'Replica' }, metrics.source.replicaMaxLag());
+      },
+    });
+    new Gauge({
+      name: 'kafka_server_fetcherlagmetrics_consumerlag',
+      help: "Per partition this broker follows: the leader's high watermark in the last fetch response minus this replica's log end offset, in records (FetcherLagMetrics ConsumerLag).",
+      labelNames: ['clientId', 'topic', 'partition'] as const,
+      registers,
+      collect() {
+        // a partition no longer followed here loses its series, as Kafka removes its fetcher lag metrics
+        this.reset();
+        if (!metrics.source) return;
+        for (const l of metrics.source.replicaPartitionLags()) this.set({ clientId: l.clientId, topic: l.topic, partition: String(l.partition) }, l.lag);
       },
     });
     new Gauge({

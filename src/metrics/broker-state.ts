@@ -76,6 +76,7 @@ export function brokerStateSource(b: BrokerInternals): BrokerStateSource {
       return out;
     },
     replicaMaxLag: () => b.replicaManager.fetcherManager.maxLag(),
+    replicaPartitionLags: () => b.replicaManager.fetcherManager.partitionLags(),
     eventCounts: () => ({
       isrShrinks: b.replicaManager.isrChangeCounts.shrinks,
       isrExpands: b.replicaManager.isrChangeCounts.expands,

@@ -37,6 +37,19 @@ export class ReplicaFetcherManager {
     return max;
   }
 
+  /**
+   * Every followed partition's lag with the fetcher following it, named as Kafka names its fetcher threads'
+   * metrics (ReplicaFetcherThread-<fetcher id>-<leader id>).
+   */
+  partitionLags(): Array<{ clientId: string; topic: string; partition: number; lag: number }> {
+    const out: Array<{ clientId: string; topic: string; partition: number; lag: number }> = [];
+    for (const f of this.fetchers.values()) {
+      const clientId = `ReplicaFetcherThread-${f.fetcherId}-${f.sourceBroker.id}`;
+      for (const l of f.partitionLags()) out.push({ clientId, ...l });
+    }
+    return out;
+  }
+
   /** Follows the partition from `source` (removing it from another fetcher first). */
   async addPartition(target: FollowTarget, source: SourceBroker): Promise<void> {
     const key = fetchStateKey(target.topic, target.partition);

@@ -109,6 +109,11 @@ export class ReplicaFetcher {
     return max;
   }
 
+  /** Each followed partition's lag, in records, at its last fetch response (Kafka's FetcherLagMetrics ConsumerLag). */
+  *partitionLags(): IterableIterator<{ topic: string; partition: number; lag: number }> {
+    for (const s of this.partitions.values()) yield { topic: s.topic, partition: s.partition, lag: s.lag };
+  }
+
   has(key: string): boolean {
     return this.partitions.has(key);
   }

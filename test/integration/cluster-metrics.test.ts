@@ -3,7 +3,8 @@
  * controller across the cluster; a follower cut off from its leader makes the leader report the partition
  * under-replicated (and at min ISR) and count an ISR shrink, and the follower answer /health/ready with 503 and the
  * partition it lags on; once it fetches again the leader counts an expansion and both are healthy; a leader's
- * death is an election counted by the controller; once caught up, no follower reports a lag (MaxLag).
+ * death is an election counted by the controller; once caught up, no follower reports a lag (MaxLag, and per
+ * partition with its fetcher's name).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { kcat, kfk, registerCleanup, scrapeMetrics, waitFor, type Scrape } from '../helpers/index.js';
@@ -131,7 +132,13 @@ it('a lagging follower: under-replicated on the leader, an ISR shrink, then an e
   expect(cluster.running.get(2)!.broker.replicaManager.getPartition(TOPIC, 0)!.log.logEndOffset).toBeGreaterThanOrEqual(3);
   await waitFor(
     async () => {
-      for (const id of [0, 1, 2]) expect((await scrape(id)).value('kafka_server_replicafetchermanager_maxlag', { clientId: 'Replica' }), `broker ${id}`).toBe(0);
+      for (const id of [0, 1, 2]) {
+        const s = await scrape(id);
+        expect(s.value('kafka_server_replicafetchermanager_maxlag', { clientId: 'Replica' }), `broker ${id}`).toBe(0);
+        // per partition (FetcherLagMetrics ConsumerLag): the two followers of the topic's partition, led by broker 0
+        const lags = s.samples('kafka_server_fetcherlagmetrics_consumerlag').filter((x) => x.labels.topic === TOPIC);
+        expect(lags, `broker ${id}`).toEqual(id === 0 ? [] : [{ labels: { clientId: 'ReplicaFetcherThread-0-0', topic: TOPIC, partition: '0' }, value: 0 }]);
+      }
       return true;
     },
     { timeoutMs: 10_000, message: 'no replica lag once caught up' },
