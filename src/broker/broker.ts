@@ -364,6 +364,7 @@ export class Broker implements BrokerServices {
         : {}),
       ...(this.options.brokerConfig !== undefined ? logManagerTimersFromBroker(this.options.brokerConfig) : {}),
       onAppend: (log) => this.replicaManager.onLogAppend(log),
+      onFlush: (ms) => this.metrics.logFlushTime.observe(ms),
       // replication-offset-checkpoint: every hosted replica's high watermark, leader or follower.
       highWatermark: (log) => (this.replicaManager ? this.replicaManager.highWatermarkOf(log) : (this.logManager.checkpointedHighWatermark(log.topic, log.partition) ?? 0)),
       logger: this.logger,

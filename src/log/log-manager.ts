@@ -69,6 +69,8 @@ export interface LogManagerOptions {
   topicConfig?: (topic: string) => Partial<LogConfig> | undefined;
   /** Called after every append to any log (the fetch purgatory's wake-up). Must not throw. */
   onAppend?: (log: Log) => void;
+  /** Called after each flush of a log that fsynced something, with its duration in ms. Must not throw. */
+  onFlush?: (ms: number) => void;
   time?: () => number;
   /** `log.retention.check.interval.ms`: how often retention runs over every log (default 300000; 0 = never). */
   retentionCheckIntervalMs?: number;
@@ -737,6 +739,7 @@ export class LogManager {
   private wire(log: Log): void {
     const cb = this.opts.onAppend;
     if (cb !== undefined) log.onAppend = () => cb(log);
+    log.onFlush = this.opts.onFlush;
     log.onLogStartOffsetChange = () => this.scheduleCheckpoint(path.dirname(log.dir));
     log.onStorageFailure = (what, cause) => this.handleLogDirFailure(log.parentDir, `${what} for ${log.topic}-${log.partition}`, cause);
     log.onBackgroundError = (what, err) => this.logger.error(`${what} failed: ${errorDetail(err)}`);

@@ -128,6 +128,8 @@ export class Log {
   topicId: Buffer | undefined;
   /** Called after every append; the broker's fetch purgatory hooks in here. */
   onAppend: (() => void) | undefined;
+  /** Called after each flush that fsynced something, with its duration in ms (Kafka's LogFlushStats). Must not throw. */
+  onFlush: ((ms: number) => void) | undefined;
   /** Called when the log start offset moves (retention, DeleteRecords); the LogManager checkpoints it. Must not throw. */
   onLogStartOffsetChange: (() => void) | undefined;
   /**
@@ -203,6 +205,7 @@ export class Log {
     this.lastFlushTime = this.time();
     this.leaderEpochCache = epochCache;
     this.onAppend = options.onAppend;
+    this.onFlush = undefined;
     this.topicId = options.topicId;
     this.fdCache = options.fdCache ?? sharedFdCache();
     this.producers = new ProducerStateManager(dir, this.fdCache);
@@ -1022,6 +1025,7 @@ export class Log {
     const run = async (): Promise<void> => {
       if (this.failure !== null) throw this.offlineError();
       if (target <= this.recoveryPointOffset) return;
+      const started = performance.now();
       const from = Math.max(0, floorIndex(this.segs, this.recoveryPointOffset));
       for (const seg of this.segs.slice(from)) {
         if (seg.baseOffset >= target && seg.size === 0) continue;
@@ -1032,6 +1036,7 @@ export class Log {
       // a dir failure while this ran closed the segments, and a closed segment skips its fsync
       if (this.failure !== null) throw this.offlineError();
       if (target > this.recoveryPointOffset) this.recoveryPointOffset = target;
+      this.onFlush?.(performance.now() - started);
     };
     const tracked: Promise<void> = run()
       .catch((e: unknown) => {

@@ -71,6 +71,7 @@ export class BrokerMetrics {
   readonly failedFetchRequests: Counter<'topic'>;
   readonly requests: Counter<'request' | 'version'>;
   readonly requestTime: Histogram<'request'>;
+  readonly logFlushTime: Histogram<string>;
 
   constructor() {
     const registers = [this.registry];
@@ -105,6 +106,12 @@ export class BrokerMetrics {
       name: 'kafka_network_requestmetrics_totaltimems',
       help: 'Time from a decoded request to its response, in ms, by API (RequestMetrics TotalTimeMs).',
       labelNames: ['request'] as const,
+      buckets: LATENCY_BUCKETS_MS,
+      registers,
+    });
+    this.logFlushTime = new Histogram({
+      name: 'kafka_log_logflushstats_logflushrateandtimems',
+      help: "Time of each flush (fsync) of a partition log's segments up to its log end offset, in ms (LogFlushStats LogFlushRateAndTimeMs).",
       buckets: LATENCY_BUCKETS_MS,
       registers,
     });

@@ -168,3 +168,22 @@ it("serves the web console at / and its API, as a client of the broker's own lis
   // /metrics and the health checks stay the admin listener's own
   expect((await fetch(`${adminUrl}/metrics`)).headers.get('content-type')).toMatch(/text\/plain/);
 });
+
+// Last: its topic would change the partition gauges the tests above count.
+it('times the log flushes flush.messages asks for (LogFlushStats)', async () => {
+  const topic = 'flushed-each';
+  const created = await kfk(['topics', '--bootstrap-server', broker.bootstrap, '--create', '--topic', topic, '--config', 'flush.messages=1']);
+  expect(created.code, created.stderr).toBe(0);
+  const flushes = (s: Scrape): number => num(s.line('kafka_log_logflushstats_logflushrateandtimems_count', {}));
+  const before = await scrape();
+  expect(before.families.get('kafka_log_logflushstats_logflushrateandtimems')?.type).toBe('HISTOGRAM');
+  // three produce requests, one after another: each append is fsynced before it is acknowledged
+  for (const v of ['a', 'b', 'c']) {
+    const produced = await kcat(['-b', broker.bootstrap, '-t', topic, '-P'], { input: `${v}\n` });
+    expect(produced.code, produced.stderr).toBe(0);
+  }
+  const after = await scrape();
+  expect(flushes(after) - flushes(before)).toBeGreaterThanOrEqual(3);
+  expect(after.line('kafka_log_logflushstats_logflushrateandtimems_bucket', { le: '+Inf' })).toBe(flushes(after));
+  expect(num(after.line('kafka_log_logflushstats_logflushrateandtimems_sum', {}))).toBeGreaterThan(num(before.line('kafka_log_logflushstats_logflushrateandtimems_sum', {})));
+});
