@@ -21,6 +21,7 @@ import type { ApiHandler } from '../server/request.js';
 import { Broker } from './broker.js';
 import { AdminHttpServer, parseAdminListeners, type AdminHandler } from '../admin-http/admin-server.js';
 import { processMetrics } from '../metrics/process-metrics.js';
+import { ZooKeeperClientMetrics } from '../metrics/zookeeper-client-metrics.js';
 
 /** The embedded registry's file, beside the partition directories of the first log dir. */
 export const EMBEDDED_REGISTRY_FILE = 'kfk-registry.json';
@@ -48,6 +49,8 @@ export interface ProvidedRegistry {
   registry: Registry;
   /** Called after the broker has stopped (the broker ends its own session). */
   close: () => Promise<void>;
+  /** A ZooKeeper registry's client metrics, published with the broker's. */
+  zooKeeperMetrics?: ZooKeeperClientMetrics;
 }
 
 export function logDefaultsFromBroker(c: BrokerConfig): Partial<LogConfig> {
@@ -138,14 +141,16 @@ export async function openRegistry(config: BrokerConfig, embeddedFile?: string):
     const { ZooKeeperRegistry } = await import('../registry/zookeeper.js');
     const { ReconnectingRegistry } = await import('../registry/reconnecting.js');
     const connectString = config.zookeeperConnect;
+    const zooKeeperMetrics = new ZooKeeperClientMetrics();
     // A broker outlives its ZooKeeper sessions: on expiry it opens a new one and registers again.
     const registry = await ReconnectingRegistry.open(() =>
       ZooKeeperRegistry.connect(connectString, {
         sessionTimeoutMs: config.zookeeperSessionTimeoutMs,
         connectionTimeoutMs: config.zookeeperConnectionTimeoutMs,
+        observer: zooKeeperMetrics,
       }),
     );
-    return { registry, close: async () => {} };
+    return { registry, close: async () => {}, zooKeeperMetrics };
   }
   const store = await EmbeddedRegistryStore.open({ file: embeddedFile ?? join(config.logDirs[0]!, EMBEDDED_REGISTRY_FILE) });
   return { registry: store.connect(), close: () => store.close() };
@@ -176,8 +181,8 @@ export async function launchBroker(
   const interBrokerSecurity = interBrokerClientSecurity(config);
   const connectionLimits = await connectionLimitsFromConfig(config);
   const provided = opts.registry;
-  const { registry, close } =
-    provided === undefined ? await openRegistry(config) : 'registry' in provided ? provided : { registry: provided, close: async () => {} };
+  const { registry, close, zooKeeperMetrics } =
+    provided === undefined ? await openRegistry(config) : 'registry' in provided ? provided : ({ registry: provided, close: async () => {} } as ProvidedRegistry);
   const logger = opts.logger ?? createLogger('info');
   // A fatal error before start() returns (every log dir failed during the first reconciliation) fails the start.
   let fatalDuringStart: Error | null = null;
@@ -222,6 +227,7 @@ export async function launchBroker(
     ...(opts.wrapHandler ? { wrapHandler: opts.wrapHandler } : {}),
     ...(opts.beforeSendingTxnMarkers ? { beforeSendingTxnMarkers: opts.beforeSendingTxnMarkers } : {}),
   });
+  zooKeeperMetrics?.registerIn(broker.metrics.registry);
   // The admin listener is up before the broker starts: /health/live answers (and /health/ready says "starting")
   // while logs load.
   const admin = adminListeners.map(

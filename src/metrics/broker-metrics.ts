@@ -52,7 +52,8 @@ export interface HostedPartitionState {
 }
 
 /** Request latency buckets, in milliseconds (Kafka's TotalTimeMs is in ms too). */
-const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+/** Buckets of the latency histograms, in ms. */
+export const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
 export class BrokerMetrics {
   readonly registry = new Registry();

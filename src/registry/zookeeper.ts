@@ -76,6 +76,16 @@ export interface ZooKeeperRegistryOptions {
    * read (e.g. `--zookeeper` lookups) pass false; under a missing chroot every node is then missing.
    */
   createChroot?: boolean;
+  /** Told of every request's latency and of the session's connection events (the broker's ZooKeeper metrics). */
+  observer?: ZooKeeperClientObserver;
+}
+
+/** What a ZooKeeperRegistry reports to its observer. Must not throw. */
+export interface ZooKeeperClientObserver {
+  /** A request answered (successfully or not), `ms` after it was sent. */
+  requestLatency(ms: number): void;
+  /** The session connected (first, or again after a disconnection), disconnected, or expired. */
+  sessionEvent(state: 'connected' | 'disconnected' | 'expired'): void;
 }
 
 /** A parsed connect string: `host:port[,host:port...][/chroot]`. */
@@ -305,6 +315,7 @@ export class ZooKeeperRegistry implements Registry {
     connectString: string,
     parsed: ZooKeeperConnectString,
     connectionTimeoutMs: number,
+    private readonly observer: ZooKeeperClientObserver | undefined,
   ) {
     this.connectionTimeoutMs = connectionTimeoutMs;
     this.connectString = connectString;
@@ -314,16 +325,19 @@ export class ZooKeeperRegistry implements Registry {
     client.on('disconnected', () => {
       if (this.state !== 'open' || this.disconnected) return;
       this.disconnected = true;
+      this.observer?.sessionEvent('disconnected');
       this.emit('disconnected');
     });
     client.on('connected', () => {
       if (this.state !== 'open' || !this.disconnected) return;
       this.disconnected = false;
+      this.observer?.sessionEvent('connected');
       this.emit('connected');
       this.wakeWaiters();
     });
     client.on('expired', () => {
       if (this.state !== 'open') return;
+      this.observer?.sessionEvent('expired');
       this.end('expired');
       // The library stops reconnecting by itself once the session is expired; make sure (outside
       // the library's socket handler).
@@ -341,7 +355,9 @@ export class ZooKeeperRegistry implements Registry {
     const sessionTimeoutMs = options.sessionTimeoutMs ?? 18_000;
     const connectionTimeoutMs = options.connectionTimeoutMs ?? sessionTimeoutMs;
     if (parsed.chroot !== null && options.createChroot !== false) {
-      const bare = await ZooKeeperRegistry.open(parsed.hosts, { hosts: parsed.hosts, chroot: null }, sessionTimeoutMs, connectionTimeoutMs, options);
+      // a short session of its own, not the one the observer follows
+      const { observer: _unobserved, ...bareOptions } = options;
+      const bare = await ZooKeeperRegistry.open(parsed.hosts, { hosts: parsed.hosts, chroot: null }, sessionTimeoutMs, connectionTimeoutMs, bareOptions);
       try {
         await bare.mkdirp(parsed.chroot);
       } finally {
@@ -406,7 +422,8 @@ export class ZooKeeperRegistry implements Registry {
         finish(e instanceof Error ? e : new Error(String(e)));
       }
     });
-    return new ZooKeeperRegistry(client, connectString, parsed, connectionTimeoutMs);
+    options.observer?.sessionEvent('connected');
+    return new ZooKeeperRegistry(client, connectString, parsed, connectionTimeoutMs, options.observer);
   }
 
   /** Whether close() was called or the session expired. */
@@ -599,7 +616,9 @@ export class ZooKeeperRegistry implements Registry {
     }
     const results = await new Promise<TxResult[]>((resolve, reject) => {
       try {
+        const sent = performance.now();
         tx.commit((error: unknown, res: TxResult[] | undefined) => {
+          this.observer?.requestLatency(performance.now() - sent);
           if (!error) {
             resolve(res ?? []);
             return;
@@ -685,8 +704,10 @@ export class ZooKeeperRegistry implements Registry {
   }
 
   private send<T>(path: string, start: (cb: (err: unknown, result: T) => void) => void): Promise<T> {
+    const sent = performance.now();
     return new Promise<T>((resolve, reject) => {
       const cb = (err: unknown, result: T): void => {
+        this.observer?.requestLatency(performance.now() - sent);
         if (err) {
           const e = toRegistryError(err, path);
           // A call that raced with close()/expiry reports what really happened.

@@ -315,8 +315,14 @@ describe('ZooKeeperRegistry (real ZooKeeper)', skipUnless(install !== null, ZOOK
     const port = await freePort();
     let own = await startZooKeeper({ dataDir, port, host: '127.0.0.1', });
     try {
-      const r = await open(own.connectString, { sessionTimeoutMs: 20_000, connectionTimeoutMs: 20_000, handshakeTimeoutMs: 1500 });
+      // the observer (the broker's ZooKeeper client metrics) hears the same events, and every request's latency
+      const observed: string[] = [];
+      let requests = 0;
+      const observer = { sessionEvent: (state: string) => observed.push(state), requestLatency: (ms: number) => (requests += ms >= 0 ? 1 : 0) };
+      const r = await open(own.connectString, { sessionTimeoutMs: 20_000, connectionTimeoutMs: 20_000, handshakeTimeoutMs: 1500, observer });
       await r.create('/eph', null, 'ephemeral');
+      expect(observed).toEqual(['connected']);
+      expect(requests).toBeGreaterThanOrEqual(1);
       const events: string[] = [];
       r.onSessionEvent((e) => events.push(e.state));
       await own.stop();
@@ -327,7 +333,11 @@ describe('ZooKeeperRegistry (real ZooKeeper)', skipUnless(install !== null, ZOOK
       own = await startZooKeeper({ dataDir, port, host: '127.0.0.1', });
       await waitFor(() => events.includes('connected'), { timeoutMs: 20_000, message: 'connected event' });
       expect(events).toEqual(['disconnected', 'connected']);
+      expect(observed).toEqual(['connected', 'disconnected', 'connected']);
       expect((await pending)?.ephemeralOwner).toBe(r.session.id);
+      const before = requests;
+      await r.exists('/eph');
+      expect(requests).toBe(before + 1);
       await r.close();
       expect(events).toEqual(['disconnected', 'connected', 'closed']);
     } finally {

@@ -1,7 +1,8 @@
 /**
  * A broker in ZooKeeper mode survives the loss of its ZooKeeper session: after expiry (its ephemeral
  * registration and controller node are deleted by ZooKeeper) it opens a new session, registers
- * again, wins the election again and keeps serving real clients (kcat).
+ * again, wins the election again and keeps serving real clients (kcat). Its ZooKeeper client metrics count the
+ * expiry and the second session, and time the requests.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerConfigFromProperties } from '../../src/config/broker-config.js';
@@ -45,6 +46,16 @@ describe('ZooKeeper session expiry', () => {
     expect(put.code, put.stderr).toBe(0);
     const firstSession = (await observer.get(brokerIdPath(0)))!.stat.ephemeralOwner;
 
+    // the ZooKeeper client's metrics (ZooKeeperClientMetrics, SessionExpireListener), read from the broker's registry
+    const metric = async (name: string): Promise<number> => {
+      const m = await broker.broker.metrics.registry.getSingleMetric(name)?.get();
+      return (m?.values ?? []).filter((v) => v.metricName === undefined || v.metricName === name || v.metricName === `${name}_count`).reduce((a, v) => a + v.value, 0);
+    };
+    expect(await metric('kafka_server_sessionexpirelistener_zookeeperexpires_total')).toBe(0);
+    expect(await metric('kafka_server_sessionexpirelistener_zookeepersyncconnects_total')).toBe(1);
+    const requestsBefore = await metric('kafka_server_zookeeperclientmetrics_zookeeperrequestlatencyms');
+    expect(requestsBefore).toBeGreaterThan(0);
+
     const registry = broker.broker.options.registry as ReconnectingRegistry;
     await expireZooKeeperSession(registry.current as ZooKeeperRegistry);
 
@@ -63,6 +74,11 @@ describe('ZooKeeper session expiry', () => {
       },
       { timeoutMs: 30_000, message: 'broker 0 controller again' },
     );
+
+    // one expiry, one more session; the new registration's requests timed too
+    expect(await metric('kafka_server_sessionexpirelistener_zookeeperexpires_total')).toBe(1);
+    expect(await metric('kafka_server_sessionexpirelistener_zookeepersyncconnects_total')).toBe(2);
+    expect(await metric('kafka_server_zookeeperclientmetrics_zookeeperrequestlatencyms')).toBeGreaterThan(requestsBefore);
 
     const put2 = await kcat(['-b', broker.bootstrap, '-P', '-t', 'survivor'], { input: 'after\n' });
     expect(put2.code, put2.stderr).toBe(0);
