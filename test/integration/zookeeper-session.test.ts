@@ -49,7 +49,9 @@ describe('ZooKeeper session expiry', () => {
     // the ZooKeeper client's metrics (ZooKeeperClientMetrics, SessionExpireListener), read from the broker's registry
     const metric = async (name: string): Promise<number> => {
       const m = await broker.broker.metrics.registry.getSingleMetric(name)?.get();
-      return (m?.values ?? []).filter((v) => v.metricName === undefined || v.metricName === name || v.metricName === `${name}_count`).reduce((a, v) => a + v.value, 0);
+      // a counter's one value, or a histogram's _count
+      const values = (m?.values ?? []) as Array<{ value: number; metricName?: string }>;
+      return values.filter((v) => v.metricName === undefined || v.metricName === name || v.metricName === `${name}_count`).reduce((a, v) => a + v.value, 0);
     };
     expect(await metric('kafka_server_sessionexpirelistener_zookeeperexpires_total')).toBe(0);
     expect(await metric('kafka_server_sessionexpirelistener_zookeepersyncconnects_total')).toBe(1);
