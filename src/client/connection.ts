@@ -24,13 +24,13 @@ import type { ApiVersionsResponse } from '../protocol/generated/api-versions.js'
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import type { ClientSecurity } from '../security/client-security.js';
 
-/** The versions this client sends, per API key: within what the generated codecs support, capped where the
- * client code only handles a subset (e.g. Fetch ≥13 needs topic ids, Produce <3 and Fetch <4 predate
- * record batch v2). APIs not listed use the codec's full stable range. */
 // node:net through process.getBuiltinModule (Node 22.3+), not an import: an ES import of a builtin makes Node build a
 // facade of all its exports, about 1.5 ms of every CLI command's start-up (commands/lean-builtins.ts says more).
 const { connect: netConnect, isIP } = process.getBuiltinModule?.('node:net') ?? (await import('node:net'));
 
+/** The versions this client sends, per API key: within what the generated codecs support, capped where the
+ * client code only handles a subset (e.g. Fetch ≥13 needs topic ids, Produce <3 and Fetch <4 predate
+ * record batch v2). APIs not listed use the codec's full stable range. */
 export const CLIENT_VERSION_RANGES: Readonly<Record<number, readonly [number, number]>> = {
   [ApiKey.Produce]: [3, 11],
   [ApiKey.Fetch]: [4, 12],
