@@ -205,7 +205,6 @@ export class Log {
     this.lastFlushTime = this.time();
     this.leaderEpochCache = epochCache;
     this.onAppend = options.onAppend;
-    this.onFlush = undefined;
     this.topicId = options.topicId;
     this.fdCache = options.fdCache ?? sharedFdCache();
     this.producers = new ProducerStateManager(dir, this.fdCache);

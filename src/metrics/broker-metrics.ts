@@ -51,8 +51,7 @@ export interface HostedPartitionState {
   logEndOffset: number;
 }
 
-/** Request latency buckets, in milliseconds (Kafka's TotalTimeMs is in ms too). */
-/** Buckets of the latency histograms, in ms. */
+/** Buckets of the latency histograms (requests, log flushes, ZooKeeper requests), in ms, as Kafka's timers are. */
 export const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
 export class BrokerMetrics {
