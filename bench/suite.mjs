@@ -73,13 +73,19 @@ async function clusterAvailable() {
 
 async function startKfk({ brokers = 1 } = {}) {
   const dir = mkdtempSync(join(work, 'kfk-'));
-  // --brokers N takes consecutive ports from the listener's: look for a free run of them
-  let port = await freePort();
-  if (brokers > 1) port = 20000 + Math.floor(Math.random() * 20000);
-  const args = [KFK, 'server', 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `log.dirs=${dir}`, '--override', 'group.initial.rebalance.delay.ms=0'];
-  if (brokers > 1) args.push('--brokers', String(brokers));
-  const proc = await startServer(process.execPath, args, 'started (');
-  return { proc, port, bootstrap: `127.0.0.1:${port}`, dir, stop: () => stopServer(proc) };
+  for (let attempt = 1; ; attempt++) {
+    // --brokers N takes consecutive ports from the listener's: a random run of them, below Linux's ephemeral range
+    const port = brokers > 1 ? 20000 + Math.floor(Math.random() * 12000) : await freePort();
+    const args = [KFK, 'server', 'start', '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, '--override', `log.dirs=${dir}`, '--override', 'group.initial.rebalance.delay.ms=0'];
+    if (brokers > 1) args.push('--brokers', String(brokers));
+    try {
+      const proc = await startServer(process.execPath, args, 'started (');
+      return { proc, port, bootstrap: `127.0.0.1:${port}`, dir, stop: () => stopServer(proc) };
+    } catch (err) {
+      // another process took a port between our choice and the broker's listen: choose again
+      if (attempt >= 5 || !/address already in use/.test(String(err.message))) throw err;
+    }
+  }
 }
 
 async function kfkOk(args, opts) {
