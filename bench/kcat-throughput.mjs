@@ -81,8 +81,9 @@ for (let run = 0; run < runs; run++) {
     const cpu1 = cpuSeconds(broker.pid);
     t0 = process.hrtime.bigint();
     // -c ends kcat at the last record (with -e alone it waits for one more fetch at the log end, held by the
-    // broker for librdkafka's fetch.wait.max.ms, 500 ms, as Kafka does: not throughput)
-    const c = spawnSync('kcat', ['-b', `127.0.0.1:${port}`, '-C', '-t', topic, '-o', 'beginning', '-c', String(records), '-e', '-q', '-f', '%o\n'], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 30 });
+    // broker for librdkafka's fetch.wait.max.ms, 500 ms, as Kafka does: not throughput); queued.min.messages as in
+    // bench/suite.mjs (librdkafka pauses fetching for a second when one response fills its local queue)
+    const c = spawnSync('kcat', ['-b', `127.0.0.1:${port}`, '-C', '-t', topic, '-o', 'beginning', '-c', String(records), '-e', '-q', '-X', 'queued.min.messages=1000000', '-f', '%o\n'], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 30 });
     const consumeS = Number(process.hrtime.bigint() - t0) / 1e9;
     const got = c.stdout.toString().split('\n').filter(Boolean).length;
     if (got !== records) throw new Error(`consumed ${got} of ${records}`);

@@ -157,12 +157,14 @@ async function measureConfig(cfg, runIndex) {
       // Three reads, their median: now and then librdkafka itself waits 500 ms before its first ListOffsets (it
       // re-queries the start offset 500 ms later when the partition moves from the bootstrap connection to the
       // leader's, "migrating to new broker"), which would halve one read's figure whatever the broker.
-      // librdkafka's own fetch sizes: with 4 MiB per partition (fetch.message.max.bytes) one response for six
-      // partitions holds ~200,000 records, over its queued.min.messages (100,000), and librdkafka then stops
-      // fetching for ~750 ms (2.07 s against 0.40 s for 1 M records on six partitions; one partition reads alike).
+      // queued.min.messages=1000000: once a fetch response leaves more records in librdkafka's local queue than
+      // this (100,000 by default), it stops fetching and looks again only at its next one-second tick, however fast
+      // kcat empties the queue, whatever the broker. One response can hold that many: six partitions of 4 MiB, or a
+      // 1 MiB partition of lz4 batches (~200,000 records): 1 M records then took 2.1 s and 3.1-4.6 s against
+      // 0.37-0.47 s with the queue allowed to hold them.
       const reads = [];
       for (let i = 0; i < 3; i++) {
-        const kc = await run('kcat', ['-b', broker.bootstrap, '-C', '-t', 'kcat', '-o', 'beginning', '-c', String(records), '-e', '-q', '-f', '%o\\n']);
+        const kc = await run('kcat', ['-b', broker.bootstrap, '-C', '-t', 'kcat', '-o', 'beginning', '-c', String(records), '-e', '-q', '-X', 'queued.min.messages=1000000', '-f', '%o\\n']);
         const got = kc.stdout.split('\n').filter(Boolean).length;
         if (got !== records) throw new Error(`kcat -C read ${got} of ${records}`);
         reads.push(records / (kc.ms / 1000));
@@ -328,7 +330,7 @@ function report(results) {
   lines.push('```');
   lines.push('');
   if (results.configs) {
-    lines.push('**Throughput** (records/s; MB/s of values in brackets). kcat → kfk: wall time of `kcat -P -l file` (start-up and the last acknowledgement included); kfk → kcat: wall time of `kcat -C -c N -e`, median of three reads per run (start-up included; `-c N` ends it at the last record instead of after one more fetch at the log end, which the broker holds for librdkafka\'s fetch.wait.max.ms of 500 ms as Kafka does); kfk: `kfk perf produce` final line, `kfk perf consume` fetch.nMsg.sec.');
+    lines.push('**Throughput** (records/s; MB/s of values in brackets). kcat → kfk: wall time of `kcat -P -l file` (start-up and the last acknowledgement included); kfk → kcat: wall time of `kcat -C -c N -e -X queued.min.messages=1000000`, median of three reads per run (start-up included; `-c N` ends it at the last record instead of after one more fetch at the log end, which the broker holds for librdkafka\'s fetch.wait.max.ms of 500 ms as Kafka does; with its default queued.min.messages librdkafka pauses fetching for a second whenever one response fills its local queue); kfk: `kfk perf produce` final line, `kfk perf consume` fetch.nMsg.sec.');
     lines.push('');
     lines.push('| workload | kcat → kfk | kfk perf produce | kfk → kcat | kfk perf consume | Redis XADD | Redis XRANGE | NATS JetStream publish | NATS JetStream fetch |');
     lines.push('|---|---|---|---|---|---|---|---|---|');
