@@ -20,21 +20,33 @@ afterEach(() => {
   store = undefined;
 });
 
-async function setup(readDelayMs = 0): Promise<{ registry: Registry; follower: ConfigChangeFollower; reads: () => number; maxOverlap: () => number; notify: (entity: string) => Promise<void> }> {
+interface Setup {
+  registry: Registry;
+  follower: ConfigChangeFollower;
+  reads: () => number;
+  running: () => number;
+  maxOverlap: () => number;
+  notify: (entity: string) => Promise<void>;
+  /** Reads started from now on wait until release(): notifications can then arrive while one runs. */
+  hold: () => void;
+  release: () => void;
+}
+
+async function setup(): Promise<Setup> {
   store = EmbeddedRegistryStore.inMemory();
   const registry = store.connect();
   await registry.mkdirp(configChangesPath);
   let reads = 0;
   let running = 0;
   let maxOverlap = 0;
+  let gate: { promise: Promise<void>; open: () => void } | null = null;
   const follower = new ConfigChangeFollower(registry, silentLogger, {
     what: 'test configs',
     concerns: (entityPath) => entityPath === 'brokers/1' || entityPath === 'brokers/<default>',
     reread: async () => {
       running++;
       maxOverlap = Math.max(maxOverlap, running);
-      // a read that takes a while, so that notifications arrive while it runs
-      if (readDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, readDelayMs));
+      if (gate) await gate.promise;
       reads++;
       running--;
     },
@@ -44,7 +56,16 @@ async function setup(readDelayMs = 0): Promise<{ registry: Registry; follower: C
     const [type, name] = entity.split('/') as [string, string];
     await registry.create(`${configChangesPath}/${configChangePrefix}`, encodeConfigChangeNotification(type as 'brokers', name), 'persistent_sequential');
   };
-  return { registry, follower, reads: () => reads, maxOverlap: () => maxOverlap, notify };
+  const hold = (): void => {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    gate = { promise, open };
+  };
+  const release = (): void => {
+    gate?.open();
+    gate = null;
+  };
+  return { registry, follower, reads: () => reads, running: () => running, maxOverlap: () => maxOverlap, notify, hold, release };
 }
 
 describe('ConfigChangeFollower', () => {
@@ -63,26 +84,23 @@ describe('ConfigChangeFollower', () => {
   });
 
   it('never overlaps reads, and reads after the last of a burst of notifications', async () => {
-    const t = await setup(30);
+    const t = await setup();
     await t.follower.start();
-    for (let i = 0; i < 20; i++) await t.notify('brokers/1');
-    // until the reads stop: the burst's last read done
-    let settled = -1;
-    await waitFor(
-      async () => {
-        const before = t.reads();
-        await quietPeriod(100);
-        settled = t.reads();
-        return settled === before && settled >= 2;
-      },
-      { message: 'reads after the burst to stop' },
-    );
-    // the burst is coalesced: fewer reads than notifications, and none running at once
-    expect(settled).toBeLessThan(21);
+    expect(t.reads()).toBe(1);
+    // a read held open, and twenty notifications while it runs
+    t.hold();
+    await t.notify('brokers/1');
+    await waitFor(() => t.running() === 1, { message: 'a read under way' });
+    for (let i = 0; i < 19; i++) await t.notify('brokers/1');
+    t.release();
+    // the burst is coalesced into one more read after the held one, and no read runs beside another
+    await waitFor(() => t.reads() === 3, { message: 'the held read and one read after the burst' });
+    await quietPeriod(200);
+    expect(t.reads()).toBe(3);
     expect(t.maxOverlap()).toBe(1);
     // one more notification after the burst is always followed by a read
     await t.notify('brokers/1');
-    await waitFor(() => t.reads() > settled, { message: 'a read after the last notification' });
+    await waitFor(() => t.reads() === 4, { message: 'a read after the last notification' });
   });
 
   it('reload reads again without a new notification; close stops following', async () => {
